@@ -1,0 +1,54 @@
+"""shapkit: Shapley values for any game and any tabular model.
+
+Heavy dependencies (numba, pandas, scikit-learn, torch) are imported on first use, so
+``import shapkit`` is fast.
+
+Example
+-------
+>>> import numpy as np, shapkit
+>>> expl = shapkit.explain(lambda X: X.sum(axis=1), np.eye(3), background=np.zeros((1, 3)))
+>>> expl.values.tolist()
+[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "shapley_values": "shapkit.shapley",
+    "ShapleyResult": "shapkit.estimators.base",
+    "Explainer": "shapkit.explainer",
+    "explain": "shapkit.explainer",
+    "Explanation": "shapkit.explanation",
+    "as_model": "shapkit.models",
+    "GameOutputError": "shapkit.exceptions",
+    "ModelCallError": "shapkit.exceptions",
+    "ModelOutputError": "shapkit.exceptions",
+    "TooManyPlayersError": "shapkit.exceptions",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:
+    from .estimators.base import ShapleyResult
+    from .exceptions import GameOutputError, ModelCallError, ModelOutputError, TooManyPlayersError
+    from .explainer import Explainer, explain
+    from .explanation import Explanation
+    from .models import as_model
+    from .shapley import shapley_values
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'shapkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

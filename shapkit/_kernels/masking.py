@@ -1,0 +1,72 @@
+"""Numba kernels that build masked rows and average model outputs per coalition.
+
+Masked row ``r`` of a slice pairs coalition ``r // n_background`` with background row
+``r % n_background``: column ``j`` takes the instance's cell when the coalition holds
+the column's player, else the background row's cell. Cells are copied, never computed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def fill_masked_rows(
+    masks: np.ndarray,
+    column_player: np.ndarray,
+    instance: np.ndarray,
+    background: np.ndarray,
+    start: int,
+    out: np.ndarray,
+) -> None:
+    """Write masked rows ``start .. start + len(out)`` of a numeric matrix into ``out``."""
+    n_background, n_columns = background.shape
+    for r in range(out.shape[0]):
+        flat = start + r
+        coalition = flat // n_background
+        b = flat - coalition * n_background
+        for j in range(n_columns):
+            if masks[coalition, column_player[j]]:
+                out[r, j] = instance[j]
+            else:
+                out[r, j] = background[b, j]
+
+
+@njit(cache=True)
+def fill_masked_index(
+    masks: np.ndarray,
+    column_player: np.ndarray,
+    instance_index: int,
+    background_index: np.ndarray,
+    start: int,
+    out: np.ndarray,
+) -> None:
+    """Like :func:`fill_masked_rows`, but write row numbers into a pool of rows.
+
+    ``out[r, j]`` is ``instance_index`` where the coalition holds column ``j``'s player
+    and ``background_index[b]`` otherwise; callers ``take`` cells from each column.
+    """
+    n_background = background_index.shape[0]
+    n_columns = column_player.shape[0]
+    for r in range(out.shape[0]):
+        flat = start + r
+        coalition = flat // n_background
+        b = flat - coalition * n_background
+        for j in range(n_columns):
+            if masks[coalition, column_player[j]]:
+                out[r, j] = instance_index
+            else:
+                out[r, j] = background_index[b]
+
+
+@njit(cache=True)
+def accumulate_by_coalition(
+    predictions: np.ndarray, start: int, n_background: int, totals: np.ndarray
+) -> None:
+    """Add the model outputs of masked rows ``start ..`` to their coalition's total."""
+    n_rows, k = predictions.shape
+    for r in range(n_rows):
+        coalition = (start + r) // n_background
+        for c in range(k):
+            totals[coalition, c] += predictions[r, c]

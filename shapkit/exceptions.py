@@ -1,0 +1,34 @@
+"""Exceptions raised by shapkit.
+
+Every error names what was wrong and what to do about it. They subclass the
+built-in exception a user would expect (``ValueError`` for bad values,
+``TypeError`` for bad types), so ``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "GameOutputError",
+    "ModelCallError",
+    "ModelOutputError",
+    "TooManyPlayersError",
+]
+
+
+class GameOutputError(ValueError):
+    """A game returned values of the wrong shape, type or with non-finite entries."""
+
+
+class ModelOutputError(ValueError):
+    """A model returned the wrong number of rows, a bad shape or non-finite values."""
+
+
+class ModelCallError(RuntimeError):
+    """The model raised an exception on the masked rows shapkit handed it.
+
+    The original exception is chained as ``__cause__``.
+    """
+
+
+class TooManyPlayersError(ValueError):
+    """The requested estimator cannot handle this many players (e.g. exact with d > 20)."""

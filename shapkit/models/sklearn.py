@@ -1,0 +1,108 @@
+"""Adapter for scikit-learn estimators and Pipelines (and sklearn-API models)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import as_matrix
+
+#: Probabilities are clipped to [eps, 1 - eps] before taking log-odds, so a model that
+#: is certain gives large finite log-odds (about +-34.5) instead of infinities.
+LOG_ODDS_EPS = 1e-15
+
+CLASSIFIER_OUTPUTS = ("auto", "probability", "log_odds", "decision")
+REGRESSOR_OUTPUTS = ("auto", "raw")
+
+
+def is_sklearn_model(obj: Any) -> bool:
+    """True for fitted-or-not scikit-learn style estimators with a prediction method."""
+    return hasattr(obj, "fit") and any(
+        hasattr(obj, m) for m in ("predict", "predict_proba", "decision_function")
+    )
+
+
+class SklearnModel:
+    """Calls a scikit-learn estimator or Pipeline in the requested output space.
+
+    Classifiers give ``predict_proba`` for every class (``output="probability"``, the
+    default), per-class log-odds ``log(p / (1 - p))`` (``"log_odds"``), or
+    ``decision_function`` (``"decision"``); outputs are named by ``classes_``.
+    Regressors give ``predict``.
+
+    Example
+    -------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = SklearnModel(LogisticRegression(max_iter=500).fit(X, y))
+    >>> model.predict(X[:2]).shape, model.output_names
+    ((2, 3), ['0', '1', '2'])
+    """
+
+    def __init__(self, estimator: Any, output: str = "auto") -> None:
+        from sklearn.base import is_classifier
+        from sklearn.exceptions import NotFittedError
+        from sklearn.utils.validation import check_is_fitted
+
+        try:
+            check_is_fitted(estimator)
+        except NotFittedError as exc:
+            raise ValueError(
+                f"The model {type(estimator).__name__} is not fitted; call .fit(X, y) first."
+            ) from exc
+        except TypeError:
+            pass  # not a BaseEstimator; trust it
+        self.estimator = estimator
+        self.is_classifier = bool(is_classifier(estimator)) or (
+            hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_")
+        )
+        allowed = CLASSIFIER_OUTPUTS if self.is_classifier else REGRESSOR_OUTPUTS
+        if output not in allowed:
+            kind = "classifier" if self.is_classifier else "regressor"
+            raise ValueError(
+                f"Unknown output={output!r} for the {kind} {type(estimator).__name__}; "
+                f"choose one of {list(allowed)}."
+            )
+        if self.is_classifier:
+            self.output = "probability" if output == "auto" else output
+        else:
+            self.output = "raw"
+        if self.output in ("probability", "log_odds") and not hasattr(estimator, "predict_proba"):
+            raise ValueError(
+                f"{type(estimator).__name__} has no predict_proba; use output='decision'."
+            )
+        if self.output == "decision" and not hasattr(estimator, "decision_function"):
+            raise ValueError(
+                f"{type(estimator).__name__} has no decision_function; "
+                f"use output='probability' or 'log_odds'."
+            )
+        classes = [str(c) for c in getattr(estimator, "classes_", [])]
+        self.output_names: list[str] = []
+        if self.is_classifier:
+            if self.output == "decision" and len(classes) == 2:
+                self.output_names = [classes[1]]
+            else:
+                self.output_names = classes
+
+    def predict(self, data: Any) -> np.ndarray:
+        est = self.estimator
+        source = f"{type(est).__name__}"
+        if self.output == "probability":
+            out = as_matrix(est.predict_proba(data), len(data), f"{source}.predict_proba")
+        elif self.output == "log_odds":
+            p = np.clip(
+                as_matrix(est.predict_proba(data), len(data), f"{source}.predict_proba"),
+                LOG_ODDS_EPS,
+                1 - LOG_ODDS_EPS,
+            )
+            out = np.log(p) - np.log1p(-p)
+        elif self.output == "decision":
+            out = as_matrix(est.decision_function(data), len(data), f"{source}.decision_function")
+        else:
+            out = as_matrix(est.predict(data), len(data), f"{source}.predict")
+        if not self.output_names:
+            k = out.shape[1]
+            self.output_names = ["prediction"] if k == 1 else [f"output_{c}" for c in range(k)]
+        return out

@@ -1,0 +1,72 @@
+"""``shapley_values``: Shapley values of any cooperative game."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._validation import check_budget, check_positive_int, check_tol
+from .estimators import ShapleyResult, get_estimator
+from .games import CheckedGame
+
+
+def shapley_values(
+    game: Callable[[np.ndarray], Any],
+    n_players: int,
+    method: str = "auto",
+    budget: int | None = None,
+    tol: float | None = None,
+    seed: int | np.random.SeedSequence | None = None,
+) -> ShapleyResult:
+    """Shapley values of a cooperative game.
+
+    Parameters
+    ----------
+    game : callable
+        ``game(masks)`` takes a bool array ``(m, n_players)`` (row ``r`` is a coalition,
+        ``True`` = player present) and returns values of shape ``(m,)`` or ``(m, k)``.
+    n_players : int
+        Number of players d.
+    method : {"auto", "exact"}
+        ``"exact"`` enumerates all ``2^d`` coalitions (``d <= 20``). ``"auto"`` uses
+        exact when ``2^d`` fits the budget.
+    budget : int, optional
+        Maximum number of game evaluations (coalitions), empty and full included.
+    tol : float, optional
+        Target accuracy for sampling estimators; exact methods ignore it.
+    seed : int or SeedSequence, optional
+        Seed of the random stream (unused by exact methods).
+
+    Returns
+    -------
+    ShapleyResult
+        ``.values`` of shape ``(n_players,)`` or ``(n_players, k)``, ``.std_errors``
+        (zeros for exact), ``.n_evals``, ``.method``, ``.empty_value``, ``.full_value``.
+
+    Example
+    -------
+    A unanimity game on players {0, 1} splits its value equally:
+
+    >>> import shapkit
+    >>> result = shapkit.shapley_values(lambda masks: masks[:, 0] & masks[:, 1], 3)
+    >>> result.values.tolist()
+    [0.5, 0.5, 0.0]
+    """
+    n_players = check_positive_int(n_players, "n_players")
+    budget = check_budget(budget)
+    tol = check_tol(tol)
+    estimator = get_estimator(method, n_players, budget)
+    checked = CheckedGame(game, n_players)
+    result = estimator.estimate(checked, n_players, budget, tol, np.random.default_rng(seed))
+    if not checked.squeeze:
+        return result
+    return ShapleyResult(
+        values=result.values[:, 0],
+        std_errors=result.std_errors[:, 0],
+        n_evals=result.n_evals,
+        method=result.method,
+        empty_value=result.empty_value[0],
+        full_value=result.full_value[0],
+    )

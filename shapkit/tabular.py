@@ -1,0 +1,293 @@
+"""Tabular data: validate X and background, map columns to players, build masked rows.
+
+Masking copies whole cells, from the explained row where the coalition holds a column's
+player and from a background row elsewhere, so the model receives exactly the type,
+column names, column order and dtypes of ``X``: numeric, bool, categorical, string,
+object and NaN cells all travel unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._kernels.masking import fill_masked_index, fill_masked_rows
+
+#: Default number of background rows sampled from X when none is given.
+DEFAULT_BACKGROUND_SIZE = 100
+
+_NUMERIC_KINDS = "biuf"
+
+
+def check_tabular(X: Any, name: str = "X") -> np.ndarray | pd.DataFrame:
+    """Return ``X`` as a non-empty 2-D ndarray or DataFrame, or raise a clear error."""
+    if isinstance(X, pd.Series):
+        raise TypeError(
+            f"{name} is a pandas Series; pass a DataFrame with one row per instance, "
+            f"e.g. df.iloc[[i]] instead of df.iloc[i]."
+        )
+    if isinstance(X, pd.DataFrame):
+        if X.columns.has_duplicates:
+            dupes = list(X.columns[X.columns.duplicated()].unique())
+            raise ValueError(f"{name} has duplicated column names {dupes}; make them unique.")
+        frame = X
+    else:
+        if hasattr(X, "__dataframe__") or hasattr(X, "to_pandas"):
+            raise TypeError(
+                f"{name} is a {type(X).__name__}; convert it with .to_pandas() first."
+            )
+        try:
+            frame = np.asarray(X)
+        except Exception as exc:  # ragged lists and the like
+            raise TypeError(f"{name} could not be read as a 2-D array: {exc}") from exc
+        if frame.ndim == 1:
+            raise ValueError(
+                f"{name} is 1-D with shape {frame.shape}; pass a 2-D array with one row per "
+                f"instance, e.g. x.reshape(1, -1) for a single row."
+            )
+        if frame.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (rows, columns); got shape {frame.shape}.")
+    if frame.shape[0] == 0:
+        raise ValueError(f"{name} is empty (0 rows); pass at least one row.")
+    if frame.shape[1] == 0:
+        raise ValueError(f"{name} has no columns; pass at least one feature column.")
+    return frame
+
+
+def align_background(
+    X: np.ndarray | pd.DataFrame, background: Any
+) -> np.ndarray | pd.DataFrame:
+    """Check ``background`` against ``X`` and return it with X's columns, order and dtypes.
+
+    DataFrame columns are matched by name; missing or extra columns and columns whose
+    dtype differs from X's raise a ``ValueError`` naming them.
+    """
+    background = check_tabular(background, "background")
+    if isinstance(X, pd.DataFrame):
+        if not isinstance(background, pd.DataFrame):
+            if background.shape[1] != X.shape[1]:
+                raise ValueError(
+                    f"background has {background.shape[1]} columns but X has {X.shape[1]}."
+                )
+            background = pd.DataFrame(background, columns=X.columns).astype(X.dtypes.to_dict())
+        missing = [c for c in X.columns if c not in background.columns]
+        extra = [c for c in background.columns if c not in X.columns]
+        if missing or extra:
+            raise ValueError(
+                "background's columns do not match X's: "
+                + (f"missing {missing}" if missing else "")
+                + ("; " if missing and extra else "")
+                + (f"extra {extra}" if extra else "")
+                + ". Pass background rows with exactly the columns of X."
+            )
+        background = background[list(X.columns)]
+        mismatched = {
+            c: (str(X[c].dtype), str(background[c].dtype))
+            for c in X.columns
+            if X[c].dtype != background[c].dtype
+        }
+        if mismatched:
+            detail = ", ".join(f"{c!r}: X {a} vs background {b}" for c, (a, b) in mismatched.items())
+            raise ValueError(
+                f"background's dtypes differ from X's ({detail}). The model must see one dtype "
+                f"per column; cast with background = background.astype(X.dtypes)."
+            )
+        return background.reset_index(drop=True)
+    if isinstance(background, pd.DataFrame):
+        background = background.to_numpy()
+    if background.shape[1] != X.shape[1]:
+        raise ValueError(f"background has {background.shape[1]} columns but X has {X.shape[1]}.")
+    if background.dtype != X.dtype:
+        common = np.result_type(X.dtype, background.dtype)
+        if common != X.dtype:
+            raise ValueError(
+                f"background's dtype {background.dtype} does not fit X's dtype {X.dtype}; "
+                f"pass both with the same dtype, e.g. background.astype(X.dtype)."
+            )
+        background = background.astype(X.dtype)
+    return background
+
+
+def sample_background(
+    X: np.ndarray | pd.DataFrame, size: int = DEFAULT_BACKGROUND_SIZE, seed: Any = None
+) -> np.ndarray | pd.DataFrame:
+    """A seeded sample of at most ``size`` rows of ``X``, drawn without replacement."""
+    n = X.shape[0]
+    if n <= size:
+        rows = np.arange(n)
+    else:
+        rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0] if seed is not None else None)
+        rows = np.sort(rng.choice(n, size=size, replace=False))
+    if isinstance(X, pd.DataFrame):
+        return X.iloc[rows].reset_index(drop=True)
+    return X[rows]
+
+
+def column_names_of(X: np.ndarray | pd.DataFrame, feature_names: Sequence[str] | None) -> list[str]:
+    """Display names of X's columns: ``feature_names``, the DataFrame's columns, or x0, x1, ..."""
+    n_columns = X.shape[1]
+    if feature_names is not None:
+        names = [str(n) for n in feature_names]
+        if len(names) != n_columns:
+            raise ValueError(
+                f"feature_names has {len(names)} names but X has {n_columns} columns."
+            )
+        if len(set(names)) != len(names):
+            raise ValueError("feature_names contains duplicates; names must be unique.")
+        return names
+    if isinstance(X, pd.DataFrame):
+        return [str(c) for c in X.columns]
+    return [f"x{j}" for j in range(n_columns)]
+
+
+def resolve_players(
+    column_names: Sequence[str], groups: Mapping[str, Sequence[str] | str] | None
+) -> tuple[list[str], np.ndarray]:
+    """Players and the player of each column.
+
+    Each group is one player; columns in no group are players of their own. Players are
+    ordered by the position of their first column. Returns ``(player_names,
+    column_player)`` with ``column_player[j]`` the player index of column ``j``.
+    """
+    n_columns = len(column_names)
+    if groups is None:
+        return list(column_names), np.arange(n_columns, dtype=np.int64)
+    if not isinstance(groups, Mapping):
+        raise TypeError(
+            "groups must be a mapping {group name: [column names]}, e.g. "
+            "groups={'size': ['height', 'weight']}."
+        )
+    position = {name: j for j, name in enumerate(column_names)}
+    owner: dict[int, str] = {}
+    for group, members in groups.items():
+        members = [members] if isinstance(members, str) else list(members)
+        if not members:
+            raise ValueError(f"group {group!r} is empty; give it at least one column.")
+        for column in members:
+            column = str(column)
+            if column not in position:
+                raise ValueError(
+                    f"group {group!r} names column {column!r}, which is not a column of X "
+                    f"(columns: {list(column_names)})."
+                )
+            j = position[column]
+            if j in owner:
+                raise ValueError(
+                    f"column {column!r} is in two groups ({owner[j]!r} and {group!r}); "
+                    f"each column may belong to one group only."
+                )
+            owner[j] = str(group)
+    for group in groups:
+        if str(group) in position and position[str(group)] not in owner:
+            raise ValueError(
+                f"group name {group!r} is also the name of an ungrouped column; rename the group."
+            )
+    player_names: list[str] = []
+    player_index: dict[str, int] = {}
+    column_player = np.empty(n_columns, dtype=np.int64)
+    for j, name in enumerate(column_names):
+        player = owner.get(j, name)
+        if player not in player_index:
+            player_index[player] = len(player_names)
+            player_names.append(player)
+        column_player[j] = player_index[player]
+    return player_names, column_player
+
+
+def _codes(X: np.ndarray | pd.DataFrame, background: np.ndarray | pd.DataFrame) -> np.ndarray:
+    """Integer codes of every cell of ``[X; background]``, equal codes for equal cells (NaN too)."""
+    n_rows = X.shape[0] + background.shape[0]
+    codes = np.empty((n_rows, X.shape[1]), dtype=np.int64)
+    for j in range(X.shape[1]):
+        if isinstance(X, pd.DataFrame):
+            column = pd.concat([X.iloc[:, j], background.iloc[:, j]], ignore_index=True)
+        else:
+            column = np.concatenate([X[:, j], background[:, j]])
+        codes[:, j] = pd.factorize(column, use_na_sentinel=False)[0]
+    return codes
+
+
+class RowMasker:
+    """Builds masked rows of explained rows against a background, in the type of ``X``.
+
+    Parameters
+    ----------
+    X, background : ndarray or DataFrame
+        Validated and aligned with :func:`check_tabular` and :func:`align_background`.
+    column_player : ndarray of int
+        Player of each column, from :func:`resolve_players`.
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray | pd.DataFrame,
+        background: np.ndarray | pd.DataFrame,
+        column_player: np.ndarray,
+    ) -> None:
+        self.n_rows = X.shape[0]
+        self.n_background = background.shape[0]
+        self.column_player = np.ascontiguousarray(column_player, dtype=np.int64)
+        self._columns = X.columns if isinstance(X, pd.DataFrame) else None
+        self._codes = _codes(X, background)
+        self._numeric: tuple[np.ndarray, np.ndarray] | None = None
+        self._pool: list[Any] = []
+        if isinstance(X, pd.DataFrame):
+            dtypes = set(X.dtypes)
+            single = next(iter(dtypes)) if len(dtypes) == 1 else None
+            if isinstance(single, np.dtype) and single.kind in _NUMERIC_KINDS:
+                self._numeric = (X.to_numpy(), background.to_numpy())
+            else:
+                for j in range(X.shape[1]):
+                    column = pd.concat([X.iloc[:, j], background.iloc[:, j]], ignore_index=True)
+                    values = column.array
+                    if isinstance(column.dtype, np.dtype):
+                        values = column.to_numpy()
+                    self._pool.append(values)
+        elif X.dtype.kind in _NUMERIC_KINDS:
+            self._numeric = (np.ascontiguousarray(X), np.ascontiguousarray(background))
+        else:
+            self._pool = [np.concatenate([X, background], axis=0)]
+        self._background_index = np.arange(self.n_rows, self.n_rows + self.n_background)
+
+    def constant_players(self, row: int, n_players: int) -> np.ndarray:
+        """Players whose cells in ``row`` equal the same cells of every background row.
+
+        Such players are dummies of the marginal game: their Shapley value is exactly 0.
+        """
+        codes = self._codes
+        equal = (codes[self.n_rows :] == codes[row]).all(axis=0)
+        changed = np.zeros(n_players, dtype=bool)
+        np.logical_or.at(changed, self.column_player, ~equal)
+        return ~changed
+
+    def masked_rows(
+        self, row: int, masks: np.ndarray, column_player: np.ndarray, start: int, stop: int
+    ) -> np.ndarray | pd.DataFrame:
+        """Masked rows ``start..stop-1`` of explained row ``row`` under ``masks``.
+
+        Row ``r`` pairs coalition ``r // n_background`` with background row
+        ``r % n_background``. ``column_player`` maps columns to the columns of ``masks``.
+        """
+        n_out = stop - start
+        if self._numeric is not None:
+            X, background = self._numeric
+            out = np.empty((n_out, X.shape[1]), dtype=X.dtype)
+            fill_masked_rows(masks, column_player, X[row], background, start, out)
+            if self._columns is None:
+                return out
+            return pd.DataFrame(out, columns=self._columns, copy=False)
+        index = np.empty((n_out, column_player.shape[0]), dtype=np.int64)
+        fill_masked_index(masks, column_player, row, self._background_index, start, index)
+        if self._columns is None:
+            pool = self._pool[0]
+            return pool[index, np.arange(pool.shape[1])]
+        data = {}
+        for j, column in enumerate(self._columns):
+            values = self._pool[j]
+            data[column] = (
+                np.take(values, index[:, j]) if isinstance(values, np.ndarray) else values.take(index[:, j])
+            )
+        return pd.DataFrame(data, columns=self._columns, copy=False)
