@@ -133,10 +133,10 @@ def package_version(name: str) -> str:
 
 
 def git_revision() -> str:
-    """Short git commit of the working tree (``"uncommitted"`` when there is none)."""
+    """``git describe --always --dirty`` of the working tree (``"uncommitted"`` if no commit)."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, check=True
         )
     except (OSError, subprocess.CalledProcessError):
         return "uncommitted"

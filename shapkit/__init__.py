@@ -31,7 +31,19 @@ _EXPORTS = {
     "TooManyPlayersError": "shapkit.exceptions",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "Explainer",
+    "Explanation",
+    "GameOutputError",
+    "ModelCallError",
+    "ModelOutputError",
+    "ShapleyResult",
+    "TooManyPlayersError",
+    "__version__",
+    "as_model",
+    "explain",
+    "shapley_values",
+]
 
 if TYPE_CHECKING:
     from .estimators.base import ShapleyResult

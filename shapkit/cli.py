@@ -40,8 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "demo":
         if not 1 <= args.rows <= 171:
-            print("shapkit demo: error: --rows must be between 1 and 171 (held-out rows).",
-                  file=sys.stderr)
+            print(
+                "shapkit demo: error: --rows must be between 1 and 171 (held-out rows).",
+                file=sys.stderr,
+            )
             return 2
         from .demo import run_demo
 

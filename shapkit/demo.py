@@ -59,7 +59,9 @@ def run_demo(n_rows: int = 100, out_dir: str | Path = "shapkit_demo", seed: int 
         f"Gradient boosting on breast_cancer: {len(X_train)} training rows, explaining "
         f"{len(rows)} held-out rows against {len(background)} background rows."
     )
-    print(f"Players: the {len(groups)} measurements, each grouping its mean / error / worst columns.")
+    print(
+        f"Players: the {len(groups)} measurements, each grouping its mean / error / worst columns."
+    )
     started = time.perf_counter()
     explainer = Explainer(model, background, groups=groups, seed=seed)
     expl = explainer(rows)

@@ -144,8 +144,8 @@ class Explainer:
         if isinstance(X, pd.DataFrame) and self.feature_names is not None:
             data.columns = column_names
         player_columns: dict[str, list[Any]] = {name: [] for name in player_names}
-        for j, name in enumerate(column_names):
-            player_columns[player_names[column_player[j]]].append(name)
+        for j, label in enumerate(data.columns):  # X's own labels, which may not be str
+            player_columns[player_names[column_player[j]]].append(label)
         return Explanation(
             values=values_arr,
             base_values=base_arr,
@@ -167,8 +167,10 @@ class Explainer:
                 "n_rows": X.shape[0],
                 "max_rows": self.max_rows,
                 "seed": self.seed,
-                "model": type(getattr(self.model, "estimator", getattr(self.model, "module", None))
-                              or self.model).__name__,
+                "model": type(
+                    getattr(self.model, "estimator", getattr(self.model, "module", None))
+                    or self.model
+                ).__name__,
             },
         )
 

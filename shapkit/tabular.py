@@ -36,9 +36,7 @@ def check_tabular(X: Any, name: str = "X") -> np.ndarray | pd.DataFrame:
         frame = X
     else:
         if hasattr(X, "__dataframe__") or hasattr(X, "to_pandas"):
-            raise TypeError(
-                f"{name} is a {type(X).__name__}; convert it with .to_pandas() first."
-            )
+            raise TypeError(f"{name} is a {type(X).__name__}; convert it with .to_pandas() first.")
         try:
             frame = np.asarray(X)
         except Exception as exc:  # ragged lists and the like
@@ -57,9 +55,7 @@ def check_tabular(X: Any, name: str = "X") -> np.ndarray | pd.DataFrame:
     return frame
 
 
-def align_background(
-    X: np.ndarray | pd.DataFrame, background: Any
-) -> np.ndarray | pd.DataFrame:
+def align_background(X: np.ndarray | pd.DataFrame, background: Any) -> np.ndarray | pd.DataFrame:
     """Check ``background`` against ``X`` and return it with X's columns, order and dtypes.
 
     DataFrame columns are matched by name; missing or extra columns and columns whose
@@ -90,7 +86,9 @@ def align_background(
             if X[c].dtype != background[c].dtype
         }
         if mismatched:
-            detail = ", ".join(f"{c!r}: X {a} vs background {b}" for c, (a, b) in mismatched.items())
+            detail = ", ".join(
+                f"{c!r}: X {a} vs background {b}" for c, (a, b) in mismatched.items()
+            )
             raise ValueError(
                 f"background's dtypes differ from X's ({detail}). The model must see one dtype "
                 f"per column; cast with background = background.astype(X.dtypes)."
@@ -119,7 +117,9 @@ def sample_background(
     if n <= size:
         rows = np.arange(n)
     else:
-        rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0] if seed is not None else None)
+        rng = np.random.default_rng(
+            np.random.SeedSequence(seed).spawn(1)[0] if seed is not None else None
+        )
         rows = np.sort(rng.choice(n, size=size, replace=False))
     if isinstance(X, pd.DataFrame):
         return X.iloc[rows].reset_index(drop=True)
@@ -132,9 +132,7 @@ def column_names_of(X: np.ndarray | pd.DataFrame, feature_names: Sequence[str] |
     if feature_names is not None:
         names = [str(n) for n in feature_names]
         if len(names) != n_columns:
-            raise ValueError(
-                f"feature_names has {len(names)} names but X has {n_columns} columns."
-            )
+            raise ValueError(f"feature_names has {len(names)} names but X has {n_columns} columns.")
         if len(set(names)) != len(names):
             raise ValueError("feature_names contains duplicates; names must be unique.")
         return names
@@ -288,6 +286,8 @@ class RowMasker:
         for j, column in enumerate(self._columns):
             values = self._pool[j]
             data[column] = (
-                np.take(values, index[:, j]) if isinstance(values, np.ndarray) else values.take(index[:, j])
+                np.take(values, index[:, j])
+                if isinstance(values, np.ndarray)
+                else values.take(index[:, j])
             )
         return pd.DataFrame(data, columns=self._columns, copy=False)

@@ -3,51 +3,25 @@
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import brute_force_shapley
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # repo root, for `benchmarks`
-
-from benchmarks.games import (  # noqa: E402
+import shapkit
+from benchmarks.games import (
     interventional_game,
     unanimity_game,
     unanimity_shapley,
     unanimity_worth,
 )
-from benchmarks.metrics import (  # noqa: E402
+from benchmarks.metrics import (
     EvalCounter,
     max_abs_error,
     relative_l2_error,
     spearman,
 )
-
-
-def all_coalitions(n_players: int) -> np.ndarray:
-    """Bool matrix ``(2**d, d)``; row ``r`` is the binary expansion of ``r``."""
-    codes = np.arange(2**n_players)
-    return ((codes[:, None] >> np.arange(n_players)) & 1).astype(bool)
-
-
-def brute_force_shapley(game, n_players: int) -> np.ndarray:
-    """Shapley formula: sum over S not containing i of |S|!(d-|S|-1)!/d! [v(S+i) - v(S)]."""
-    masks = all_coalitions(n_players)
-    worth = game(masks)
-    sizes = masks.sum(axis=1)
-    weights = np.array(
-        [math.factorial(s) * math.factorial(n_players - s - 1) for s in range(n_players)]
-    ) / math.factorial(n_players)
-    codes = np.arange(2**n_players)
-    phi = np.zeros(n_players)
-    for i in range(n_players):
-        without_i = ~masks[:, i]
-        phi[i] = np.sum(
-            weights[sizes[without_i]]
-            * (worth[codes[without_i] | (1 << i)] - worth[codes[without_i]])
-        )
-    return phi
+from shapkit._kernels.exact import enumerate_masks
 
 
 @pytest.mark.parametrize("n_players", [1, 2, 3, 5, 8])
@@ -76,7 +50,7 @@ def test_interventional_game_matches_loop() -> None:
         return np.tanh(inputs @ weights)
 
     game = interventional_game(predict, x, background)
-    masks = all_coalitions(4)
+    masks = enumerate_masks(4, 0, 16)
     expected = [np.mean([predict(np.where(m, x, b)[None])[0] for b in background]) for m in masks]
     np.testing.assert_allclose(game(masks), expected, rtol=1e-12)
 
@@ -108,9 +82,6 @@ def test_eval_counter_counts_rows() -> None:
 
 
 def test_shapkit_exact_matches_closed_form() -> None:
-    shapkit = pytest.importorskip("shapkit")
-    if not hasattr(shapkit, "shapley_values"):
-        pytest.skip("shapkit.shapley_values not available")
     game = unanimity_game(7, seed=3)
     result = shapkit.shapley_values(game.game, game.n_players, method="exact")
     np.testing.assert_allclose(result.values, game.exact_values, rtol=1e-12, atol=1e-12)

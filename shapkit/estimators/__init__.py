@@ -48,5 +48,9 @@ def get_estimator(method: str, n_players: int, budget: int | None) -> Estimator:
         f"d={MAX_EXACT_PLAYERS}. Larger d needs the sampling estimators (kernel, permutation), "
         f"which this version does not have yet; meanwhile reduce d with feature groups "
         f"(groups={{'name': [columns, ...]}})"
-        + (" or raise the budget." if budget is not None and n_players <= MAX_EXACT_PLAYERS else ".")
+        + (
+            " or raise the budget."
+            if budget is not None and n_players <= MAX_EXACT_PLAYERS
+            else "."
+        )
     )

@@ -42,13 +42,17 @@ class TorchModel:
         if tensor is None:
             tensor = next(iter(module.buffers()), None)
         self.device = tensor.device if tensor is not None else torch.device("cpu")
-        self.dtype = tensor.dtype if tensor is not None and tensor.is_floating_point() else torch.float32
+        self.dtype = (
+            tensor.dtype if tensor is not None and tensor.is_floating_point() else torch.float32
+        )
         self.output_names: list[str] = []
 
     def _to_numpy(self, data: Any) -> np.ndarray:
         if hasattr(data, "dtypes"):  # DataFrame
             non_numeric = [
-                str(c) for c, t in data.dtypes.items() if not (isinstance(t, np.dtype) and t.kind in "biuf")
+                str(c)
+                for c, t in data.dtypes.items()
+                if not (isinstance(t, np.dtype) and t.kind in "biuf")
             ]
             if non_numeric:
                 raise TypeError(
