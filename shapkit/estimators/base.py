@@ -69,3 +69,15 @@ class Estimator(ABC):
 
     def check_budget(self, n_players: int, budget: int | None) -> None:  # noqa: B027
         """Raise if this estimator cannot run ``n_players`` players within ``budget``."""
+
+
+def has_converged(values: np.ndarray, std_errors: np.ndarray, tol: float | None) -> bool:
+    """Covert & Lee's stopping rule: the largest standard error is below ``tol`` times
+    the spread of the values (``max - min`` over players), for every output.
+
+    ``values`` and ``std_errors`` have shape ``(n_players, k)``. ``tol=None`` never stops.
+    """
+    if tol is None:
+        return False
+    spread = values.max(axis=0) - values.min(axis=0)
+    return bool(np.all(std_errors.max(axis=0) <= tol * np.maximum(spread, 1e-300)))
