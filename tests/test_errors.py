@@ -1,0 +1,344 @@
+"""Bad inputs raise the documented exception type with a message that names the problem."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+import shapkit
+from shapkit import (
+    GameOutputError,
+    ModelCallError,
+    ModelOutputError,
+    TooManyPlayersError,
+)
+
+
+def linear(Z):
+    return np.asarray(Z, dtype=float).sum(axis=1)
+
+
+@pytest.fixture
+def frame():
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(rng.normal(size=(12, 3)), columns=["a", "b", "c"])
+
+
+@pytest.fixture
+def array():
+    return np.random.default_rng(1).normal(size=(12, 3))
+
+
+# --------------------------------------------------------------------------- shapes and columns
+
+
+def test_ndarray_background_with_wrong_number_of_columns(array):
+    with pytest.raises(ValueError, match=r"background has 4 columns but X has 3"):
+        shapkit.explain(linear, array, background=np.zeros((5, 4)))
+    explainer = shapkit.Explainer(linear, np.zeros((5, 2)))
+    with pytest.raises(ValueError, match=r"background has 2 columns but X has 3"):
+        explainer(array)
+
+
+def test_ndarray_background_for_dataframe_with_wrong_number_of_columns(frame):
+    with pytest.raises(ValueError, match=r"background has 2 columns but X has 3"):
+        shapkit.explain(linear, frame, background=np.zeros((5, 2)))
+
+
+def test_dataframe_background_missing_column(frame):
+    with pytest.raises(ValueError, match=r"missing \['c'\]"):
+        shapkit.explain(linear, frame, background=frame[["a", "b"]])
+
+
+def test_dataframe_background_extra_column(frame):
+    background = frame.assign(zz=1.0)
+    with pytest.raises(ValueError, match=r"extra \['zz'\]") as info:
+        shapkit.explain(linear, frame, background=background)
+    assert "missing" not in str(info.value)
+
+
+def test_dataframe_background_missing_and_extra(frame):
+    background = frame.rename(columns={"b": "B"})
+    with pytest.raises(ValueError, match=r"missing \['b'\]; extra \['B'\]"):
+        shapkit.explain(linear, frame, background=background)
+
+
+def test_dataframe_background_dtype_mismatch(frame):
+    X = frame.assign(n=np.arange(12, dtype=np.int64))
+    background = X.astype({"n": np.float64})
+    with pytest.raises(ValueError, match=re.escape("'n': X int64 vs background float64")):
+        shapkit.explain(linear, X, background=background)
+    X = frame.assign(s=pd.Categorical(["u", "v"] * 6))
+    background = X.assign(s=X["s"].astype(str))
+    with pytest.raises(ValueError, match=r"'s': X category vs background"):
+        shapkit.explain(linear, X, background=background)
+
+
+def test_ndarray_background_dtype_does_not_fit(array):
+    X = (array * 10).astype(np.int64)
+    with pytest.raises(
+        ValueError, match=r"background's dtype float64 does not fit X's dtype int64"
+    ):
+        shapkit.explain(linear, X, background=array)
+
+
+def test_empty_x_and_empty_background(array, frame):
+    with pytest.raises(ValueError, match=r"X is empty \(0 rows\)"):
+        shapkit.explain(linear, array[:0], background=array)
+    with pytest.raises(ValueError, match=r"X is empty"):
+        shapkit.Explainer(linear, frame)(frame.iloc[:0])
+    with pytest.raises(ValueError, match=r"background is empty \(0 rows\)"):
+        shapkit.Explainer(linear, array[:0])
+    with pytest.raises(ValueError, match=r"background is empty"):
+        shapkit.explain(linear, frame, background=frame.iloc[:0])
+    with pytest.raises(ValueError, match=r"X has no columns"):
+        shapkit.explain(linear, np.zeros((3, 0)), background=np.zeros((3, 0)))
+
+
+def test_background_none_for_explainer(array):
+    with pytest.raises(ValueError, match=r"Explainer needs background rows"):
+        shapkit.Explainer(linear, None)
+
+
+def test_one_dimensional_x(array):
+    with pytest.raises(ValueError, match=r"X is 1-D with shape \(3,\).*reshape\(1, -1\)"):
+        shapkit.explain(linear, array[0], background=array)
+    with pytest.raises(ValueError, match=r"must be 2-D"):
+        shapkit.explain(linear, array[None], background=array)
+
+
+def test_series_x(frame):
+    with pytest.raises(TypeError, match=r"X is a pandas Series.*iloc\[\[i\]\]"):
+        shapkit.explain(linear, frame.iloc[0], background=frame)
+    with pytest.raises(TypeError, match=r"background is a pandas Series"):
+        shapkit.Explainer(linear, frame["a"])
+
+
+def test_duplicate_dataframe_column_names(frame):
+    X = frame.set_axis(["a", "b", "a"], axis=1)
+    with pytest.raises(ValueError, match=r"duplicated column names \['a'\]"):
+        shapkit.explain(linear, X, background=X)
+
+
+def test_feature_names_wrong_length_or_duplicated(array):
+    with pytest.raises(ValueError, match=r"feature_names has 2 names but X has 3 columns"):
+        shapkit.explain(linear, array, background=array, feature_names=["p", "q"])
+    with pytest.raises(ValueError, match=r"feature_names contains duplicates"):
+        shapkit.explain(linear, array, background=array, feature_names=["p", "q", "p"])
+
+
+# --------------------------------------------------------------------------- model outputs
+
+
+def test_non_finite_model_outputs(array):
+    def model(Z):
+        out = Z.sum(axis=1)
+        out[Z[:, 0] > 0.5] = np.nan
+        return out
+
+    with pytest.raises(ModelOutputError, match=r"non-finite values \(NaN or inf\)"):
+        shapkit.explain(model, array[:2], background=array)
+    with pytest.raises(ModelOutputError, match=r"non-finite"):
+        shapkit.explain(lambda Z: np.full(len(Z), np.inf), array[:2], background=array)
+    assert issubclass(ModelOutputError, ValueError)
+
+
+def test_model_returning_wrong_number_of_rows(array):
+    with pytest.raises(ModelOutputError, match=r"returned shape \(1,\) for \d+ input rows"):
+        shapkit.explain(lambda Z: np.zeros(1), array[:2], background=array)
+    with pytest.raises(ModelOutputError, match=r"returned shape \(\d+, 2, 2\)"):
+        shapkit.explain(lambda Z: np.zeros((len(Z), 2, 2)), array[:2], background=array)
+
+
+def test_model_returning_non_numeric(array):
+    with pytest.raises(ModelOutputError, match=r"not numeric"):
+        shapkit.explain(lambda Z: np.array(["x"] * len(Z)), array[:2], background=array)
+
+
+def test_model_changing_output_width_between_calls(array):
+    calls = []
+
+    def model(Z):
+        calls.append(len(Z))
+        return np.zeros((len(Z), 1 if len(calls) == 1 else 2))
+
+    with pytest.raises(ModelOutputError, match=r"returned 2 outputs per row after returning 1"):
+        shapkit.explain(model, array[:1], background=array, max_rows=10)
+
+
+def test_game_wrong_shape_and_non_finite():
+    with pytest.raises(GameOutputError, match=r"returned shape \(3,\) for masks of shape"):
+        shapkit.shapley_values(lambda masks: np.zeros(3), 2)
+    with pytest.raises(GameOutputError, match=r"returned shape \(4, 2, 1\)"):
+        shapkit.shapley_values(lambda masks: np.zeros((len(masks), 2, 1)), 2)
+    with pytest.raises(GameOutputError, match=r"NaN or inf"):
+        shapkit.shapley_values(lambda masks: np.where(masks[:, 0], np.nan, 1.0), 2)
+    with pytest.raises(GameOutputError, match=r"not numeric"):
+        shapkit.shapley_values(lambda masks: ["a"] * len(masks), 2)
+    with pytest.raises(TypeError, match=r"game must be callable"):
+        shapkit.shapley_values(np.zeros(4), 2)
+
+
+# --------------------------------------------------------------------------- model calls
+
+
+def test_string_column_to_numeric_model():
+    rng = np.random.default_rng(2)
+    colour = rng.choice(["red", "blue"], 20)
+    encoded = pd.DataFrame({"colour": (colour == "red").astype(float), "x": rng.normal(size=20)})
+    model = LinearRegression().fit(encoded, encoded["colour"] * 2 + encoded["x"])
+    raw = encoded.assign(colour=pd.Series(colour, dtype="string"))
+    with pytest.raises(ModelCallError, match=r"The model raised ValueError") as info:
+        shapkit.explain(model, raw.iloc[:2], background=raw.iloc[2:10])
+    message = str(info.value)
+    assert "colour: string" in message and "x: float64" in message
+    assert "Pipeline" in message  # says what to do
+    cause = info.value.__cause__
+    assert isinstance(cause, ValueError) and not isinstance(cause, ModelCallError)
+    assert "could not convert" in str(cause) or "string" in str(cause).lower()
+    assert issubclass(ModelCallError, RuntimeError)
+
+
+def test_callable_raising_is_chained():
+    class Boom(Exception):
+        pass
+
+    def model(Z):
+        raise Boom("kaput")
+
+    with pytest.raises(ModelCallError, match=r"Boom: kaput[\s\S]*of dtype float64") as info:
+        shapkit.explain(model, np.ones((1, 2)), background=np.zeros((3, 2)))
+    assert isinstance(info.value.__cause__, Boom)
+
+
+def test_torch_module_given_strings():
+    torch = pytest.importorskip("torch")
+    X = pd.DataFrame({"s": pd.Series(["a", "b", "c"], dtype="string"), "x": [1.0, 2.0, 3.0]})
+    with pytest.raises(ModelCallError, match=r"columns \['s'\] are not numeric") as info:
+        shapkit.explain(torch.nn.Linear(2, 1), X.iloc[:1], background=X)
+    assert isinstance(info.value.__cause__, TypeError)
+
+
+# --------------------------------------------------------------------------- options
+
+
+def test_unknown_method(array):
+    with pytest.raises(ValueError, match=r"Unknown method='sampling'.*\['auto', 'exact'"):
+        shapkit.Explainer(linear, array, method="sampling")
+    with pytest.raises(ValueError, match=r"Unknown method='Exact'"):
+        shapkit.shapley_values(lambda m: m.sum(1), 3, method="Exact")
+
+
+def test_unknown_output(array):
+    X, y = array, (array[:, 0] > 0).astype(int)
+    regressor = LinearRegression().fit(X, y)
+    with pytest.raises(ValueError, match=r"Unknown output='log_odds' for the regressor"):
+        shapkit.explain(regressor, X, background=X, output="log_odds")
+    classifier = LogisticRegression().fit(X, y)
+    with pytest.raises(ValueError, match=r"Unknown output='proba' for the classifier"):
+        shapkit.explain(classifier, X, background=X, output="proba")
+    with pytest.raises(ValueError, match=r"output='log_odds' applies to scikit-learn classifiers"):
+        shapkit.explain(linear, X, background=X, output="log_odds")
+    with pytest.raises(ValueError, match=r"output='decision' applies to scikit-learn classifiers"):
+        shapkit.Explainer(classifier.predict_proba, X, output="decision")
+
+
+def test_classifier_without_decision_function(array):
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = array, (array[:, 0] > 0).astype(int)
+    tree = DecisionTreeClassifier(random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=r"DecisionTreeClassifier has no decision_function"):
+        shapkit.Explainer(tree, X, output="decision")
+
+
+def test_unfitted_sklearn_model(array):
+    with pytest.raises(ValueError, match=r"LinearRegression is not fitted; call \.fit"):
+        shapkit.explain(LinearRegression(), array, background=array)
+
+
+def test_not_a_model(array):
+    with pytest.raises(TypeError, match=r"Cannot explain a int"):
+        shapkit.explain(3, array, background=array)
+
+
+def test_too_many_players_for_exact():
+    assert issubclass(TooManyPlayersError, ValueError)
+    with pytest.raises(TooManyPlayersError, match=r"accepts at most 20 players; got d=21"):
+        shapkit.shapley_values(lambda m: m.sum(1), 21, method="exact")
+    with pytest.raises(TooManyPlayersError, match=r"method='auto' found no estimator for d=21"):
+        shapkit.shapley_values(lambda m: m.sum(1), 21)
+    X = np.zeros((2, 21))
+    calls = []
+
+    def model(Z):
+        calls.append(1)
+        return Z.sum(1)
+
+    with pytest.raises(TooManyPlayersError, match=r"got d=21"):
+        shapkit.explain(model, X, background=np.ones((3, 21)), method="exact")
+    with pytest.raises(TooManyPlayersError, match=r"d=21.*groups="):
+        shapkit.Explainer(model, np.ones((3, 21)), method="auto")(X)
+    assert not calls  # refused before any model call
+    # grouping brings d down to something exact can do
+    groups = {"g": [f"x{j}" for j in range(6)]}
+    expl = shapkit.explain(model, X, background=np.ones((3, 21)), groups=groups)
+    assert expl.values.shape == (2, 16)
+    np.testing.assert_allclose(expl.values[:, 0], -6.0)
+
+
+def test_budget_below_two_to_the_d():
+    with pytest.raises(ValueError, match=r"needs 2\^3 = 8 game evaluations but budget=7"):
+        shapkit.shapley_values(lambda m: m.sum(1), 3, method="exact", budget=7)
+    with pytest.raises(ValueError, match=r"within budget=7"):
+        shapkit.shapley_values(lambda m: m.sum(1), 3, budget=7)
+    X = np.zeros((1, 3))
+    with pytest.raises(ValueError, match=r"budget=4"):
+        shapkit.explain(linear, X, background=np.ones((2, 3)), method="exact", budget=4)
+    # exactly 2^d is enough
+    result = shapkit.shapley_values(lambda m: m.sum(1), 3, method="exact", budget=8)
+    np.testing.assert_allclose(result.values, 1.0)
+
+
+@pytest.mark.parametrize("budget", [0, -5, 2.5, 16.0, True, "100"])
+def test_bad_budget(budget):
+    with pytest.raises(ValueError, match=r"budget must be a positive integer"):
+        shapkit.shapley_values(lambda m: m.sum(1), 3, budget=budget)
+    explainer = shapkit.Explainer(linear, np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"budget must be a positive integer"):
+        explainer(np.ones((1, 3)), budget=budget)
+
+
+@pytest.mark.parametrize("tol", [0, -1.0, float("inf"), float("nan"), "0.1"])
+def test_bad_tol(tol):
+    with pytest.raises(ValueError, match=r"tol must be a positive number"):
+        shapkit.shapley_values(lambda m: m.sum(1), 3, tol=tol)
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5])
+def test_bad_max_rows_background_size_and_n_players(array, value):
+    with pytest.raises(ValueError, match=r"max_rows must be a positive integer"):
+        shapkit.Explainer(linear, array, max_rows=value)
+    with pytest.raises(ValueError, match=r"background_size must be a positive integer"):
+        shapkit.explain(linear, array, background_size=value)
+    with pytest.raises(ValueError, match=r"n_players must be a positive integer"):
+        shapkit.shapley_values(lambda m: m.sum(1), value)
+
+
+def test_groups_errors(frame):
+    with pytest.raises(ValueError, match=r"group 'g' names column 'zz', which is not a column"):
+        shapkit.explain(linear, frame, background=frame, groups={"g": ["a", "zz"]})
+    with pytest.raises(ValueError, match=r"column 'b' is in two groups \('g1' and 'g2'\)"):
+        shapkit.explain(
+            linear, frame, background=frame, groups={"g1": ["a", "b"], "g2": ["b", "c"]}
+        )
+    with pytest.raises(ValueError, match=r"group 'g' is empty"):
+        shapkit.explain(linear, frame, background=frame, groups={"g": []})
+    with pytest.raises(ValueError, match=r"group name 'c' is also the name of an ungrouped"):
+        shapkit.explain(linear, frame, background=frame, groups={"c": ["a", "b"]})
+    with pytest.raises(TypeError, match=r"groups must be a mapping"):
+        shapkit.explain(linear, frame, background=frame, groups=[["a", "b"]])
