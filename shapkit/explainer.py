@@ -140,9 +140,7 @@ class Explainer:
         if values_arr.shape[2] == 1:
             values_arr, errors_arr = values_arr[:, :, 0], errors_arr[:, :, 0]
             base_arr, full_arr = base_arr[:, 0], full_arr[:, 0]
-        data = X.copy() if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=column_names)
-        if isinstance(X, pd.DataFrame) and self.feature_names is not None:
-            data.columns = column_names
+        data = _as_frame(X, column_names, self.feature_names)
         player_columns: dict[str, list[Any]] = {name: [] for name in player_names}
         for j, label in enumerate(data.columns):  # X's own labels, which may not be str
             player_columns[player_names[column_player[j]]].append(label)
@@ -167,12 +165,30 @@ class Explainer:
                 "n_rows": X.shape[0],
                 "max_rows": self.max_rows,
                 "seed": self.seed,
-                "model": type(
-                    getattr(self.model, "estimator", getattr(self.model, "module", None))
-                    or self.model
-                ).__name__,
+                "model": _model_name(self.model),
             },
+            background=_as_frame(background, column_names, self.feature_names),
         )
+
+
+def _model_name(model: Any) -> str:
+    """The class name of the object the adapter wraps."""
+    for attribute in ("estimator", "module", "fn"):
+        if hasattr(model, attribute):
+            return type(getattr(model, attribute)).__name__
+    return type(model).__name__
+
+
+def _as_frame(
+    data: np.ndarray | pd.DataFrame, column_names: list[str], feature_names: Any
+) -> pd.DataFrame:
+    """A copy of ``data`` as a DataFrame, columns renamed when ``feature_names`` was given."""
+    if not isinstance(data, pd.DataFrame):
+        return pd.DataFrame(data, columns=column_names)
+    frame = data.copy()
+    if feature_names is not None:
+        frame.columns = column_names
+    return frame
 
 
 class _ReducedGame:

@@ -38,6 +38,8 @@ class Explanation:
         The data columns of each player.
     settings : dict
         Estimator and data settings (method, budget, background size, ...).
+    background : DataFrame or None
+        The background rows the values are relative to.
     """
 
     values: np.ndarray
@@ -51,6 +53,7 @@ class Explanation:
     predictions: np.ndarray
     player_columns: dict[str, list[Any]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    background: pd.DataFrame | None = None
 
     def __len__(self) -> int:
         return self.values.shape[0]

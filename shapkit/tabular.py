@@ -68,7 +68,7 @@ def align_background(X: np.ndarray | pd.DataFrame, background: Any) -> np.ndarra
                 raise ValueError(
                     f"background has {background.shape[1]} columns but X has {X.shape[1]}."
                 )
-            background = pd.DataFrame(background, columns=X.columns).astype(X.dtypes.to_dict())
+            background = _frame_like(X, background)
         missing = [c for c in X.columns if c not in background.columns]
         extra = [c for c in background.columns if c not in X.columns]
         if missing or extra:
@@ -99,14 +99,41 @@ def align_background(X: np.ndarray | pd.DataFrame, background: Any) -> np.ndarra
     if background.shape[1] != X.shape[1]:
         raise ValueError(f"background has {background.shape[1]} columns but X has {X.shape[1]}.")
     if background.dtype != X.dtype:
-        common = np.result_type(X.dtype, background.dtype)
-        if common != X.dtype:
+        lossless = np.result_type(X.dtype, background.dtype) == X.dtype
+        both_float = X.dtype.kind == "f" and background.dtype.kind == "f"
+        if not (lossless or both_float):
             raise ValueError(
                 f"background's dtype {background.dtype} does not fit X's dtype {X.dtype}; "
                 f"pass both with the same dtype, e.g. background.astype(X.dtype)."
             )
-        background = background.astype(X.dtype)
+        background = background.astype(X.dtype)  # floats are rounded to X's precision
     return background
+
+
+def _frame_like(X: pd.DataFrame, background: np.ndarray) -> pd.DataFrame:
+    """An ndarray background as a DataFrame with X's columns and dtypes; lossy casts raise."""
+    frame = pd.DataFrame(background, columns=X.columns)
+    try:
+        cast = frame.astype(X.dtypes.to_dict())
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"background (an ndarray) cannot be cast to X's dtypes ({exc}); pass it as a "
+            f"DataFrame with X's columns and dtypes."
+        ) from exc
+    changed = [str(c) for c in X.columns if not _equal_with_nan(cast[c], frame[c])]
+    if changed:
+        raise ValueError(
+            f"background (an ndarray) changes values when cast to X's dtypes in columns "
+            f"{changed}; pass it as a DataFrame with X's columns and dtypes."
+        )
+    return cast
+
+
+def _equal_with_nan(a: pd.Series, b: pd.Series) -> bool:
+    """Element-wise equality where missing equals missing."""
+    both_missing = a.isna().to_numpy() & b.isna().to_numpy()
+    same = (a.astype(object).to_numpy() == b.astype(object).to_numpy()) | both_missing
+    return bool(np.all(same))
 
 
 def sample_background(

@@ -342,3 +342,12 @@ def test_groups_errors(frame):
         shapkit.explain(linear, frame, background=frame, groups={"c": ["a", "b"]})
     with pytest.raises(TypeError, match=r"groups must be a mapping"):
         shapkit.explain(linear, frame, background=frame, groups=[["a", "b"]])
+
+
+def test_ndarray_background_for_frame_x_must_cast_losslessly():
+    X = pd.DataFrame({"a": [1, 2], "b": [0.5, 1.5]})
+    with pytest.raises(ValueError, match=r"changes values when cast.*\['a'\]"):
+        shapkit.explain(lambda Z: Z["a"] + Z["b"], X, background=np.array([[1.5, 0.0]]))
+    expl = shapkit.explain(lambda Z: Z["a"] + Z["b"], X, background=np.array([[1.0, 0.0]]))
+    assert expl.background.dtypes.tolist() == X.dtypes.tolist()
+    np.testing.assert_allclose(expl.values, [[0.0, 0.5], [1.0, 1.5]])

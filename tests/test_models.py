@@ -540,3 +540,28 @@ def test_groups_with_interactions_match_brute_force():
     assert_efficiency(expl)
     frame = expl.to_frame()
     assert frame.loc[0, "feature_value"].startswith("a=")
+
+
+def test_float_background_is_rounded_to_x_precision_and_exposed():
+    X = np.array([[1.0, 2.0]], dtype=np.float32)
+    seen = []
+
+    def f(Z):
+        seen.append(Z.dtype)
+        return Z.sum(axis=1)
+
+    expl = shapkit.explain(f, X, background=np.array([[0.1, 0.2]]))
+    assert set(seen) == {np.dtype(np.float32)}
+    np.testing.assert_allclose(expl.values, [[1.0 - np.float32(0.1), 2.0 - np.float32(0.2)]])
+    np.testing.assert_array_equal(expl.background.to_numpy(), np.float32([[0.1, 0.2]]))
+
+
+def test_dataframe_outputs_name_the_outputs():
+    X = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+
+    def f(Z):
+        return pd.DataFrame({"low": Z["a"], "high": Z["a"] + Z["b"]})
+
+    expl = shapkit.explain(f, X, background=X.iloc[[0]])
+    assert expl.output_names == ["low", "high"]
+    np.testing.assert_allclose(expl.values[1, :, 1], [1.0, 1.0])

@@ -29,7 +29,10 @@ class CallableModel:
 
     def predict(self, data: Any) -> np.ndarray:
         name = getattr(self.fn, "__name__", type(self.fn).__name__)
-        out = as_matrix(self.fn(data), len(data), f"The model {name!r}")
+        raw = self.fn(data)
+        out = as_matrix(raw, len(data), f"The model {name!r}")
+        if not self.output_names and hasattr(raw, "columns") and len(raw.columns) == out.shape[1]:
+            self.output_names = [str(c) for c in raw.columns]
         if not self.output_names:
             k = out.shape[1]
             self.output_names = ["prediction"] if k == 1 else [f"output_{c}" for c in range(k)]
