@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..exceptions import TooManyPlayersError
 from .base import Estimator, Game, ShapleyResult
 from .exact import MAX_EXACT_PLAYERS, ExactEstimator
+from .permutation import PermutationEstimator
 
 __all__ = [
     "ESTIMATORS",
@@ -16,12 +17,16 @@ __all__ = [
     "ExactEstimator",
     "Game",
     "MAX_EXACT_PLAYERS",
+    "PermutationEstimator",
     "ShapleyResult",
     "get_estimator",
 ]
 
 #: Registered estimators by ``method=`` name.
-ESTIMATORS: dict[str, type[Estimator]] = {"exact": ExactEstimator}
+ESTIMATORS: dict[str, type[Estimator]] = {
+    "exact": ExactEstimator,
+    "permutation": PermutationEstimator,
+}
 
 METHODS = ("auto", *ESTIMATORS)
 
