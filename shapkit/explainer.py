@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 
 from ._validation import check_budget, check_positive_int, check_tol
-from .estimators import get_estimator
+from .estimators import Estimator, get_estimator, resolve_tol
+from .estimators.linear import (
+    LinearForm,
+    LinearNotApplicableError,
+    linear_coefficients,
+    linear_shapley,
+)
 from .explanation import Explanation
 from .games import DEFAULT_MAX_ROWS, MarginalGame
 from .models import as_model
@@ -38,8 +44,11 @@ class Explainer:
         Classifiers are explained in probability space by default.
     background : ndarray or DataFrame
         Reference rows that stand in for absent features (100-1000 rows is typical).
-    method : {"auto", "exact"}
-        Estimator; ``"auto"`` picks exact enumeration while ``2^d`` fits the budget.
+    method : {"auto", "exact", "kernel", "permutation", "linear"} or Estimator
+        ``"auto"``: the closed form for a linear model in a linear output space (a
+        regressor, or a classifier with ``output="decision"``), else exact enumeration
+        while ``2^d`` fits the budget, else the kernel estimator. ``"linear"`` insists
+        on the closed form and says why when it does not apply.
     output : {"auto", "probability", "log_odds", "decision", "raw"}
         Output space; the log-odds and decision options apply to classifiers.
     groups : dict, optional
@@ -70,7 +79,7 @@ class Explainer:
         model: Any,
         background: Any,
         *,
-        method: str = "auto",
+        method: str | Estimator = "auto",
         output: str = "auto",
         groups: Mapping[str, Sequence[str] | str] | None = None,
         feature_names: Sequence[str] | None = None,
@@ -83,6 +92,7 @@ class Explainer:
                 "shapkit.explain(model, X), which samples them from X."
             )
         self.model = as_model(model, output)
+        self._estimator = model
         self.background = check_tabular(background, "background")
         self.method = method
         self.output = output
@@ -90,7 +100,29 @@ class Explainer:
         self.feature_names = feature_names
         self.seed = seed
         self.max_rows = check_positive_int(max_rows, "max_rows")
-        get_estimator(method, 1, None)  # reject unknown names now, not after the first row
+        if method != "linear":
+            get_estimator(method, 1, None)  # reject unknown names now, not after the first row
+
+    def _linear_form(self, X: np.ndarray | pd.DataFrame) -> LinearForm | None:
+        """The model's linear form when the closed form applies (``method="linear"``,
+        or ``"auto"`` on a linear model in a linear output space), else None."""
+        if self.method not in ("linear", "auto"):
+            return None
+        numeric = all(
+            isinstance(t, np.dtype) and t.kind in "biuf"
+            for t in (X.dtypes if isinstance(X, pd.DataFrame) else [X.dtype])
+        )
+        try:
+            if not numeric:
+                raise LinearNotApplicableError(
+                    "method='linear' needs all-numeric columns; use method='exact' or "
+                    "'kernel' for data with strings or categories."
+                )
+            return linear_coefficients(self._estimator, self.output)
+        except LinearNotApplicableError:
+            if self.method == "linear":
+                raise
+            return None
 
     def __call__(self, X: Any, budget: int | None = None, tol: float | None = None) -> Explanation:
         """Explain the rows of ``X``; see the class docstring."""
@@ -101,42 +133,22 @@ class Explainer:
         column_names = column_names_of(X, self.feature_names)
         player_names, column_player = resolve_players(column_names, self.groups)
         n_players = len(player_names)
-        estimator = get_estimator(self.method, n_players, budget)
-        masker = RowMasker(X, background, column_player)
-        streams = np.random.SeedSequence(self.seed).spawn(X.shape[0])
-
-        values, errors, base, full, n_evals = [], [], [], [], []
-        for row in range(X.shape[0]):
-            active = np.flatnonzero(~masker.constant_players(row, n_players))
-            game = MarginalGame(self.model, masker, row, column_player, self.max_rows)
-            if active.size == 0:
-                empty = game(np.zeros((1, n_players), dtype=bool))[0]
-                k = empty.shape[0]
-                values.append(np.zeros((n_players, k)))
-                errors.append(np.zeros((n_players, k)))
-                base.append(empty)
-                full.append(empty)
-                n_evals.append(1)
-                continue
-            reduced = _ReducedGame(game, active, n_players)
-            result = estimator.estimate(
-                reduced, active.size, budget, tol, np.random.default_rng(streams[row])
+        form = self._linear_form(X)
+        if form is not None:
+            values_arr, base_arr, full_arr = linear_shapley(
+                form, X, background, column_player, n_players
             )
-            k = result.values.shape[1]
-            row_values = np.zeros((n_players, k))
-            row_errors = np.zeros((n_players, k))
-            row_values[active] = result.values
-            row_errors[active] = result.std_errors
-            values.append(row_values)
-            errors.append(row_errors)
-            base.append(result.empty_value)
-            full.append(result.full_value)
-            n_evals.append(result.n_evals)
-
-        values_arr = np.stack(values)
-        errors_arr = np.stack(errors)
-        base_arr = np.stack(base)
-        full_arr = np.stack(full)
+            errors_arr = np.zeros_like(values_arr)
+            n_evals_arr = np.zeros(X.shape[0], dtype=np.int64)
+            method_name = "linear"
+        else:
+            estimator = get_estimator(self.method, n_players, budget)
+            tol = resolve_tol(estimator, budget, tol)
+            values_arr, errors_arr, base_arr, full_arr, n_evals_arr = _row_values(
+                X, background, self.model, column_player, n_players, estimator, budget, tol,
+                self.seed, self.max_rows,
+            )  # fmt: skip
+            method_name = estimator.name
         if values_arr.shape[2] == 1:
             values_arr, errors_arr = values_arr[:, :, 0], errors_arr[:, :, 0]
             base_arr, full_arr = base_arr[:, 0], full_arr[:, 0]
@@ -150,13 +162,13 @@ class Explainer:
             std_errors=errors_arr,
             data=data,
             feature_names=player_names,
-            output_names=list(self.model.output_names),
-            method=estimator.name,
-            n_evals=np.asarray(n_evals, dtype=np.int64),
+            output_names=list(form.output_names if form is not None else self.model.output_names),
+            method=method_name,
+            n_evals=n_evals_arr,
             predictions=full_arr,
             player_columns=player_columns,
             settings={
-                "method": estimator.name,
+                "method": method_name,
                 "requested_method": self.method,
                 "output": self.output,
                 "budget": budget,
@@ -169,6 +181,67 @@ class Explainer:
             },
             background=_as_frame(background, column_names, self.feature_names),
         )
+
+
+def _row_values(
+    X: np.ndarray | pd.DataFrame,
+    background: np.ndarray | pd.DataFrame,
+    model: Any,
+    column_player: np.ndarray,
+    n_players: int,
+    estimator: Estimator,
+    budget: int | None,
+    tol: float | None,
+    seed: int | None,
+    max_rows: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Values, errors, base values, predictions ``(n, d, k)``/``(n, k)`` and evaluations
+    of every row, one marginal game per row (dummy players left out)."""
+    masker = RowMasker(X, background, column_player)
+    streams = row_streams(X, seed)
+    values, errors, base, full, n_evals = [], [], [], [], []
+    for row in range(X.shape[0]):
+        active = np.flatnonzero(~masker.constant_players(row, n_players))
+        game = MarginalGame(model, masker, row, column_player, max_rows)
+        if active.size == 0:
+            empty = game(np.zeros((1, n_players), dtype=bool))[0]
+            values.append(np.zeros((n_players, empty.shape[0])))
+            errors.append(np.zeros((n_players, empty.shape[0])))
+            base.append(empty)
+            full.append(empty)
+            n_evals.append(1)
+            continue
+        reduced = _ReducedGame(game, active, n_players)
+        rng = np.random.default_rng(streams[row])
+        result = estimator.estimate(reduced, active.size, budget, tol, rng)
+        row_values = np.zeros((n_players, result.values.shape[1]))
+        row_errors = np.zeros_like(row_values)
+        row_values[active] = result.values
+        row_errors[active] = result.std_errors
+        values.append(row_values)
+        errors.append(row_errors)
+        base.append(result.empty_value)
+        full.append(result.full_value)
+        n_evals.append(result.n_evals)
+    return (
+        np.stack(values),
+        np.stack(errors),
+        np.stack(base),
+        np.stack(full),
+        np.asarray(n_evals, dtype=np.int64),
+    )
+
+
+def row_streams(X: np.ndarray | pd.DataFrame, seed: int | None) -> list[np.random.SeedSequence]:
+    """One random stream per row, keyed by the row's content and the seed.
+
+    A row gets the same stream whatever its position, the other rows or the chunking of
+    X, so its values are bit-identical across such runs. Equal rows share a stream.
+    """
+    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+    entropy = seed if seed is not None else np.random.SeedSequence().entropy
+    return [np.random.SeedSequence(entropy, spawn_key=(int(h),)) for h in hashes]
 
 
 def _model_name(model: Any) -> str:

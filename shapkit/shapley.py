@@ -8,14 +8,14 @@ from typing import Any
 import numpy as np
 
 from ._validation import check_budget, check_positive_int, check_tol
-from .estimators import ShapleyResult, get_estimator
+from .estimators import Estimator, ShapleyResult, get_estimator, resolve_tol
 from .games import CheckedGame
 
 
 def shapley_values(
     game: Callable[[np.ndarray], Any],
     n_players: int,
-    method: str = "auto",
+    method: str | Estimator = "auto",
     budget: int | None = None,
     tol: float | None = None,
     seed: int | np.random.SeedSequence | None = None,
@@ -29,15 +29,22 @@ def shapley_values(
         ``True`` = player present) and returns values of shape ``(m,)`` or ``(m, k)``.
     n_players : int
         Number of players d.
-    method : {"auto", "exact"}
-        ``"exact"`` enumerates all ``2^d`` coalitions (``d <= 20``). ``"auto"`` uses
-        exact when ``2^d`` fits the budget.
+    method : {"auto", "exact", "kernel", "permutation"} or Estimator
+        ``"exact"`` enumerates all ``2^d`` coalitions (``d <= 20``). ``"kernel"``
+        (KernelSHAP on paired, leverage-sampled coalitions, the most accurate sampler)
+        and ``"permutation"`` (antithetic permutations) sample and report standard
+        errors. ``"auto"``: exact when ``2^d`` fits the budget, else kernel. An
+        Estimator instance, e.g. ``KernelEstimator(size_distribution="kernel")``, is
+        used as given.
     budget : int, optional
         Maximum number of game evaluations (coalitions), empty and full included.
+        Default: ``max(2048, 100 d)`` for sampling estimators, used as a cap together
+        with ``tol=0.01``.
     tol : float, optional
-        Target accuracy for sampling estimators; exact methods ignore it.
+        Stop sampling once the largest standard error is below ``tol`` times the spread
+        of the values (``max - min``); exact methods ignore it.
     seed : int or SeedSequence, optional
-        Seed of the random stream (unused by exact methods).
+        Seed of the random stream (unused by exact methods); same seed, same values.
 
     Returns
     -------
@@ -58,6 +65,7 @@ def shapley_values(
     budget = check_budget(budget)
     tol = check_tol(tol)
     estimator = get_estimator(method, n_players, budget)
+    tol = resolve_tol(estimator, budget, tol)
     checked = CheckedGame(game, n_players)
     result = estimator.estimate(checked, n_players, budget, tol, np.random.default_rng(seed))
     if not checked.squeeze:

@@ -270,8 +270,10 @@ def test_too_many_players_for_exact():
     assert issubclass(TooManyPlayersError, ValueError)
     with pytest.raises(TooManyPlayersError, match=r"accepts at most 20 players; got d=21"):
         shapkit.shapley_values(lambda m: m.sum(1), 21, method="exact")
-    with pytest.raises(TooManyPlayersError, match=r"method='auto' found no estimator for d=21"):
-        shapkit.shapley_values(lambda m: m.sum(1), 21)
+    # auto falls back to the kernel estimator, exact on additive games
+    result = shapkit.shapley_values(lambda m: m.sum(1), 21, budget=500, seed=0)
+    assert result.method == "kernel"
+    np.testing.assert_allclose(result.values, 1.0)
     X = np.zeros((2, 21))
     calls = []
 
@@ -281,9 +283,10 @@ def test_too_many_players_for_exact():
 
     with pytest.raises(TooManyPlayersError, match=r"got d=21"):
         shapkit.explain(model, X, background=np.ones((3, 21)), method="exact")
-    with pytest.raises(TooManyPlayersError, match=r"d=21.*groups="):
-        shapkit.Explainer(model, np.ones((3, 21)), method="auto")(X)
     assert not calls  # refused before any model call
+    expl = shapkit.Explainer(model, np.ones((3, 21)), method="auto", seed=0)(X, budget=200)
+    assert expl.method == "kernel"
+    np.testing.assert_allclose(expl.values, -1.0)
     # grouping brings d down to something exact can do
     groups = {"g": [f"x{j}" for j in range(6)]}
     expl = shapkit.explain(model, X, background=np.ones((3, 21)), groups=groups)
@@ -294,8 +297,9 @@ def test_too_many_players_for_exact():
 def test_budget_below_two_to_the_d():
     with pytest.raises(ValueError, match=r"needs 2\^3 = 8 game evaluations but budget=7"):
         shapkit.shapley_values(lambda m: m.sum(1), 3, method="exact", budget=7)
-    with pytest.raises(ValueError, match=r"within budget=7"):
-        shapkit.shapley_values(lambda m: m.sum(1), 3, budget=7)
+    with pytest.raises(ValueError, match=r"needs at least d \+ 2 = 5 game evaluations"):
+        shapkit.shapley_values(lambda m: m.sum(1), 3, method="kernel", budget=4)
+    assert shapkit.shapley_values(lambda m: m.sum(1), 3, budget=7, seed=0).method == "kernel"
     X = np.zeros((1, 3))
     with pytest.raises(ValueError, match=r"budget=4"):
         shapkit.explain(linear, X, background=np.ones((2, 3)), method="exact", budget=4)

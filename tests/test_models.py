@@ -509,7 +509,13 @@ def test_groups_linear_closed_form():
     background, rows = X.iloc[:15], X.iloc[30:34]
     terms = model.coef_ * (rows.to_numpy() - background.to_numpy().mean(0))
 
-    expl = shapkit.explain(model, rows, background=background, groups={"g": ["a", "b"]})
+    expl = shapkit.explain(
+        model, rows, background=background, groups={"g": ["a", "b"]}, method="exact"
+    )
+    closed = shapkit.explain(model, rows, background=background, groups={"g": ["a", "b"]})
+    assert closed.method == "linear" and (closed.n_evals == 0).all()
+    np.testing.assert_allclose(closed.values, expl.values, atol=1e-9)
+    np.testing.assert_allclose(closed.base_values, expl.base_values, atol=1e-9)
     assert expl.feature_names == ["g", "c", "d"]
     assert expl.player_columns == {"g": ["a", "b"], "c": ["c"], "d": ["d"]}
     assert expl.values.shape == (4, 3)

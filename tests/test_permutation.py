@@ -59,7 +59,7 @@ def test_registered_and_resolved():
     assert ESTIMATORS["permutation"] is PermutationEstimator
     assert isinstance(get_estimator("permutation", 10, None), PermutationEstimator)
     assert isinstance(get_estimator("permutation", 10, 1000), PermutationEstimator)
-    assert default_budget(5) == 2048 and default_budget(100) == 6400
+    assert default_budget(5) == 2048 and default_budget(100) == 10_000
 
 
 @settings(max_examples=30, deadline=None)
@@ -211,8 +211,8 @@ def test_game_calls_are_bounded():
 
 def test_default_budget():
     game = CountingGame(random_unanimity(40, (5, 20), seed=0)[0])
-    result = perm(game, 40)
-    assert default_budget(40) - 2 * 39 < result.n_evals <= default_budget(40) == 2560
+    result = perm(game, 40, tol=1e-9)  # no budget: the default budget caps the run
+    assert default_budget(40) - 2 * 39 < result.n_evals <= default_budget(40) == 4000
 
 
 def test_same_seed_same_values():

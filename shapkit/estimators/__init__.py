@@ -1,14 +1,14 @@
 """Shapley estimators, all implementing :class:`Estimator.estimate`.
 
 ``get_estimator(method, n_players, budget)`` resolves a ``method=`` name, including
-``"auto"``, to an estimator instance.
+``"auto"``, to an estimator instance; ``resolve_tol`` supplies the default tolerance.
 """
 
 from __future__ import annotations
 
-from ..exceptions import TooManyPlayersError
-from .base import Estimator, Game, ShapleyResult
+from .base import DEFAULT_TOL, Estimator, Game, ShapleyResult, default_budget
 from .exact import MAX_EXACT_PLAYERS, ExactEstimator
+from .kernel import KernelEstimator
 from .permutation import PermutationEstimator
 
 __all__ = [
@@ -16,46 +16,56 @@ __all__ = [
     "Estimator",
     "ExactEstimator",
     "Game",
+    "KernelEstimator",
     "MAX_EXACT_PLAYERS",
     "PermutationEstimator",
     "ShapleyResult",
+    "default_budget",
     "get_estimator",
+    "resolve_tol",
 ]
 
 #: Registered estimators by ``method=`` name.
 ESTIMATORS: dict[str, type[Estimator]] = {
     "exact": ExactEstimator,
+    "kernel": KernelEstimator,
     "permutation": PermutationEstimator,
 }
 
 METHODS = ("auto", *ESTIMATORS)
 
 
-def get_estimator(method: str, n_players: int, budget: int | None) -> Estimator:
-    """Resolve ``method`` (a registered name or ``"auto"``) to an estimator.
+def get_estimator(method: str | Estimator, n_players: int, budget: int | None) -> Estimator:
+    """Resolve ``method`` (a registered name, ``"auto"`` or an Estimator) to an estimator.
 
-    ``"auto"`` picks exact enumeration when ``2^d`` coalitions fit the budget (and
-    ``d <= 20``); sampling estimators are not available yet, so otherwise it raises.
+    ``"auto"`` picks exact enumeration when ``2^d`` coalitions fit the budget (``budget``
+    or, when None, :func:`default_budget`) and ``d <= 20``, else the kernel estimator.
     """
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"Unknown method={method!r}; choose one of {list(METHODS)}.")
-    if method != "auto":
-        estimator = ESTIMATORS[method]()
-        estimator.check_budget(n_players, budget)
-        return estimator
-    fits = n_players <= MAX_EXACT_PLAYERS and (budget is None or 2**n_players <= budget)
-    if fits:
-        return ExactEstimator()
-    raise TooManyPlayersError(
-        f"method='auto' found no estimator for d={n_players} players"
-        + (f" within budget={budget:,}" if budget is not None else "")
-        + f": exact enumeration needs 2^d = {2**n_players:,} evaluations and accepts at most "
-        f"d={MAX_EXACT_PLAYERS}. Larger d needs the sampling estimators (kernel, permutation), "
-        f"which this version does not have yet; meanwhile reduce d with feature groups "
-        f"(groups={{'name': [columns, ...]}})"
-        + (
-            " or raise the budget."
-            if budget is not None and n_players <= MAX_EXACT_PLAYERS
-            else "."
+    if isinstance(method, Estimator):
+        method.check_budget(n_players, budget)
+        return method
+    if method == "linear":
+        raise ValueError(
+            "method='linear' reads the coefficients of a fitted linear model, so it applies "
+            "to Explainer/explain, not to games; use 'exact', 'kernel' or 'permutation'."
         )
-    )
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(
+            f"Unknown method={method!r}; choose one of {[*METHODS, 'linear']} or pass an "
+            f"Estimator instance such as KernelEstimator(size_distribution='kernel')."
+        )
+    if method == "auto":
+        limit = budget if budget is not None else default_budget(n_players)
+        fits = n_players <= MAX_EXACT_PLAYERS and 2**n_players <= limit
+        method = "exact" if fits else "kernel"
+    estimator = ESTIMATORS[method]()
+    estimator.check_budget(n_players, budget)
+    return estimator
+
+
+def resolve_tol(estimator: Estimator, budget: int | None, tol: float | None) -> float | None:
+    """The stopping tolerance: ``tol``, or :data:`DEFAULT_TOL` for a sampling estimator
+    given neither budget nor tol (so the default budget is a cap, not a target)."""
+    if tol is None and budget is None and not estimator.exact:
+        return DEFAULT_TOL
+    return tol

@@ -55,6 +55,8 @@ class Estimator(ABC):
 
     #: The ``method=`` name that selects this estimator.
     name: str = ""
+    #: True for estimators without sampling error (standard errors are zero).
+    exact: bool = False
 
     @abstractmethod
     def estimate(
@@ -69,6 +71,15 @@ class Estimator(ABC):
 
     def check_budget(self, n_players: int, budget: int | None) -> None:  # noqa: B027
         """Raise if this estimator cannot run ``n_players`` players within ``budget``."""
+
+
+#: Relative accuracy targeted when neither budget nor tol is given (Covert & Lee 2021).
+DEFAULT_TOL = 0.01
+
+
+def default_budget(n_players: int) -> int:
+    """Game evaluations a sampling estimator may use when ``budget=None``: ``max(2048, 100 d)``."""
+    return max(2048, 100 * n_players)
 
 
 def has_converged(values: np.ndarray, std_errors: np.ndarray, tol: float | None) -> bool:

@@ -34,6 +34,7 @@ class ExactEstimator(Estimator):
     """
 
     name = "exact"
+    exact = True
 
     def check_budget(self, n_players: int, budget: int | None) -> None:
         if n_players > MAX_EXACT_PLAYERS:
@@ -42,13 +43,13 @@ class ExactEstimator(Estimator):
                 f"{MAX_EXACT_PLAYERS} players; got d={n_players} (2^{n_players} = "
                 f"{2**n_players:,} coalitions). Reduce d with feature groups "
                 f"(groups={{'name': [columns, ...]}}) or use a sampling estimator "
-                f"(method='kernel' or 'permutation') once available."
+                f"(method='kernel' or 'permutation')."
             )
         if budget is not None and budget < 2**n_players:
             raise ValueError(
                 f"method='exact' needs 2^{n_players} = {2**n_players:,} game evaluations "
                 f"but budget={budget:,}. Raise the budget, reduce d with feature groups, "
-                f"or use a sampling estimator."
+                f"or use a sampling estimator (method='kernel')."
             )
 
     def estimate(

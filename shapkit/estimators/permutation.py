@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .._kernels.permutation import permutation_contributions, prefix_masks
-from .base import Estimator, Game, ShapleyResult, has_converged
+from .base import Estimator, Game, ShapleyResult, default_budget, has_converged
 
 #: Most coalitions handed to the game per call.
 COALITIONS_PER_CALL = 1 << 15
@@ -18,11 +18,6 @@ MASK_BYTES_PER_CALL = 1 << 25
 #: With ``tol``, the first round spends this fraction of the budget's pairs (at least 2);
 #: each later round doubles the pairs drawn so far.
 FIRST_ROUND_FRACTION = 0.1
-
-
-def default_budget(n_players: int) -> int:
-    """Game evaluations used when ``budget=None``: ``max(2048, 64 * d)``."""
-    return max(2048, 64 * n_players)
 
 
 def min_budget(n_players: int) -> int:

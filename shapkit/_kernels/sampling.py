@@ -1,0 +1,61 @@
+"""Numba kernels for coalition sampling: uniform subsets of one size, enumeration, hashing."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def sample_masks_of_size(n_players: int, size: int, uniforms: np.ndarray) -> np.ndarray:
+    """Uniform random coalitions of ``size`` players, one per row of ``uniforms``.
+
+    ``uniforms`` is ``(n, size)`` in ``[0, 1)``; each row drives a partial Fisher-Yates
+    shuffle, so every coalition of that size is equally likely.
+    """
+    n = uniforms.shape[0]
+    out = np.zeros((n, n_players), dtype=np.bool_)
+    order = np.arange(n_players)
+    for r in range(n):
+        for j in range(size):
+            k = j + int(uniforms[r, j] * (n_players - j))
+            if k >= n_players:
+                k = n_players - 1
+            tmp = order[j]
+            order[j] = order[k]
+            order[k] = tmp
+            out[r, order[j]] = True
+    return out
+
+
+@njit(cache=True)
+def enumerate_masks_of_size(n_players: int, size: int, count: int) -> np.ndarray:
+    """All ``count = C(n_players, size)`` coalitions of ``size`` players, lexicographically."""
+    out = np.zeros((count, n_players), dtype=np.bool_)
+    index = np.arange(size)
+    for r in range(count):
+        for j in range(size):
+            out[r, index[j]] = True
+        i = size - 1
+        while i >= 0 and index[i] == n_players - size + i:
+            i -= 1
+        if i < 0:
+            break
+        index[i] += 1
+        for j in range(i + 1, size):
+            index[j] = index[j - 1] + 1
+    return out
+
+
+@njit(cache=True)
+def mask_hashes(masks: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """64-bit Zobrist hashes of coalitions: XOR of the random ``keys`` of their players."""
+    n, d = masks.shape
+    out = np.zeros(n, dtype=np.uint64)
+    for r in range(n):
+        h = np.uint64(0)
+        for j in range(d):
+            if masks[r, j]:
+                h ^= keys[j]
+        out[r] = h
+    return out

@@ -1,0 +1,206 @@
+"""Paired, stratified sampling of coalitions without replacement, for kernel estimators.
+
+Coalitions are drawn in *units*: a coalition S together with its complement N - S. The
+units of one stratum are the coalitions of size ``s <= d/2``; for ``s = d/2`` (even d)
+a unit is an unordered pair, represented by the member that holds player 0. Every
+stratum gets an expected number of units from a size distribution (leverage scores:
+uniform over sizes, Musco & Witter 2025; or the Shapley kernel's mass per size),
+water-filled so that strata the budget covers entirely are enumerated (the smallest and
+largest sizes first), and the rest sampled uniformly without replacement. Fractional
+expectations are rounded by systematic sampling, which keeps the total exact and every
+stratum's expected count equal to its allocation, so weights ``1 / expected count`` are
+exact importance weights.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._kernels.sampling import enumerate_masks_of_size, mask_hashes, sample_masks_of_size
+
+SIZE_DISTRIBUTIONS = ("leverage", "kernel")
+
+#: Enumerate a stratum and subsample it when it has at most this many units and the
+#: sample is a large share of it (rejection sampling would repeat itself).
+ENUMERATE_TO_SUBSAMPLE = 1 << 20
+
+
+def log_binomial(n: int, k: int) -> float:
+    """``log C(n, k)`` via log-gamma, finite for any n."""
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+@dataclass(frozen=True)
+class Strata:
+    """The strata of a d-player game.
+
+    ``sizes[t]`` is the smaller coalition size of stratum t; ``n_units[t]`` its number of
+    units (a float, possibly inf for astronomically large strata); ``kernel_mass[t]`` the
+    Shapley-kernel mass of one unit's coalitions summed over the stratum, normalised so
+    all strata sum to 1 (in units of coalitions: a unit's two coalitions carry
+    ``kernel_mass / n_units`` each... see :func:`coalition_weight`); ``middle[t]`` marks
+    the ``s = d/2`` stratum.
+    """
+
+    n_players: int
+    sizes: np.ndarray
+    n_units: np.ndarray
+    kernel_mass: np.ndarray
+    middle: np.ndarray
+
+    @classmethod
+    def of(cls, n_players: int) -> Strata:
+        d = n_players
+        sizes = np.arange(1, d // 2 + 1)
+        middle = 2 * sizes == d
+        log_units = np.array([log_binomial(d, int(s)) for s in sizes]) - np.log(2.0) * middle
+        with np.errstate(over="ignore"):
+            n_units = np.exp(log_units)
+        inv = 1.0 / (sizes * (d - sizes))
+        # kernel mass of size s (and d-s): 1/(s(d-s)) per size, normalised over sizes 1..d-1
+        per_size = np.where(middle, inv, 2 * inv)
+        kernel_mass = per_size / per_size.sum()
+        return cls(d, sizes, n_units, kernel_mass, middle)
+
+    def size_shares(self, distribution: str) -> np.ndarray:
+        """Target share of units per stratum under a size distribution."""
+        if distribution == "leverage":
+            shares = np.where(self.middle, 1.0, 2.0)
+        else:
+            shares = self.kernel_mass.copy()
+        return shares / shares.sum()
+
+
+def allocate_units(n_units: np.ndarray, shares: np.ndarray, total: int) -> np.ndarray:
+    """Water-fill ``total`` units over strata in proportion to ``shares``.
+
+    A stratum whose share covers all its units gets exactly ``n_units``; the rest is
+    spread again over the others. Returns fractional expected counts summing to
+    ``min(total, n_units.sum())``.
+    """
+    alloc = np.zeros(len(n_units))
+    free = shares > 0
+    remaining = float(total)
+    while free.any() and remaining > 0:
+        want = remaining * shares * free / shares[free].sum()
+        full = free & (want >= n_units)
+        if not full.any():
+            alloc[free] = want[free]
+            break
+        alloc[full] = n_units[full]
+        remaining -= n_units[full].sum()
+        free &= ~full
+    return alloc
+
+
+def systematic_round(expected: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Integers with ``E[n_t] = expected[t]``, each the floor or ceil, summing exactly."""
+    cumulative = np.concatenate([[0.0], np.cumsum(expected)])
+    total = round(cumulative[-1])
+    cumulative *= total / cumulative[-1] if cumulative[-1] > 0 else 1.0
+    offset = rng.random()
+    counts = np.diff(np.floor(cumulative + offset)).astype(np.int64)
+    return counts
+
+
+class CoalitionSampler:
+    """Draws paired units stratum by stratum, never the same unit twice.
+
+    ``draw(units, rng)`` returns ``(masks, stratum, enumerated, expected)``: bool masks
+    of shape ``(2 * n, d)`` (unit j's coalition in row ``2j``, its complement in row
+    ``2j + 1``), the stratum of each unit, the strata enumerated completely by this draw,
+    and the expected unit count per stratum in this draw.
+    """
+
+    def __init__(self, n_players: int, distribution: str, rng: np.random.Generator) -> None:
+        self.strata = Strata.of(n_players)
+        self.shares = self.strata.size_shares(distribution)
+        self.enumerated = np.zeros(len(self.strata.sizes), dtype=bool)
+        self.keys = rng.integers(0, np.iinfo(np.uint64).max, size=n_players, dtype=np.uint64)
+        self.seen: list[set[int]] = [set() for _ in self.strata.sizes]
+
+    @property
+    def remaining_units(self) -> float:
+        """Units not drawn yet."""
+        drawn = sum(len(seen) for seen in self.seen)
+        return float(self.strata.n_units.sum() - drawn)
+
+    def draw(
+        self, units: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        strata = self.strata
+        shares = np.where(self.enumerated, 0.0, self.shares)
+        capacity = strata.n_units - np.array([len(seen) for seen in self.seen])
+        expected = allocate_units(capacity, shares, units)
+        full = (~self.enumerated) & (expected >= capacity)
+        sampled = np.where(full, 0.0, expected)
+        counts = (
+            systematic_round(sampled, rng)
+            if sampled.sum() > 0
+            else np.zeros(len(expected), dtype=np.int64)
+        )
+        blocks, labels = [], []
+        for t in np.flatnonzero(full):
+            block = self._unseen(self._enumerate(t), t)
+            blocks.append(block)
+            labels.append(np.full(len(block), t))
+        for t in np.flatnonzero(counts):
+            block = self._sample(t, int(counts[t]), rng)
+            blocks.append(block)
+            labels.append(np.full(len(block), t))
+        self.enumerated |= full
+        d = strata.n_players
+        if not blocks:
+            return np.zeros((0, d), bool), np.zeros(0, np.int64), full, sampled
+        units_masks = np.concatenate(blocks)
+        masks = np.empty((2 * len(units_masks), d), dtype=bool)
+        masks[0::2] = units_masks
+        masks[1::2] = ~units_masks
+        return masks, np.concatenate(labels), full, sampled
+
+    def _enumerate(self, t: int) -> np.ndarray:
+        d, s = self.strata.n_players, int(self.strata.sizes[t])
+        masks = enumerate_masks_of_size(d, s, math.comb(d, s))
+        if self.strata.middle[t]:
+            masks = masks[masks[:, 0]]
+        return masks
+
+    def _unseen(self, masks: np.ndarray, t: int) -> np.ndarray:
+        """The rows of ``masks`` not drawn before from stratum t; marks them drawn."""
+        hashes = mask_hashes(masks, self.keys).tolist()
+        keep = [i for i, h in enumerate(hashes) if h not in self.seen[t]]
+        self.seen[t].update(hashes[i] for i in keep)
+        return masks[keep]
+
+    def _sample(self, t: int, count: int, rng: np.random.Generator) -> np.ndarray:
+        """``count`` units of stratum t not drawn before, uniformly without replacement."""
+        d, s = self.strata.n_players, int(self.strata.sizes[t])
+        seen = self.seen[t]
+        n_units = self.strata.n_units[t]
+        if n_units <= ENUMERATE_TO_SUBSAMPLE and count + len(seen) > n_units / 4:
+            candidates = self._enumerate(t)
+            hashes = mask_hashes(candidates, self.keys).tolist()
+            fresh = np.flatnonzero([h not in seen for h in hashes])
+            chosen = np.sort(rng.choice(fresh, size=count, replace=False))
+            seen.update(hashes[i] for i in chosen.tolist())
+            return candidates[chosen]
+        out, n_out = [], 0
+        while n_out < count:
+            want = int((count - n_out) * 1.1) + 4
+            masks = sample_masks_of_size(d, s, rng.random((want, s)))
+            if self.strata.middle[t]:
+                flip = ~masks[:, 0]
+                masks[flip] = ~masks[flip]
+            keep = []
+            for r, h in enumerate(mask_hashes(masks, self.keys).tolist()):
+                if h not in seen:
+                    seen.add(h)
+                    keep.append(r)
+                    if n_out + len(keep) == count:
+                        break
+            out.append(masks[keep])
+            n_out += len(keep)
+        return np.concatenate(out)
