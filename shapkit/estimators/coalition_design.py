@@ -28,9 +28,12 @@ SIZE_DISTRIBUTIONS = ("leverage", "kernel")
 ENUMERATE_TO_SUBSAMPLE = 1 << 20
 
 
-def log_binomial(n: int, k: int) -> float:
-    """``log C(n, k)`` via log-gamma, finite for any n."""
-    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+def _float_comb(n: int, k: int) -> float:
+    """``C(n, k)`` as a float, exact while it is below 2^53 and ``inf`` past 1.8e308."""
+    try:
+        return float(math.comb(n, k))
+    except OverflowError:
+        return math.inf
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,7 @@ class Strata:
         d = n_players
         sizes = np.arange(1, d // 2 + 1)
         middle = 2 * sizes == d
-        log_units = np.array([log_binomial(d, int(s)) for s in sizes]) - np.log(2.0) * middle
-        with np.errstate(over="ignore"):
-            n_units = np.exp(log_units)
+        n_units = np.array([_float_comb(d, int(s)) for s in sizes]) / np.where(middle, 2.0, 1.0)
         inv = 1.0 / (sizes * (d - sizes))
         # kernel mass of size s (and d-s): 1/(s(d-s)) per size, normalised over sizes 1..d-1
         per_size = np.where(middle, inv, 2 * inv)

@@ -6,15 +6,16 @@ Shapley values solve a weighted least-squares problem with an exact constraint:
 
 over all coalitions, mu the Shapley kernel. The estimator evaluates a paired, stratified
 sample of coalitions drawn without replacement (see :mod:`coalition_design`), weights
-each by ``mu / (expected inclusion)``, and solves the constrained problem exactly through
-its KKT system (no large penalty weight). Standard errors come from linearising the
-solution in the sampled units' contributions, with the without-replacement variance of
-each stratum (strata enumerated in full contribute none).
+each by ``mu / (expected inclusion)``, and solves the constrained problem exactly on a
+basis of the zero-sum vectors (no large penalty weight). Standard errors come from
+linearising the solution in the sampled units' contributions, with the
+without-replacement variance of each stratum (strata enumerated in full contribute none).
 """
 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -167,15 +168,8 @@ class _KernelState:
         z = masks.astype(np.float64)
         w = self._row_weights(stratum)
         y = values - self.empty
-        zw = z * w[:, None]
-        kkt = np.zeros((d + 1, d + 1))
-        kkt[:d, :d] = zw.T @ z
-        kkt[:d, d] = kkt[d, :d] = 1.0
-        rhs = np.vstack([zw.T @ y, self.delta[None, :]])
-        inverse = _inverse(kkt)
-        phi = (inverse @ rhs)[:d]
-        phi += (self.delta - phi.sum(axis=0)) / d  # remove round-off from the constraint
-        errors = self._std_errors(z, w, y, phi, stratum, inverse[:d, :d])
+        phi, sensitivity = solve_constrained(z, w, y, self.delta)
+        errors = self._std_errors(z, w, y, phi, stratum, sensitivity)
         return phi, errors
 
     def _std_errors(
@@ -216,12 +210,52 @@ class _KernelState:
         return np.sqrt(variance)
 
 
-def _inverse(kkt: np.ndarray) -> np.ndarray:
-    """Inverse of the KKT matrix, or its pseudo-inverse when the sample leaves it singular."""
-    try:
-        inverse = np.linalg.inv(kkt)
-        if np.isfinite(inverse).all() and np.allclose(kkt @ inverse, np.eye(len(kkt)), atol=1e-6):
-            return inverse
-    except np.linalg.LinAlgError:
-        pass
-    return np.linalg.pinv(kkt, hermitian=True)
+#: Above this many multiply-adds (rows x d^2) the solve uses the normal equations
+#: instead of an SVD of the weighted design (faster, less accurate when ill-conditioned).
+SVD_WORK_LIMIT = 2e9
+
+
+def solve_constrained(
+    z: np.ndarray, w: np.ndarray, y: np.ndarray, delta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least squares ``min sum_r w_r (y_r - z_r phi)^2`` subject to ``sum phi = delta``.
+
+    Writes ``phi = delta / d + B psi`` with ``B`` an orthonormal basis of the vectors
+    summing to zero, so the constraint holds by construction, and solves for ``psi``
+    with an SVD of the weighted design (pseudo-inverse where the sample leaves
+    directions undetermined). Returns ``phi`` ``(d, k)`` and the sensitivity matrix
+    ``S = B (A^T A)^+ B^T``: a change ``g`` of ``Z^T W (y - Z phi)`` moves ``phi`` by ``S g``.
+    """
+    d = z.shape[1]
+    basis = zero_sum_basis(d)
+    root = np.sqrt(w)[:, None]
+    design = (z * root) @ basis
+    target = root * (y - z.sum(axis=1)[:, None] * (delta / d)[None, :])
+    eps = np.finfo(np.float64).eps
+    if z.shape[0] * d * d <= SVD_WORK_LIMIT:
+        u, singular, vt = np.linalg.svd(design, full_matrices=False)
+        keep = singular > singular[:1] * max(design.shape) * eps
+        inv = np.where(keep, 1.0 / np.where(keep, singular, 1.0), 0.0)
+        psi = vt.T @ (inv[:, None] * (u.T @ target))
+        reduced = (vt.T * inv**2) @ vt
+    else:
+        eigenvalues, vectors = np.linalg.eigh(design.T @ design)
+        keep = eigenvalues > eigenvalues[-1:] * d * eps
+        inv = np.where(keep, 1.0 / np.where(keep, eigenvalues, 1.0), 0.0)
+        reduced = (vectors * inv) @ vectors.T
+        psi = reduced @ (design.T @ target)
+    phi = delta[None, :] / d + basis @ psi
+    phi += (delta - phi.sum(axis=0)) / d  # round-off only: the basis keeps the sum
+    return phi, basis @ reduced @ basis.T
+
+
+@lru_cache(maxsize=8)
+def zero_sum_basis(n_players: int) -> np.ndarray:
+    """An orthonormal basis ``(d, d-1)`` of the vectors whose entries sum to zero (Helmert)."""
+    d = n_players
+    basis = np.zeros((d, d - 1))
+    for j in range(1, d):
+        basis[:j, j - 1] = 1.0 / np.sqrt(j * (j + 1))
+        basis[j, j - 1] = -j / np.sqrt(j * (j + 1))
+    basis.setflags(write=False)
+    return basis
