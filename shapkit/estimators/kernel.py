@@ -89,18 +89,22 @@ class KernelEstimator(Estimator):
                 result.values, result.std_errors, result.n_evals, self.name,
                 result.empty_value, result.full_value,
             )  # fmt: skip
-        ends = game(np.array([np.zeros(d, bool), np.ones(d, bool)]))
-        empty, full = ends[0], ends[1]
         sampler = CoalitionSampler(d, self.size_distribution, rng)
-        state = _KernelState(d, empty, full, sampler)
         total_units = (budget - 2) // 2
         target = total_units if tol is None else max(d, math.ceil(total_units * self.first_round))
+        ends = np.array([np.zeros(d, bool), np.ones(d, bool)])
+        state: _KernelState | None = None
         used = 0
         while True:
             units = min(target, total_units) - used
-            if units > 0 and sampler.remaining_units > 0:
+            if state is None or (units > 0 and sampler.remaining_units > 0):
                 masks, stratum, enumerated, expected = sampler.draw(units, rng)
-                values = _evaluate(game, masks)
+                if state is None:  # the empty and full coalitions ride in the first call
+                    values = _evaluate(game, np.concatenate([ends, masks]))
+                    state = _KernelState(d, values[0], values[1], sampler)
+                    values = values[2:]
+                else:
+                    values = _evaluate(game, masks)
                 state.add(masks, values, stratum, enumerated, expected)
                 used += len(stratum)
             phi, errors = state.solve()
@@ -108,7 +112,7 @@ class KernelEstimator(Estimator):
             if done or has_converged(phi, errors, tol):
                 break
             target = min(total_units, 2 * max(target, used))
-        return ShapleyResult(phi, errors, 2 + 2 * used, self.name, empty, full)
+        return ShapleyResult(phi, errors, 2 + 2 * used, self.name, state.empty, state.full)
 
 
 def _evaluate(game: Game, masks: np.ndarray) -> np.ndarray:
@@ -126,6 +130,7 @@ class _KernelState:
     ) -> None:
         self.d = n_players
         self.empty = empty
+        self.full = full
         self.delta = full - empty
         self.strata = sampler.strata
         n_strata = len(self.strata.sizes)

@@ -1,0 +1,94 @@
+"""Sampling estimators through Explainer: determinism, chunking, auto choices, accuracy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.ensemble import GradientBoostingRegressor
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import shapkit
+
+
+@pytest.fixture(scope="module")
+def wide_data():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(40, 14)), columns=[f"f{j}" for j in range(14)])
+    X["cat"] = pd.Categorical(rng.choice(["a", "b", "c"], size=40))
+    return X
+
+
+def interacting_model(Z):
+    codes = Z["cat"].cat.codes.to_numpy()
+    return np.tanh(Z["f0"] * Z["f1"]) + Z["f2"] * (codes == 1) + 0.5 * Z.iloc[:, 3:14].sum(axis=1)
+
+
+@pytest.mark.parametrize("method", ["kernel", "permutation"])
+def test_identical_for_any_chunking_and_row_order(wide_data, method):
+    X, background = wide_data.iloc[:9], wide_data.iloc[20:]
+    explainer = shapkit.Explainer(interacting_model, background, method=method, seed=3)
+    whole = explainer(X, budget=600)
+    for size in (1, 7):
+        parts = [explainer(X.iloc[i : i + size], budget=600) for i in range(0, len(X), size)]
+        np.testing.assert_array_equal(np.concatenate([p.values for p in parts]), whole.values)
+        np.testing.assert_array_equal(
+            np.concatenate([p.std_errors for p in parts]), whole.std_errors
+        )
+    order = np.random.default_rng(0).permutation(len(X))
+    shuffled = explainer(X.iloc[order], budget=600)
+    np.testing.assert_array_equal(shuffled.values, whole.values[order])
+
+
+def test_sampling_values_are_close_to_exact_and_add_up(wide_data):
+    X, background = wide_data.iloc[:4], wide_data.iloc[20:30]
+    exact = shapkit.explain(interacting_model, X, background=background, method="exact")
+    sampled = shapkit.explain(
+        interacting_model, X, background=background, method="kernel", budget=3000, seed=0
+    )
+    assert sampled.method == "kernel" and (sampled.n_evals <= 3000).all()
+    assert (sampled.std_errors > 0).any()
+    gap = sampled.base_values + sampled.values.sum(axis=1) - sampled.predictions
+    assert np.abs(gap).max() < 1e-9
+    np.testing.assert_allclose(sampled.predictions, exact.predictions)
+    error = np.linalg.norm(sampled.values - exact.values) / np.linalg.norm(exact.values)
+    assert error < 0.05, error
+    # the reported errors are honest: no deviation beyond 5 standard errors
+    assert (np.abs(sampled.values - exact.values) <= 5 * sampled.std_errors + 1e-9).all()
+
+
+def test_auto_picks_linear_exact_or_kernel():
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    background = X.iloc[:30]
+    linear = shapkit.explain(LinearRegression().fit(X, y), X.iloc[:3], background=background)
+    assert linear.method == "linear"
+    boosted = GradientBoostingRegressor(n_estimators=20, random_state=0).fit(X, y)
+    assert shapkit.explain(boosted, X.iloc[:2], background=background).method == "exact"
+    wide = pd.concat([X, X.add_suffix("_copy")], axis=1)
+    wide_model = GradientBoostingRegressor(n_estimators=10, random_state=0).fit(wide, y)
+    expl = shapkit.explain(wide_model, wide.iloc[:2], background=wide.iloc[:30], seed=0)
+    assert expl.method == "kernel" and expl.values.shape == (2, 20)
+    # no budget, no tol: stop at 1% of the spread, or at the default budget
+    assert (expl.n_evals <= 2048).all()
+    spread = np.ptp(expl.values, axis=1)
+    converged = expl.std_errors.max(axis=1) <= 0.01 * spread
+    assert converged.all() or (expl.n_evals >= 2000).all()
+
+
+def test_linear_method_says_why_it_does_not_apply():
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    classifier = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y > 140)
+    with pytest.raises(ValueError, match="output='decision'"):
+        shapkit.explain(classifier, X.iloc[:2], background=X.iloc[:20], method="linear")
+    expl = shapkit.explain(
+        classifier, X.iloc[:2], background=X.iloc[:20], method="linear", output="decision"
+    )
+    exact = shapkit.explain(
+        classifier, X.iloc[:2], background=X.iloc[:20], method="exact", output="decision"
+    )
+    np.testing.assert_allclose(expl.values, exact.values, atol=1e-9)
+    with pytest.raises(ValueError, match="applies to Explainer"):
+        shapkit.shapley_values(lambda m: m.sum(1), 3, method="linear")
