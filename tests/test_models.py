@@ -7,6 +7,7 @@ forms for linear models.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 
@@ -571,3 +572,30 @@ def test_dataframe_outputs_name_the_outputs():
     expl = shapkit.explain(f, X, background=X.iloc[[0]])
     assert expl.output_names == ["low", "high"]
     np.testing.assert_allclose(expl.values[1, :, 1], [1.0, 1.0])
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+def test_torch_module_on_cuda_matches_cpu(dtype_name):
+    """On a GPU the adapter feeds the module tensors on its own device and dtype."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    dtype = getattr(torch, dtype_name)
+    torch.manual_seed(0)
+    cpu = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2)).to(
+        dtype
+    )
+    gpu = copy.deepcopy(cpu).to("cuda")
+    seen = []
+    gpu.register_forward_pre_hook(lambda _, args: seen.append((args[0].device, args[0].dtype)))
+    rng = np.random.default_rng(0)
+    X, background = rng.normal(size=(4, 5)), rng.normal(size=(12, 5))
+    on_gpu = shapkit.explain(gpu, X, background=background, max_rows=100)
+    on_cpu = shapkit.explain(cpu, X, background=background, max_rows=100)
+    assert seen and all(dev.type == "cuda" and dt == dtype for dev, dt in seen)
+    assert next(gpu.parameters()).device.type == "cuda"
+    tol = 1e-4 if dtype_name == "float32" else 1e-10
+    np.testing.assert_allclose(on_gpu.values, on_cpu.values, atol=tol)
+    np.testing.assert_allclose(on_gpu.predictions, on_cpu.predictions, atol=tol)
+    gap = on_gpu.base_values + on_gpu.values.sum(axis=1) - on_gpu.predictions
+    assert np.abs(gap).max() < 1e-9
