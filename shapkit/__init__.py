@@ -26,6 +26,7 @@ _EXPORTS = {
     "Explanation": "shapkit.explanation",
     "as_model": "shapkit.models",
     "GameOutputError": "shapkit.exceptions",
+    "LinearNotApplicableError": "shapkit.estimators.linear",
     "ModelCallError": "shapkit.exceptions",
     "ModelOutputError": "shapkit.exceptions",
     "TooManyPlayersError": "shapkit.exceptions",
@@ -35,6 +36,7 @@ __all__ = [
     "Explainer",
     "Explanation",
     "GameOutputError",
+    "LinearNotApplicableError",
     "ModelCallError",
     "ModelOutputError",
     "ShapleyResult",
@@ -47,6 +49,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .estimators.base import ShapleyResult
+    from .estimators.linear import LinearNotApplicableError
     from .exceptions import GameOutputError, ModelCallError, ModelOutputError, TooManyPlayersError
     from .explainer import Explainer, explain
     from .explanation import Explanation

@@ -6,6 +6,7 @@ import itertools
 import math
 
 import numpy as np
+from hypothesis import strategies as st
 
 
 def brute_force_shapley(game, n_players: int) -> np.ndarray:
@@ -27,3 +28,25 @@ def brute_force_shapley(game, n_players: int) -> np.ndarray:
                 total = total + weight * (v(subset + (i,)) - v(subset))
         phi = [total] if phi is None else [*phi, total]
     return np.array(phi)
+
+
+def table_game(table: np.ndarray):
+    """A game given by its value on every coalition number (bit i = player i)."""
+    d = int(np.log2(table.shape[0]))
+    powers = 1 << np.arange(d)
+
+    def game(masks):
+        return table[masks.astype(np.int64) @ powers]
+
+    return game
+
+
+def game_tables(min_players: int, max_players: int):
+    """Hypothesis strategy: value tables of random games with 2^d entries."""
+    return st.integers(min_players, max_players).flatmap(
+        lambda d: st.lists(
+            st.floats(-100, 100, allow_nan=False, allow_infinity=False),
+            min_size=2**d,
+            max_size=2**d,
+        ).map(np.array)
+    )

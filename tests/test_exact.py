@@ -4,32 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import brute_force_shapley
+from conftest import brute_force_shapley, game_tables, table_game
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import shapkit
 from shapkit.estimators.exact import shapley_weights
 
-
-def table_game(table: np.ndarray):
-    """A game given by its value on every coalition number (bit i = player i)."""
-    d = int(np.log2(table.shape[0]))
-    powers = 1 << np.arange(d)
-
-    def game(masks):
-        return table[masks.astype(np.int64) @ powers]
-
-    return game
-
-
-game_tables = st.integers(1, 6).flatmap(
-    lambda d: st.lists(
-        st.floats(-100, 100, allow_nan=False, allow_infinity=False),
-        min_size=2**d,
-        max_size=2**d,
-    ).map(np.array)
-)
+game_tables = game_tables(1, 6)
 
 
 @settings(max_examples=60, deadline=None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import game_tables, table_game
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -100,21 +101,14 @@ def test_not_exact_on_a_three_way_interaction():
     assert max(errors) > 0.1
 
 
-game_tables = st.integers(3, 7).flatmap(
-    lambda d: st.lists(
-        st.floats(-100, 100, allow_nan=False, allow_infinity=False),
-        min_size=2**d,
-        max_size=2**d,
-    ).map(np.array)
-)
+game_tables = game_tables(3, 7)
 
 
 @settings(max_examples=40, deadline=None)
 @given(game_tables, st.integers(0, 2**32 - 1))
 def test_efficiency_on_random_games(table, seed):
     d = int(np.log2(table.shape[0]))
-    powers = 1 << np.arange(d)
-    result = perm(lambda m: table[m.astype(np.int64) @ powers], d, budget=200, seed=seed)
+    result = perm(table_game(table), d, budget=200, seed=seed)
     gap = result.values.sum() - (result.full_value - result.empty_value)
     assert abs(gap) <= 1e-9 * max(1.0, np.abs(table).max())
     assert result.empty_value == table[0] and result.full_value == table[-1]
