@@ -228,3 +228,22 @@ def test_sampler_draws_uniform_coalitions_of_a_size():
     counts = counts[[i for i in range(256) if bin(i).count("1") == 3]]
     assert len(counts) == 56 and counts.min() > 0.5 * counts.mean()
     assert sampler.remaining_units == sum(math.comb(8, s) for s in (1, 2, 3)) + 35
+
+
+@pytest.mark.parametrize("d", [6, 7, 10])
+def test_weighted_regression_on_every_coalition_is_exact(d):
+    """Enumerating every stratum through the kernel path recovers the exact values, which
+    checks the per-coalition kernel weights of every stratum, the middle one included."""
+    from shapkit.estimators.kernel import _KernelState
+
+    game, exact = unanimity(d, 3 * d, d, 7)
+    rng = np.random.default_rng(0)
+    sampler = CoalitionSampler(d, "leverage", rng)
+    masks, stratum, enumerated, expected = sampler.draw(2 ** (d - 1), rng)
+    assert enumerated.all() and len(masks) == 2**d - 2
+    ends = game(np.array([np.zeros(d, bool), np.ones(d, bool)]))[:, None]
+    state = _KernelState(d, ends[0], ends[1], sampler)
+    state.add(masks, game(masks)[:, None], stratum, enumerated, expected)
+    phi, errors = state.solve()
+    np.testing.assert_allclose(phi[:, 0], exact, atol=1e-10)
+    assert not errors.any()

@@ -157,7 +157,7 @@ class _KernelState:
     def _row_weights(self, stratum: np.ndarray) -> np.ndarray:
         """Kernel weight over inclusion expectation, per coalition (two rows per unit)."""
         strata = self.strata
-        mass = strata.kernel_mass / np.where(strata.middle, 1.0, 2.0)  # per coalition size
+        mass = strata.kernel_mass / 2.0  # a unit holds two coalitions
         per_unit = np.where(
             self.enumerated,
             mass / strata.n_units,
