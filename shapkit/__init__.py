@@ -30,7 +30,13 @@ _EXPORTS = {
     "ModelCallError": "shapkit.exceptions",
     "ModelOutputError": "shapkit.exceptions",
     "TooManyPlayersError": "shapkit.exceptions",
+    "load_explanation": "shapkit.io",
+    "report": "shapkit.reports.html",
+    "summary": "shapkit.reports.summary",
 }
+
+#: Submodules reachable as attributes: ``shapkit.plots.bar(expl)``.
+_SUBMODULES = {"plots": "shapkit.reports.plots", "reports": "shapkit.reports"}
 
 __all__ = [
     "Explainer",
@@ -44,7 +50,12 @@ __all__ = [
     "__version__",
     "as_model",
     "explain",
+    "load_explanation",
+    "plots",
+    "report",
+    "reports",
     "shapley_values",
+    "summary",
 ]
 
 if TYPE_CHECKING:
@@ -53,7 +64,11 @@ if TYPE_CHECKING:
     from .exceptions import GameOutputError, ModelCallError, ModelOutputError, TooManyPlayersError
     from .explainer import Explainer, explain
     from .explanation import Explanation
+    from .io import load_explanation
     from .models import as_model
+    from .reports import plots
+    from .reports.html import report
+    from .reports.summary import summary
     from .shapley import shapley_values
 
 
@@ -62,6 +77,10 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
         globals()[name] = value
         return value
+    if name in _SUBMODULES:
+        module = importlib.import_module(_SUBMODULES[name])
+        globals()[name] = module
+        return module
     raise AttributeError(f"module 'shapkit' has no attribute {name!r}")
 
 

@@ -35,7 +35,8 @@ def importance_table(expl: Explanation, output: str) -> pd.DataFrame:
 
 
 def run_demo(n_rows: int = 100, out_dir: str | Path = "shapkit_demo", seed: int = 0) -> Path:
-    """Train, explain ``n_rows`` held-out rows, print the importance table, write a CSV.
+    """Train, explain ``n_rows`` held-out rows, print the importance table, write a CSV
+    and, with matplotlib installed, an HTML report next to it (``report.html``).
 
     Returns the path of the CSV of per-row values (long format, see
     :meth:`Explanation.to_frame`).
@@ -80,4 +81,13 @@ def run_demo(n_rows: int = 100, out_dir: str | Path = "shapkit_demo", seed: int 
     path = out / "values.csv"
     expl.to_frame().to_csv(path, index=False)
     print(f"\nPer-row values written to {path}")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("HTML report skipped: it needs matplotlib (pip install 'shapkit[plot]').")
+    else:
+        from .reports.html import report
+
+        report_path = report(expl, out / "report.html", outputs=[output])
+        print(f"HTML report written to {report_path}")
     return path

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -85,11 +86,109 @@ class Explanation:
             rows.append(row)
         return rows
 
-    def to_frame(self) -> pd.DataFrame:
-        """Long format: one row per (row, feature, output).
+    def __getitem__(self, key: Any) -> Explanation:
+        """Select rows, players and outputs: ``expl[rows]``, ``expl[rows, features]``,
+        ``expl[rows, features, output]``.
 
-        Columns: ``row`` (X's index label), ``feature``, ``output``, ``feature_value``,
+        Rows are selected by position: an int (the row axis is kept, so ``expl[0]`` has
+        one row), a slice, a list of ints or a boolean mask. Features by name or
+        position: a str, an int, a slice, a list or a boolean mask. Outputs by name (or
+        by position when no name matches): a single output drops the output axis, a list
+        or slice keeps it. Data and background keep the selected players' columns; base
+        values and predictions are the model's, so with a subset of players
+        ``base_values + values.sum(1)`` no longer equals ``predictions``.
+
+        Example
+        -------
+        >>> import numpy as np, shapkit
+        >>> X = np.array([[1.0, 2.0], [0.0, 1.0], [2.0, 0.0]])
+        >>> expl = shapkit.explain(lambda Z: Z @ np.array([1.0, 3.0]), X)
+        >>> expl[0].values.round(6).tolist(), expl[1:, "x1"].values.round(6).tolist()
+        ([[0.0, 3.0]], [[0.0], [-3.0]])
+        """
+        key = key if isinstance(key, tuple) else (key,)
+        if len(key) > 3:
+            raise IndexError(
+                f"An Explanation has 3 axes at most (rows, features, outputs); got {len(key)}."
+            )
+        rows = _positions(key[0], len(self), "row")
+        values = self.values[rows]
+        errors = self.std_errors[rows]
+        base = self.base_values[rows]
+        predictions = self.predictions[rows]
+        data = self.data.iloc[rows]
+        background = self.background
+        feature_names = list(self.feature_names)
+        player_columns = dict(self.player_columns)
+        if len(key) > 1 and not _is_full_slice(key[1]):
+            features = _positions(key[1], len(feature_names), "feature", feature_names)
+            values, errors = values[:, features], errors[:, features]
+            feature_names = [feature_names[j] for j in features]
+            player_columns = {
+                name: list(self.player_columns[name])
+                for name in feature_names
+                if name in self.player_columns
+            }
+            kept = set()
+            for name in feature_names:
+                kept.update(player_columns.get(name, [name]))
+            columns = [c for c in self.data.columns if c in kept]
+            data = data[columns]
+            if background is not None:
+                background = background[[c for c in background.columns if c in kept]]
+        output_names = list(self.output_names)
+        if len(key) > 2 and not _is_full_slice(key[2]):
+            if not self.is_multi_output:
+                raise IndexError(
+                    "This explanation has one output; index it as expl[rows, features]."
+                )
+            selector = key[2]
+            single = not isinstance(selector, (slice, list, tuple, np.ndarray, pd.Index))
+            if single:
+                k = _output_position(selector, output_names)
+                values, errors = values[:, :, k], errors[:, :, k]
+                base, predictions = base[:, k], predictions[:, k]
+                output_names = [output_names[k]]
+            else:
+                if not isinstance(selector, slice) and np.asarray(selector).dtype != bool:
+                    selector = [_output_position(o, output_names) for o in selector]
+                outputs = _positions(selector, len(output_names), "output")
+                values, errors = values[:, :, outputs], errors[:, :, outputs]
+                base, predictions = base[:, outputs], predictions[:, outputs]
+                output_names = [output_names[k] for k in outputs]
+        settings = dict(self.settings)
+        settings["n_rows"] = len(rows)
+        return replace(
+            self,
+            values=values,
+            base_values=base,
+            std_errors=errors,
+            data=data,
+            feature_names=feature_names,
+            output_names=output_names,
+            n_evals=self.n_evals[rows],
+            predictions=predictions,
+            player_columns=player_columns,
+            settings=settings,
+            background=background,
+        )
+
+    def summary(self, **kwargs: Any) -> pd.DataFrame:
+        """Global importance per player; see :func:`shapkit.summary`."""
+        from .reports.summary import summary
+
+        return summary(self, **kwargs)
+
+    def to_frame(self, kind: str = "long") -> pd.DataFrame:
+        """The values as a DataFrame.
+
+        ``kind="long"`` (default): one row per (row, feature, output), with columns
+        ``row`` (X's index label), ``feature``, ``output``, ``feature_value``,
         ``shap_value``, ``std_error``.
+
+        ``kind="wide"``: one row per explained row (X's index), one column of values per
+        feature; for multi-output explanations the columns are a MultiIndex
+        ``(output, feature)``.
 
         Example
         -------
@@ -98,7 +197,13 @@ class Explanation:
         >>> expl = shapkit.explain(lambda Z: Z @ np.array([1.0, 3.0]), X)
         >>> expl.to_frame()[["row", "feature", "shap_value"]].round(2).values.tolist()
         [[0, 'x0', 0.5], [0, 'x1', 1.5], [1, 'x0', -0.5], [1, 'x1', -1.5]]
+        >>> expl.to_frame("wide").round(2).values.tolist()
+        [[0.5, 1.5], [-0.5, -1.5]]
         """
+        if kind == "wide":
+            return self._wide_frame()
+        if kind != "long":
+            raise ValueError(f"kind={kind!r}: choose 'long' or 'wide'.")
         values = self.values if self.is_multi_output else self.values[:, :, None]
         errors = self.std_errors if self.is_multi_output else self.std_errors[:, :, None]
         n, d, k = values.shape
@@ -117,3 +222,152 @@ class Explanation:
                 "std_error": errors.reshape(-1),
             }
         )
+
+    def _wide_frame(self) -> pd.DataFrame:
+        """One row per explained row, one column per feature (per output)."""
+        if not self.is_multi_output:
+            columns = pd.Index(list(self.feature_names), name="feature")
+            return pd.DataFrame(self.values, index=self.data.index.copy(), columns=columns)
+        n, d, k = self.values.shape
+        columns = pd.MultiIndex.from_product(
+            [list(self.output_names), list(self.feature_names)], names=["output", "feature"]
+        )
+        flat = self.values.transpose(0, 2, 1).reshape(n, k * d)
+        return pd.DataFrame(flat, index=self.data.index.copy(), columns=columns)
+
+    def to_shap(self) -> Any:
+        """A ``shap.Explanation`` with the same values, so shap's plots can draw it.
+
+        ``data`` holds each player's numeric value (NaN for groups and non-numeric
+        columns, which shap's plots draw in grey), ``display_data`` the cells as they
+        are (``col=value; ...`` for groups), ``error_std`` the standard errors.
+        Raises ImportError when shap is not installed.
+        """
+        try:
+            import shap
+        except ImportError as error:
+            raise ImportError(
+                "Explanation.to_shap() needs the shap package: pip install shap "
+                "(or shapkit[bench])."
+            ) from error
+        from .reports.summary import numeric_column
+
+        n, d = self.values.shape[:2]
+        numeric = np.full((n, d), np.nan)
+        for j, name in enumerate(self.feature_names):
+            column = numeric_column(self, name)
+            if column is not None:
+                numeric[:, j] = column
+        display = np.empty((n, d), dtype=object)
+        for i, row in enumerate(self._feature_values()):
+            display[i, :] = row
+        return shap.Explanation(
+            values=np.array(self.values, dtype=float),
+            base_values=np.array(self.base_values, dtype=float),
+            data=numeric,
+            display_data=display,
+            feature_names=[str(name) for name in self.feature_names],
+            output_names=[str(name) for name in self.output_names]
+            if self.is_multi_output
+            else None,
+            error_std=np.array(self.std_errors, dtype=float),
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write the explanation to ``path``: ``.npz`` (always available) or
+        ``.parquet`` (needs pyarrow), chosen by the suffix. Values, names, data,
+        background and settings come back with :meth:`load`."""
+        from .io import save_explanation
+
+        return save_explanation(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Explanation:
+        """Read an explanation written by :meth:`save`."""
+        from .io import load_explanation
+
+        return load_explanation(path)
+
+
+def _is_full_slice(key: Any) -> bool:
+    return isinstance(key, slice) and key == slice(None)
+
+
+def _positions(key: Any, size: int, what: str, names: list[Any] | None = None) -> np.ndarray:
+    """Positions selected by ``key`` on an axis of ``size``: int, slice, bool mask,
+    list of ints, or (with ``names``) names."""
+    if isinstance(key, slice):
+        return np.arange(size)[key]
+    if names is not None and _is_name(key, names):
+        return np.array([_name_position(key, names, what)])
+    if isinstance(key, (bool, np.bool_)):
+        raise IndexError(f"Use a boolean mask of length {size} to select {what}s, not a bool.")
+    if isinstance(key, (int, np.integer)):
+        position = int(key)
+        if not -size <= position < size:
+            raise IndexError(f"{what} {position} is out of range for {size} {what}s.")
+        return np.array([position % size])
+    if isinstance(key, str):
+        hint = " (select features as expl[:, name])" if what == "row" else ""
+        raise KeyError(f"Cannot select {what}s by the string {key!r}{hint}.")
+    if isinstance(key, pd.Series):
+        key = key.to_numpy()
+    try:
+        items = list(key) if not isinstance(key, np.ndarray) else key
+    except TypeError:
+        raise IndexError(
+            f"Select {what}s with an int, a slice, a list or a boolean mask; got {key!r}."
+        ) from None
+    array = np.asarray(items)
+    if array.ndim != 1:
+        raise IndexError(f"Select {what}s with a 1-D list, array or mask.")
+    if array.dtype == bool:
+        if array.shape[0] != size:
+            raise IndexError(
+                f"Boolean mask of length {array.shape[0]} for {size} {what}s; lengths must match."
+            )
+        return np.flatnonzero(array)
+    if array.size == 0:
+        return np.array([], dtype=np.int64)
+    if names is not None and any(_is_name(item, names) or isinstance(item, str) for item in items):
+        return np.array([_name_position(item, names, what) for item in items])
+    if array.dtype.kind not in "iu":
+        raise IndexError(f"Select {what}s with ints, a slice or a boolean mask; got {key!r}.")
+    if np.any((array < -size) | (array >= size)):
+        raise IndexError(f"A {what} position in {key!r} is out of range for {size} {what}s.")
+    return array % size
+
+
+def _is_name(key: Any, names: list[Any]) -> bool:
+    """True for a str, or a non-int scalar label found in ``names``."""
+    if isinstance(key, str):
+        return True
+    if isinstance(key, (int, np.integer, slice, list, np.ndarray, pd.Index, pd.Series)):
+        return False
+    try:
+        return any(bool(key == name) for name in names)
+    except (TypeError, ValueError):
+        return False
+
+
+def _name_position(key: Any, names: list[Any], what: str) -> int:
+    for position, name in enumerate(names):
+        if name == key:
+            return position
+    if isinstance(key, (int, np.integer)) and -len(names) <= int(key) < len(names):
+        return int(key) % len(names)
+    raise KeyError(f"Unknown {what} {key!r}; the {what}s are {names}.")
+
+
+def _output_position(key: Any, output_names: list[Any]) -> int:
+    """An output's position: by name first, then by position."""
+    for position, name in enumerate(output_names):
+        try:
+            if bool(name == key):
+                return position
+        except (TypeError, ValueError):
+            continue
+    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+        if -len(output_names) <= int(key) < len(output_names):
+            return int(key) % len(output_names)
+    raise KeyError(f"Unknown output {key!r}; the outputs are {output_names}.")

@@ -1,0 +1,504 @@
+"""Save and load explanations: ``.npz`` (numpy, always available) or ``.parquet`` (pyarrow).
+
+Both formats keep the values, standard errors, base values, predictions, evaluations,
+feature and output names, method, player columns, settings, the explained rows and the
+background, with their column labels, index and dtypes (numbers, bool, datetimes,
+categoricals, strings, pandas' nullable dtypes; object columns of str, int, float, bool
+and None). Settings are stored as JSON: numbers, strings, None, lists and dicts come
+back as they were, other objects (an Estimator instance) as their ``repr``.
+
+``.npz`` files hold no pickles and load with ``allow_pickle=False``. A ``.parquet`` file
+is one table, one row per explained row: the data columns as ``data:<column>`` and the
+values as ``shap_value:<feature>[:<output>]``, ``std_error:...``, ``base_value``,
+``prediction`` and ``n_evals`` columns, so any parquet reader can use it; names,
+settings and the background ride in the file's metadata.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .explanation import Explanation
+
+FORMAT = "shapkit.explanation"
+VERSION = 1
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_ARRAYS = ("values", "base_values", "std_errors", "n_evals", "predictions")
+
+
+def save_explanation(explanation: Explanation, path: str | Path) -> Path:
+    """Write ``explanation`` to ``path``; the suffix picks the format (``.npz`` or
+    ``.parquet``). Returns the path.
+
+    Example
+    -------
+    >>> import numpy as np, shapkit, tempfile, pathlib
+    >>> expl = shapkit.explain(lambda Z: Z.sum(1), np.eye(2), background=np.zeros((1, 2)))
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "expl.npz"
+    >>> shapkit.load_explanation(expl.save(path)).values.tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        _save_npz(explanation, path)
+    elif suffix in _PARQUET_SUFFIXES:
+        _save_parquet(explanation, path)
+    else:
+        raise ValueError(
+            f"Cannot tell the format of {str(path)!r} from its suffix: use .npz (numpy, "
+            "always available) or .parquet (needs pyarrow)."
+        )
+    return path
+
+
+def load_explanation(path: str | Path) -> Explanation:
+    """Read an explanation written by :func:`save_explanation` (``.npz`` or ``.parquet``)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return _load_npz(path)
+    if suffix in _PARQUET_SUFFIXES:
+        return _load_parquet(path)
+    raise ValueError(
+        f"Cannot tell the format of {str(path)!r} from its suffix: shapkit writes .npz and "
+        ".parquet files."
+    )
+
+
+# --- metadata shared by both formats ---------------------------------------------------
+
+
+def _common_meta(expl: Explanation) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "method": str(expl.method),
+        "feature_names": [_encode_label(name) for name in expl.feature_names],
+        "output_names": [_encode_label(name) for name in expl.output_names],
+        "player_columns": [
+            [_encode_label(name), [_encode_label(c) for c in columns]]
+            for name, columns in expl.player_columns.items()
+        ],
+        "settings": {str(key): _encode_setting(value) for key, value in expl.settings.items()},
+        "shape": list(expl.values.shape),
+    }
+
+
+def _check_meta(meta: dict[str, Any], path: Path) -> None:
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{str(path)!r} is not a shapkit explanation file.")
+    if meta.get("version", 0) > VERSION:
+        raise ValueError(
+            f"{str(path)!r} was written by a newer shapkit (format version "
+            f"{meta['version']}); upgrade shapkit to read it."
+        )
+
+
+def _explanation(meta: dict[str, Any], arrays: dict[str, np.ndarray], data, background):
+    return Explanation(
+        values=arrays["values"],
+        base_values=arrays["base_values"],
+        std_errors=arrays["std_errors"],
+        data=data,
+        feature_names=[_decode_label(name) for name in meta["feature_names"]],
+        output_names=[_decode_label(name) for name in meta["output_names"]],
+        method=meta["method"],
+        n_evals=arrays["n_evals"],
+        predictions=arrays["predictions"],
+        player_columns={
+            _decode_label(name): [_decode_label(c) for c in columns]
+            for name, columns in meta["player_columns"]
+        },
+        settings=dict(meta["settings"]),
+        background=background,
+    )
+
+
+def _encode_label(label: Any) -> Any:
+    """A column, feature or output label as JSON (tuples tagged)."""
+    if isinstance(label, np.generic):
+        label = label.item()
+    if label is None or isinstance(label, (str, bool, int, float)):
+        return label
+    if isinstance(label, tuple):
+        return {"tuple": [_encode_label(item) for item in label]}
+    raise TypeError(
+        f"Cannot save the label {label!r} of type {type(label).__name__}: labels must be "
+        "str, int, float, bool, None or tuples of them."
+    )
+
+
+def _decode_label(label: Any) -> Any:
+    if isinstance(label, dict) and "tuple" in label:
+        return tuple(_decode_label(item) for item in label["tuple"])
+    return label
+
+
+def _encode_setting(value: Any) -> Any:
+    """A setting as JSON; what JSON cannot hold becomes its repr."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_encode_setting(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _encode_setting(item) for key, item in value.items()}
+    return repr(value)
+
+
+# --- .npz ------------------------------------------------------------------------------
+
+
+def _save_npz(expl: Explanation, path: Path) -> None:
+    arrays: dict[str, np.ndarray] = {name: np.asarray(getattr(expl, name)) for name in _ARRAYS}
+    meta = _common_meta(expl)
+    meta["data"] = _encode_frame(expl.data, "data", arrays)
+    meta["background"] = (
+        None if expl.background is None else _encode_frame(expl.background, "background", arrays)
+    )
+    arrays["meta"] = np.array(json.dumps(meta))
+    with open(path, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+
+
+def _load_npz(path: Path) -> Explanation:
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    if "meta" not in arrays:
+        raise ValueError(f"{str(path)!r} is not a shapkit explanation file.")
+    meta = json.loads(str(arrays["meta"]))
+    _check_meta(meta, path)
+    data = _decode_frame(meta["data"], arrays)
+    background = None if meta["background"] is None else _decode_frame(meta["background"], arrays)
+    return _explanation(meta, arrays, data, background)
+
+
+def _encode_frame(frame: pd.DataFrame, prefix: str, arrays: dict[str, np.ndarray]) -> dict:
+    if isinstance(frame.index, pd.MultiIndex):
+        raise TypeError("Cannot save rows with a MultiIndex; call reset_index() on X first.")
+    columns = [_encode_label(label) for label in frame.columns]
+    codecs = [
+        _encode_values(frame.iloc[:, j], f"{prefix}/{j}", arrays, frame.columns[j])
+        for j in range(frame.shape[1])
+    ]
+    index = frame.index
+    if isinstance(index, pd.RangeIndex):
+        index_codec: dict[str, Any] = {
+            "kind": "range",
+            "range": [index.start, index.stop, index.step],
+        }
+    else:
+        index_codec = _encode_values(pd.Series(index), f"{prefix}/index", arrays, "index")
+    return {
+        "n_rows": len(frame),
+        "columns": columns,
+        "columns_dtype": str(frame.columns.dtype),
+        "columns_name": _encode_label(frame.columns.name),
+        "codecs": codecs,
+        "index": index_codec,
+        "index_name": _encode_label(index.name),
+    }
+
+
+def _decode_frame(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> pd.DataFrame:
+    series = [_decode_values(codec, arrays) for codec in meta["codecs"]]
+    frame = (
+        pd.DataFrame(dict(enumerate(series)))
+        if series
+        else pd.DataFrame(index=range(meta["n_rows"]))
+    )
+    index_codec = meta["index"]
+    if index_codec["kind"] == "range":
+        index: pd.Index = pd.RangeIndex(*index_codec["range"])
+    else:
+        values = _decode_values(index_codec, arrays)
+        index = pd.Index(values, dtype=values.dtype)
+    index.name = _decode_label(meta["index_name"])
+    frame.index = index
+    frame.columns = _column_index(
+        [_decode_label(label) for label in meta["columns"]], meta["columns_dtype"]
+    )
+    frame.columns.name = _decode_label(meta["columns_name"])
+    return frame
+
+
+def _column_index(labels: list[Any], dtype: str) -> pd.Index:
+    if labels and all(isinstance(label, tuple) for label in labels):
+        return pd.MultiIndex.from_tuples(labels)
+    try:
+        return pd.Index(labels, dtype=dtype)
+    except (TypeError, ValueError):
+        return pd.Index(labels)
+
+
+def _encode_values(
+    values: pd.Series, key: str, arrays: dict[str, np.ndarray], label: Any
+) -> dict[str, Any]:
+    """Store one column (or index) under ``key``; return how to rebuild it."""
+    return {"key": key, **_encode_kind(values, key, arrays, label)}
+
+
+def _encode_kind(
+    values: pd.Series, key: str, arrays: dict[str, np.ndarray], label: Any
+) -> dict[str, Any]:
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        arrays[key] = np.asarray(values.cat.codes)
+        categories = pd.Series(dtype.categories)
+        return {
+            "kind": "categorical",
+            "ordered": bool(dtype.ordered),
+            "categories": _encode_values(categories, f"{key}/categories", arrays, label),
+        }
+    if isinstance(dtype, pd.StringDtype):
+        mask = values.isna().to_numpy()
+        text = values.astype(object).where(~mask, "").tolist()
+        arrays[key] = np.array(text, dtype=str) if text else np.array([], dtype="<U1")
+        arrays[f"{key}/mask"] = mask
+        na = "nan" if isinstance(dtype.na_value, float) else "NA"
+        return {"kind": "string", "storage": dtype.storage, "na": na}
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        arrays[key] = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        return {"kind": "datetimetz", "tz": str(dtype.tz)}
+    if isinstance(dtype, np.dtype) and dtype.kind in "biufcmM":
+        arrays[key] = values.to_numpy()
+        return {"kind": "numpy"}
+    numpy_dtype = getattr(dtype, "numpy_dtype", None)
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype) and numpy_dtype is not None:
+        if np.dtype(numpy_dtype).kind in "biuf":  # nullable Int64, Float64, boolean
+            mask = values.isna().to_numpy()
+            fill = False if np.dtype(numpy_dtype).kind == "b" else 0
+            arrays[key] = values.to_numpy(dtype=numpy_dtype, na_value=fill)
+            arrays[f"{key}/mask"] = mask
+            return {"kind": "masked", "dtype": str(dtype)}
+    if isinstance(dtype, np.dtype) and dtype.kind == "O":
+        return {"kind": "object", "items": [_encode_item(item, label) for item in values]}
+    raise TypeError(
+        f"Cannot save column {label!r} of dtype {dtype} to .npz; convert it to a number, "
+        "string or categorical column first."
+    )
+
+
+def _decode_values(codec: dict[str, Any], arrays: dict[str, np.ndarray]) -> pd.Series:
+    kind = codec["kind"]
+    if kind == "object":
+        return pd.Series([_decode_item(item) for item in codec["items"]], dtype=object)
+    key = codec["key"]
+    array = arrays[key]
+    if kind == "numpy":
+        return pd.Series(array)
+    if kind == "datetimetz":
+        return pd.Series(array).dt.tz_localize("UTC").dt.tz_convert(codec["tz"])
+    if kind == "categorical":
+        categories = _decode_values(codec["categories"], arrays)
+        return pd.Series(
+            pd.Categorical.from_codes(
+                array,
+                categories=pd.Index(categories, dtype=categories.dtype),
+                ordered=codec["ordered"],
+            )
+        )
+    if kind == "string":
+        na_value = np.nan if codec["na"] == "nan" else pd.NA
+        dtype = pd.StringDtype(storage=codec["storage"], na_value=na_value)
+        items = array.astype(object)
+        items[arrays[f"{key}/mask"]] = None
+        return pd.Series(items, dtype=dtype)
+    if kind == "masked":
+        result = pd.Series(pd.array(array, dtype=codec["dtype"]))
+        result[arrays[f"{key}/mask"]] = pd.NA
+        return result
+    raise ValueError(f"Unknown column codec {kind!r}; the file may be corrupt.")
+
+
+def _encode_item(item: Any, label: Any) -> Any:
+    """One cell of an object column as JSON."""
+    if isinstance(item, np.generic):
+        item = item.item()
+    if item is None or isinstance(item, (str, bool, int)):
+        return item
+    if isinstance(item, float):
+        return item if math.isfinite(item) else {"float": repr(item)}
+    if item is pd.NA:
+        return {"na": True}
+    if item is pd.NaT:
+        return {"nat": True}
+    if isinstance(item, tuple):
+        return {"tuple": [_encode_item(x, label) for x in item]}
+    raise TypeError(
+        f"Cannot save column {label!r}: it holds a {type(item).__name__} ({item!r}); object "
+        "columns may hold str, int, float, bool and None. Convert the column first."
+    )
+
+
+def _decode_item(item: Any) -> Any:
+    if isinstance(item, dict):
+        if "float" in item:
+            return float(item["float"])
+        if "na" in item:
+            return pd.NA
+        if "nat" in item:
+            return pd.NaT
+        if "tuple" in item:
+            return tuple(_decode_item(x) for x in item["tuple"])
+    return item
+
+
+# --- .parquet --------------------------------------------------------------------------
+
+
+def _pyarrow() -> tuple[Any, Any]:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as error:
+        raise ImportError(
+            "Saving or loading .parquet needs pyarrow: pip install pyarrow. The .npz format "
+            "needs nothing beyond numpy: expl.save('explanation.npz')."
+        ) from error
+    return pa, pq
+
+
+def _column_names(prefix: str, labels: list[Any]) -> list[str]:
+    """Readable unique arrow column names ``prefix:label``, positional if labels clash."""
+    names = [f"{prefix}:{label}" for label in labels]
+    if len(set(names)) < len(names):
+        names = [f"{prefix}#{j}" for j in range(len(labels))]
+    return names
+
+
+def _value_names(prefix: str, expl: Explanation) -> list[str]:
+    """Arrow column names of ``values[:, j, k]`` in (j, k) order."""
+    if not expl.is_multi_output:
+        return _column_names(prefix, list(expl.feature_names))
+    pairs = [f"{f}:{o}" for f in expl.feature_names for o in expl.output_names]
+    names = [f"{prefix}:{pair}" for pair in pairs]
+    if len(set(names)) < len(names):
+        k = len(expl.output_names)
+        names = [f"{prefix}#{i // k},{i % k}" for i in range(len(pairs))]
+    return names
+
+
+def _frame_table(frame: pd.DataFrame, names: list[str], pa: Any) -> Any:
+    renamed = frame.copy()
+    renamed.columns = names
+    try:
+        return pa.Table.from_pandas(renamed, preserve_index=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
+        raise TypeError(
+            f"Cannot write these columns to parquet ({error}); parquet needs one type per "
+            "column. Convert mixed object columns, or save to .npz instead."
+        ) from error
+
+
+def _save_parquet(expl: Explanation, path: Path) -> None:
+    pa, pq = _pyarrow()
+    n = len(expl)
+    data_names = _column_names("data", list(expl.data.columns))
+    value_names = _value_names("shap_value", expl)
+    error_names = _value_names("std_error", expl)
+    if expl.is_multi_output:
+        output_names = _column_names("", list(expl.output_names))
+        base_names = [f"base_value{name}" for name in output_names]
+        prediction_names = [f"prediction{name}" for name in output_names]
+    else:
+        base_names, prediction_names = ["base_value"], ["prediction"]
+    data = expl.data.copy()
+    data.columns = data_names
+    numbers = np.column_stack(
+        [
+            expl.values.reshape(n, -1),
+            expl.std_errors.reshape(n, -1),
+            np.asarray(expl.base_values, dtype=float).reshape(n, -1),
+            np.asarray(expl.predictions, dtype=float).reshape(n, -1),
+        ]
+    )
+    number_names = [*value_names, *error_names, *base_names, *prediction_names]
+    numbers_frame = pd.DataFrame(numbers, columns=number_names)
+    numbers_frame["n_evals"] = np.asarray(expl.n_evals)
+    table = pd.concat([data.reset_index(drop=True), numbers_frame], axis=1)
+    table.index = expl.data.index
+    arrow = _frame_table(table, list(table.columns), pa)
+    meta = _common_meta(expl)
+    meta["data_columns"] = {
+        "names": data_names,
+        "labels": [_encode_label(label) for label in expl.data.columns],
+        "dtype": str(expl.data.columns.dtype),
+        "name": _encode_label(expl.data.columns.name),
+    }
+    meta["arrays"] = {
+        "values": value_names,
+        "std_errors": error_names,
+        "base_values": base_names,
+        "predictions": prediction_names,
+        "base_values_dtype": str(np.asarray(expl.base_values).dtype),
+        "predictions_dtype": str(np.asarray(expl.predictions).dtype),
+    }
+    extra = {b"shapkit": json.dumps(meta).encode()}
+    if expl.background is not None:
+        background = expl.background
+        background_names = _column_names("data", list(background.columns))
+        background_table = _frame_table(background, background_names, pa)
+        buffer = io.BytesIO()
+        pq.write_table(background_table, buffer)
+        extra[b"shapkit.background"] = base64.b64encode(buffer.getvalue())
+        meta["background_columns"] = {
+            "labels": [_encode_label(label) for label in background.columns],
+            "dtype": str(background.columns.dtype),
+            "name": _encode_label(background.columns.name),
+        }
+        extra[b"shapkit"] = json.dumps(meta).encode()
+    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), **extra})
+    pq.write_table(arrow, path)
+
+
+def _load_parquet(path: Path) -> Explanation:
+    pa, pq = _pyarrow()
+    arrow = pq.read_table(path)
+    metadata = arrow.schema.metadata or {}
+    if b"shapkit" not in metadata:
+        raise ValueError(f"{str(path)!r} is not a shapkit explanation file.")
+    meta = json.loads(metadata[b"shapkit"])
+    _check_meta(meta, path)
+    table = arrow.to_pandas()
+    shape = tuple(meta["shape"])
+    names = meta["arrays"]
+    arrays = {
+        "values": table[names["values"]].to_numpy(dtype=float).reshape(shape),
+        "std_errors": table[names["std_errors"]].to_numpy(dtype=float).reshape(shape),
+        "base_values": _vector(table, names["base_values"], names["base_values_dtype"], shape),
+        "predictions": _vector(table, names["predictions"], names["predictions_dtype"], shape),
+        "n_evals": table["n_evals"].to_numpy(),
+    }
+    columns = meta["data_columns"]
+    data = table[columns["names"]].copy()
+    data.columns = _column_index(
+        [_decode_label(label) for label in columns["labels"]], columns["dtype"]
+    )
+    data.columns.name = _decode_label(columns["name"])
+    background = None
+    if b"shapkit.background" in metadata:
+        raw = base64.b64decode(metadata[b"shapkit.background"])
+        background = pq.read_table(pa.BufferReader(raw)).to_pandas()
+        labels = meta["background_columns"]
+        background.columns = _column_index(
+            [_decode_label(label) for label in labels["labels"]], labels["dtype"]
+        )
+        background.columns.name = _decode_label(labels["name"])
+    return _explanation(meta, arrays, data, background)
+
+
+def _vector(table: pd.DataFrame, names: list[str], dtype: str, shape: tuple) -> np.ndarray:
+    """``base_values`` or ``predictions``: ``(n,)`` for one output, ``(n, k)`` for several."""
+    block = table[names].to_numpy(dtype=dtype)
+    return block if len(shape) == 3 else block[:, 0]

@@ -1,0 +1,383 @@
+"""``report``: one self-contained HTML file about an explanation.
+
+The file has inline CSS and inline base64 PNG images, no script and no link to
+anything outside itself, so it opens offline and can be mailed as it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .summary import summary
+
+if TYPE_CHECKING:
+    from ..explanation import Explanation
+
+#: The ``id`` of every section, in order.
+SECTIONS = ("settings", "summary", "importance", "beeswarm", "waterfalls", "diagnostics")
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
+       color: #1d1d1d; margin: 0 auto; max-width: 980px; padding: 1.5em 1.5em 4em;
+       line-height: 1.45; }
+h1 { font-size: 1.7em; margin-bottom: 0.1em; }
+h2 { font-size: 1.3em; margin-top: 2.2em; border-bottom: 2px solid #0072B2;
+     padding-bottom: 0.2em; }
+h3 { font-size: 1.05em; margin-top: 1.6em; }
+.subtitle { color: #555; margin-top: 0; }
+nav ol { columns: 2; padding-left: 1.2em; }
+nav a { color: #0072B2; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
+th, td { padding: 0.28em 0.7em; border-bottom: 1px solid #e3e3e3; text-align: right;
+         white-space: nowrap; }
+th { background: #f3f6f9; font-weight: 600; }
+td.text, th.text { text-align: left; }
+td.wrap, table.kv td { white-space: normal; }
+tbody tr:nth-child(even) { background: #fafafa; }
+table.kv td:first-child { text-align: left; color: #444; font-weight: 600; }
+table.kv td { text-align: left; }
+figure { margin: 1em 0 1.6em; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.9em; margin-top: 0.3em; }
+.note { color: #444; font-size: 0.92em; background: #f6f8fa; padding: 0.6em 0.9em;
+        border-left: 3px solid #0072B2; }
+.warn { border-left-color: #D55E00; }
+code { font-size: 0.95em; }
+details { margin: 0.5em 0; }
+"""
+
+
+def report(
+    explanation: Explanation,
+    path: str | Path,
+    *,
+    title: str | None = None,
+    outputs: list[Any] | None = None,
+    max_features: int = 12,
+    level: float = 0.95,
+) -> Path:
+    """Write an HTML report on ``explanation`` to ``path`` and return the path.
+
+    Sections: model, data and estimator settings; the summary table
+    (:func:`shapkit.summary`); the mean |value| bar plot and the beeswarm; waterfalls
+    of the rows with the highest and the lowest prediction; estimator diagnostics
+    (evaluations used, largest standard error, efficiency gap
+    ``max |base + sum - prediction|``). ``outputs`` restricts a multi-output
+    explanation to some outputs (default: all). Needs matplotlib.
+
+    Example
+    -------
+    >>> import numpy as np, shapkit, tempfile, pathlib
+    >>> X = np.random.default_rng(0).normal(size=(20, 3))
+    >>> expl = shapkit.explain(lambda Z: Z @ np.array([1.0, 2.0, 0.0]), X)
+    >>> path = shapkit.report(expl, pathlib.Path(tempfile.mkdtemp()) / "report.html")
+    >>> path.read_text().count("data:image/png;base64,")
+    4
+    """
+    from . import plots
+
+    with plots.detached_figures():
+        document = _document(explanation, title, outputs, max_features, level, plots)
+    path = Path(path)
+    path.write_text(document, encoding="utf-8")
+    return path
+
+
+def _document(
+    explanation: Explanation,
+    title: str | None,
+    outputs: list[Any] | None,
+    max_features: int,
+    level: float,
+    plots: Any,
+) -> str:
+    expl = explanation
+    if len(expl) == 0:
+        raise ValueError("The explanation has no rows to report on.")
+    if outputs is not None:
+        if not expl.is_multi_output:
+            raise ValueError("outputs= applies to multi-output explanations only.")
+        expl = expl[:, :, list(outputs)]
+    title = title or f"Shapley values: {expl.settings.get('model') or 'model'}"
+    output_names = list(expl.output_names)
+    multi = expl.is_multi_output
+    parts: list[str] = []
+    parts.append(f"<h1>{_e(title)}</h1>")
+    stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    parts.append(
+        f'<p class="subtitle">{len(expl)} rows, {len(expl.feature_names)} players, '
+        f"method <code>{_e(expl.method)}</code>; written by shapkit {_version()} on "
+        f"{_e(stamp)}.</p>"
+    )
+    parts.append(_nav())
+
+    parts.append('<section id="settings"><h2>Model, data and estimator</h2>')
+    parts.append(_settings_table(expl))
+    parts.append(_groups_block(expl))
+    parts.append("</section>")
+
+    table = summary(expl, level=level)
+    parts.append('<section id="summary"><h2>Global importance</h2>')
+    parts.append(
+        '<p class="note">Mean |Shapley value| per player over the explained rows, with a '
+        f"{level:.0%} interval that counts row-to-row variation (the rows are a sample) "
+        "and the estimators' standard errors (|estimate| is biased upwards by at most "
+        "the standard error); <code>share</code> of the total; the mean signed value; "
+        "<code>direction</code>: Spearman correlation between a numeric feature's value "
+        "and its Shapley value (+1: higher values push the output up).</p>"
+    )
+    if multi:
+        for name in output_names:
+            parts.append(f"<h3>Output {_e(name)}</h3>")
+            parts.append(_summary_html(table.xs(name, level="output")))
+    else:
+        parts.append(_summary_html(table))
+    parts.append("</section>")
+
+    parts.append('<section id="importance"><h2>Mean |Shapley value|</h2>')
+    ax = plots.bar(expl, max_features=max_features, level=level)
+    parts.append(
+        _figure(
+            ax,
+            "Mean |Shapley value| per player; whiskers: the interval of the table above."
+            + (
+                " The least important players are summed into one bar."
+                if len(expl.feature_names) > max_features
+                else ""
+            ),
+        )
+    )
+    parts.append("</section>")
+
+    parts.append('<section id="beeswarm"><h2>Shapley values of every row</h2>')
+    for name in output_names:
+        if multi:
+            parts.append(f"<h3>Output {_e(name)}</h3>")
+        ax = plots.beeswarm(expl, max_features=max_features, output=name if multi else None)
+        parts.append(
+            _figure(
+                ax,
+                "One point per row and player; colour: the player's value "
+                "(cividis, low to high; grey: non-numeric or missing).",
+            )
+        )
+    parts.append("</section>")
+
+    parts.append('<section id="waterfalls"><h2>Rows with the highest and lowest predictions</h2>')
+    for c, name in enumerate(output_names):
+        predictions = np.asarray(expl.predictions, dtype=float)
+        predictions = predictions[:, c] if multi else predictions
+        chosen = [("highest", int(np.argmax(predictions))), ("lowest", int(np.argmin(predictions)))]
+        if chosen[0][1] == chosen[1][1]:
+            chosen = chosen[:1]
+        for which, row in chosen:
+            label = expl.data.index[row]
+            heading = f"{which.capitalize()} prediction: row {label}"
+            parts.append(f"<h3>{_e(heading)}{_e(f' (output {name})') if multi else ''}</h3>")
+            ax = plots.waterfall(
+                expl, row, output=name if multi else None, max_features=max_features
+            )
+            parts.append(
+                _figure(
+                    ax,
+                    f"From the base value (mean prediction over the background) "
+                    f"to this row's prediction {predictions[row]:.4g}, one step per "
+                    f"player.",
+                )
+            )
+    parts.append("</section>")
+
+    parts.append('<section id="diagnostics"><h2>Estimator diagnostics</h2>')
+    parts.append(_diagnostics(expl))
+    parts.append("</section>")
+
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(p for p in parts if p)
+        + "\n</body>\n</html>\n"
+    )
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def _nav() -> str:
+    names = {
+        "settings": "Model, data and estimator",
+        "summary": "Global importance",
+        "importance": "Mean |Shapley value|",
+        "beeswarm": "Shapley values of every row",
+        "waterfalls": "Highest and lowest predictions",
+        "diagnostics": "Estimator diagnostics",
+    }
+    items = "".join(f'<li><a href="#{key}">{_e(names[key])}</a></li>' for key in SECTIONS)
+    return f"<nav><ol>{items}</ol></nav>"
+
+
+def _figure(ax: Any, caption: str) -> str:
+    """The Axes' figure as an inline PNG."""
+    buffer = io.BytesIO()
+    ax.figure.savefig(buffer, format="png", dpi=110)
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (
+        f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{encoded}">'
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+    )
+
+
+def _kv_table(rows: list[tuple[str, Any]]) -> str:
+    body = "".join(f"<tr><td>{_e(key)}</td><td>{_e(value)}</td></tr>" for key, value in rows)
+    return f'<table class="kv"><tbody>{body}</tbody></table>'
+
+
+def _settings_table(expl: Explanation) -> str:
+    settings = expl.settings
+    data = expl.data
+    numeric = sum(pd.api.types.is_numeric_dtype(t) for t in data.dtypes)
+    groups = [n for n in expl.feature_names if len(expl.player_columns.get(n, [n])) > 1]
+    background = settings.get("background_size")
+    if background is None and expl.background is not None:
+        background = len(expl.background)
+    requested = settings.get("requested_method", expl.method)
+    method = str(expl.method)
+    if str(requested) != method:
+        method = f"{method} (requested: {requested})"
+    budget = settings.get("budget")
+    rows = [
+        ("Model", settings.get("model", "not recorded")),
+        ("Output space", _output_space(settings.get("output"))),
+        ("Outputs", ", ".join(map(str, expl.output_names))),
+        ("Rows explained", len(expl)),
+        ("Data columns", f"{data.shape[1]} ({numeric} numeric)"),
+        ("Players", f"{len(expl.feature_names)} ({len(groups) or 'no'} groups of columns)"),
+        ("Background rows", background if background is not None else "not recorded"),
+        ("Method", method),
+        ("Budget (evaluations per row)", "default" if budget is None else budget),
+        ("Tolerance", "none" if settings.get("tol") is None else settings.get("tol")),
+        ("Seed", "none" if settings.get("seed") is None else settings.get("seed")),
+    ]
+    return _kv_table(rows)
+
+
+def _output_space(output: Any) -> str:
+    if output is None:
+        return "not recorded"
+    if output == "auto":
+        return "auto (probabilities for classifiers, the raw output otherwise)"
+    return str(output)
+
+
+def _groups_block(expl: Explanation) -> str:
+    groups = [
+        (name, columns)
+        for name, columns in expl.player_columns.items()
+        if name in expl.feature_names and len(columns) > 1
+    ]
+    if not groups:
+        return ""
+    body = "".join(
+        f'<tr><td class="text">{_e(name)}</td><td class="text wrap">'
+        f"{_e(', '.join(map(str, columns)))}</td></tr>"
+        for name, columns in groups
+    )
+    return (
+        f"<details><summary>{len(groups)} players are groups of columns</summary>"
+        f'<table><thead><tr><th class="text">player</th><th class="text">columns</th></tr>'
+        f"</thead><tbody>{body}</tbody></table></details>"
+    )
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "\N{EN DASH}"
+    return f"{value:.{digits}g}"
+
+
+def _summary_html(block: pd.DataFrame) -> str:
+    header = (
+        '<tr><th class="text">feature</th><th>rank</th><th>mean |value|</th>'
+        "<th>interval</th><th>std |value|</th><th>share</th><th>mean</th>"
+        "<th>direction</th></tr>"
+    )
+    body = []
+    for feature, row in block.iterrows():
+        interval = f"{_number(row['ci_low'])} \N{EN DASH} {_number(row['ci_high'])}"
+        if np.isnan(row["ci_low"]):
+            interval = "\N{EN DASH}"
+        share = "\N{EN DASH}" if np.isnan(row["share"]) else f"{row['share']:.1%}"
+        direction = "\N{EN DASH}" if np.isnan(row["direction"]) else f"{row['direction']:+.2f}"
+        body.append(
+            f'<tr><td class="text">{_e(feature)}</td><td>{int(row["rank"])}</td>'
+            f"<td>{_number(row['mean_abs'])}</td><td>{_e(interval)}</td>"
+            f"<td>{_number(row['std_abs'])}</td><td>{share}</td>"
+            f"<td>{_number(row['mean'])}</td><td>{_e(direction)}</td></tr>"
+        )
+    return f"<table><thead>{header}</thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _diagnostics(expl: Explanation) -> str:
+    n_evals = np.asarray(expl.n_evals)
+    values = expl.values if expl.is_multi_output else expl.values[:, :, None]
+    errors = expl.std_errors if expl.is_multi_output else expl.std_errors[:, :, None]
+    base = np.asarray(expl.base_values, dtype=float).reshape(len(expl), -1)
+    predictions = np.asarray(expl.predictions, dtype=float).reshape(len(expl), -1)
+    gap = np.abs(base + values.sum(axis=1) - predictions)
+    i, j, c = np.unravel_index(int(np.argmax(errors)), errors.shape)
+    largest = float(errors[i, j, c])
+    where = f"row {expl.data.index[i]}, player {expl.feature_names[j]}"
+    if expl.is_multi_output:
+        where += f", output {expl.output_names[c]}"
+    spread = float(np.max(values) - np.min(values))
+    rows = [
+        (
+            "Evaluations per row (min / median / max)",
+            f"{n_evals.min():,} / {np.median(n_evals):,.0f} / {n_evals.max():,}",
+        ),
+        ("Evaluations in total", f"{n_evals.sum():,}"),
+        ("Largest standard error", f"{largest:.3g}" + (f" ({where})" if largest > 0 else "")),
+        ("Mean standard error", f"{float(errors.mean()):.3g}"),
+        ("Spread of the values (max \N{MINUS SIGN} min)", f"{spread:.4g}"),
+        ("Efficiency gap max |base + sum \N{MINUS SIGN} prediction|", f"{float(gap.max()):.2e}"),
+    ]
+    notes = []
+    if largest == 0:
+        how = (
+            f"computed in closed form from the model (method {expl.method}), without game "
+            "evaluations"
+            if n_evals.max() == 0
+            else "every coalition of the players that vary was evaluated"
+        )
+        notes.append(f"The values are exact (standard errors are 0): {how}.")
+    else:
+        notes.append(
+            "Sampling estimators: each value is within about 2 standard errors of the "
+            "exact value 95% of the time. Raise the budget or lower tol for smaller errors."
+        )
+    scale = max(1.0, float(np.abs(predictions).max()))
+    css = "note"
+    if gap.max() > 1e-6 * scale:
+        css = "note warn"
+        notes.append(
+            "The values do not add up to the predictions: some players were left out of "
+            "this explanation, or the estimator does not enforce efficiency."
+        )
+    else:
+        notes.append("The values add up to prediction \N{MINUS SIGN} base value for every row.")
+    return _kv_table(rows) + f'<p class="{css}">{_e(" ".join(notes))}</p>'

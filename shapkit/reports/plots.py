@@ -1,0 +1,839 @@
+"""Plots of explanations (matplotlib, the ``plot`` extra).
+
+Every function draws on ``ax`` (a new figure when None), returns the Axes and never
+calls ``plt.show()``. matplotlib is imported inside the functions, so importing this
+module is cheap. Colours are colour-blind safe: the Okabe-Ito palette for categories
+and signs (vermillion pushes the output up, blue pushes it down) and ``cividis`` for
+feature values.
+
+- :func:`bar`: mean |value| per feature with its interval (see :func:`shapkit.summary`).
+- :func:`beeswarm`: every row's value per feature, coloured by the feature's value.
+- :func:`waterfall`: one row, from the base value to the model's output.
+- :func:`dependence`: a feature's value against its Shapley value, coloured by another.
+- :func:`convergence`: one row's estimates +- standard error against the evaluations
+  used, from :func:`convergence_trace`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .summary import abs_interval, numeric_column, player_columns, select_output
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ..explanation import Explanation
+
+#: Okabe & Ito's colour-blind-safe palette, blue first and yellow (weak on white) last.
+OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
+POSITIVE = "#D55E00"  # vermillion: pushes the output up
+NEGATIVE = "#0072B2"  # blue: pushes it down
+NEUTRAL = "#8C8C8C"  # grey: "other features", missing or non-numeric values
+BAR = "#0072B2"
+VALUE_CMAP = "cividis"
+
+__all__ = [
+    "bar",
+    "beeswarm",
+    "convergence",
+    "convergence_trace",
+    "dependence",
+    "waterfall",
+]
+
+
+# --- shared helpers ----------------------------------------------------------------------
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as error:
+        raise ImportError(
+            "shapkit's plots need matplotlib: pip install 'shapkit[plot]' (or matplotlib)."
+        ) from error
+    return plt
+
+
+_DETACHED = contextvars.ContextVar("shapkit_detached_figures", default=False)
+
+
+@contextlib.contextmanager
+def detached_figures() -> Iterator[None]:
+    """Within this block, new figures are plain ``matplotlib.figure.Figure`` objects,
+    unknown to pyplot: no window, no backend, nothing to close (the HTML report)."""
+    token = _DETACHED.set(True)
+    try:
+        yield
+    finally:
+        _DETACHED.reset(token)
+
+
+def _axes(ax: Axes | None, width: float, height: float) -> Axes:
+    """``ax``, or the Axes of a new figure of the given size (constrained layout, so
+    long feature names are not cut)."""
+    if ax is not None:
+        return ax
+    if _DETACHED.get():
+        try:
+            from matplotlib.figure import Figure
+        except ImportError:
+            _pyplot()  # raises the ImportError that says what to install
+        return Figure(figsize=(width, height), layout="constrained").add_subplot()
+    plt = _pyplot()
+    _, ax = plt.subplots(figsize=(width, height), layout="constrained")
+    return ax
+
+
+def _tidy(ax: Axes) -> None:
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _one_output(expl: Explanation, output: Any) -> tuple[Explanation, Any]:
+    """The single-output explanation to draw: ``output``, or the last output of a
+    multi-output explanation (the positive class of a binary classifier)."""
+    if not expl.is_multi_output:
+        if output is not None:
+            expl = select_output(expl, output)
+        return expl, expl.output_names[0] if expl.output_names else None
+    if output is None:
+        output = expl.output_names[-1]
+    single = select_output(expl, output)
+    return single, single.output_names[0]
+
+
+def _split_top(order: np.ndarray, max_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """The players drawn on their own and the rest, drawn summed as "N other features"."""
+    if max_features < 1:
+        raise ValueError(f"max_features={max_features}: draw at least 1 feature.")
+    if len(order) <= max_features:
+        return order, order[:0]
+    return order[: max_features - 1], order[max_features - 1 :]
+
+
+def _other_label(count: int) -> str:
+    return f"{count} other feature" + ("s" if count != 1 else "")
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return str(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        if isinstance(value, (float, np.floating)) and np.isnan(value):
+            return "NaN"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.3g}".replace("-", "\N{MINUS SIGN}")
+
+
+def _colour_values(expl: Explanation, name: Any) -> np.ndarray | None:
+    """A number in [0, 1] per row saying how high the player's value is, or None.
+
+    One numeric column: its value scaled between its 5th and 95th percentiles. A group
+    of numeric columns: the mean of its columns' percentile ranks among the rows.
+    """
+    x = numeric_column(expl, name)
+    if x is not None:
+        return _scale(x)
+    columns = player_columns(expl, name)
+    if len(columns) < 2:
+        return None
+    ranks = []
+    for column in columns:
+        series = expl.data[column]
+        if not pd.api.types.is_numeric_dtype(series.dtype):
+            return None
+        ranks.append(series.astype(float).rank(pct=True).to_numpy())
+    return np.nanmean(np.vstack(ranks), axis=0) if ranks else None
+
+
+def _scale(x: np.ndarray) -> np.ndarray | None:
+    ok = ~np.isnan(x)
+    if not ok.any():
+        return None
+    lo, hi = np.nanpercentile(x, [5, 95])
+    if hi <= lo:
+        lo, hi = np.nanmin(x), np.nanmax(x)
+    if hi <= lo:
+        return np.where(ok, 0.5, np.nan)
+    return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+
+
+def _value_colourbar(ax: Axes, label: str) -> None:
+    import matplotlib as mpl
+
+    mappable = mpl.cm.ScalarMappable(cmap=VALUE_CMAP, norm=mpl.colors.Normalize(0, 1))
+    bar = ax.figure.colorbar(
+        mappable, ax=ax, ticks=[0, 1], aspect=25, pad=0.02, fraction=0.04, shrink=0.6
+    )
+    bar.ax.set_yticklabels(["low", "high"])
+    bar.set_label(label)
+    bar.outline.set_visible(False)
+
+
+# --- bar ---------------------------------------------------------------------------------
+
+
+def bar(
+    explanation: Explanation,
+    *,
+    max_features: int = 10,
+    output: Any = None,
+    aggregate: bool = False,
+    level: float = 0.95,
+    rows: str = "sample",
+    ax: Axes | None = None,
+) -> Axes:
+    """Mean |Shapley value| per feature, most important on top, with its interval.
+
+    The whiskers are the ``level`` interval of :func:`shapkit.summary` (row-to-row
+    variation and estimation noise). Beyond ``max_features`` rows the least important
+    features are summed into one "N other features" bar (the mean over rows of their
+    summed |values|). A multi-output explanation gets one bar per output and feature,
+    unless ``output=`` picks one or ``aggregate=True`` sums |values| over outputs.
+    """
+    expl = explanation
+    if output is not None:
+        expl = select_output(expl, output)
+    grouped = expl.is_multi_output and not aggregate
+    values = expl.values if expl.is_multi_output else expl.values[:, :, None]
+    errors = expl.std_errors if expl.is_multi_output else expl.std_errors[:, :, None]
+    if not grouped:
+        values = np.abs(values).sum(axis=2, keepdims=True)  # a no-op for one output
+        errors = errors.sum(axis=2, keepdims=True)
+    magnitudes = np.abs(values)
+    order = np.argsort(-magnitudes.mean(axis=0).sum(axis=1), kind="stable")
+    top, rest = _split_top(order, max_features)
+    labels = [str(expl.feature_names[j]) for j in top]
+    blocks = [magnitudes[:, top, :]]
+    error_blocks = [errors[:, top, :]]
+    if rest.size:
+        labels.append(_other_label(rest.size))
+        blocks.append(magnitudes[:, rest, :].sum(axis=1, keepdims=True))
+        error_blocks.append(errors[:, rest, :].sum(axis=1, keepdims=True))
+    magnitudes = np.concatenate(blocks, axis=1)
+    errors = np.concatenate(error_blocks, axis=1)
+    m, k = magnitudes.shape[1], magnitudes.shape[2]
+    ax = _axes(ax, 7.5, 0.9 + (0.42 if k == 1 else 0.22 * k + 0.12) * m)
+    y = np.arange(m)[::-1].astype(float)
+    height = 0.7 / k
+    right = 0.0
+    for c in range(k):
+        mean, _, low, high = abs_interval(magnitudes[:, :, c], errors[:, :, c], level, rows)
+        whiskers = np.nan_to_num(np.vstack([mean - low, high - mean]), nan=0.0)
+        position = y + (k - 1) / 2 * height - c * height
+        if k == 1:
+            colour: Any = [BAR] * (m - 1) + [NEUTRAL if rest.size else BAR]
+            label = None
+        else:
+            colour = OKABE_ITO[c % len(OKABE_ITO)]
+            label = str(expl.output_names[c])
+        ax.barh(position, mean, height=height * 0.92, color=colour, label=label, zorder=2)
+        if np.any(whiskers > 0):
+            ax.errorbar(
+                mean,
+                position,
+                xerr=whiskers,
+                fmt="none",
+                ecolor="#333333",
+                elinewidth=1,
+                capsize=2.5,
+                zorder=3,
+            )
+        ends = np.where(np.isnan(high), mean, np.maximum(high, mean))
+        right = max(right, float(np.nanmax(ends)) if ends.size else 0.0)
+        if k == 1:
+            for yy, value, end in zip(position, mean, ends, strict=True):
+                ax.text(end, yy, f"  {value:.3g}", va="center", ha="left", fontsize=9)
+    ax.set_yticks(y, labels)
+    if rest.size:
+        ax.get_yticklabels()[-1].set_color("#555555")
+        ax.get_yticklabels()[-1].set_fontstyle("italic")
+    ax.set_ylim(-0.6, m - 0.4)
+    ax.set_xlim(0, right * (1.15 if k == 1 else 1.05) if right > 0 else 1)
+    ax.set_xlabel(f"mean |Shapley value|, whiskers: {level:.0%} interval")
+    ax.grid(axis="x", color="#E5E5E5", zorder=0)
+    _tidy(ax)
+    if k > 1:
+        ax.legend(title="output", loc="lower right", frameon=False)
+    elif expl.is_multi_output and aggregate:
+        ax.set_title(f"summed over outputs {', '.join(map(str, expl.output_names))}")
+    elif explanation.is_multi_output:
+        ax.set_title(f"output: {expl.output_names[0]}")
+    return ax
+
+
+# --- beeswarm ----------------------------------------------------------------------------
+
+
+def _swarm_offsets(x: np.ndarray, n_bins: int = 60, width: float = 0.38) -> np.ndarray:
+    """Vertical offsets that stack points sharing an x-bin symmetrically about 0."""
+    offsets = np.zeros(x.shape[0])
+    ok = np.isfinite(x)
+    if ok.sum() < 2:
+        return offsets
+    lo, hi = x[ok].min(), x[ok].max()
+    bins = np.zeros(x.shape[0], dtype=np.int64)
+    if hi > lo:
+        bins[ok] = np.minimum(((x[ok] - lo) / (hi - lo) * n_bins).astype(np.int64), n_bins - 1)
+    counts = np.bincount(bins[ok], minlength=n_bins)
+    step = min(width / max(counts.max() / 2, 1), 0.09)
+    for b in np.flatnonzero(counts > 1):
+        members = np.flatnonzero(ok & (bins == b))
+        members = members[np.argsort(x[members], kind="stable")]
+        slots = np.arange(members.size)
+        offsets[members] = np.where(slots % 2 == 0, 1, -1) * ((slots + 1) // 2) * step
+    return offsets
+
+
+def beeswarm(
+    explanation: Explanation,
+    *,
+    max_features: int = 10,
+    output: Any = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Every row's Shapley value per feature, most important feature on top.
+
+    A point's colour is its feature's value (``cividis``, scaled between the 5th and
+    95th percentiles; a group of numeric columns uses the mean percentile of its
+    columns); grey for missing or non-numeric values. Beyond ``max_features`` the rest
+    are summed per row into "N other features". A multi-output explanation draws
+    ``output`` (default: the last one, the positive class of a binary classifier).
+    """
+    expl, output_name = _one_output(explanation, output)
+    values = expl.values
+    order = np.argsort(-np.abs(values).mean(axis=0), kind="stable")
+    top, rest = _split_top(order, max_features)
+    columns = [values[:, j] for j in top]
+    colours: list[np.ndarray | None] = [_colour_values(expl, expl.feature_names[j]) for j in top]
+    labels = [str(expl.feature_names[j]) for j in top]
+    if rest.size:
+        columns.append(values[:, rest].sum(axis=1))
+        colours.append(None)
+        labels.append(_other_label(rest.size))
+    m, n = len(columns), values.shape[0]
+    ax = _axes(ax, 8.0, 1.1 + 0.5 * m)
+    import matplotlib as mpl
+
+    cmap = mpl.colormaps[VALUE_CMAP]
+    size = float(np.clip(1600 / max(n, 1), 6, 24))
+    for position, (x, colour) in enumerate(zip(columns, colours, strict=True)):
+        y = m - 1 - position + _swarm_offsets(x)
+        if colour is None:
+            facecolours: Any = NEUTRAL
+        else:
+            facecolours = np.array(
+                [cmap(c) if np.isfinite(c) else mpl.colors.to_rgba(NEUTRAL) for c in colour]
+            )
+        ax.scatter(
+            x, y, s=size, c=facecolours, linewidths=0, alpha=0.9, zorder=3, rasterized=n > 2000
+        )
+    ax.axvline(0, color="#999999", linewidth=0.8, zorder=1)
+    ax.set_yticks(np.arange(m)[::-1], labels)
+    if rest.size:
+        ax.get_yticklabels()[-1].set_color("#555555")
+        ax.get_yticklabels()[-1].set_fontstyle("italic")
+    ax.set_ylim(-0.6, m - 0.4)
+    for position in range(m):
+        ax.axhline(position, color="#EEEEEE", linewidth=0.8, zorder=0)
+    target = f" on {output_name}" if explanation.is_multi_output else ""
+    ax.set_xlabel(f"Shapley value (impact{target})")
+    _tidy(ax)
+    ax.spines["left"].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    _value_colourbar(ax, "feature value")
+    return ax
+
+
+# --- waterfall ---------------------------------------------------------------------------
+
+
+def waterfall(
+    explanation: Explanation,
+    row: int = 0,
+    *,
+    output: Any = None,
+    max_features: int = 10,
+    ax: Axes | None = None,
+) -> Axes:
+    """One row's values as steps from the base value (bottom) to the model's output (top).
+
+    ``row`` is a position in the explanation. The largest |values| are drawn one by one
+    (label ``feature = value``; groups by name), the rest in one step, "N other
+    features". Vermillion steps push the output up, blue ones down; whiskers show
+    ``+- 1.96`` standard errors for sampling estimators.
+    """
+    expl, output_name = _one_output(explanation, output)
+    n = len(expl)
+    if not -n <= row < n:
+        raise IndexError(f"row={row} is out of range for an explanation of {n} rows.")
+    row = row % n
+    phi = expl.values[row]
+    errors = expl.std_errors[row]
+    base = float(np.asarray(expl.base_values)[row])
+    prediction = float(np.asarray(expl.predictions)[row])
+    order = np.argsort(-np.abs(phi), kind="stable")
+    top, rest = _split_top(order, max_features)
+    record = expl.data.iloc[row]
+    steps: list[tuple[str, float, float]] = []
+    for j in top:
+        name = expl.feature_names[j]
+        columns = player_columns(expl, name)
+        if len(columns) == 1:
+            label = f"{name} = {_format_value(record[columns[0]])}"
+        else:
+            label = str(name)
+        steps.append((label, float(phi[j]), float(errors[j])))
+    if rest.size:
+        steps.append((_other_label(rest.size), float(phi[rest].sum()), float(errors[rest].sum())))
+    # players cut out of this explanation (expl[:, features]) or a non-efficient estimate
+    remainder = prediction - base - float(phi.sum())
+    if abs(remainder) > 1e-9 * max(1.0, abs(prediction), abs(base)):
+        steps.append(("not in this explanation", remainder, 0.0))
+    steps.reverse()  # smallest step at the bottom, next to the base value
+    m = len(steps)
+    ax = _axes(ax, 8.0, 1.6 + 0.45 * m)
+    start = base
+    ends = []
+    for y, (_, value, error) in enumerate(steps):
+        colour = POSITIVE if value >= 0 else NEGATIVE
+        ax.barh(y, value, left=start, height=0.62, color=colour, zorder=2)
+        if error > 0:
+            ax.errorbar(
+                start + value,
+                y,
+                xerr=1.96 * error,
+                fmt="none",
+                ecolor="#333333",
+                elinewidth=1,
+                capsize=2.5,
+                zorder=3,
+            )
+        if y + 1 < m:
+            ax.plot([start + value] * 2, [y + 0.31, y + 0.69], color="#777777", linewidth=0.8)
+        ends.append((start, start + value))
+        start += value
+    span = [base, prediction] + [e for pair in ends for e in pair]
+    lo, hi = min(span), max(span)
+    pad = (hi - lo) * 0.18 or 0.1
+    ax.set_xlim(lo - pad, hi + pad)
+    for y, ((_, value, error), (_left, right)) in enumerate(zip(steps, ends, strict=True)):
+        gap = pad * 0.06 + 1.96 * error  # beyond the whisker
+        if value >= 0:
+            ax.text(right + gap, y, _signed(value), va="center", ha="left", fontsize=9)
+        else:
+            ax.text(right - gap, y, _signed(value), va="center", ha="right", fontsize=9)
+    ax.set_yticks(np.arange(m), [label for label, _, _ in steps])
+    ax.set_ylim(-1.1, m - 0.1 + 0.5)
+    ax.axvline(base, color="#777777", linestyle=":", linewidth=1, zorder=1)
+    ax.axvline(prediction, color="#333333", linestyle="--", linewidth=1, zorder=1)
+    middle = (lo + hi) / 2
+    box = {"facecolor": "white", "edgecolor": "none", "pad": 1}
+    nudge = pad * 0.04
+    ax.text(
+        base + (nudge if base <= middle else -nudge),
+        -0.75,
+        f"base value {base:.4g}",
+        ha="left" if base <= middle else "right",
+        va="center",
+        fontsize=9,
+        color="#333333",
+        bbox=box,
+    )
+    ax.text(
+        prediction + (nudge if prediction <= middle else -nudge),
+        m - 0.1 + 0.15,
+        f"prediction {prediction:.4g}",
+        ha="left" if prediction <= middle else "right",
+        va="center",
+        fontsize=9,
+        fontweight="bold",
+        bbox=box,
+    )
+    target = f"output {output_name}, " if explanation.is_multi_output else ""
+    ax.set_xlabel(f"model output ({target}row {expl.data.index[row]!s})")
+    ax.grid(axis="x", color="#EEEEEE", zorder=0)
+    _tidy(ax)
+    return ax
+
+
+# --- dependence --------------------------------------------------------------------------
+
+
+def dependence(
+    explanation: Explanation,
+    feature: Any,
+    *,
+    x: Any = None,
+    color: Any = "auto",
+    output: Any = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """A feature's value (x-axis) against its Shapley value, one point per row.
+
+    ``x``: the data column on the x-axis; default: the feature's column (for a group,
+    its first numeric column). ``color``: a data column to colour by, ``None``, or
+    ``"auto"``: the numeric column (outside the feature's own) that best explains the
+    spread of the values at a given x (a linear fit on its ranks within bins of x), a
+    hint of an interaction. Non-numeric columns are drawn as categories. Vertical
+    whiskers: ``+- 1.96`` standard errors.
+    """
+    expl, output_name = _one_output(explanation, output)
+    if feature not in expl.feature_names:
+        raise KeyError(f"Unknown feature {feature!r}; the features are {expl.feature_names}.")
+    j = expl.feature_names.index(feature)
+    y = expl.values[:, j]
+    errors = expl.std_errors[:, j]
+    own = player_columns(expl, feature)
+    if x is None:
+        numeric = [c for c in own if pd.api.types.is_numeric_dtype(expl.data[c].dtype)]
+        if not (numeric or own):
+            raise ValueError(f"Feature {feature!r} has no data column; pass x=<column>.")
+        x = numeric[0] if numeric else own[0]
+    if x not in expl.data.columns:
+        raise KeyError(f"x={x!r} is not a data column; the columns are {list(expl.data.columns)}.")
+    positions, ticks = _axis_positions(expl.data[x])
+    if color == "auto":
+        color = _interaction_column(expl, positions, y, exclude=set(own) | {x})
+    elif color is not None and color not in expl.data.columns:
+        raise KeyError(f"color={color!r} is not a data column; use a column, None or 'auto'.")
+    ax = _axes(ax, 7.5, 5.0)
+    if np.any(errors > 0):
+        ax.errorbar(
+            positions, y, yerr=1.96 * errors, fmt="none", ecolor="#BBBBBB", elinewidth=0.8, zorder=1
+        )
+    size = float(np.clip(1500 / max(len(y), 1), 10, 40))
+    if color is None:
+        ax.scatter(positions, y, s=size, color=BAR, linewidths=0, alpha=0.85, zorder=2)
+    else:
+        column = expl.data[color]
+        if pd.api.types.is_numeric_dtype(column.dtype):
+            import matplotlib as mpl
+
+            scaled = _scale(column.to_numpy(dtype=float, na_value=np.nan))
+            rgba = np.array(
+                [
+                    mpl.colormaps[VALUE_CMAP](c) if np.isfinite(c) else mpl.colors.to_rgba(NEUTRAL)
+                    for c in scaled
+                ]
+            )
+            ax.scatter(positions, y, s=size, c=rgba, linewidths=0, alpha=0.9, zorder=2)
+            _value_colourbar(ax, str(color))
+        else:
+            levels = pd.Series(column.astype(object)).fillna("missing").astype(str)
+            for c, level_name in enumerate(sorted(levels.unique())):
+                chosen = (levels == level_name).to_numpy()
+                ax.scatter(
+                    positions[chosen],
+                    y[chosen],
+                    s=size,
+                    linewidths=0,
+                    alpha=0.9,
+                    color=OKABE_ITO[c % len(OKABE_ITO)],
+                    label=level_name,
+                    zorder=2,
+                )
+            ax.legend(title=str(color), frameon=False, loc="best")
+    if ticks is not None:
+        ax.set_xticks(np.arange(len(ticks)), ticks)
+    ax.axhline(0, color="#999999", linewidth=0.8, zorder=0)
+    ax.set_xlabel(str(x))
+    target = f" ({output_name})" if explanation.is_multi_output else ""
+    ax.set_ylabel(f"Shapley value of {feature}{target}")
+    ax.grid(color="#F0F0F0", zorder=0)
+    _tidy(ax)
+    return ax
+
+
+def _axis_positions(column: pd.Series) -> tuple[np.ndarray, list[str] | None]:
+    """x positions: numbers as they are; categories at 0, 1, ... with a little jitter."""
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        return column.to_numpy(dtype=float, na_value=np.nan), None
+    levels = pd.Series(column.astype(object)).fillna("missing").astype(str)
+    names = sorted(levels.unique())
+    codes = levels.map({name: i for i, name in enumerate(names)}).to_numpy(dtype=float)
+    jitter = np.random.default_rng(0).uniform(-0.15, 0.15, size=codes.shape[0])
+    return codes + jitter, names
+
+
+def _interaction_column(expl: Explanation, x: np.ndarray, y: np.ndarray, exclude: set[Any]) -> Any:
+    """The numeric column that best explains y's spread at a given x (see dependence).
+
+    The rows are cut into bins of x (about 8 rows each, at most 10 bins); within each bin
+    the values minus their bin mean are fitted linearly on the candidate's ranks. The
+    score is the share of that spread the per-bin fits explain, so an interaction whose
+    sign changes along x counts as much as one that does not.
+    """
+    ok = np.isfinite(x) & np.isfinite(y)
+    n = int(ok.sum())
+    if n < 6:
+        return None
+    n_bins = int(np.clip(n // 8, 1, 10))
+    bins = pd.qcut(pd.Series(x[ok]).rank(method="first"), n_bins, labels=False).to_numpy()
+    residual = y[ok] - pd.Series(y[ok]).groupby(bins).transform("mean").to_numpy()
+    total = float((residual**2).sum())
+    if total <= 0:
+        return None
+    members = [np.flatnonzero(bins == b) for b in range(n_bins)]
+    best, best_score = None, 0.0
+    for column in expl.data.columns:
+        if column in exclude or not pd.api.types.is_numeric_dtype(expl.data[column].dtype):
+            continue
+        ranks = pd.Series(expl.data[column].to_numpy(dtype=float, na_value=np.nan)[ok]).rank()
+        ranks = ranks.fillna(ranks.mean()).to_numpy()
+        unexplained = 0.0
+        for rows in members:
+            c = ranks[rows] - ranks[rows].mean()
+            r = residual[rows]
+            spread = float((c**2).sum())
+            slope = float((c * r).sum()) / spread if spread > 0 else 0.0
+            unexplained += float(((r - slope * c) ** 2).sum())
+        score = 1.0 - unexplained / total
+        if score > best_score:
+            best, best_score = column, score
+    return best
+
+
+# --- convergence -------------------------------------------------------------------------
+
+
+def convergence_trace(
+    source: Any,
+    X_row: Any = None,
+    *,
+    n_players: int | None = None,
+    budgets: Sequence[int] | None = None,
+    method: Any = None,
+    seed: int | None = None,
+    feature_names: Sequence[Any] | None = None,
+) -> pd.DataFrame:
+    """Re-estimate one row's values at a geometric series of budgets, same seed.
+
+    Parameters
+    ----------
+    source : Explainer or callable
+        An :class:`~shapkit.Explainer` (then ``X_row`` is the row: a one-row DataFrame
+        or 2-D array) or a game ``game(masks)`` (then give ``n_players``).
+    budgets : list of int, optional
+        Default: about 8 budgets doubling from the estimator's smallest to
+        ``min(2^d, max(2048, 100 d))``.
+    method : str or Estimator, optional
+        A sampling estimator; default: the explainer's when it samples, else
+        ``"kernel"``.
+    seed : int, optional
+        Default: the explainer's seed, else 0. Every budget reuses it, so the trace
+        shows one sampler given more evaluations.
+
+    Returns
+    -------
+    DataFrame
+        One row per (budget, feature, output): ``budget``, ``n_evals`` (used),
+        ``feature``, ``output``, ``value``, ``std_error``. ``attrs`` holds ``method``,
+        ``seed`` and, when ``2^d <= 4096``, ``exact``: the exact values as a
+        ``{(feature, output): value}`` dict.
+    """
+    from ..estimators import default_budget, get_estimator
+    from ..explainer import Explainer
+
+    if isinstance(source, Explainer):
+        if X_row is None:
+            raise ValueError("Pass the row to trace: convergence_trace(explainer, X.iloc[[i]]).")
+        row = _one_row(X_row)
+        from ..tabular import column_names_of, resolve_players
+
+        names, _ = resolve_players(column_names_of(row, source.feature_names), source.groups)
+        d = len(names)
+        if method is None:
+            method = _sampling_method(source.method)
+        seed = seed if seed is not None else (source.seed if source.seed is not None else 0)
+        run = _explainer_runner(source, row, method, seed)
+        exact_run = _explainer_runner(source, row, "exact", seed)
+    elif callable(source):
+        if n_players is None:
+            raise ValueError("Pass n_players= with a game: convergence_trace(game, n_players=d).")
+        d = int(n_players)
+        names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(d)]
+        method = "kernel" if method is None else method
+        seed = 0 if seed is None else seed
+        run = _game_runner(source, d, method, seed)
+        exact_run = _game_runner(source, d, "exact", seed)
+    else:
+        raise TypeError("source must be an Explainer or a game callable.")
+    estimator = get_estimator(method, d, None)
+    if estimator.exact:
+        raise ValueError(f"method={method!r} is exact; a convergence trace needs a sampler.")
+    if budgets is None:
+        budgets = _default_budgets(estimator, d, default_budget(d))
+    rows = []
+    output_names: list[Any] = []
+    for budget in sorted({int(b) for b in budgets}):
+        estimator.check_budget(d, budget)
+        values, errors, n_evals, output_names = run(budget)
+        for j, feature in enumerate(names):
+            for c, output_name in enumerate(output_names):
+                rows.append((budget, n_evals, feature, output_name, values[j, c], errors[j, c]))
+    trace = pd.DataFrame(
+        rows, columns=["budget", "n_evals", "feature", "output", "value", "std_error"]
+    )
+    trace.attrs = {"method": getattr(estimator, "name", str(method)), "seed": seed}
+    if d <= 12:
+        values, _, _, exact_outputs = exact_run(None)
+        trace.attrs["exact"] = {
+            (feature, output_name): float(values[j, c])
+            for j, feature in enumerate(names)
+            for c, output_name in enumerate(exact_outputs)
+        }
+    return trace
+
+
+def _one_row(X_row: Any) -> Any:
+    if isinstance(X_row, pd.Series):
+        raise TypeError("Pass the row as a one-row DataFrame, X.iloc[[i]], not X.iloc[i].")
+    if isinstance(X_row, pd.DataFrame):
+        row = X_row
+    else:
+        row = np.asarray(X_row)
+        row = row.reshape(1, -1) if row.ndim == 1 else row
+    if row.shape[0] != 1:
+        raise ValueError(f"Pass one row to trace; got {row.shape[0]} rows.")
+    return row
+
+
+def _sampling_method(method: Any) -> Any:
+    """The explainer's method when it samples, else ``"kernel"``."""
+    from ..estimators import ESTIMATORS, Estimator
+
+    if isinstance(method, Estimator):
+        return "kernel" if method.exact else method
+    if isinstance(method, str) and method in ESTIMATORS and not ESTIMATORS[method].exact:
+        return method
+    return "kernel"
+
+
+def _explainer_runner(explainer: Any, row: Any, method: Any, seed: int) -> Callable:
+    """Runs a new Explainer with the same model, background and players, and ``method``."""
+    from ..explainer import Explainer
+
+    clone = Explainer(
+        getattr(explainer, "_estimator", explainer.model),
+        explainer.background,
+        method=method,
+        output=explainer.output,
+        groups=explainer.groups,
+        feature_names=explainer.feature_names,
+        seed=seed,
+        max_rows=explainer.max_rows,
+    )
+
+    def run(budget: int | None) -> tuple[np.ndarray, np.ndarray, int, list[Any]]:
+        expl = clone(row, budget=budget)
+        values = expl.values[0] if expl.is_multi_output else expl.values[0][:, None]
+        errors = expl.std_errors[0] if expl.is_multi_output else expl.std_errors[0][:, None]
+        return values, errors, int(expl.n_evals[0]), list(expl.output_names)
+
+    return run
+
+
+def _game_runner(game: Callable, d: int, method: Any, seed: int) -> Callable:
+    from ..shapley import shapley_values
+
+    def run(budget: int | None) -> tuple[np.ndarray, np.ndarray, int, list[Any]]:
+        result = shapley_values(game, d, method=method, budget=budget, seed=seed)
+        values = result.values if result.values.ndim == 2 else result.values[:, None]
+        errors = result.std_errors if result.std_errors.ndim == 2 else result.std_errors[:, None]
+        outputs: list[Any] = list(range(values.shape[1])) if values.shape[1] > 1 else ["value"]
+        return values, errors, int(result.n_evals), outputs
+
+    return run
+
+
+def _default_budgets(estimator: Any, d: int, cap: int) -> list[int]:
+    low = d + 2
+    while True:
+        try:
+            estimator.check_budget(d, low)
+            break
+        except ValueError:
+            low *= 2
+    high = max(min(cap, 2**d if d <= 30 else cap), low)
+    count = max(2, min(8, int(np.log2(high / low)) + 2))
+    return sorted({int(round(b)) for b in np.geomspace(low, high, count)})
+
+
+def convergence(
+    source: Any,
+    X_row: Any = None,
+    *,
+    budgets: Sequence[int] | None = None,
+    method: Any = None,
+    seed: int | None = None,
+    n_players: int | None = None,
+    features: Sequence[Any] | None = None,
+    max_features: int = 5,
+    output: Any = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """One row's estimates ``+- 1.96`` standard errors against the evaluations used.
+
+    ``source`` is an Explainer with ``X_row``, a game with ``n_players``, or a trace
+    from :func:`convergence_trace` (see there for the other arguments). Draws
+    ``features`` (default: the ``max_features`` largest |values| at the largest budget)
+    and, where the trace has them, the exact values as dotted lines.
+    """
+    if isinstance(source, pd.DataFrame):
+        trace = source
+    else:
+        trace = convergence_trace(
+            source, X_row, n_players=n_players, budgets=budgets, method=method, seed=seed
+        )
+    outputs = list(dict.fromkeys(trace["output"]))
+    if output is None:
+        output = outputs[-1]
+    if output not in outputs:
+        raise KeyError(f"Unknown output {output!r}; the trace has {outputs}.")
+    trace = trace[trace["output"] == output]
+    last = trace[trace["budget"] == trace["budget"].max()]
+    if features is None:
+        ranked = last.assign(size=last["value"].abs()).sort_values("size", ascending=False)
+        features = list(ranked["feature"][:max_features])
+    exact = trace.attrs.get("exact", {})
+    ax = _axes(ax, 8.5, 4.8)
+    for c, feature in enumerate(features):
+        colour = OKABE_ITO[c % len(OKABE_ITO)]
+        part = trace[trace["feature"] == feature].sort_values("n_evals")
+        if part.empty:
+            raise KeyError(f"Unknown feature {feature!r} in the trace.")
+        x = part["n_evals"].to_numpy(dtype=float)
+        value = part["value"].to_numpy()
+        half = 1.96 * part["std_error"].to_numpy()
+        ax.fill_between(x, value - half, value + half, color=colour, alpha=0.15, linewidth=0)
+        ax.plot(x, value, marker="o", markersize=4, color=colour, label=str(feature))
+        if (feature, output) in exact:
+            ax.axhline(exact[(feature, output)], color=colour, linestyle=":", linewidth=1.2)
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_xlabel("game evaluations used (log scale)")
+    target = f" ({output})" if len(outputs) > 1 else ""
+    ax.set_ylabel(f"Shapley value{target}")
+    title = f"{trace.attrs.get('method', '')} estimates, band: \u00b11.96 standard errors"
+    if exact:
+        title += "; dotted: exact"
+    ax.set_title(title.strip(), fontsize=10)
+    ax.grid(color="#EEEEEE")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="feature")
+    _tidy(ax)
+    return ax

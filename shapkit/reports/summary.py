@@ -1,0 +1,279 @@
+"""``summary``: global importance of each player, with intervals that know the noise.
+
+The interval of ``mean_abs`` (see ``docs/reports.md`` for the derivation)
+-------------------------------------------------------------------------
+Row ``i`` has an estimate ``phi_hat_i = phi_i + e_i`` with estimation noise ``e_i`` of
+mean 0 and standard error ``se_i``; the summary averages ``a_i = |phi_hat_i|``.
+
+* Noise makes ``|phi_hat|`` biased upwards, never downwards:
+  ``|phi| <= E|phi + e| <= |phi| + E|e| <= |phi| + se`` (Jensen, then Cauchy-Schwarz).
+  So the mean of the true ``|phi|`` lies between ``E[m] - mean(se)`` and ``E[m]``.
+* ``rows="sample"`` (default: the rows are a sample of the rows the model sees): the
+  ``a_i`` are independent draws (each row has its own random stream), so their sample
+  variance ``s^2`` estimates the total variance of ``a``, row-to-row variation *and*
+  noise variance alike (law of total variance); ``Var(m) ~ s^2 / n``. Adding
+  ``mean(se^2) / n`` on top would count the noise twice.
+* ``rows="fixed"`` (the explained rows are all that matter): only the noise varies,
+  ``Var(m) = sum Var|phi_hat_i| / n^2 <= sum se_i^2 / n^2`` (``|.|`` is 1-Lipschitz).
+
+The interval is ``[m - q * sd(m) - mean(se), m + q * sd(m)]``, lower end clipped at 0,
+with ``q`` the Student-t quantile on ``n - 1`` degrees of freedom (``"sample"``) or the
+normal quantile (``"fixed"``).
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from ..explanation import Explanation
+
+COLUMNS = ["mean_abs", "std_abs", "ci_low", "ci_high", "share", "mean", "direction", "rank"]
+_ROWS = ("sample", "fixed")
+
+
+def summary(
+    explanation: Explanation,
+    *,
+    output: Any = None,
+    aggregate: bool = False,
+    level: float = 0.95,
+    rows: str = "sample",
+) -> pd.DataFrame:
+    """Global importance of each player: mean |value| with its interval, share, sign.
+
+    Parameters
+    ----------
+    explanation : Explanation
+    output : label or int, optional
+        For a multi-output explanation, summarise this output only (an output name, or
+        its position when no name matches).
+    aggregate : bool
+        For a multi-output explanation: per row, sum ``|value|`` over the outputs, then
+        summarise that (standard errors are summed too, which bounds the noise of the
+        sum whatever the correlation between outputs). ``mean`` and ``direction`` have
+        no meaning for a sum of magnitudes and are NaN.
+    level : float
+        Coverage of the interval ``[ci_low, ci_high]`` (default 0.95).
+    rows : {"sample", "fixed"}
+        ``"sample"``: the rows are a sample, the interval covers the population's mean
+        |value|, from row-to-row variation and estimation noise (needs 2 rows).
+        ``"fixed"``: the interval covers these rows' mean |value|, from estimation noise
+        only (zero width for exact methods).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``feature`` (and ``output`` first, one block per output, for
+        multi-output explanations), sorted by ``rank`` in each block. Columns:
+
+        ``mean_abs``: mean |value| over rows; ``std_abs``: its standard deviation over
+        rows (ddof 1); ``ci_low``, ``ci_high``: the interval of ``mean_abs`` (see the
+        module docstring); ``share``: ``mean_abs`` over the block's total; ``mean``: the
+        mean signed value; ``direction``: Spearman correlation of a numeric feature's
+        value with its Shapley value (NaN for groups, non-numeric or constant columns);
+        ``rank``: 1 for the largest ``mean_abs``.
+
+        ``df.attrs`` holds the settings: method, model, output space, budget, tol,
+        background size, n rows, seed, level, rows, aggregate, outputs.
+
+    Example
+    -------
+    >>> import numpy as np, shapkit
+    >>> X = np.array([[1.0, 2.0], [0.0, 1.0], [2.0, 0.0]])
+    >>> expl = shapkit.explain(lambda Z: Z @ np.array([1.0, 3.0]), X)
+    >>> table = shapkit.summary(expl)
+    >>> table["mean_abs"].round(3).to_dict(), table["share"].round(3).to_dict()
+    ({'x1': 2.0, 'x0': 0.667}, {'x1': 0.75, 'x0': 0.25})
+    """
+    if rows not in _ROWS:
+        raise ValueError(f"rows={rows!r}: choose 'sample' or 'fixed'.")
+    if not 0.0 < float(level) < 1.0:
+        raise ValueError(f"level={level!r}: choose a coverage between 0 and 1, e.g. 0.95.")
+    expl = explanation
+    if output is not None:
+        if aggregate:
+            raise ValueError("Pass either output= (one output) or aggregate=True, not both.")
+        expl = select_output(expl, output)
+    n = len(expl)
+    if n == 0:
+        raise ValueError("The explanation has no rows to summarise.")
+    if expl.is_multi_output and aggregate:
+        magnitudes = np.abs(expl.values).sum(axis=2)
+        errors = expl.std_errors.sum(axis=2)
+        frame = _block(expl, magnitudes, errors, None, level, rows)
+        outputs = list(expl.output_names)
+    elif expl.is_multi_output:
+        blocks = []
+        for k in range(expl.values.shape[2]):
+            values = expl.values[:, :, k]
+            blocks.append(
+                _block(expl, np.abs(values), expl.std_errors[:, :, k], values, level, rows)
+            )
+        frame = pd.concat(blocks, keys=list(expl.output_names), names=["output", "feature"])
+        outputs = list(expl.output_names)
+    else:
+        values = expl.values
+        frame = _block(expl, np.abs(values), expl.std_errors, values, level, rows)
+        outputs = list(expl.output_names)
+    frame.attrs = settings_attrs(expl)
+    frame.attrs.update(
+        {
+            "level": float(level),
+            "rows": rows,
+            "aggregate": bool(aggregate and expl.is_multi_output),
+            "outputs": [_plain(o) for o in outputs],
+        }
+    )
+    return frame
+
+
+def settings_attrs(expl: Explanation) -> dict[str, Any]:
+    """The settings worth printing next to a table, as plain Python values."""
+    settings = dict(expl.settings)
+    background = expl.background
+    background_size = settings.get("background_size")
+    if background_size is None and background is not None:
+        background_size = len(background)
+    return {
+        "method": expl.method,
+        "model": _plain(settings.get("model")),
+        "output_space": _plain(settings.get("output")),
+        "budget": _plain(settings.get("budget")),
+        "tol": _plain(settings.get("tol")),
+        "background_size": _plain(background_size),
+        "n_rows": len(expl),
+        "seed": _plain(settings.get("seed")),
+    }
+
+
+def select_output(expl: Explanation, output: Any) -> Explanation:
+    """The single-output explanation of ``output`` (a name, or a position)."""
+    if not expl.is_multi_output:
+        if output in expl.output_names or output == 0:
+            return expl
+        raise KeyError(f"Unknown output {output!r}; this explanation has {expl.output_names}.")
+    return expl[:, :, output]
+
+
+def abs_interval(
+    magnitudes: np.ndarray, errors: np.ndarray, level: float, rows: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, sd over rows, and interval of the mean of ``magnitudes`` (n, d).
+
+    ``errors`` (n, d) bounds the noise of each magnitude (its standard error). See the
+    module docstring for the formula.
+    """
+    n = magnitudes.shape[0]
+    mean = magnitudes.mean(axis=0)
+    if n > 1:
+        std = magnitudes.std(axis=0, ddof=1)
+    else:
+        std = np.full(mean.shape, np.nan)
+    bias = errors.mean(axis=0)
+    if rows == "sample":
+        if n > 1:
+            from scipy.stats import t as student_t
+
+            q = float(student_t.ppf(0.5 + level / 2, df=n - 1))
+            half = q * std / math.sqrt(n)
+        else:
+            half = np.full(mean.shape, np.nan)
+    else:
+        q = NormalDist().inv_cdf(0.5 + level / 2)
+        half = q * np.sqrt((errors**2).sum(axis=0)) / n
+    low = np.maximum(mean - half - bias, 0.0)
+    high = mean + half
+    return mean, std, low, high
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation of x and y over the pairs with no NaN (ties: mean
+    ranks); NaN with fewer than 2 pairs or a constant side."""
+    ok = ~(np.isnan(x) | np.isnan(y))
+    if ok.sum() < 2:
+        return float("nan")
+    rx = pd.Series(x[ok]).rank().to_numpy()
+    ry = pd.Series(y[ok]).rank().to_numpy()
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    denominator = math.sqrt(float((rx**2).sum() * (ry**2).sum()))
+    if denominator == 0.0:
+        return float("nan")
+    return float((rx * ry).sum() / denominator)
+
+
+def numeric_column(expl: Explanation, name: Any) -> np.ndarray | None:
+    """The float values of the player's single numeric column, else None (group,
+    non-numeric or missing column)."""
+    columns = player_columns(expl, name)
+    if len(columns) != 1:
+        return None
+    column = expl.data[columns[0]]
+    if not pd.api.types.is_numeric_dtype(column.dtype):
+        return None
+    return column.to_numpy(dtype=float, na_value=np.nan)
+
+
+def player_columns(expl: Explanation, name: Any) -> list[Any]:
+    """The data columns of player ``name``."""
+    if name in expl.player_columns:
+        return list(expl.player_columns[name])
+    return [name] if name in expl.data.columns else []
+
+
+def _block(
+    expl: Explanation,
+    magnitudes: np.ndarray,
+    errors: np.ndarray,
+    values: np.ndarray | None,
+    level: float,
+    rows: str,
+) -> pd.DataFrame:
+    """One block of the summary: a row per player, sorted by rank."""
+    mean_abs, std_abs, low, high = abs_interval(magnitudes, errors, level, rows)
+    total = mean_abs.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = mean_abs / total if total > 0 else np.full(mean_abs.shape, np.nan)
+    d = magnitudes.shape[1]
+    if values is None:
+        mean = np.full(d, np.nan)
+        direction = np.full(d, np.nan)
+    else:
+        mean = values.mean(axis=0)
+        direction = np.full(d, np.nan)
+        for j, name in enumerate(expl.feature_names):
+            x = numeric_column(expl, name)
+            if x is not None:
+                direction[j] = spearman(x, values[:, j])
+    index = pd.Index(list(expl.feature_names), name="feature")
+    frame = pd.DataFrame(
+        {
+            "mean_abs": mean_abs,
+            "std_abs": std_abs,
+            "ci_low": low,
+            "ci_high": high,
+            "share": share,
+            "mean": mean,
+            "direction": direction,
+        },
+        index=index,
+    )
+    order = np.argsort(-mean_abs, kind="stable")
+    rank = np.empty(d, dtype=np.int64)
+    rank[order] = np.arange(1, d + 1)
+    frame["rank"] = rank
+    return frame.iloc[order]
+
+
+def _plain(value: Any) -> Any:
+    """A value fit for ``attrs`` and JSON: numbers, str, bool, None; others as repr."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return repr(value)

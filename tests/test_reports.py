@@ -1,0 +1,253 @@
+"""``shapkit.summary`` against hand computation, and the self-contained HTML report."""
+
+from __future__ import annotations
+
+import math
+from html.parser import HTMLParser
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from scipy.stats import t as student_t  # noqa: E402
+
+import shapkit  # noqa: E402
+from shapkit import Explanation  # noqa: E402
+from shapkit.reports.html import SECTIONS  # noqa: E402
+
+# Four rows, three players: "a" (numeric column), "b" (a string column), "g" (a group).
+VALUES = np.array(
+    [
+        [1.0, -2.0, 0.5],
+        [-3.0, 2.0, 0.5],
+        [2.0, -2.0, -0.5],
+        [-2.0, 1.0, -0.5],
+    ]
+)
+ERRORS = np.array(
+    [
+        [0.1, 0.0, 0.2],
+        [0.1, 0.0, 0.2],
+        [0.1, 0.0, 0.2],
+        [0.1, 0.0, 0.2],
+    ]
+)
+
+
+def small_explanation(values=VALUES, errors=ERRORS, n_copies=1) -> Explanation:
+    """A hand-made explanation; ``n_copies`` repeats its rows."""
+    values = np.concatenate([values] * n_copies)
+    errors = np.concatenate([errors] * n_copies)
+    n = values.shape[0]
+    data = pd.DataFrame(
+        {
+            "a": np.tile([10.0, 30.0, 20.0, 40.0], n_copies),
+            "b": np.tile(["x", "y", "x", "z"], n_copies),
+            "g1": np.tile([1, 2, 3, 4], n_copies),
+            "g2": np.tile([0.5, 0.1, 0.2, 0.9], n_copies),
+        }
+    )
+    multi = values.ndim == 3
+    base = np.full((n, values.shape[2]) if multi else n, 0.25)
+    return Explanation(
+        values=values,
+        base_values=base,
+        std_errors=errors,
+        data=data,
+        feature_names=["a", "b", "g"],
+        output_names=["low", "high"] if multi else ["prediction"],
+        method="kernel",
+        n_evals=np.full(n, 64),
+        predictions=base + values.sum(axis=1),
+        player_columns={"a": ["a"], "b": ["b"], "g": ["g1", "g2"]},
+        settings={"method": "kernel", "budget": 64, "background_size": 50, "n_rows": n,
+                  "seed": 3, "model": "MyModel", "output": "raw", "tol": None},
+        background=data.iloc[:2].copy(),
+    )  # fmt: skip
+
+
+def test_summary_matches_hand_computation():
+    table = shapkit.summary(small_explanation())
+    assert list(table.index) == ["a", "b", "g"]  # sorted by mean |value|
+    assert table.index.name == "feature"
+    assert list(table.columns) == [
+        "mean_abs", "std_abs", "ci_low", "ci_high", "share", "mean", "direction", "rank",
+    ]  # fmt: skip
+    # |a| = 1, 3, 2, 2: mean 2, sample variance ((-1)^2 + 1^2) / 3 = 2/3
+    a = table.loc["a"]
+    assert a["mean_abs"] == pytest.approx(2.0)
+    assert a["std_abs"] == pytest.approx(math.sqrt(2 / 3))
+    q = student_t.ppf(0.975, df=3)
+    half = q * math.sqrt(2 / 3) / 2
+    assert a["ci_high"] == pytest.approx(2.0 + half)
+    assert a["ci_low"] == pytest.approx(2.0 - half - 0.1)  # minus the bias bound mean(se)
+    assert a["mean"] == pytest.approx(-0.5)
+    # ranks of a's values 10, 30, 20, 40 -> 1, 3, 2, 4; of its Shapley values 1, -3, 2, -2
+    # -> 3, 1, 4, 2; d = -2, 2, -2, 2: rho = 1 - 6 * 16 / (4 * 15) = -0.6
+    assert a["direction"] == pytest.approx(-0.6)
+    b, g = table.loc["b"], table.loc["g"]
+    assert b["mean_abs"] == pytest.approx(7 / 4)
+    assert g["mean_abs"] == pytest.approx(0.5)
+    assert g["std_abs"] == pytest.approx(0.0)
+    assert g["ci_low"] == pytest.approx(0.5 - 0.2)  # no row-to-row spread, bias bound 0.2
+    assert g["ci_high"] == pytest.approx(0.5)
+    assert np.isnan(b["direction"]) and np.isnan(g["direction"])  # string column, group
+    np.testing.assert_allclose(table["share"], [2 / 4.25, 1.75 / 4.25, 0.5 / 4.25])
+    assert table["rank"].tolist() == [1, 2, 3]
+    assert table.attrs["method"] == "kernel"
+    assert table.attrs["budget"] == 64
+    assert table.attrs["background_size"] == 50
+    assert table.attrs["n_rows"] == 4
+    assert table.attrs["level"] == 0.95
+    # the method form gives the same table
+    pd.testing.assert_frame_equal(small_explanation().summary(), table)
+
+
+def test_summary_fixed_rows_counts_only_estimation_noise():
+    table = shapkit.summary(small_explanation(), rows="fixed")
+    z = 1.959963984540054
+    a = table.loc["a"]
+    half = z * math.sqrt(4 * 0.1**2) / 4
+    assert a["ci_high"] == pytest.approx(2.0 + half)
+    assert a["ci_low"] == pytest.approx(2.0 - half - 0.1)
+    b = table.loc["b"]  # exact values: an interval of zero width
+    assert b["ci_low"] == b["ci_high"] == pytest.approx(1.75)
+
+
+def test_interval_shrinks_with_rows_and_grows_with_standard_errors():
+    def widths(expl):
+        table = shapkit.summary(expl)
+        return (table["ci_high"] - table["ci_low"]).loc[["a", "b"]].to_numpy()
+
+    base = widths(small_explanation())
+    assert np.all(widths(small_explanation(n_copies=4)) < base)
+    assert np.all(widths(small_explanation(n_copies=16)) < widths(small_explanation(n_copies=4)))
+    noisier = widths(small_explanation(errors=ERRORS * 3 + 0.05))
+    assert np.all(noisier > base)
+    assert (
+        shapkit.summary(small_explanation(), level=0.99).loc["a", "ci_high"]
+        > shapkit.summary(small_explanation()).loc["a", "ci_high"]
+    )
+
+
+def test_summary_of_one_row_has_no_sample_interval():
+    table = shapkit.summary(small_explanation()[0])
+    assert table["ci_low"].isna().all() and table["std_abs"].isna().all()
+    fixed = shapkit.summary(small_explanation()[0], rows="fixed")
+    assert fixed["ci_low"].notna().all()
+
+
+def test_multi_output_blocks_and_aggregate():
+    values = np.stack([VALUES, 2 * VALUES], axis=2)
+    errors = np.stack([ERRORS, ERRORS], axis=2)
+    expl = small_explanation(values, errors)
+    table = shapkit.summary(expl)
+    assert table.index.names == ["output", "feature"]
+    assert list(table.index.get_level_values("output").unique()) == ["low", "high"]
+    single = shapkit.summary(small_explanation())
+    pd.testing.assert_frame_equal(table.xs("low", level="output"), single, check_names=False)
+    high = table.xs("high", level="output")
+    np.testing.assert_allclose(high["mean_abs"], 2 * single["mean_abs"])
+    np.testing.assert_allclose(high["share"], single["share"])
+    np.testing.assert_allclose(high["direction"], single["direction"])
+    # one output, by name or by position
+    pd.testing.assert_frame_equal(shapkit.summary(expl, output="high"), high, check_names=False)
+    pd.testing.assert_frame_equal(shapkit.summary(expl, output=1), high, check_names=False)
+    # aggregate: per row, sum of |value| over outputs = 3 |value of "low"|
+    total = shapkit.summary(expl, aggregate=True)
+    assert total.index.name == "feature"
+    np.testing.assert_allclose(total["mean_abs"], 3 * single["mean_abs"])
+    np.testing.assert_allclose(total["std_abs"], 3 * single["std_abs"])
+    assert total["mean"].isna().all() and total["direction"].isna().all()
+    q = student_t.ppf(0.975, df=3)
+    a = total.loc["a"]
+    assert a["ci_low"] == pytest.approx(6.0 - q * 3 * math.sqrt(2 / 3) / 2 - 0.2)
+    assert total.attrs["aggregate"] is True and total.attrs["outputs"] == ["low", "high"]
+    with pytest.raises(ValueError, match="either output"):
+        shapkit.summary(expl, output="low", aggregate=True)
+    with pytest.raises(KeyError, match="Unknown output"):
+        shapkit.summary(expl, output="medium")
+
+
+def test_summary_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="rows="):
+        shapkit.summary(small_explanation(), rows="population")
+    with pytest.raises(ValueError, match="level="):
+        shapkit.summary(small_explanation(), level=95)
+
+
+def test_summary_of_a_real_explanation():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"up": rng.normal(size=60), "down": rng.normal(size=60),
+                      "noise": rng.normal(size=60)})  # fmt: skip
+    expl = shapkit.explain(lambda Z: 2 * Z["up"] - Z["down"], X, seed=0)
+    table = expl.summary()
+    assert table.loc["up", "direction"] == pytest.approx(1.0)
+    assert table.loc["down", "direction"] == pytest.approx(-1.0)
+    assert np.isnan(table.loc["noise", "direction"])  # values all 0: constant
+    assert table.index[0] == "up" and table.loc["noise", "mean_abs"] == 0
+
+
+class _Collector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids, self.images, self.links, self.tags = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append(tag)
+        if "id" in attrs:
+            self.ids.append(attrs["id"])
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+        for key in ("src", "href"):
+            if key in attrs:
+                self.links.append(attrs[key])
+
+
+def _check_report(path, n_images):
+    text = path.read_text(encoding="utf-8")
+    parser = _Collector()
+    parser.feed(text)
+    parser.close()
+    assert text.startswith("<!DOCTYPE html>") and "</html>" in text
+    assert all(section in parser.ids for section in SECTIONS)
+    assert len(parser.images) == n_images
+    assert all(src.startswith("data:image/png;base64,") for src in parser.images)
+    for link in parser.links:
+        assert not link.startswith(("http:", "https:", "//")), link
+        assert "//cdn" not in link
+    assert "http://" not in text and "https://" not in text and "//cdn" not in text
+    assert "script" not in parser.tags and "link" not in parser.tags
+    return text
+
+
+def test_report_single_output(tmp_path):
+    path = shapkit.report(small_explanation(), tmp_path / "report.html")
+    assert path == tmp_path / "report.html"
+    # bar, beeswarm, waterfalls of the highest and lowest prediction
+    text = _check_report(path, 4)
+    for needle in ("MyModel", "kernel", "Largest standard error", "Efficiency gap",
+                   "Background rows", "group", "g1, g2"):  # fmt: skip
+        assert needle in text
+    assert "0.2 (row 0, player g)" in text  # the largest standard error and where
+
+
+def test_report_multi_output_and_output_choice(tmp_path):
+    values = np.stack([VALUES, -VALUES], axis=2)
+    expl = small_explanation(values, np.stack([ERRORS, ERRORS], axis=2))
+    text = _check_report(shapkit.report(expl, tmp_path / "all.html"), 1 + 2 + 4)
+    assert "Output low" in text and "Output high" in text
+    one = _check_report(shapkit.report(expl, tmp_path / "one.html", outputs=["high"]), 4)
+    assert "Output low" not in one
+
+
+def test_report_of_an_exact_explanation_and_one_row(tmp_path):
+    X = pd.DataFrame({"x": [1.0, 2.0, 3.0, 5.0], "c": pd.Categorical(["u", "v", "u", "v"])})
+    expl = shapkit.explain(lambda Z: Z["x"] * (Z["c"] == "u"), X, seed=0)
+    text = _check_report(shapkit.report(expl, tmp_path / "exact.html", title="A & B"), 4)
+    assert "A &amp; B" in text and "values are exact" in text
+    _check_report(shapkit.report(expl[1], tmp_path / "row.html"), 3)  # one waterfall
