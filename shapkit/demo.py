@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .explainer import Explainer
-from .explanation import Explanation
+from .reports.summary import summary
 
 
 def breast_cancer_groups(columns: list[str]) -> dict[str, list[str]]:
@@ -22,16 +22,6 @@ def breast_cancer_groups(columns: list[str]) -> dict[str, list[str]]:
         measurement = column.removeprefix("mean ").removeprefix("worst ").removesuffix(" error")
         groups.setdefault(measurement, []).append(column)
     return groups
-
-
-def importance_table(expl: Explanation, output: str) -> pd.DataFrame:
-    """Mean |value|, its share and the mean signed value per feature, for one output."""
-    k = expl.output_names.index(output)
-    values = expl.values[:, :, k] if expl.is_multi_output else expl.values
-    frame = pd.DataFrame(values, columns=expl.feature_names)
-    table = pd.DataFrame({"mean_abs": frame.abs().mean(), "mean": frame.mean()})
-    table["share"] = table["mean_abs"] / table["mean_abs"].sum()
-    return table.sort_values("mean_abs", ascending=False)[["mean_abs", "share", "mean"]]
 
 
 def run_demo(n_rows: int = 100, out_dir: str | Path = "shapkit_demo", seed: int = 0) -> Path:
@@ -73,8 +63,9 @@ def run_demo(n_rows: int = 100, out_dir: str | Path = "shapkit_demo", seed: int 
         f"efficiency gap (base + sum - prediction) {gap:.1e}."
     )
     output = "malignant"
-    print(f"\nGlobal importance for P({output}) (mean |Shapley value| over rows):")
-    print(importance_table(expl, output).to_string(float_format=lambda v: f"{v:.4f}"))
+    print(f"\nGlobal importance for P({output}) (mean |Shapley value| over rows, 95% interval):")
+    table = summary(expl, output=output)[["mean_abs", "ci_low", "ci_high", "share", "mean"]]
+    print(table.to_string(float_format=lambda v: f"{v:.4f}"))
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
