@@ -16,9 +16,9 @@ from .estimators.linear import (
     linear_coefficients,
     linear_shapley,
 )
+from .estimators.tree import as_tree_aware_model, tree_model_for, tree_shapley
 from .explanation import Explanation
 from .games import DEFAULT_MAX_ROWS, MarginalGame
-from .models import as_model
 from .tabular import (
     DEFAULT_BACKGROUND_SIZE,
     RowMasker,
@@ -44,13 +44,18 @@ class Explainer:
         Classifiers are explained in probability space by default.
     background : ndarray or DataFrame
         Reference rows that stand in for absent features (100-1000 rows is typical).
-    method : {"auto", "exact", "kernel", "permutation", "linear"} or Estimator
+    method : {"auto", "exact", "kernel", "permutation", "linear", "tree"} or Estimator
         ``"auto"``: the closed form for a linear model in a linear output space (a
-        regressor, or a classifier with ``output="decision"``), else exact enumeration
-        while ``2^d`` fits the budget, else the kernel estimator. ``"linear"`` insists
-        on the closed form and says why when it does not apply.
-    output : {"auto", "probability", "log_odds", "decision", "raw"}
-        Output space; the log-odds and decision options apply to classifiers.
+        regressor, or a classifier with ``output="decision"``), exact TreeSHAP for a
+        supported tree model in a space where its trees add up (forest classifiers in
+        probability space, regressors, boosted classifiers with ``output="decision"``),
+        else exact enumeration while ``2^d`` fits the budget, else the kernel estimator.
+        ``"linear"`` and ``"tree"`` insist on their closed form and say why when it does
+        not apply.
+    output : {"auto", "probability", "log_odds", "decision", "raw", "margin"}
+        Output space; the log-odds and decision options apply to classifiers;
+        ``"margin"`` (boosted tree models: the raw margin) is an alias of ``"decision"``
+        for boosted classifiers and also applies to Boosters and log-link regressors.
     groups : dict, optional
         ``{"group name": [column, ...]}``: each group is one player; other columns are
         players of their own.
@@ -91,7 +96,8 @@ class Explainer:
                 "Explainer needs background rows; pass e.g. X_train.sample(100), or use "
                 "shapkit.explain(model, X), which samples them from X."
             )
-        self.model = as_model(model, output)
+        self._tree = tree_model_for(model, output, method)
+        self.model = self._tree if self._tree is not None else as_tree_aware_model(model, output)
         self._estimator = model
         self.background = check_tabular(background, "background")
         self.method = method
@@ -100,7 +106,7 @@ class Explainer:
         self.feature_names = feature_names
         self.seed = seed
         self.max_rows = check_positive_int(max_rows, "max_rows")
-        if method != "linear":
+        if method not in ("linear", "tree"):
             get_estimator(method, 1, None)  # reject unknown names now, not after the first row
 
     def _linear_form(self, X: np.ndarray | pd.DataFrame) -> LinearForm | None:
@@ -133,7 +139,7 @@ class Explainer:
         column_names = column_names_of(X, self.feature_names)
         player_names, column_player = resolve_players(column_names, self.groups)
         n_players = len(player_names)
-        form = self._linear_form(X)
+        form = self._linear_form(X) if self._tree is None else None
         if form is not None:
             values_arr, base_arr, full_arr = linear_shapley(
                 form, X, background, column_player, n_players
@@ -141,6 +147,13 @@ class Explainer:
             errors_arr = np.zeros_like(values_arr)
             n_evals_arr = np.zeros(X.shape[0], dtype=np.int64)
             method_name = "linear"
+        elif self._tree is not None:
+            values_arr, base_arr, full_arr = tree_shapley(
+                self._tree, X, background, column_player, n_players
+            )
+            errors_arr = np.zeros_like(values_arr)
+            n_evals_arr = np.zeros(X.shape[0], dtype=np.int64)
+            method_name = "tree"
         else:
             estimator = get_estimator(self.method, n_players, budget)
             tol = resolve_tol(estimator, budget, tol)

@@ -8,6 +8,7 @@ import pytest
 from sklearn.datasets import load_diabetes
 from sklearn.ensemble import GradientBoostingRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -66,9 +67,11 @@ def test_auto_picks_linear_exact_or_kernel():
     linear = shapkit.explain(LinearRegression().fit(X, y), X.iloc[:3], background=background)
     assert linear.method == "linear"
     boosted = GradientBoostingRegressor(n_estimators=20, random_state=0).fit(X, y)
-    assert shapkit.explain(boosted, X.iloc[:2], background=background).method == "exact"
+    assert shapkit.explain(boosted, X.iloc[:2], background=background).method == "tree"
+    neighbours = KNeighborsRegressor().fit(X, y)
+    assert shapkit.explain(neighbours, X.iloc[:2], background=background).method == "exact"
     wide = pd.concat([X, X.add_suffix("_copy")], axis=1)
-    wide_model = GradientBoostingRegressor(n_estimators=10, random_state=0).fit(wide, y)
+    wide_model = KNeighborsRegressor().fit(wide, y)
     expl = shapkit.explain(wide_model, wide.iloc[:2], background=wide.iloc[:30], seed=0)
     assert expl.method == "kernel" and expl.values.shape == (2, 20)
     # no budget, no tol: stop at 1% of the spread, or at the default budget
