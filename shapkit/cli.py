@@ -3,16 +3,38 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from . import __version__
+
+TRUST_WARNING = (
+    "Security: pickle and joblib model files run code when they are loaded; load only "
+    "files from sources you trust. TorchScript (.pt) and torch.export (.pt2) files are "
+    "loaded with torch."
+)
+
+METHODS = ["auto", "exact", "kernel", "permutation", "linear", "tree"]
+OUTPUTS = ["auto", "probability", "log_odds", "decision", "raw", "margin"]
+
+
+class CLIError(Exception):
+    """A user error: reported as one line on stderr, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``shapkit`` command."""
     parser = argparse.ArgumentParser(
-        prog="shapkit", description="Shapley values for any game and any tabular model."
+        prog="shapkit",
+        description="Shapley values for any game and any tabular model.",
+        epilog=(
+            TRUST_WARNING + " Errors are reported in one line on stderr with a non-zero "
+            "exit code; set SHAPKIT_TRACEBACK=1 to see the full traceback. Run "
+            "'shapkit COMMAND --help' for the options of each command."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"shapkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -28,7 +50,118 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rows", type=int, default=100, help="held-out rows to explain (100)")
     demo.add_argument("--out", default="shapkit_demo", help="output folder (shapkit_demo)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (0)")
+
+    explain = commands.add_parser(
+        "explain",
+        help="explain a saved model on a CSV/Parquet table (resumable, parallel)",
+        description=(
+            "Explain every row of --data with the model in --model and write one row of "
+            "values per data row. Output columns: row (the data row number or index "
+            "label), base_value, shap_value:<feature>..., std_error:<feature>..., "
+            "prediction, n_evals (with ':<output>' suffixes for multi-output models). "
+            "--out is a Parquet dataset directory (part-NNNNNN.parquet files plus "
+            "_manifest.json), or a .csv file (its parts then live in OUT.parts/). Chunks "
+            "are written as they finish; rerunning the same command after an interruption "
+            "skips the finished chunks (resume) and gives the same values. Worker processes: "
+            "--n-jobs."
+        ),
+        epilog=TRUST_WARNING,
+    )
+    _model_args(explain)
+    explain.add_argument(
+        "--background",
+        metavar="PATH",
+        help="background rows (CSV/Parquet); default: a seeded sample of "
+        "--background-size rows of --data",
+    )
+    explain.add_argument(
+        "--background-size",
+        type=int,
+        default=100,
+        metavar="N",
+        help="rows sampled from --data when --background is not given (100)",
+    )
+    explain.add_argument("--method", default="auto", choices=METHODS, help="estimator (auto)")
+    explain.add_argument("--budget", type=int, help="game evaluations per row (sampling methods)")
+    explain.add_argument("--tol", type=float, help="target standard error (sampling methods)")
+    explain.add_argument(
+        "--output",
+        default="auto",
+        choices=OUTPUTS,
+        help="model output space (auto: probability for classifiers)",
+    )
+    explain.add_argument(
+        "--n-jobs", type=int, default=1, metavar="N", help="worker processes (1; -1: every core)"
+    )
+    explain.add_argument(
+        "--out",
+        default="shapkit_values",
+        metavar="PATH",
+        help="output: Parquet dataset directory or .csv file (shapkit_values)",
+    )
+    explain.add_argument(
+        "--chunk-size", type=int, default=1000, metavar="ROWS", help="rows per written chunk (1000)"
+    )
+    explain.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    explain.add_argument(
+        "--overwrite", action="store_true", help="replace a run with other arguments found at --out"
+    )
+    _progress_args(explain)
+
+    select = commands.add_parser(
+        "select",
+        help="Shapley-based feature selection report (shapkit.select_features)",
+        description=(
+            "Rank and select the features of --data (less the --target column) with "
+            "shapkit.select_features and write its report to --out (CSV, or Parquet for "
+            ".parquet; printed when --out is not given). Needs a shapkit version with "
+            "feature selection."
+        ),
+        epilog=TRUST_WARNING,
+    )
+    _model_args(select)
+    select.add_argument("--target", required=True, metavar="COLUMN", help="target column")
+    select.add_argument(
+        "--method", default=None, help="selection method, e.g. probe, rfe, rank (library default)"
+    )
+    select.add_argument("--seed", type=int, default=None, help="random seed (library default)")
+    select.add_argument("--out", metavar="PATH", help="report file (.csv or .parquet)")
+
+    bench = commands.add_parser(
+        "bench",
+        help="run the benchmark harness (python -m benchmarks.run)",
+        description=(
+            "Run the benchmark harness of a source checkout (python -m benchmarks.run); "
+            "the benchmarks package is not part of the installed wheel."
+        ),
+    )
+    bench.add_argument("--quick", action="store_true", help="small smoke run")
     return parser
+
+
+def _model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        required=True,
+        metavar="PATH",
+        help="model file: .joblib/.pkl/.pickle (joblib or pickle; trusted "
+        "sources only), .pt2 (torch.export) or .pt/.pth (TorchScript)",
+    )
+    parser.add_argument("--data", required=True, metavar="PATH", help="rows: .csv or .parquet")
+
+
+def _progress_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="always show a progress bar (default: when stderr is a terminal)",
+    )
+    group.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="never show a progress bar"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,17 +171,286 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    if args.command == "demo":
-        if not 1 <= args.rows <= 171:
-            print(
-                "shapkit demo: error: --rows must be between 1 and 171 (held-out rows).",
-                file=sys.stderr,
-            )
-            return 2
-        from .demo import run_demo
+    try:
+        return _COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print(
+            f"shapkit {args.command}: interrupted; rerun the same command to resume.",
+            file=sys.stderr,
+        )
+        return 130
+    except Exception as error:  # noqa: BLE001 - one line, no traceback, for any failure
+        if os.environ.get("SHAPKIT_TRACEBACK"):
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__
+        if not isinstance(error, CLIError):
+            message = f"{type(error).__name__}: {message}"
+        print(f"shapkit {args.command}: error: {message}", file=sys.stderr)
+        return 2 if isinstance(error, CLIError) else 1
 
-        run_demo(n_rows=args.rows, out_dir=args.out, seed=args.seed)
+
+def _demo(args: argparse.Namespace) -> int:
+    if not 1 <= args.rows <= 171:
+        raise CLIError("--rows must be between 1 and 171 (held-out rows).")
+    from .demo import run_demo
+
+    run_demo(n_rows=args.rows, out_dir=args.out, seed=args.seed)
     return 0
+
+
+def read_table(path: str, what: str) -> Any:
+    """A CSV or Parquet file as a DataFrame, or a CLIError saying why not."""
+    import pandas as pd
+
+    file = Path(path)
+    if not file.is_file():
+        raise CLIError(f"{what} file not found: {path}")
+    suffix = file.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(file)
+        else:
+            frame = pd.read_csv(file)
+    except ImportError as error:
+        raise CLIError(f"cannot read {path}: {error}") from error
+    except Exception as error:  # noqa: BLE001 - parser errors of many kinds
+        kind = "Parquet" if suffix in (".parquet", ".pq") else "CSV"
+        detail = " ".join(str(error).split())
+        raise CLIError(f"cannot read {what} file {path} as {kind}: {detail}") from error
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise CLIError(f"{what} file {path} has no rows or no columns.")
+    return frame
+
+
+def load_model(path: str) -> Any:
+    """A model from a joblib/pickle, torch.export (.pt2) or TorchScript (.pt) file."""
+    file = Path(path)
+    if not file.is_file():
+        raise CLIError(f"model file not found: {path}")
+    suffix = file.suffix.lower()
+    if suffix in (".pt2", ".pt", ".pth"):
+        try:
+            import torch
+        except ImportError as error:
+            raise CLIError(f"{path} is a torch model; install torch to load it.") from error
+        try:
+            if suffix == ".pt2":
+                return _exported_module(torch, torch.export.load(str(file)))
+            return torch.jit.load(str(file), map_location="cpu")
+        except Exception as error:  # noqa: BLE001
+            detail = " ".join(str(error).split())
+            raise CLIError(f"cannot load torch model {path}: {detail}") from error
+    import joblib
+
+    try:
+        return joblib.load(file)
+    except Exception as error:  # noqa: BLE001 - unpickling fails in many ways
+        detail = " ".join(str(error).split())
+        raise CLIError(f"cannot load model {path} (joblib/pickle): {detail}") from error
+
+
+def _exported_module(torch: Any, program: Any) -> Any:
+    """An ``nn.Module`` around a loaded ``torch.export`` program.
+
+    The program's module refuses ``eval()``; the wrapper keeps it out of its children
+    (so ``eval()`` does not reach it) and holds a buffer of the program's float dtype, so
+    shapkit's torch adapter feeds it tensors of that dtype."""
+    graph_module = program.module()
+    floats = [t for t in graph_module.state_dict().values() if t.is_floating_point()]
+    dtype = floats[0].dtype if floats else torch.float32
+
+    class ExportedModule(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("dtype_probe", torch.zeros((), dtype=dtype))
+            object.__setattr__(self, "program", graph_module)
+
+        def forward(self, x: Any) -> Any:
+            return self.program(x)
+
+    return ExportedModule()
+
+
+def check_columns(model: Any, frame: Any, path: str) -> None:
+    """A CLIError unless the columns match what a scikit-learn model was fitted on."""
+    names = getattr(model, "feature_names_in_", None)
+    columns = [str(c) for c in frame.columns]
+    if names is not None:
+        names = [str(n) for n in names]
+        missing = [n for n in names if n not in columns]
+        extra = [c for c in columns if c not in names]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing {_few(missing)}")
+            if extra:
+                parts.append(f"unexpected {_few(extra)}")
+            raise CLIError(
+                f"the columns of {path} do not match the model's features: {'; '.join(parts)}."
+            )
+        return
+    expected = getattr(model, "n_features_in_", None)
+    if expected is not None and expected != len(columns):
+        raise CLIError(
+            f"{path} has {len(columns)} columns but the model was fitted on {expected} features."
+        )
+
+
+def _few(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _explain(args: argparse.Namespace) -> int:
+    if args.budget is not None and args.budget < 1:
+        raise CLIError(f"--budget must be a positive integer; got {args.budget}.")
+    if args.tol is not None and not args.tol > 0:
+        raise CLIError(f"--tol must be a positive number; got {args.tol}.")
+    if args.chunk_size < 1:
+        raise CLIError(f"--chunk-size must be a positive integer; got {args.chunk_size}.")
+    if args.n_jobs == 0:
+        raise CLIError("--n-jobs must be a non-zero integer (-1: every core).")
+    if args.background_size < 1:
+        raise CLIError(f"--background-size must be positive; got {args.background_size}.")
+    model = load_model(args.model)
+    data = read_table(args.data, "data")
+    check_columns(model, data, args.data)
+    if args.background is not None:
+        background = read_table(args.background, "background")
+        check_columns(model, background, args.background)
+        if list(background.columns) != list(data.columns):
+            raise CLIError(f"the columns of {args.background} differ from those of {args.data}.")
+    else:
+        from .tabular import sample_background
+
+        background = sample_background(data, args.background_size, args.seed)
+    from .explainer import Explainer
+    from .resumable import explain_to_dataset, file_digest, read_dataset
+
+    explainer = Explainer(
+        model,
+        background,
+        method=args.method,
+        output=args.output,
+        seed=args.seed,
+        n_jobs=args.n_jobs,
+    )
+    out = Path(args.out)
+    to_csv = out.suffix.lower() == ".csv"
+    directory = out.with_name(out.name + ".parts") if to_csv else out
+    from .resumable import RunMismatchError
+
+    try:
+        summary = explain_to_dataset(
+            explainer,
+            data,
+            directory,
+            budget=args.budget,
+            tol=args.tol,
+            chunk_size=args.chunk_size,
+            n_jobs=args.n_jobs,
+            progress=args.progress,
+            fingerprint={"model": file_digest(args.model)},
+            overwrite=args.overwrite,
+        )
+    except RunMismatchError as error:
+        raise CLIError(str(error)) from error
+    if to_csv:
+        frame = read_dataset(directory)
+        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+        frame.to_csv(tmp, index=False)
+        os.replace(tmp, out)
+    reused = f" ({summary['reused']} reused from an earlier run)" if summary["reused"] else ""
+    print(
+        f"shapkit explain: {len(data)} rows, {summary['n_chunks']} chunks{reused} -> {out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _select(args: argparse.Namespace) -> int:
+    import importlib
+
+    model = load_model(args.model)
+    data = read_table(args.data, "data")
+    if args.target not in data.columns:
+        raise CLIError(
+            f"target column {args.target!r} is not in {args.data} "
+            f"(columns: {_few([str(c) for c in data.columns])})."
+        )
+    X, y = data.drop(columns=[args.target]), data[args.target]
+    check_columns(model, X, args.data)
+    select_features = None
+    try:
+        import shapkit
+
+        select_features = getattr(shapkit, "select_features", None)
+    except AttributeError:
+        select_features = None
+    if select_features is None:
+        try:
+            select_features = importlib.import_module("shapkit.selection").select_features
+        except (ImportError, AttributeError):
+            select_features = None
+    if select_features is None:
+        raise CLIError(
+            "feature selection is unavailable in this shapkit installation "
+            "(shapkit.select_features not found)."
+        )
+    kwargs = {name: getattr(args, name) for name in ("method", "seed")}
+    kwargs = {name: value for name, value in kwargs.items() if value is not None}
+    result = select_features(model, X, y, **kwargs)
+    report = _report_frame(result)
+    if args.out is None:
+        print(report.to_string() if hasattr(report, "to_string") else report)
+        return 0
+    out = Path(args.out)
+    if out.suffix.lower() in (".parquet", ".pq"):
+        report.to_parquet(out)
+    else:
+        report.to_csv(out, index=True)
+    print(f"shapkit select: report -> {out}", file=sys.stderr)
+    return 0
+
+
+def _report_frame(result: Any) -> Any:
+    """A DataFrame from whatever select_features returns (a frame, or an object with
+    ``report``/``to_frame``/``ranking``)."""
+    import pandas as pd
+
+    if isinstance(result, pd.DataFrame):
+        return result
+    for name in ("report", "to_frame", "ranking", "ranking_"):
+        attribute = getattr(result, name, None)
+        value = attribute() if callable(attribute) else attribute
+        if isinstance(value, pd.DataFrame):
+            return value
+        if isinstance(value, pd.Series):
+            return value.to_frame()
+    if isinstance(result, pd.Series):
+        return result.to_frame()
+    return pd.DataFrame({"selected": list(result)})
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import importlib.util
+    import subprocess
+
+    try:
+        found = importlib.util.find_spec("benchmarks.run") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise CLIError(
+            "the benchmarks package is not importable here; it ships with the source "
+            "repository, not the installed package: run 'shapkit bench' from a clone of "
+            "shapkit (its root on the Python path)."
+        )
+    command = [sys.executable, "-m", "benchmarks.run", *(["--quick"] if args.quick else [])]
+    return subprocess.call(command)
+
+
+_COMMANDS = {"demo": _demo, "explain": _explain, "select": _select, "bench": _bench}
 
 
 if __name__ == "__main__":

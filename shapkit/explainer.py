@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,19 @@ class Explainer:
         Seed; each row gets its own stream spawned from it.
     max_rows : int
         Most rows handed to the model in one call (bounds memory).
+    n_jobs : int or None
+        Worker processes (joblib/loky) that explain chunks of rows in parallel; ``1``
+        (default, or None) explains in this process, ``-1`` uses every core. The values
+        are bit-identical for any ``n_jobs`` under the same seed.
+    progress : bool or None
+        Show a progress bar (tqdm, on stderr) with a remaining-time estimate. ``None``
+        (default): on when stderr is a terminal (and not under pytest), drawn once the
+        run has taken 2 seconds.
+    backend : {"local", "dask"}
+        ``"dask"`` explains the rows on the Dask scheduler in use (a
+        ``distributed.Client`` when one exists) and returns a lazy Dask DataFrame; a
+        ``dask.dataframe.DataFrame`` X selects it by itself. See
+        :func:`shapkit.distributed.explain_dask` for the columns.
 
     Example
     -------
@@ -90,6 +104,9 @@ class Explainer:
         feature_names: Sequence[str] | None = None,
         seed: int | None = None,
         max_rows: int = DEFAULT_MAX_ROWS,
+        n_jobs: int | None = 1,
+        progress: bool | None = None,
+        backend: str = "local",
     ) -> None:
         if background is None:
             raise ValueError(
@@ -106,6 +123,16 @@ class Explainer:
         self.feature_names = feature_names
         self.seed = seed
         self.max_rows = check_positive_int(max_rows, "max_rows")
+        from .parallel import resolve_n_jobs
+
+        resolve_n_jobs(n_jobs)  # reject bad values now
+        self.n_jobs = n_jobs
+        if progress not in (None, True, False):
+            raise ValueError(f"progress must be True, False or None (auto); got {progress!r}.")
+        self.progress = progress
+        if backend not in ("local", "dask"):
+            raise ValueError(f"backend={backend!r}: choose 'local' or 'dask'.")
+        self.backend = backend
         if method not in ("linear", "tree"):
             get_estimator(method, 1, None)  # reject unknown names now, not after the first row
 
@@ -131,37 +158,61 @@ class Explainer:
             return None
 
     def __call__(self, X: Any, budget: int | None = None, tol: float | None = None) -> Explanation:
-        """Explain the rows of ``X``; see the class docstring."""
+        """Explain the rows of ``X``; see the class docstring.
+
+        Returns an :class:`Explanation`, or a lazy Dask DataFrame for a Dask X or
+        ``backend="dask"``."""
+        from .distributed import is_dask_frame
+
+        if self.backend == "dask" or is_dask_frame(X):
+            from .distributed import explain_dask
+
+            return explain_dask(self, X, budget=budget, tol=tol)
         X = check_tabular(X, "X")
         budget = check_budget(budget)
         tol = check_tol(tol)
+        plan = self._plan(X, budget, tol)
+        from .parallel import explain_chunks
+
+        values_arr, errors_arr, base_arr, full_arr, n_evals_arr, output_names = explain_chunks(
+            plan, X, n_jobs=self.n_jobs, progress=self.progress
+        )
+        return self._explanation(plan, X, values_arr, errors_arr, base_arr, full_arr,
+                                 n_evals_arr, output_names)  # fmt: skip
+
+    def _plan(self, X: Any, budget: int | None, tol: float | None) -> _Plan:
+        """Everything a worker needs to explain any chunk of the rows of ``X``."""
         background = align_background(X, self.background)
         column_names = column_names_of(X, self.feature_names)
         player_names, column_player = resolve_players(column_names, self.groups)
         n_players = len(player_names)
         form = self._linear_form(X) if self._tree is None else None
+        estimator = None
         if form is not None:
-            values_arr, base_arr, full_arr = linear_shapley(
-                form, X, background, column_player, n_players
-            )
-            errors_arr = np.zeros_like(values_arr)
-            n_evals_arr = np.zeros(X.shape[0], dtype=np.int64)
             method_name = "linear"
         elif self._tree is not None:
-            values_arr, base_arr, full_arr = tree_shapley(
-                self._tree, X, background, column_player, n_players
-            )
-            errors_arr = np.zeros_like(values_arr)
-            n_evals_arr = np.zeros(X.shape[0], dtype=np.int64)
             method_name = "tree"
         else:
             estimator = get_estimator(self.method, n_players, budget)
             tol = resolve_tol(estimator, budget, tol)
-            values_arr, errors_arr, base_arr, full_arr, n_evals_arr = _row_values(
-                X, background, self.model, column_player, n_players, estimator, budget, tol,
-                self.seed, self.max_rows,
-            )  # fmt: skip
             method_name = estimator.name
+        entropy = self.seed if self.seed is not None else np.random.SeedSequence().entropy
+        return _Plan(
+            model=self.model, tree=self._tree, form=form, estimator=estimator,
+            background=background, column_names=column_names, player_names=player_names,
+            column_player=column_player, budget=budget, tol=tol, entropy=entropy,
+            max_rows=self.max_rows, method_name=method_name,
+        )  # fmt: skip
+
+    def _explanation(
+        self, plan: _Plan, X: Any, values_arr: np.ndarray, errors_arr: np.ndarray,
+        base_arr: np.ndarray, full_arr: np.ndarray, n_evals_arr: np.ndarray,
+        output_names: list[Any],
+    ) -> Explanation:  # fmt: skip
+        """The Explanation of ``X`` from the stacked ``(n, d, k)`` arrays of its rows."""
+        background, budget, tol = plan.background, plan.budget, plan.tol
+        column_names, player_names = plan.column_names, plan.player_names
+        column_player, method_name = plan.column_player, plan.method_name
         if values_arr.shape[2] == 1:
             values_arr, errors_arr = values_arr[:, :, 0], errors_arr[:, :, 0]
             base_arr, full_arr = base_arr[:, 0], full_arr[:, 0]
@@ -175,7 +226,7 @@ class Explainer:
             std_errors=errors_arr,
             data=data,
             feature_names=player_names,
-            output_names=list(form.output_names if form is not None else self.model.output_names),
+            output_names=list(output_names),
             method=method_name,
             n_evals=n_evals_arr,
             predictions=full_arr,
@@ -194,6 +245,51 @@ class Explainer:
             },
             background=_as_frame(background, column_names, self.feature_names),
         )
+
+
+@dataclass
+class _Plan:
+    """A picklable recipe for the values of any chunk of rows (see ``explain_rows``)."""
+
+    model: Any
+    tree: Any
+    form: LinearForm | None
+    estimator: Estimator | None
+    background: np.ndarray | pd.DataFrame
+    column_names: list[str]
+    player_names: list[str]
+    column_player: np.ndarray
+    budget: int | None
+    tol: float | None
+    entropy: int
+    max_rows: int
+    method_name: str
+
+
+def explain_rows(
+    plan: _Plan, X: np.ndarray | pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[Any]]:
+    """Values, errors, base values, predictions ``(n, d, k)``/``(n, k)``, evaluations
+    and output names of the rows of ``X`` (a chunk). Each row's values depend only on
+    the row, so any chunking gives the same, bit-identical, values."""
+    n_players = len(plan.player_names)
+    if plan.form is not None:
+        values, base, full = linear_shapley(
+            plan.form, X, plan.background, plan.column_player, n_players
+        )
+        zeros = np.zeros(X.shape[0], dtype=np.int64)
+        return values, np.zeros_like(values), base, full, zeros, list(plan.form.output_names)
+    if plan.tree is not None:
+        values, base, full = tree_shapley(
+            plan.tree, X, plan.background, plan.column_player, n_players
+        )
+        zeros = np.zeros(X.shape[0], dtype=np.int64)
+        return values, np.zeros_like(values), base, full, zeros, list(plan.model.output_names)
+    result = _row_values(
+        X, plan.background, plan.model, plan.column_player, n_players, plan.estimator,
+        plan.budget, plan.tol, plan.entropy, plan.max_rows,
+    )  # fmt: skip
+    return (*result, list(plan.model.output_names))
 
 
 def _row_values(
@@ -318,6 +414,15 @@ def explain(
     >>> expl.values.tolist()
     [[1.0, 1.0], [6.0, 6.0]]
     """
+    from .distributed import is_dask_frame
+
+    if is_dask_frame(X):
+        if background is None:
+            raise ValueError(
+                "explaining a Dask DataFrame needs background rows; pass e.g. "
+                "background=X.head(100)."
+            )
+        return Explainer(model, background, **kwargs)(X, budget=budget, tol=tol)
     X = check_tabular(X, "X")
     if background is None:
         size = check_positive_int(background_size, "background_size")

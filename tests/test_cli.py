@@ -1,0 +1,218 @@
+"""The command line: explain / select / bench / demo, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import LinearRegression
+
+import shapkit
+from shapkit.cli import build_parser, main
+from shapkit.explainer import Explainer
+from shapkit.parallel import explanation_frame
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli")
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    X = X.iloc[:30, :5]
+    y = y.iloc[:30]
+    model = LinearRegression().fit(X, y)
+    joblib.dump(model, path / "model.joblib")
+    X.to_csv(path / "data.csv", index=False)
+    X.to_parquet(path / "data.parquet")
+    X.assign(target=y).to_csv(path / "labelled.csv", index=False)
+    X.iloc[:, :3].to_csv(path / "narrow.csv", index=False)
+    (path / "broken.csv").write_bytes(b'a,b\n1,2,3,4\n"unterminated')
+    (path / "empty.csv").write_text("")
+    return path
+
+
+def _one_line_error(capsys, command, *fragments):
+    err = capsys.readouterr().err
+    assert err.startswith(f"shapkit {command}: error: "), err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+def test_help_documents_everything(capsys):
+    text = build_parser().format_help()
+    for word in ("demo", "explain", "select", "bench", "pickle", "trust"):
+        assert word in text
+    with pytest.raises(SystemExit):
+        main(["explain", "--help"])
+    out = capsys.readouterr().out
+    for option in ("--model", "--data", "--background", "--method", "--budget", "--tol",
+                   "--output", "--n-jobs", "--out", "--chunk-size", "--seed", ".pt2",
+                   "TorchScript", "trust", "resume"):  # fmt: skip
+        assert option in " ".join(out.split()), option
+
+
+def test_explain_csv_and_parquet_match_the_api(files, capsys):
+    base = ["explain", "--model", str(files / "model.joblib"), "--method", "kernel",
+            "--budget", "16", "--seed", "2", "--chunk-size", "7"]  # fmt: skip
+    assert main([*base, "--data", str(files / "data.csv"), "--out", str(files / "v.csv")]) == 0
+    assert main([*base, "--data", str(files / "data.parquet"), "--n-jobs", "2",
+                 "--out", str(files / "v_dir")]) == 0  # fmt: skip
+    assert "30 rows, 5 chunks" in capsys.readouterr().err
+    data = pd.read_csv(files / "data.csv")
+    from shapkit.tabular import sample_background
+
+    background = sample_background(data, 100, 2)
+    model = joblib.load(files / "model.joblib")
+    expected = explanation_frame(
+        Explainer(model, background, method="kernel", seed=2)(data, budget=16)
+    ).reset_index(names="row")
+    from_csv = pd.read_csv(files / "v.csv")
+    np.testing.assert_allclose(from_csv.to_numpy(float), expected.to_numpy(float), rtol=1e-12)
+    pd.testing.assert_frame_equal(pd.read_parquet(files / "v_dir"), expected, check_exact=True)
+
+
+def test_explain_background_file(files):
+    out = files / "bg.csv"
+    args = ["explain", "--model", str(files / "model.joblib"), "--data", str(files / "data.csv"),
+            "--background", str(files / "data.parquet"), "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    frame = pd.read_csv(out)
+    shap = frame.filter(like="shap_value:").sum(axis=1)
+    np.testing.assert_allclose(frame["base_value"] + shap, frame["prediction"], atol=1e-8)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+@pytest.mark.parametrize("kind", ["pt2", "pt"])
+def test_explain_torch_models(files, kind, capsys):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    path = files / f"net.{kind}"
+    if kind == "pt2":
+        program = torch.export.export(module, (torch.zeros(3, 5),), dynamic_shapes=(
+            {0: torch.export.Dim("rows")},))  # fmt: skip
+        torch.export.save(program, str(path))
+    else:
+        torch.jit.script(module).save(str(path))
+    out = files / f"torch_{kind}.csv"
+    args = ["explain", "--model", str(path), "--data", str(files / "data.csv"),
+            "--method", "exact", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
+    frame = pd.read_csv(out)
+    shap = frame.filter(like="shap_value:").sum(axis=1)
+    np.testing.assert_allclose(frame["base_value"] + shap, frame["prediction"], atol=1e-5)
+
+
+def test_select_writes_the_report(files, monkeypatch, capsys):
+    calls = []
+
+    def fake_select(model, X, y, **kwargs):
+        calls.append((list(X.columns), y.name, kwargs))
+        return pd.DataFrame({"selected": [True] * X.shape[1]}, index=list(X.columns))
+
+    monkeypatch.setattr(shapkit, "select_features", fake_select, raising=False)
+    out = files / "report.csv"
+    args = ["select", "--model", str(files / "model.joblib"), "--data",
+            str(files / "labelled.csv"), "--target", "target", "--method", "m",
+            "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    assert calls == [(["age", "sex", "bmi", "bp", "s1"], "target", {"method": "m"})]
+    assert pd.read_csv(out, index_col=0)["selected"].all()
+
+
+def test_select_with_the_library(files, capsys):
+    select_features = getattr(shapkit, "select_features", None)
+    if select_features is None:
+        pytest.skip("shapkit.select_features is not available")
+    out = files / "real_report.csv"
+    args = ["select", "--model", str(files / "model.joblib"), "--data",
+            str(files / "labelled.csv"), "--target", "target", "--method", "rank",
+            "--seed", "0", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
+    assert len(pd.read_csv(out)) == 5
+    capsys.readouterr()
+    assert main([*args[:-4], "--method", "nonsense"]) != 0
+    _one_line_error(capsys, "select", "nonsense")
+
+
+def test_select_unavailable(files, monkeypatch, capsys):
+    monkeypatch.setattr(shapkit, "select_features", None, raising=False)
+    monkeypatch.setitem(sys.modules, "shapkit.selection", None)
+    args = ["select", "--model", str(files / "model.joblib"), "--data",
+            str(files / "labelled.csv"), "--target", "target"]  # fmt: skip
+    assert main(args) == 2
+    _one_line_error(capsys, "select", "unavailable")
+
+
+def test_bench(monkeypatch, capsys):
+    import importlib.util
+    import subprocess as sp
+
+    commands = []
+    monkeypatch.setattr(sp, "call", lambda command: commands.append(command) or 0)
+    assert main(["bench", "--quick"]) == 0
+    assert commands == [[sys.executable, "-m", "benchmarks.run", "--quick"]]
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert main(["bench"]) == 2
+    _one_line_error(capsys, "bench", "benchmarks package is not importable")
+
+
+def test_demo_bad_rows(capsys):
+    assert main(["demo", "--rows", "500"]) == 2
+    _one_line_error(capsys, "demo", "--rows")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--model", "{d}/missing.joblib", "--data", "{d}/data.csv"], "model file not found"),
+        (["--model", "{d}/model.joblib", "--data", "{d}/missing.csv"], "data file not found"),
+        (["--model", "{d}/model.joblib", "--data", "{d}/broken.csv"], "cannot read data file"),
+        (["--model", "{d}/model.joblib", "--data", "{d}/empty.csv"], "cannot read data file"),
+        (["--model", "{d}/data.csv", "--data", "{d}/data.csv"], "cannot load model"),
+        (["--model", "{d}/model.joblib", "--data", "{d}/labelled.csv"], "unexpected 'target'"),
+        (["--model", "{d}/model.joblib", "--data", "{d}/narrow.csv"], "missing 'bp', 's1'"),
+        (["--model", "{d}/model.joblib", "--data", "{d}/data.csv", "--budget", "0"], "--budget"),
+        (
+            ["--model", "{d}/model.joblib", "--data", "{d}/data.csv", "--chunk-size", "0"],
+            "--chunk-size",
+        ),  # fmt: skip
+        (["--model", "{d}/model.joblib", "--data", "{d}/data.csv", "--n-jobs", "0"], "--n-jobs"),
+    ],
+)
+def test_explain_bad_input(files, capsys, args, fragment):
+    args = [a.format(d=files) for a in args]
+    assert main(["explain", *args, "--out", str(files / "never")]) == 2
+    _one_line_error(capsys, "explain", fragment)
+
+
+def test_select_bad_target(files, capsys):
+    args = ["select", "--model", str(files / "model.joblib"), "--data",
+            str(files / "labelled.csv"), "--target", "price"]  # fmt: skip
+    assert main(args) == 2
+    _one_line_error(capsys, "select", "target column 'price'")
+
+
+def test_real_subprocess_one_line_error_and_success(files):
+    env_cmd = [sys.executable, "-m", "shapkit.cli", "explain", "--model",
+               str(files / "model.joblib"), "--data", str(files / "missing.csv")]  # fmt: skip
+    result = subprocess.run(env_cmd, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"shapkit explain: error: data file not found: {files / 'missing.csv'}"
+    ]
+    out = files / "sub.csv"
+    ok = [*env_cmd[:-1], str(files / "data.csv"), "--out", str(out)]
+    result = subprocess.run(ok, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert len(pd.read_csv(out)) == 30
