@@ -33,6 +33,8 @@ _EXPORTS = {
     "load_explanation": "shapkit.io",
     "report": "shapkit.reports.html",
     "summary": "shapkit.reports.summary",
+    "ShapSelector": "shapkit.selection",
+    "select_features": "shapkit.selection",
 }
 
 #: Submodules reachable as attributes: ``shapkit.plots.bar(expl)``.
@@ -45,6 +47,7 @@ __all__ = [
     "LinearNotApplicableError",
     "ModelCallError",
     "ModelOutputError",
+    "ShapSelector",
     "ShapleyResult",
     "TooManyPlayersError",
     "__version__",
@@ -54,6 +57,7 @@ __all__ = [
     "plots",
     "report",
     "reports",
+    "select_features",
     "shapley_values",
     "summary",
 ]
@@ -69,6 +73,7 @@ if TYPE_CHECKING:
     from .reports import plots
     from .reports.html import report
     from .reports.summary import summary
+    from .selection import ShapSelector, select_features
     from .shapley import shapley_values
 
 

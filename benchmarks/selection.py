@@ -1,0 +1,327 @@
+"""Feature selection on synthetic data with known relevant features.
+
+``python -m benchmarks.selection [--quick] [--out FILE]``: runs ShapSelector(method="probe")
+side by side with scikit-learn's RFECV, SelectFromModel (impurity/gain importance), a
+permutation-importance threshold and powershap (when importable; it is looked for in
+``$SHAPKIT_SELECTION_EXTRAS`` too, a ``pip install --target`` folder, because its pins
+would downgrade shap in the project environment). Every method gets the same LightGBM
+model (50 trees, 15 leaves, one thread). Each data set is split 70/30: selection on the
+70 %, then a refit on the selected columns scored on the 30 % (accuracy / R^2; a dummy
+model when nothing is selected).
+
+Prints a markdown table (one row per data family and method: mean TPR, FPR, F1, number
+selected, held-out score, seconds) and, with ``--out``, writes it to a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+@dataclass
+class Problem:
+    family: str
+    name: str
+    X: pd.DataFrame
+    y: np.ndarray
+    relevant: set
+    task: str  # "clf" or "reg"
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def classification(n, p, frac_inf, redundant, seed):
+    """make_classification with shuffle=False, then a seeded shuffle of rows and
+    columns (what shuffle=True does) that keeps track of the relevant columns."""
+    from sklearn.datasets import make_classification
+
+    n_inf = max(2, int(round(frac_inf * p)))
+    n_red = n_inf // 2 if redundant else 0
+    X, y = make_classification(
+        n_samples=n, n_features=p, n_informative=n_inf, n_redundant=n_red, n_repeated=0,
+        shuffle=False, random_state=seed, flip_y=0.02,
+    )  # fmt: skip
+    rng = np.random.default_rng(seed)
+    cols = rng.permutation(p)
+    rows = rng.permutation(n)
+    X, y = X[rows][:, cols], y[rows]
+    relevant = {f"f{j}" for j in range(p) if cols[j] < n_inf + n_red}
+    family = "classif+redundant" if redundant else "classif"
+    name = f"n={n} p={p} inf={n_inf} red={n_red}"
+    return Problem(family, name, _frame(X), y, relevant, "clf")
+
+
+def friedman(n, p, seed):
+    from sklearn.datasets import make_friedman1
+
+    X, y = make_friedman1(n_samples=n, n_features=p, noise=1.0, random_state=seed)
+    return Problem("friedman1", f"n={n} p={p}", _frame(X), y, {f"f{j}" for j in range(5)}, "reg")
+
+
+def high_cardinality(n, seed):
+    """Regression on 4 of 10 numeric columns plus a 300-level categorical noise column
+    (integer codes), the classic trap of impurity importance."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 10))
+    y = 2 * X[:, 0] + X[:, 1] ** 2 + np.sin(2 * X[:, 2]) + X[:, 3] * X[:, 0]
+    y = y + 0.5 * rng.normal(size=n)
+    frame = _frame(X)
+    frame["zip"] = rng.integers(0, 300, size=n)
+    return Problem("highcard-cat", f"n={n} p=11", frame, y, {f"f{j}" for j in range(4)}, "reg")
+
+
+def null(n, p, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    y = rng.integers(0, 2, size=n)
+    return Problem("null", f"n={n} p={p}", _frame(X), y, set(), "clf")
+
+
+def _frame(X):
+    return pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+
+
+def problems(quick: bool):
+    seeds = [0] if quick else [0, 1]
+    out = []
+    if quick:
+        grid_clf = [(1000, 20, 0.25)]
+        grid_red = [(1000, 20, 0.25)]
+    else:
+        grid_clf = [(1000, 20, 0.25), (1000, 20, 0.5), (1000, 100, 0.1), (5000, 250, 0.1)]
+        grid_red = [(1000, 20, 0.25), (5000, 100, 0.1)]
+    for s in seeds:
+        for n, p, f in grid_clf:
+            out.append(classification(n, p, f, False, s))
+        for n, p, f in grid_red:
+            out.append(classification(n, p, f, True, s))
+        out.append(friedman(1000, 20, s))
+        out.append(high_cardinality(1000, s))
+    for s in range(5 if quick else 20):
+        out.append(null(500, 20, 100 + s))
+    return out
+
+
+# ----------------------------------------------------------------------------- methods
+
+
+def model(task, seed):
+    import lightgbm as lgb
+
+    kw = dict(n_estimators=50, num_leaves=15, learning_rate=0.1, n_jobs=1, verbose=-1,
+              random_state=seed)  # fmt: skip
+    return lgb.LGBMClassifier(**kw) if task == "clf" else lgb.LGBMRegressor(**kw)
+
+
+def sel_probe(pr, X, y, seed):
+    from shapkit.selection import ShapSelector
+
+    s = ShapSelector(model(pr.task, seed), method="probe", cv=5, n_repeats=5, seed=seed)
+    return list(s.fit(X, y).get_feature_names_out())
+
+
+def sel_rfecv(pr, X, y, seed):
+    from sklearn.feature_selection import RFECV
+
+    step = 1 if X.shape[1] <= 20 else 0.1
+    s = RFECV(model(pr.task, seed), step=step, cv=3, n_jobs=1)
+    return list(X.columns[s.fit(X, y).get_support()])
+
+
+def sel_sfm(pr, X, y, seed):
+    from sklearn.feature_selection import SelectFromModel
+
+    est = model(pr.task, seed).set_params(importance_type="gain")
+    s = SelectFromModel(est, threshold="mean").fit(X, y)
+    return list(X.columns[s.get_support()])
+
+
+def sel_permutation(pr, X, y, seed):
+    from sklearn.inspection import permutation_importance
+    from sklearn.model_selection import train_test_split
+
+    strat = y if pr.task == "clf" else None
+    Xa, Xb, ya, yb = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=strat)
+    est = model(pr.task, seed).fit(Xa, ya)
+    r = permutation_importance(est, Xb, yb, n_repeats=5, random_state=seed, n_jobs=1)
+    keep = r.importances_mean - 2 * r.importances_std > 0
+    return list(X.columns[keep])
+
+
+def _powershap():
+    extra = os.environ.get("SHAPKIT_SELECTION_EXTRAS", "/tmp/selextras")
+    if os.path.isdir(extra) and extra not in sys.path:
+        sys.path.append(extra)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from powershap import PowerShap
+    except Exception:  # noqa: BLE001 - not installed or broken: leave it out
+        return None
+    return PowerShap
+
+
+def sel_powershap(pr, X, y, seed):
+    PowerShap = _powershap()
+    s = PowerShap(model=model(pr.task, seed), verbose=False)
+    s.fit(X, y)
+    return list(X.columns[s.get_support()])
+
+
+METHODS = {
+    "shapkit probe": sel_probe,
+    "RFECV": sel_rfecv,
+    "SelectFromModel (gain)": sel_sfm,
+    "permutation (mean-2sd>0)": sel_permutation,
+    "powershap": sel_powershap,
+}
+
+
+# ----------------------------------------------------------------------------- run
+
+
+def heldout_score(pr, Xtr, ytr, Xte, yte, selected, seed):
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+
+    if not selected:
+        est = DummyClassifier() if pr.task == "clf" else DummyRegressor()
+        return est.fit(Xtr, ytr).score(Xte, yte)
+    return model(pr.task, seed).fit(Xtr[selected], ytr).score(Xte[selected], yte)
+
+
+def evaluate(pr, method, seed, powershap_max_cells):
+    from sklearn.model_selection import train_test_split
+
+    strat = pr.y if pr.task == "clf" else None
+    Xtr, Xte, ytr, yte = train_test_split(pr.X, pr.y, test_size=0.3, random_state=seed,
+                                          stratify=strat)  # fmt: skip
+    Xtr, Xte = Xtr.reset_index(drop=True), Xte.reset_index(drop=True)
+    if method == "powershap" and Xtr.shape[0] * Xtr.shape[1] > powershap_max_cells:
+        return None
+    t = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        selected = METHODS[method](pr, Xtr, ytr, seed)
+    seconds = time.perf_counter() - t
+    chosen = set(selected)
+    p = pr.X.shape[1]
+    tp = len(chosen & pr.relevant)
+    fp = len(chosen - pr.relevant)
+    fn = len(pr.relevant - chosen)
+    tpr = tp / len(pr.relevant) if pr.relevant else np.nan
+    fpr = fp / (p - len(pr.relevant))
+    f1 = 2 * tp / (2 * tp + fp + fn) if pr.relevant else np.nan
+    score = heldout_score(pr, Xtr, ytr, Xte, yte, selected, seed)
+    return {
+        "family": pr.family, "problem": pr.name, "method": method, "tpr": tpr, "fpr": fpr,
+        "f1": f1, "n_selected": len(chosen), "none_selected": len(chosen) == 0,
+        "score": score, "seconds": seconds, "seed": seed,
+    }  # fmt: skip
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one seed, small problems")
+    parser.add_argument("--out", help="write the markdown table here")
+    parser.add_argument("--csv", help="write the per-run rows here")
+    parser.add_argument("--from-csv", help="only re-make the tables from a --csv file")
+    args = parser.parse_args(argv)
+    if args.from_csv:
+        df = pd.read_csv(args.from_csv)
+        text = table_markdown(summarise(df), args.quick, None, list(df["method"].unique()))
+        text += "\n" + common_f1_markdown(df)
+        print(text)
+        if args.out:
+            with open(args.out, "w") as fh:
+                fh.write(text)
+        return
+    methods = [m for m in METHODS if m != "powershap" or _powershap() is not None]
+    # powershap refits many models per run: keep it to the smaller problems
+    powershap_cells = 700 * 20 if args.quick else 700 * 100
+    rows = []
+    t0 = time.perf_counter()
+    for i, pr in enumerate(problems(args.quick)):
+        seed = i
+        for method in methods:
+            if pr.family == "null" and method == "powershap" and i % 4:
+                continue  # every 4th null data set only: it is slow
+            r = evaluate(pr, method, seed, powershap_cells)
+            if r is not None:
+                rows.append(r)
+        print(f"[{time.perf_counter() - t0:6.0f}s] {pr.family} {pr.name}", file=sys.stderr)
+    df = pd.DataFrame(rows)
+    if args.csv:
+        df.to_csv(args.csv, index=False)
+    table = summarise(df)
+    text = table_markdown(table, args.quick, time.perf_counter() - t0, methods)
+    text += "\n" + common_f1_markdown(df)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write(text)
+
+
+def summarise(df):
+    g = df.groupby(["family", "method"], sort=False)
+    table = g.agg(
+        runs=("f1", "size"), TPR=("tpr", "mean"), FPR=("fpr", "mean"), F1=("f1", "mean"),
+        n_selected=("n_selected", "mean"), none_selected=("none_selected", "mean"),
+        score=("score", "mean"), seconds=("seconds", "mean"),
+    )  # fmt: skip
+    return table.reset_index()
+
+
+def table_markdown(table, quick, total, methods):
+    lines = [
+        "| family | method | runs | TPR | FPR | F1 | # selected | share of runs selecting "
+        "nothing | held-out score | seconds/run |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def f(x, fmt="{:.3f}"):
+        return "–" if pd.isna(x) else fmt.format(x)
+
+    for _, r in table.iterrows():
+        lines.append(
+            f"| {r.family} | {r.method} | {r.runs} | {f(r.TPR)} | {f(r.FPR)} | {f(r.F1)} | "
+            f"{r.n_selected:.1f} | {r.none_selected:.2f} | {r.score:.3f} | {r.seconds:.2f} |"
+        )
+    lines.append("")
+    took = "" if total is None else f"{total:.0f} s in all, "
+    lines.append(f"Run: {'--quick' if quick else 'full'}, {took}methods: {', '.join(methods)}.")
+    return "\n".join(lines) + "\n"
+
+
+def common_f1_markdown(df):
+    """Mean F1 per family over the problems (data set x seed) that every method ran, so
+    that methods skipped on the large problems are compared on equal terms."""
+    df = df[df["family"] != "null"]
+    n_methods = df["method"].nunique()
+    counts = df.groupby(["family", "problem", "seed"])["method"].transform("nunique")
+    common = df[counts == n_methods]
+    table = common.pivot_table(index="family", columns="method", values="f1", aggfunc="mean")
+    table = table[list(df["method"].unique())]
+    n_runs = common.groupby("family")["problem"].size() // n_methods
+    head = "| family | runs | " + " | ".join(table.columns) + " |"
+    lines = ["Mean F1 on the runs every method made:", "", head,
+             "|---|---|" + "---|" * len(table.columns)]  # fmt: skip
+    for family, row in table.iterrows():
+        best = row.max()
+        cells = [f"**{v:.3f}**" if v == best else f"{v:.3f}" for v in row]
+        lines.append(f"| {family} | {n_runs[family]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

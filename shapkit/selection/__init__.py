@@ -1,0 +1,14 @@
+"""Feature selection on held-out Shapley values: :class:`ShapSelector`,
+:func:`select_features` (see ``docs/selection.md``)."""
+
+from ._selector import ShapSelector, rank_cut, select_features
+from ._stats import bh_adjust, one_standard_error, paired_tests
+
+__all__ = [
+    "ShapSelector",
+    "bh_adjust",
+    "one_standard_error",
+    "paired_tests",
+    "rank_cut",
+    "select_features",
+]

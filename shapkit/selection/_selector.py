@@ -1,0 +1,719 @@
+"""``ShapSelector``: feature selection on held-out Shapley values (scikit-learn selector)."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.feature_selection import SelectorMixin
+from sklearn.utils import check_consistent_length, column_or_1d
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._importance import (
+    adapt_columns,
+    column_labels,
+    heldout_importance,
+    take_columns,
+    take_rows,
+)
+from ._stats import bh_adjust, one_standard_error, paired_tests, t_interval
+
+REPORT_COLUMNS = [
+    "rank",
+    "mean_abs_shap",
+    "ci_low",
+    "ci_high",
+    "share",
+    "direction",
+    "probe_threshold",
+    "hit_rate",
+    "effect_size",
+    "p_value",
+    "q_value",
+    "q_value_reject",
+    "n_fits",
+    "decision",
+    "selected",
+]
+_METHODS = ("probe", "rfe", "rank")
+PROBE_PREFIX = "__probe_"
+
+
+class ShapSelector(SelectorMixin, BaseEstimator):
+    """Select features by their held-out Shapley importance.
+
+    Every importance is the mean |Shapley value| of a feature on validation-fold rows
+    (at most ``max_rows`` of them) of a model fitted on the training fold, with a
+    background of ``background_size`` training rows; shapkit's ``method="auto"`` picks
+    exact TreeSHAP for supported tree models, the linear closed form for linear models,
+    exact enumeration for few features, else the kernel sampler with ``budget``.
+
+    Parameters
+    ----------
+    estimator : scikit-learn estimator or Pipeline
+        Cloned and refitted on every fold. A Pipeline that encodes categorical or string
+        columns works: the selector selects the original columns. When its first step is
+        a ColumnTransformer with lists of column names, the lists are kept in step with
+        the probe and dropped columns.
+    method : {"probe", "rfe", "rank"}
+        ``"probe"``: repeated K-fold; each fit adds ``n_probes`` probe columns (row
+        permutations of copies of randomly chosen real columns, so dtype and cardinality
+        are kept, named ``__probe_0``, ...); a feature is compared with the strongest
+        probe of each fit by one-sided Wilcoxon signed-rank tests across fits, both ways,
+        with Benjamini-Hochberg control of the false discovery rate at ``alpha``:
+        ``accept`` (beats the probes), ``reject`` (loses to them) or ``tentative``
+        (neither yet). Stops early after a repeat that leaves nothing tentative.
+        ``"rfe"``: recursive elimination of the least important features (``step`` at a
+        time), each set scored by cross-validation; the size is chosen by the
+        one-standard-error rule. ``"rank"``: a ranking by cross-validated importance, cut
+        at ``max_features`` or at the cumulative share ``share``.
+    cv : int or cross-validation splitter
+        Folds per repeat (stratified for classifiers) or a splitter.
+    n_repeats : int
+        Most repeats of the K-fold for ``"probe"`` (``"rfe"`` and ``"rank"`` use one).
+    alpha : float
+        False discovery rate of each of the two probe tests.
+    max_features : int, optional
+        Keep at most this many features (the most important of those selected).
+    share : float, optional
+        ``"rank"``: keep the smallest top set whose share of the total importance is at
+        least ``share`` (default 0.9 when ``max_features`` is not given either).
+    step : int or float
+        ``"rfe"``: features removed per round (a float in (0, 1): that fraction of the
+        remaining features, at least one).
+    n_probes : int, optional
+        Probe columns per fit (default ``min(d, 20)``, at least 5).
+    min_repeats : int
+        Repeats before the probe method may stop early.
+    background_size, max_rows : int
+        Training rows used as background; validation rows explained per fit.
+    budget : int, "auto" or None
+        Game evaluations per explained row when values are sampled (``"auto"``:
+        ``min(1024, max(256, 8 (d + 1)))``; None: shapkit's default).
+    output : str, optional
+        Output space to explain; by default chosen per model (see ``choose_output``).
+    scoring : str or callable, optional
+        ``"rfe"``: the scorer of each feature set (default: the estimator's ``score``).
+    seed : int, optional
+        Seeds folds, probes, row samples, and the ``random_state`` parameters of the
+        estimator that are None, so that a seeded run is reproducible.
+    n_jobs : int
+        Fits of one repeat run in parallel (joblib).
+
+    Attributes
+    ----------
+    report_ : DataFrame
+        One row per feature (see :func:`select_features`); settings in ``attrs``.
+    support_ : ndarray of bool
+    ranking_ : ndarray of int
+    rfe_scores_ : DataFrame or None
+        ``"rfe"``: ``n_features``, ``mean_score``, ``std_error``, ``features`` per size.
+    n_features_in_, feature_names_in_ : as in scikit-learn.
+    """
+
+    def __init__(
+        self,
+        estimator: Any,
+        *,
+        method: str = "probe",
+        cv: Any = 5,
+        n_repeats: int = 5,
+        alpha: float = 0.05,
+        max_features: int | None = None,
+        share: float | None = None,
+        step: int | float = 0.2,
+        n_probes: int | None = None,
+        min_repeats: int = 2,
+        background_size: int = 50,
+        max_rows: int = 100,
+        budget: Any = "auto",
+        output: str | None = None,
+        scoring: Any = None,
+        seed: int | None = None,
+        n_jobs: int | None = 1,
+    ) -> None:
+        self.estimator = estimator
+        self.method = method
+        self.cv = cv
+        self.n_repeats = n_repeats
+        self.alpha = alpha
+        self.max_features = max_features
+        self.share = share
+        self.step = step
+        self.n_probes = n_probes
+        self.min_repeats = min_repeats
+        self.background_size = background_size
+        self.max_rows = max_rows
+        self.budget = budget
+        self.output = output
+        self.scoring = scoring
+        self.seed = seed
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------ sklearn API
+    def __sklearn_tags__(self):  # noqa: ANN204
+        from sklearn.utils import get_tags
+
+        tags = super().__sklearn_tags__()
+        try:
+            inner = get_tags(self.estimator)
+            tags.input_tags.allow_nan = inner.input_tags.allow_nan
+            tags.input_tags.string = inner.input_tags.string
+            tags.input_tags.categorical = inner.input_tags.categorical
+        except Exception:  # noqa: BLE001 - a non-sklearn estimator: keep the defaults
+            pass
+        tags.target_tags.required = True
+        return tags
+
+    def _get_support_mask(self) -> np.ndarray:
+        check_is_fitted(self, "support_")
+        return self.support_
+
+    def transform(self, X: Any) -> Any:
+        """The selected columns; a DataFrame stays a DataFrame with its dtypes."""
+        check_is_fitted(self, "support_")
+        if isinstance(X, pd.DataFrame):
+            validate_data(self, X, skip_check_array=True, reset=False)
+            if X.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but ShapSelector is expecting "
+                    f"{self.n_features_in_} features as input."
+                )
+            if not self.support_.any():
+                import warnings
+
+                warnings.warn(
+                    "No features were selected: either the data is too noisy or the "
+                    "selection test too strict.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            return X.iloc[:, np.flatnonzero(self.support_)]
+        return super().transform(X)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, y: Any) -> ShapSelector:
+        """Select features of ``X`` for target ``y``; see the class docstring."""
+        self._check_params()
+        if y is None:
+            raise ValueError(
+                "ShapSelector requires y to be passed, but the target y is None; pass the "
+                "target of each row."
+            )
+        allow_nan = self.__sklearn_tags__().input_tags.allow_nan
+        if isinstance(X, pd.DataFrame):
+            validate_data(self, X, skip_check_array=True, reset=True)
+            if X.columns.has_duplicates:
+                raise ValueError("X has duplicated column names; make them unique.")
+            if X.shape[1] == 0:
+                raise ValueError("X has 0 feature(s) (shape=(n, 0)); at least 1 is required.")
+            X = X.reset_index(drop=True)
+            y = np.asarray(y.to_numpy() if isinstance(y, pd.Series) else y)
+            check_consistent_length(X, y)
+        else:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                dtype=None,
+                ensure_all_finite=False if allow_nan else True,
+                ensure_min_samples=2,
+                y_numeric=False,
+                multi_output=True,
+            )
+            if X.dtype == object:
+                try:  # numbers stored as objects: the tree and linear paths want floats
+                    X = X.astype(float)
+                except (TypeError, ValueError):
+                    pass  # strings: for a Pipeline estimator that encodes them
+        y = self._check_target(y, X.shape[0])
+        self._classifier = is_classifier(self.estimator)
+        self._labels = column_labels(X)
+        self._rng = np.random.default_rng(self.seed)
+        self._shap_methods: set[str] = set()
+        self._outputs: set[str] = set()
+        self.rfe_scores_ = None
+        if self.method == "probe":
+            report = self._fit_probe(X, y)
+        elif self.method == "rfe":
+            report = self._fit_rfe(X, y)
+        else:
+            report = self._fit_rank(X, y)
+        self.support_ = report.loc[self._report_index(), "selected"].to_numpy(dtype=bool)
+        rank = report.loc[self._report_index(), "rank"].to_numpy(dtype=np.int64)
+        self.ranking_ = rank
+        report = report[REPORT_COLUMNS].sort_values("rank", kind="stable")
+        report.attrs = self._settings(report)
+        self.report_ = report
+        del self._rng
+        return self
+
+    def _report_index(self) -> pd.Index:
+        return pd.Index([str(c) if not isinstance(c, str) else c for c in self._names()])
+
+    def _names(self) -> list[Any]:
+        if hasattr(self, "feature_names_in_"):
+            return list(self.feature_names_in_)
+        return [f"x{j}" for j in range(self.n_features_in_)]
+
+    def _check_params(self) -> None:
+        if self.method not in _METHODS:
+            raise ValueError(f"method={self.method!r}: choose one of {list(_METHODS)}.")
+        for name in ("n_repeats", "background_size", "max_rows", "min_repeats"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+        if not 0.0 < float(self.alpha) < 1.0:
+            raise ValueError(f"alpha={self.alpha!r}: choose a rate between 0 and 1, e.g. 0.05.")
+        if self.max_features is not None and (
+            isinstance(self.max_features, bool)
+            or not isinstance(self.max_features, numbers.Integral)
+            or self.max_features < 1
+        ):
+            raise ValueError(f"max_features must be a positive integer or None; got "
+                             f"{self.max_features!r}.")  # fmt: skip
+        if self.share is not None and not 0.0 < float(self.share) <= 1.0:
+            raise ValueError(f"share={self.share!r}: choose a share in (0, 1].")
+        if self.n_probes is not None and (
+            not isinstance(self.n_probes, numbers.Integral) or self.n_probes < 1
+        ):
+            raise ValueError(f"n_probes must be a positive integer; got {self.n_probes!r}.")
+        step = self.step
+        if isinstance(step, bool) or not (
+            (isinstance(step, numbers.Integral) and step >= 1)
+            or (isinstance(step, numbers.Real) and 0.0 < step < 1.0)
+        ):
+            raise ValueError(f"step must be an integer >= 1 or a fraction in (0, 1); got {step!r}.")
+
+    def _check_target(self, y: Any, n: int) -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise ValueError(
+                f"y must be 1-D (one target per row); got shape {y.shape}. Multi-output "
+                "targets are not supported."
+            )
+        y = column_or_1d(y)
+        if y.shape[0] != n:
+            raise ValueError(f"X has {n} rows but y has {y.shape[0]}; pass one target per row.")
+        if is_classifier(self.estimator):
+            kind = type_of_target(y, input_name="y")
+            if kind not in ("binary", "multiclass"):
+                raise ValueError(
+                    f"Unknown label type: y is {kind!r}; a classifier needs class labels."
+                )
+            n_classes = np.unique(y).size
+            if n_classes < 2:
+                raise ValueError(
+                    f"y has only 1 class ({np.unique(y)[0]!r}); feature selection for a "
+                    "classifier needs at least 2 classes."
+                )
+        else:
+            values = np.asarray(y, dtype=float)
+            if not np.all(np.isfinite(values)):
+                raise ValueError("y contains NaN or infinity; drop or impute those rows.")
+            if np.ptp(values) == 0:
+                raise ValueError(
+                    "y is constant; no feature can explain a constant target (nothing to select)."
+                )
+        return y
+
+    # ------------------------------------------------------------------ helpers
+    def _seed_estimator(self, estimator: Any, seed: int) -> Any:
+        """A clone whose ``random_state`` parameters that are None get ``seed`` (only when
+        the selector itself is seeded)."""
+        est = clone(estimator)
+        if self.seed is None:
+            return est
+        try:
+            params = est.get_params(deep=True)
+        except Exception:  # noqa: BLE001
+            return est
+        updates = {k: seed for k, v in params.items() if k.endswith("random_state") and v is None}
+        if updates:
+            est.set_params(**updates)
+        return est
+
+    def _splits(self, X: Any, y: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        if isinstance(self.cv, numbers.Integral) and not isinstance(self.cv, bool):
+            if self.cv < 2:
+                raise ValueError(f"cv must be at least 2 folds; got {self.cv}.")
+            if self._classifier:
+                counts = np.unique(y, return_counts=True)[1]
+                k = int(min(self.cv, max(2, counts.min())))
+                splitter = StratifiedKFold(k, shuffle=True, random_state=seed)
+            else:
+                splitter = KFold(min(self.cv, X.shape[0]), shuffle=True, random_state=seed)
+        else:
+            splitter = self.cv
+        return [(np.asarray(a), np.asarray(b)) for a, b in splitter.split(X, y)]
+
+    def _importance(self, model: Any, X_train: Any, X_val: Any, seed: int):
+        return heldout_importance(
+            model,
+            X_train,
+            X_val,
+            classifier=self._classifier,
+            output=self.output,
+            background_size=self.background_size,
+            max_rows=self.max_rows,
+            budget=self.budget,
+            seed=seed,
+        )
+
+    def _parallel(self, jobs: list) -> list:
+        if self.n_jobs in (None, 1) or len(jobs) < 2:
+            return [fn(*args) for fn, args in jobs]
+        from joblib import Parallel, delayed
+
+        return Parallel(n_jobs=self.n_jobs)(delayed(fn)(*args) for fn, args in jobs)
+
+    # ------------------------------------------------------------------ probe
+    def _probe_fit(
+        self, X: Any, y: np.ndarray, train: np.ndarray, val: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, str]:
+        rng = np.random.default_rng(seed)
+        d = X.shape[1]
+        n_probes = self.n_probes if self.n_probes is not None else max(5, min(d, 20))
+        sources = rng.choice(d, n_probes, replace=n_probes > d)
+        X_tr, X_va = take_rows(X, train), take_rows(X, val)
+        X_tr = _with_probes(X_tr, sources, rng)
+        X_va = _with_probes(X_va, sources, rng)
+        labels = self._labels
+        extra = {f"{PROBE_PREFIX}{i}": labels[j] for i, j in enumerate(sources)}
+        est = adapt_columns(self._seed_estimator(self.estimator, seed % 2**31), labels, extra)
+        est.fit(X_tr, y[train])
+        imp = self._importance(est, X_tr, X_va, int(rng.integers(2**31)))
+        return imp.mean_abs[:d], imp.mean_abs[d:], imp.direction[:d], imp.method, imp.output
+
+    def _fit_probe(self, X: Any, y: np.ndarray) -> pd.DataFrame:
+        folds = self.cv if isinstance(self.cv, numbers.Integral) else self.cv.get_n_splits()
+        if 0.5 ** (self.n_repeats * folds) > float(self.alpha):
+            import warnings
+
+            warnings.warn(
+                f"n_repeats x cv = {self.n_repeats * folds} fits are too few fits for the "
+                f"Wilcoxon test to reach alpha={self.alpha}: no feature can be accepted or "
+                "rejected. Use at least 5 fits, 10 or more for many features.",
+                UserWarning,
+                stacklevel=3,
+            )
+        real, probe_max, directions = [], [], []
+        stopped_early = False
+        alpha = float(self.alpha)
+        for repeat in range(self.n_repeats):
+            split_seed = int(self._rng.integers(2**31))
+            splits = self._splits(X, y, split_seed)
+            jobs = [
+                (self._probe_fit, (X, y, tr, va, int(self._rng.integers(2**31))))
+                for tr, va in splits
+            ]
+            for r, p, direction, method, output in self._parallel(jobs):
+                real.append(r)
+                probe_max.append(p.max() if p.size else 0.0)
+                directions.append(direction)
+                self._shap_methods.add(method)
+                self._outputs.add(output)
+            R, T = np.asarray(real), np.asarray(probe_max)
+            p_gt, p_lt, hit, effect = paired_tests(R, T)
+            q_gt, q_lt = bh_adjust(p_gt), bh_adjust(p_lt)
+            accept = q_gt <= alpha
+            # a feature no fitted model ever used cannot beat the probes: reject it
+            reject = (q_lt <= alpha) | (R == 0).all(axis=0)
+            if repeat + 1 >= min(self.min_repeats, self.n_repeats) and np.all(accept | reject):
+                stopped_early = repeat + 1 < self.n_repeats
+                break
+        self._n_repeats_run = repeat + 1
+        self._stopped_early = stopped_early
+        decision = np.where(accept, "accept", np.where(reject, "reject", "tentative"))
+        mean = R.mean(axis=0)
+        selected = self._cap(accept, mean)
+        frame = self._base_report(R, np.asarray(directions), selected, decision)
+        frame["probe_threshold"] = float(T.mean())
+        frame["hit_rate"] = hit
+        frame["effect_size"] = effect
+        frame["p_value"] = p_gt
+        frame["q_value"] = q_gt
+        frame["q_value_reject"] = q_lt
+        return frame
+
+    def _cap(self, keep: np.ndarray, importance: np.ndarray) -> np.ndarray:
+        """``keep`` limited to the ``max_features`` most important of its features."""
+        keep = np.asarray(keep, dtype=bool).copy()
+        if self.max_features is not None and keep.sum() > self.max_features:
+            order = np.argsort(-np.where(keep, importance, -np.inf), kind="stable")
+            keep[:] = False
+            keep[order[: self.max_features]] = True
+        return keep
+
+    def _base_report(
+        self,
+        per_fit: np.ndarray,
+        directions: np.ndarray,
+        selected: np.ndarray,
+        decision: np.ndarray,
+        rank: np.ndarray | None = None,
+    ) -> pd.DataFrame:
+        mean = per_fit.mean(axis=0)
+        low, high = t_interval(per_fit)
+        total = mean.sum()
+        share = mean / total if total > 0 else np.full(mean.shape, np.nan)
+        with np.errstate(invalid="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                direction = np.nanmean(directions, axis=0) if directions.size else mean * np.nan
+        if rank is None:
+            # selected features first, then by importance
+            order = np.lexsort((-mean, ~selected))
+            rank = np.empty(mean.size, dtype=np.int64)
+            rank[order] = np.arange(1, mean.size + 1)
+        frame = pd.DataFrame(
+            {
+                "rank": rank,
+                "mean_abs_shap": mean,
+                "ci_low": low,
+                "ci_high": high,
+                "share": share,
+                "direction": direction,
+            },
+            index=pd.Index(self._report_index(), name="feature"),
+        )
+        for col in ("probe_threshold", "hit_rate", "effect_size", "p_value", "q_value",
+                    "q_value_reject"):  # fmt: skip
+            frame[col] = np.nan
+        frame["n_fits"] = per_fit.shape[0]
+        frame["decision"] = decision
+        frame["selected"] = selected
+        return frame
+
+    # ------------------------------------------------------------------ rank
+    def _cv_importance(
+        self, X: Any, y: np.ndarray, columns: list[int], with_score: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-fold importance (folds, len(columns)), directions, and scores (folds,)."""
+        splits = self._splits(X, y, int(self._rng.integers(2**31)))
+        jobs = [
+            (self._plain_fit, (X, y, columns, tr, va, int(self._rng.integers(2**31)), with_score))
+            for tr, va in splits
+        ]
+        out = self._parallel(jobs)
+        imp = np.asarray([o[0] for o in out])
+        direction = np.asarray([o[1] for o in out])
+        score = np.asarray([o[2] for o in out], dtype=float)
+        for o in out:
+            self._shap_methods.add(o[3])
+            self._outputs.add(o[4])
+        return imp, direction, score
+
+    def _plain_fit(
+        self, X: Any, y: np.ndarray, columns: list[int], train: np.ndarray, val: np.ndarray,
+        seed: int, with_score: bool,
+    ) -> tuple[np.ndarray, np.ndarray, float, str, str]:  # fmt: skip
+        rng = np.random.default_rng(seed)
+        Xs = take_columns(X, columns)
+        X_tr, X_va = take_rows(Xs, train), take_rows(Xs, val)
+        keep = [self._labels[j] for j in columns]
+        est = adapt_columns(self._seed_estimator(self.estimator, seed % 2**31), keep, {})
+        est.fit(X_tr, y[train])
+        score = np.nan
+        if with_score:
+            from sklearn.metrics import check_scoring
+
+            score = float(check_scoring(est, scoring=self.scoring)(est, X_va, y[val]))
+        imp = self._importance(est, X_tr, X_va, int(rng.integers(2**31)))
+        return imp.mean_abs, imp.direction, score, imp.method, imp.output
+
+    def _fit_rank(self, X: Any, y: np.ndarray) -> pd.DataFrame:
+        d = X.shape[1]
+        imp, directions, _ = self._cv_importance(X, y, list(range(d)), with_score=False)
+        mean = imp.mean(axis=0)
+        keep = rank_cut(mean, self.max_features, self.share)
+        decision = np.where(keep, "accept", "reject")
+        return self._base_report(imp, directions, keep, decision)
+
+    # ------------------------------------------------------------------ rfe
+    def _fit_rfe(self, X: Any, y: np.ndarray) -> pd.DataFrame:
+        d = X.shape[1]
+        current = list(range(d))
+        rows = []
+        eliminated: list[list[int]] = []  # features removed per round, least important first
+        first_imp = first_dir = None
+        while True:
+            imp, directions, scores = self._cv_importance(X, y, current, with_score=True)
+            if first_imp is None:
+                first_imp, first_dir = imp, directions
+            n_ok = int(np.isfinite(scores).sum())
+            se = float(np.nanstd(scores, ddof=1) / np.sqrt(n_ok)) if n_ok > 1 else np.nan
+            rows.append(
+                {
+                    "n_features": len(current),
+                    "mean_score": float(np.nanmean(scores)) if n_ok else np.nan,
+                    "std_error": se,
+                    "features": [self._names()[j] for j in current],
+                }
+            )
+            if len(current) == 1:
+                eliminated.append(list(current))
+                break
+            step = self.step
+            n_remove = max(1, int(step * len(current))) if isinstance(step, float) else int(step)
+            n_remove = min(n_remove, len(current) - 1)
+            order = np.argsort(imp.mean(axis=0), kind="stable")
+            removed = [current[i] for i in order[:n_remove]]
+            eliminated.append(removed)
+            current = [c for c in current if c not in set(removed)]
+        curve = pd.DataFrame(rows)
+        chosen, best = one_standard_error(
+            curve["n_features"].to_numpy(), curve["mean_score"].to_numpy(),
+            curve["std_error"].to_numpy(),
+        )  # fmt: skip
+        if self.max_features is not None:
+            allowed = np.flatnonzero(curve["n_features"].to_numpy() <= self.max_features)
+            if chosen not in allowed:
+                chosen = int(allowed[np.nanargmax(curve["mean_score"].to_numpy()[allowed])])
+        curve["chosen"] = np.arange(len(curve)) == chosen
+        curve["best"] = np.arange(len(curve)) == best
+        self.rfe_scores_ = curve
+        self._rfe_chosen = int(curve["n_features"].iloc[chosen])
+        names = self._names()
+        keep_names = set(curve["features"].iloc[chosen])
+        selected = np.array([n in keep_names for n in names])
+        rank = np.empty(d, dtype=np.int64)
+        position = 1
+        for removed in reversed(eliminated):
+            for j in reversed(removed):  # most important of the round first
+                rank[j] = position
+                position += 1
+        decision = np.where(selected, "accept", "reject")
+        return self._base_report(first_imp, first_dir, selected, decision, rank=rank)
+
+    def plot_rfe(self, ax: Any = None) -> Any:
+        """The cross-validated score of each feature-set size with one-standard-error bars,
+        the chosen size marked; returns the matplotlib Axes."""
+        check_is_fitted(self, "support_")
+        if self.rfe_scores_ is None:
+            raise ValueError("plot_rfe needs a selector fitted with method='rfe'.")
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 4))
+        curve = self.rfe_scores_
+        ax.errorbar(curve["n_features"], curve["mean_score"], yerr=curve["std_error"],
+                    marker="o", capsize=3, label="CV score ± 1 SE")  # fmt: skip
+        ax.axvline(self._rfe_chosen, color="C3", linestyle="--",
+                   label=f"chosen: {self._rfe_chosen} (one-SE rule)")  # fmt: skip
+        ax.set_xlabel("number of features")
+        ax.set_ylabel("cross-validated score")
+        ax.set_title("Recursive elimination by held-out Shapley importance")
+        ax.legend()
+        return ax
+
+    # ------------------------------------------------------------------ report attrs
+    def _settings(self, report: pd.DataFrame) -> dict[str, Any]:
+        est = self.estimator
+        return {
+            "method": self.method,
+            "estimator": type(est).__name__,
+            "cv": self.cv if isinstance(self.cv, int) else repr(self.cv),
+            "n_repeats": int(self.n_repeats),
+            "n_repeats_run": int(getattr(self, "_n_repeats_run", 1)),
+            "stopped_early": bool(getattr(self, "_stopped_early", False)),
+            "n_fits": int(report["n_fits"].iloc[0]) if len(report) else 0,
+            "alpha": float(self.alpha),
+            "n_probes": (
+                (self.n_probes or max(5, min(self.n_features_in_, 20)))
+                if self.method == "probe"
+                else None
+            ),
+            "max_features": self.max_features,
+            "share": self.share,
+            "step": self.step,
+            "background_size": int(self.background_size),
+            "max_rows": int(self.max_rows),
+            "budget": self.budget,
+            "shap_method": sorted(self._shap_methods),
+            "output_space": sorted(self._outputs),
+            "seed": self.seed,
+            "n_selected": int(report["selected"].sum()),
+        }
+
+
+def _with_probes(X: Any, sources: np.ndarray, rng: np.random.Generator) -> Any:
+    """``X`` with one probe column per source column: that column's cells in a random
+    row order (own permutation per probe), same dtype."""
+    n = X.shape[0]
+    if isinstance(X, pd.DataFrame):
+        probes = {}
+        for i, j in enumerate(sources):
+            col = X.iloc[:, int(j)]
+            probes[f"{PROBE_PREFIX}{i}"] = col.iloc[rng.permutation(n)].reset_index(drop=True)
+        extra = pd.DataFrame(probes)
+        extra.index = X.index
+        return pd.concat([X, extra], axis=1)
+    cols = [X[rng.permutation(n), int(j)] for j in sources]
+    return np.column_stack([X] + cols) if cols else X
+
+
+def rank_cut(importance: np.ndarray, max_features: int | None, share: float | None) -> np.ndarray:
+    """The top features by importance: at most ``max_features``, and the smallest top
+    set whose cumulative share of the total importance reaches ``share`` (0.9 when
+    neither is given). Features of zero importance are never kept.
+
+    Example
+    -------
+    >>> rank_cut(np.array([0.1, 0.6, 0.3, 0.0]), None, 0.85).tolist()
+    [False, True, True, False]
+    """
+    importance = np.asarray(importance, dtype=float)
+    d = importance.size
+    if max_features is None and share is None:
+        share = 0.9
+    order = np.argsort(-importance, kind="stable")
+    n_keep = d
+    if share is not None:
+        total = importance.sum()
+        if total <= 0:
+            n_keep = 0
+        else:
+            cumulative = np.cumsum(importance[order]) / total
+            n_keep = int(np.searchsorted(cumulative, float(share) - 1e-12) + 1)
+    if max_features is not None:
+        n_keep = min(n_keep, int(max_features))
+    keep = np.zeros(d, dtype=bool)
+    keep[order[:n_keep]] = True
+    return keep & (importance > 0)
+
+
+def select_features(estimator: Any, X: Any, y: Any, **kwargs: Any) -> pd.DataFrame:
+    """Fit a :class:`ShapSelector` and return its report.
+
+    One row per feature, sorted by ``rank``: ``rank``; ``mean_abs_shap`` (mean over fits
+    of the held-out mean |Shapley value|), ``ci_low``/``ci_high`` (Student-t interval
+    over fits, which overlap, so read it as indicative), ``share`` of the total,
+    ``direction`` (mean Spearman correlation of a numeric feature with its values);
+    probe method only: ``probe_threshold`` (mean over fits of the strongest probe),
+    ``hit_rate`` (share of fits beating it), ``effect_size`` (rank-biserial), ``p_value``
+    and ``q_value`` (Wilcoxon feature > probe, BH-adjusted), ``q_value_reject`` (the
+    reverse test, BH-adjusted); ``n_fits``; ``decision`` (accept / reject / tentative);
+    ``selected``. Settings are in ``attrs``.
+
+    Example
+    -------
+    >>> import numpy as np, shapkit
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(300, 4)); y = X[:, 0] + 0.1 * rng.normal(size=300)
+    >>> table = shapkit.select_features(DecisionTreeRegressor(max_depth=3), X, y, seed=0)
+    >>> table.index[table["selected"]].tolist()
+    ['x0']
+    """
+    return ShapSelector(estimator, **kwargs).fit(X, y).report_

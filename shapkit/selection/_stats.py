@@ -1,0 +1,110 @@
+"""Statistics of the selector: paired probe tests, FDR control, the one-standard-error rule."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def paired_tests(
+    real: np.ndarray, threshold: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One-sided Wilcoxon signed-rank tests of each feature against the probe threshold.
+
+    ``real`` is ``(n_fits, d)``: a feature's held-out importance in each fit;
+    ``threshold`` is ``(n_fits,)``: the strongest probe's importance in the same fit.
+    Returns ``p_greater`` (feature > probe), ``p_less`` (feature < probe), the hit rate
+    (share of fits where the feature beats the probe) and the effect size (matched-pairs
+    rank-biserial correlation in [-1, 1]: +1 when it beats the probe in every fit).
+
+    A fit where the feature and the strongest probe both have importance 0 (no model
+    split on either) counts as a loss of the feature by the smallest margin: it showed
+    nothing beyond the probes. Other zero differences are split between the signs
+    (``zero_method="zsplit"``); a feature whose differences are all (nonzero) ties gets
+    p = 1 both ways and effect 0.
+    """
+    from scipy.stats import rankdata, wilcoxon
+
+    n_fits, d = real.shape
+    diff = real - threshold[:, None]
+    both_zero = (real == 0) & (threshold[:, None] == 0)
+    scale = float(np.max(np.abs(real), initial=0.0)) or 1.0
+    diff = np.where(both_zero, -1e-12 * scale, diff)
+    p_greater = np.ones(d)
+    p_less = np.ones(d)
+    effect = np.zeros(d)
+    hit_rate = (diff > 0).mean(axis=0) if n_fits else np.full(d, np.nan)
+    for j in range(d):
+        dj = diff[:, j]
+        if n_fits == 0 or np.all(dj == 0):
+            continue
+        p_greater[j] = float(wilcoxon(dj, alternative="greater", zero_method="zsplit").pvalue)
+        p_less[j] = float(wilcoxon(dj, alternative="less", zero_method="zsplit").pvalue)
+        ranks = rankdata(np.abs(dj))
+        total = ranks.sum()
+        effect[j] = float((ranks[dj > 0].sum() - ranks[dj < 0].sum()) / total)
+    return p_greater, p_less, hit_rate, effect
+
+
+def bh_adjust(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values); NaN stays NaN."""
+    p = np.asarray(p_values, dtype=float)
+    q = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    m = int(ok.sum())
+    if m == 0:
+        return q
+    pv = p[ok]
+    order = np.argsort(pv, kind="stable")
+    scaled = pv[order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    q[ok] = out
+    return q
+
+
+def one_standard_error(
+    sizes: np.ndarray, mean_scores: np.ndarray, std_errors: np.ndarray
+) -> tuple[int, int]:
+    """The one-standard-error rule: the smallest feature-set size whose mean score is at
+    least the best mean score minus the best size's standard error (higher is better).
+
+    Returns ``(position of the chosen size, position of the best size)`` in ``sizes``.
+    NaN scores are ignored; a NaN standard error counts as 0.
+
+    Example
+    -------
+    >>> one_standard_error(np.array([1, 2, 3, 4]), np.array([0.5, 0.78, 0.8, 0.79]),
+    ...                    np.array([0.03, 0.02, 0.03, 0.02]))
+    (1, 2)
+    """
+    sizes = np.asarray(sizes)
+    means = np.asarray(mean_scores, dtype=float)
+    ses = np.nan_to_num(np.asarray(std_errors, dtype=float), nan=0.0)
+    if sizes.shape != means.shape or sizes.shape != ses.shape or sizes.size == 0:
+        raise ValueError("sizes, mean_scores and std_errors must be non-empty and of one length.")
+    valid = ~np.isnan(means)
+    if not valid.any():
+        raise ValueError("Every score is NaN; the estimator could not be scored.")
+    masked = np.where(valid, means, -np.inf)
+    best = int(np.argmax(masked))
+    bar = means[best] - ses[best]
+    candidates = np.flatnonzero(valid & (means >= bar))
+    chosen = int(candidates[np.argmin(sizes[candidates])])
+    return chosen, best
+
+
+def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Student-t interval of the mean of each column of ``values`` (n, d); the lower end
+    is clipped at 0 (importances are non-negative). NaN bounds for a single row."""
+    n = values.shape[0]
+    mean = values.mean(axis=0)
+    if n < 2:
+        return np.full(mean.shape, np.nan), np.full(mean.shape, np.nan)
+    from scipy.stats import t as student_t
+
+    half = float(student_t.ppf(0.5 + level / 2, df=n - 1)) * values.std(axis=0, ddof=1)
+    half = half / math.sqrt(n)
+    return np.maximum(mean - half, 0.0), mean + half

@@ -1,0 +1,356 @@
+"""ShapSelector / select_features: selection on held-out Shapley values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import shapkit
+from shapkit.selection import (
+    ShapSelector,
+    bh_adjust,
+    one_standard_error,
+    paired_tests,
+    rank_cut,
+    select_features,
+)
+from shapkit.selection._selector import REPORT_COLUMNS
+
+
+def planted_regression(n=400, d=8, seed=0):
+    """y depends on x0, x1, x2 only; the other columns are noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = 2.0 * X[:, 0] + 1.5 * X[:, 1] + 1.0 * X[:, 2] + 0.2 * rng.normal(size=n)
+    return X, y
+
+
+def planted_classification(n=400, d=8, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    logit = 2.5 * X[:, 0] - 2.0 * X[:, 1]
+    y = (logit + 0.3 * rng.normal(size=n) > 0).astype(int)
+    return X, y
+
+
+FAST_TREE = DecisionTreeRegressor(max_depth=5, min_samples_leaf=10)
+FAST_CLF = DecisionTreeClassifier(max_depth=4, min_samples_leaf=10)
+
+
+# ----------------------------------------------------------------- planted problems
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_probe_finds_planted_regression_features(seed):
+    X, y = planted_regression(seed=seed)
+    sel = ShapSelector(FAST_TREE, seed=seed, n_repeats=3).fit(X, y)
+    assert sel.get_support(indices=True).tolist() == [0, 1, 2]
+    report = sel.report_
+    assert set(report.loc[["x3", "x4", "x5", "x6", "x7"], "decision"]) == {"reject"}
+    assert (report.loc[["x0", "x1", "x2"], "decision"] == "accept").all()
+
+
+def test_probe_binary_and_multiclass_classification():
+    X, y = planted_classification()
+    sel = ShapSelector(FAST_CLF, seed=0, n_repeats=3).fit(X, y)
+    assert sel.get_support(indices=True).tolist() == [0, 1]
+    rng = np.random.default_rng(3)
+    X3 = rng.normal(size=(450, 6))
+    y3 = np.digitize(X3[:, 0] + X3[:, 3], [-0.7, 0.7])  # 3 classes
+    sel3 = ShapSelector(FAST_CLF, seed=0, n_repeats=3).fit(X3, y3)
+    assert sel3.get_support(indices=True).tolist() == [0, 3]
+    assert sel3.report_["direction"].isna().all()  # no sign for a sum over classes
+
+
+def test_linear_classifier_uses_closed_form():
+    X, y = planted_classification(d=6)
+    report = select_features(LogisticRegression(), X, y, seed=0, n_repeats=2)
+    assert report.attrs["shap_method"] == ["linear"]
+    assert report.attrs["output_space"] == ["decision"]
+    assert report.index[report["selected"]].tolist() == ["x0", "x1"]
+    assert report.loc["x0", "direction"] > 0.9 and report.loc["x1", "direction"] < -0.9
+
+
+def test_null_data_selects_nothing():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 6))
+    y = rng.normal(size=300)
+    sel = ShapSelector(FAST_TREE, seed=0, n_repeats=3).fit(X, y)
+    assert sel.get_support().sum() == 0
+    with pytest.warns(UserWarning, match="No features were selected"):
+        assert sel.transform(X).shape == (300, 0)
+
+
+def test_determinism_under_seed():
+    X, y = planted_regression(n=250)
+    est = DecisionTreeRegressor(max_depth=4)  # random_state None: seeded by the selector
+    a = ShapSelector(est, seed=7, n_repeats=2).fit(X, y).report_
+    b = ShapSelector(est, seed=7, n_repeats=2, n_jobs=2).fit(X, y).report_
+    pd.testing.assert_frame_equal(a, b)  # parallel fits give the same numbers
+    c = ShapSelector(est, seed=8, n_repeats=2).fit(X, y).report_
+    assert not np.allclose(a["mean_abs_shap"], c.loc[a.index, "mean_abs_shap"])
+
+
+# ----------------------------------------------------------------- report
+
+
+def test_report_columns_attrs_and_decisions():
+    X, y = planted_regression()
+    report = select_features(FAST_TREE, X, y, seed=0, n_repeats=3)
+    assert list(report.columns) == REPORT_COLUMNS
+    assert report.index.name == "feature"
+    assert report["rank"].tolist() == list(range(1, 9))
+    assert set(report["decision"]) <= {"accept", "reject", "tentative"}
+    assert (report["selected"] == (report["decision"] == "accept")).all()
+    assert np.isclose(report["share"].sum(), 1.0)
+    assert (report["ci_low"] <= report["mean_abs_shap"]).all()
+    assert (report["mean_abs_shap"] <= report["ci_high"]).all()
+    accepted = report[report["selected"]]
+    assert (accepted["q_value"] <= 0.05).all() and (accepted["hit_rate"] > 0.5).all()
+    assert (accepted["mean_abs_shap"] > accepted["probe_threshold"]).all()
+    rejected = report[report["decision"] == "reject"]
+    assert (rejected["effect_size"] < 0).all()
+    assert report["n_fits"].nunique() == 1 and report["n_fits"].iloc[0] % 5 == 0
+    attrs = report.attrs
+    assert attrs["method"] == "probe" and attrs["shap_method"] == ["tree"]
+    assert attrs["n_selected"] == 3 and attrs["seed"] == 0
+    assert attrs["n_fits"] == report["n_fits"].iloc[0]
+
+
+def test_max_features_caps_probe_selection():
+    X, y = planted_regression()
+    sel = ShapSelector(FAST_TREE, seed=0, max_features=2, n_repeats=2).fit(X, y)
+    assert sel.get_support(indices=True).tolist() == [0, 1]  # x2 is the weakest
+    assert sel.report_.loc["x2", "decision"] == "accept"
+
+
+# ----------------------------------------------------------------- rank and rfe
+
+
+def test_rank_cut_max_features_and_share():
+    imp = np.array([0.05, 0.5, 0.3, 0.15, 0.0])
+    assert rank_cut(imp, 2, None).tolist() == [False, True, True, False, False]
+    assert rank_cut(imp, None, 0.8).tolist() == [False, True, True, False, False]
+    assert rank_cut(imp, None, 0.81).tolist() == [False, True, True, True, False]
+    assert rank_cut(imp, None, 1.0).tolist() == [True, True, True, True, False]
+    assert rank_cut(imp, 1, 0.95).tolist() == [False, True, False, False, False]
+    assert rank_cut(imp, None, None).sum() == 3  # share 0.9 by default
+    assert not rank_cut(np.zeros(3), None, 0.9).any()
+
+
+def test_rank_method():
+    X, y = planted_regression()
+    sel = ShapSelector(FAST_TREE, method="rank", max_features=2, seed=0).fit(X, y)
+    assert sel.get_support(indices=True).tolist() == [0, 1]
+    report = sel.report_
+    assert report["p_value"].isna().all() and report["probe_threshold"].isna().all()
+    assert report.index[:2].tolist() == ["x0", "x1"]
+    shares = ShapSelector(FAST_TREE, method="rank", share=0.99, seed=0).fit(X, y)
+    assert {0, 1, 2} <= set(shares.get_support(indices=True))
+
+
+def test_one_standard_error_rule_on_constructed_curve():
+    sizes = np.array([1, 2, 3, 4, 5, 6])
+    means = np.array([0.60, 0.80, 0.86, 0.90, 0.89, 0.88])
+    ses = np.array([0.02, 0.02, 0.02, 0.05, 0.02, 0.02])
+    assert one_standard_error(sizes, means, ses) == (2, 3)  # 0.86 >= 0.90 - 0.05
+    assert one_standard_error(sizes, means, np.zeros(6)) == (3, 3)
+    # order of sizes does not matter (elimination goes from large to small)
+    assert one_standard_error(sizes[::-1], means[::-1], ses[::-1]) == (3, 2)
+    # NaN scores are ignored, NaN standard errors count as 0
+    means_nan = np.array([np.nan, 0.80, 0.86, 0.90, 0.89, 0.88])
+    assert one_standard_error(sizes, means_nan, np.full(6, np.nan)) == (3, 3)
+    with pytest.raises(ValueError, match="one length"):
+        one_standard_error(sizes, means[:3], ses)
+
+
+def test_rfe_method_curve_and_plot():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    X, y = planted_regression(n=300, d=6)
+    sel = ShapSelector(FAST_TREE, method="rfe", step=1, seed=0).fit(X, y)
+    curve = sel.rfe_scores_
+    assert curve["n_features"].tolist() == [6, 5, 4, 3, 2, 1]
+    assert list(curve.columns) == ["n_features", "mean_score", "std_error", "features",
+                                   "chosen", "best"]  # fmt: skip
+    chosen = curve[curve["chosen"]].iloc[0]
+    i, _ = one_standard_error(curve["n_features"].to_numpy(), curve["mean_score"].to_numpy(),
+                              curve["std_error"].to_numpy())  # fmt: skip
+    assert chosen["n_features"] == curve["n_features"].iloc[i]
+    assert {0, 1} <= set(sel.get_support(indices=True))
+    assert sel.report_["rank"].is_monotonic_increasing
+    assert set(sel.report_.index[:3]) == {"x0", "x1", "x2"}
+    ax = sel.plot_rfe()
+    assert ax.get_xlabel() == "number of features"
+    with pytest.raises(ValueError, match="method='rfe'"):
+        ShapSelector(FAST_TREE, method="rank", seed=0).fit(X, y).plot_rfe()
+
+
+# ----------------------------------------------------------------- sklearn integration
+
+
+def test_pipeline_and_grid_search():
+    X, y = planted_classification(n=300, d=6)
+    pipe = Pipeline(
+        [
+            ("select", ShapSelector(FAST_CLF, seed=0, n_repeats=2, cv=4)),
+            ("model", LogisticRegression()),
+        ]
+    )
+    pipe.fit(X, y)
+    assert pipe.named_steps["select"].get_support(indices=True).tolist() == [0, 1]
+    assert pipe.score(X, y) > 0.85
+    grid = GridSearchCV(pipe, {"select__method": ["probe", "rank"]}, cv=2)
+    grid.fit(X, y)
+    assert grid.best_params_["select__method"] in ("probe", "rank")
+    params = ShapSelector(FAST_CLF, alpha=0.1).get_params()
+    assert params["alpha"] == 0.1 and "estimator__max_depth" in params
+    assert clone(ShapSelector(FAST_CLF, alpha=0.1)).alpha == 0.1
+
+
+def test_dataframe_names_kept():
+    X, y = planted_regression()
+    names = ["age", "income", "score", "n1", "n2", "n3", "n4", "n5"]
+    df = pd.DataFrame(X, columns=names, index=np.arange(1000, 1400))  # odd index on purpose
+    sel = ShapSelector(FAST_TREE, seed=0, n_repeats=2).fit(df, pd.Series(y, index=df.index))
+    assert sel.get_feature_names_out().tolist() == ["age", "income", "score"]
+    out = sel.transform(df)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == ["age", "income", "score"]
+    assert sel.report_.index[:3].tolist() == ["age", "income", "score"]
+    assert sel.report_.loc["age", "direction"] > 0.9
+
+
+def test_string_and_categorical_columns_through_a_pipeline():
+    rng = np.random.default_rng(0)
+    n = 500
+    city = rng.choice(["paris", "rome", "oslo", "lima"], n)
+    colour = pd.Categorical(rng.choice(["red", "blue", "green"], n))
+    noise_city = rng.choice([f"c{i}" for i in range(30)], n)  # high cardinality, noise
+    num = rng.normal(size=n)
+    noise = rng.normal(size=n)
+    y = (np.where(city == "rome", 2.0, 0.0) + np.where(colour == "red", -1.5, 0.0) + num
+         + 0.2 * rng.normal(size=n))  # fmt: skip
+    df = pd.DataFrame({"city": city, "colour": colour, "noise_city": noise_city,
+                       "num": num, "noise": noise})  # fmt: skip
+    encoder = ColumnTransformer(
+        [("cat", OneHotEncoder(handle_unknown="ignore"), ["city", "colour", "noise_city"])],
+        remainder="passthrough",
+    )
+    model = make_pipeline(encoder, DecisionTreeRegressor(max_depth=5, min_samples_leaf=10))
+    # the one-hot Pipeline has no closed form: values are sampled, so keep the rows few
+    kw = dict(seed=0, n_repeats=2, n_probes=3, max_rows=40, background_size=15)
+    sel = ShapSelector(model, **kw).fit(df, y)
+    assert sel.get_feature_names_out().tolist() == ["city", "colour", "num"]
+    report = sel.report_
+    assert report.loc["noise_city", "decision"] == "reject"
+    assert np.isnan(report.loc["city", "direction"])  # strings: no direction
+    # the selected columns feed a downstream pipeline that encodes by dtype
+    from sklearn.compose import make_column_selector
+
+    down = make_pipeline(
+        ColumnTransformer(
+            [("cat", OneHotEncoder(handle_unknown="ignore"),
+              make_column_selector(dtype_exclude="number"))],
+            remainder="passthrough",
+        ),
+        DecisionTreeRegressor(max_depth=5),
+    )  # fmt: skip
+    small = sel.transform(df)
+    assert list(small.dtypes) == list(df[["city", "colour", "num"]].dtypes)
+    assert down.fit(small, y).score(small, y) > 0.8
+
+
+# ----------------------------------------------------------------- errors
+
+
+def test_too_few_fits_warns():
+    X, y = planted_regression(n=120)
+    with pytest.warns(UserWarning, match="too few fits"):
+        ShapSelector(FAST_TREE, seed=0, n_repeats=1, cv=3).fit(X, y)
+
+
+def test_errors_for_bad_input():
+    X, y = planted_regression(n=60)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples|one target per row"):
+        ShapSelector(FAST_TREE).fit(X, y[:-1])
+    with pytest.raises(ValueError, match="only 1 class"):
+        ShapSelector(FAST_CLF).fit(X, np.zeros(60, dtype=int))
+    with pytest.raises(ValueError, match="y is constant"):
+        ShapSelector(FAST_TREE).fit(X, np.full(60, 3.0))
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        ShapSelector(FAST_TREE).fit(X, None)
+    with pytest.raises(ValueError, match="method='lasso'"):
+        ShapSelector(FAST_TREE, method="lasso").fit(X, y)
+    with pytest.raises(ValueError, match="alpha"):
+        ShapSelector(FAST_TREE, alpha=1.5).fit(X, y)
+    with pytest.raises(ValueError, match="max_features"):
+        ShapSelector(FAST_TREE, max_features=0).fit(X, y)
+    with pytest.raises(ValueError, match="step"):
+        ShapSelector(FAST_TREE, step=0).fit(X, y)
+    with pytest.raises(ValueError, match="1-D"):
+        ShapSelector(FAST_TREE).fit(X, np.c_[y, y])
+    df = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
+    sel = ShapSelector(FAST_TREE, seed=0, n_repeats=1, cv=2).fit(df, y)
+    with pytest.raises(ValueError, match="expecting 3 features|feature names"):
+        sel.transform(df[["a", "b"]])
+
+
+# ----------------------------------------------------------------- statistics
+
+
+def test_paired_tests_and_bh():
+    real = np.array([[2.0, 0.0, 1.0], [3.0, 0.1, 1.0], [2.5, 0.0, 1.0], [2.2, 0.05, 1.0]] * 3)
+    threshold = np.ones(12)
+    p_gt, p_lt, hit, effect = paired_tests(real, threshold)
+    assert p_gt[0] < 0.001 and p_lt[1] < 0.001
+    assert p_gt[2] == 1.0 and p_lt[2] == 1.0  # all ties
+    assert hit.tolist() == [1.0, 0.0, 0.0] and effect.tolist() == [1.0, -1.0, 0.0]
+    q = bh_adjust(np.array([0.01, 0.04, 0.03, 0.5]))
+    assert np.allclose(q, [0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.5])
+    assert np.isnan(bh_adjust(np.array([np.nan, 0.2])))[0]
+
+
+def test_lazy_exports():
+    assert shapkit.ShapSelector is ShapSelector
+    assert shapkit.select_features is select_features
+    assert {"ShapSelector", "select_features"} <= set(shapkit.__all__)
+
+
+# ----------------------------------------------------------------- estimator checks
+
+
+@parametrize_with_checks(
+    [
+        ShapSelector(
+            DecisionTreeClassifier(max_depth=3, random_state=0),
+            cv=2,
+            n_repeats=1,
+            max_rows=20,
+            background_size=10,
+            seed=0,
+        ),  # fmt: skip
+        ShapSelector(
+            DecisionTreeRegressor(max_depth=3, random_state=0),
+            method="rank",
+            cv=2,
+            max_rows=20,
+            background_size=10,
+            seed=0,
+        ),  # fmt: skip
+    ]
+)
+@pytest.mark.filterwarnings("ignore:n_repeats x cv")  # 2 fits: fast, enough for the API
+@pytest.mark.filterwarnings("ignore:No features were selected")
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
