@@ -29,13 +29,14 @@ def shapley_values(
         ``True`` = player present) and returns values of shape ``(m,)`` or ``(m, k)``.
     n_players : int
         Number of players d.
-    method : {"auto", "exact", "kernel", "permutation"} or Estimator
+    method : {"auto", "exact", "kernel", "permutation", "proxy"} or Estimator
         ``"exact"`` enumerates all ``2^d`` coalitions (``d <= 20``). ``"kernel"``
-        (KernelSHAP on paired, leverage-sampled coalitions, the most accurate sampler)
-        and ``"permutation"`` (antithetic permutations) sample and report standard
-        errors. ``"auto"``: exact when ``2^d`` fits the budget, else kernel. An
-        Estimator instance, e.g. ``KernelEstimator(size_distribution="kernel")``, is
-        used as given.
+        (KernelSHAP on paired, leverage-sampled coalitions), ``"permutation"``
+        (antithetic permutations) and ``"proxy"`` (a tree proxy of the game, exact
+        proxy values, unbiased Monte Carlo correction) sample and report standard
+        errors. ``"auto"``: exact when ``2^d`` fits the budget, else proxy for an
+        explicit budget of at least ``50 d``, else kernel. An Estimator instance, e.g.
+        ``KernelEstimator(size_distribution="kernel")``, is used as given.
     budget : int, optional
         Maximum number of game evaluations (coalitions), empty and full included.
         Default: ``max(2048, 100 d)`` for sampling estimators, used as a cap together

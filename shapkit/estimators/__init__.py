@@ -10,6 +10,7 @@ from .base import DEFAULT_TOL, Estimator, Game, ShapleyResult, default_budget
 from .exact import MAX_EXACT_PLAYERS, ExactEstimator
 from .kernel import KernelEstimator
 from .permutation import PermutationEstimator
+from .proxy import PROXY_AUTO_EVALS_PER_PLAYER, ProxyEstimator
 
 __all__ = [
     "ESTIMATORS",
@@ -19,6 +20,7 @@ __all__ = [
     "KernelEstimator",
     "MAX_EXACT_PLAYERS",
     "PermutationEstimator",
+    "ProxyEstimator",
     "ShapleyResult",
     "default_budget",
     "get_estimator",
@@ -30,6 +32,7 @@ ESTIMATORS: dict[str, type[Estimator]] = {
     "exact": ExactEstimator,
     "kernel": KernelEstimator,
     "permutation": PermutationEstimator,
+    "proxy": ProxyEstimator,
 }
 
 METHODS = ("auto", *ESTIMATORS)
@@ -39,7 +42,10 @@ def get_estimator(method: str | Estimator, n_players: int, budget: int | None) -
     """Resolve ``method`` (a registered name, ``"auto"`` or an Estimator) to an estimator.
 
     ``"auto"`` picks exact enumeration when ``2^d`` coalitions fit the budget (``budget``
-    or, when None, :func:`default_budget`) and ``d <= 20``, else the kernel estimator.
+    or, when None, :func:`default_budget`) and ``d <= 20``; else the proxy estimator
+    when an explicit ``budget`` allows at least 50 evaluations per player (where
+    benchmarks/proxy.py measures it 0.4-0.75x the kernel estimator's error, docs/proxy.md);
+    else the kernel estimator.
     """
     if isinstance(method, Estimator):
         method.check_budget(n_players, budget)
@@ -57,7 +63,8 @@ def get_estimator(method: str | Estimator, n_players: int, budget: int | None) -
     if method == "auto":
         limit = budget if budget is not None else default_budget(n_players)
         fits = n_players <= MAX_EXACT_PLAYERS and 2**n_players <= limit
-        method = "exact" if fits else "kernel"
+        proxy = budget is not None and budget >= PROXY_AUTO_EVALS_PER_PLAYER * n_players
+        method = "exact" if fits else "proxy" if proxy else "kernel"
     estimator = ESTIMATORS[method]()
     estimator.check_budget(n_players, budget)
     return estimator
