@@ -76,3 +76,15 @@ class ExactEstimator(Estimator):
             empty_value=values[0].copy(),
             full_value=values[-1].copy(),
         )
+
+
+def exact_if_affordable(
+    game: Game, n_players: int, budget: int, rng: np.random.Generator
+) -> ShapleyResult | None:
+    """Exact values when all ``2^d`` coalitions fit the budget (or ``d = 1``), else None.
+
+    Sampling estimators call this first: enumeration is exact and costs no more.
+    """
+    if n_players == 1 or (n_players <= MAX_EXACT_PLAYERS and 2**n_players <= budget):
+        return ExactEstimator().estimate(game, n_players, None, None, rng)
+    return None

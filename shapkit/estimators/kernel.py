@@ -21,7 +21,7 @@ import numpy as np
 
 from .base import Estimator, Game, ShapleyResult, default_budget, has_converged
 from .coalition_design import SIZE_DISTRIBUTIONS, CoalitionSampler
-from .exact import MAX_EXACT_PLAYERS, ExactEstimator
+from .exact import exact_if_affordable
 
 #: Coalitions per game call, so memory stays bounded for large budgets.
 COALITIONS_PER_CALL = 1 << 15
@@ -83,12 +83,9 @@ class KernelEstimator(Estimator):
         d = n_players
         budget = budget if budget is not None else default_budget(d)
         self.check_budget(d, budget)
-        if d <= MAX_EXACT_PLAYERS and 2**d <= budget or d == 1:
-            result = ExactEstimator().estimate(game, d, None, None, rng)
-            return ShapleyResult(
-                result.values, result.std_errors, result.n_evals, self.name,
-                result.empty_value, result.full_value,
-            )  # fmt: skip
+        exact = exact_if_affordable(game, d, budget, rng)
+        if exact is not None:
+            return exact
         sampler = CoalitionSampler(d, self.size_distribution, rng)
         total_units = (budget - 2) // 2
         target = total_units if tol is None else max(d, math.ceil(total_units * self.first_round))

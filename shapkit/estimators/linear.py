@@ -31,7 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from ..models.sklearn import CLASSIFIER_OUTPUTS, REGRESSOR_OUTPUTS, is_sklearn_model
+from ..models.sklearn import (
+    CLASSIFIER_OUTPUTS,
+    REGRESSOR_OUTPUTS,
+    check_fitted,
+    is_sklearn_model,
+)
+from ..models.torch import is_torch_module
 
 __all__ = ["LinearForm", "LinearNotApplicableError", "linear_coefficients", "linear_shapley"]
 
@@ -136,12 +142,12 @@ def linear_coefficients(model: Any, output: str = "auto") -> LinearForm:
     """
     name = type(model).__name__
     if not is_sklearn_model(model):
-        kind = "a torch module" if _is_torch_module(model) else f"a {name}"
+        kind = "a torch module" if is_torch_module(model) else f"a {name}"
         raise LinearNotApplicableError(
             f"The exact linear path needs a fitted scikit-learn linear estimator or Pipeline; "
             f"got {kind}, whose coefficients shapkit cannot read. {_FALLBACK.capitalize()}."
         )
-    _check_fitted(model)
+    check_fitted(model)
     is_classifier = _is_classifier(model)
     allowed = CLASSIFIER_OUTPUTS if is_classifier else REGRESSOR_OUTPUTS
     if output not in allowed:
@@ -185,24 +191,6 @@ def linear_coefficients(model: Any, output: str = "auto") -> LinearForm:
     )
     _verify(model, form, is_classifier, output, scale, shift)
     return form
-
-
-def _is_torch_module(obj: Any) -> bool:
-    return any(c.__module__.startswith("torch.") for c in type(obj).__mro__)
-
-
-def _check_fitted(model: Any) -> None:
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
-
-    try:
-        check_is_fitted(model)
-    except NotFittedError as exc:
-        raise ValueError(
-            f"The model {type(model).__name__} is not fitted; call .fit(X, y) first."
-        ) from exc
-    except TypeError:
-        pass  # not a BaseEstimator; the attribute checks below decide
 
 
 def _is_classifier(model: Any) -> bool:

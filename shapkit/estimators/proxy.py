@@ -49,7 +49,7 @@ import numpy as np
 
 from .base import Estimator, Game, ShapleyResult, default_budget, has_converged
 from .coalition_design import SIZE_DISTRIBUTIONS, CoalitionSampler
-from .exact import MAX_EXACT_PLAYERS, ExactEstimator
+from .exact import exact_if_affordable
 from .kernel import KernelEstimator, _evaluate
 
 PROXIES = ("tree", "linear")
@@ -176,8 +176,9 @@ class ProxyEstimator(Estimator):
         d = n_players
         budget = budget if budget is not None else default_budget(d)
         self.check_budget(d, budget)
-        if d <= MAX_EXACT_PLAYERS and 2**d <= budget or d == 1:
-            return ExactEstimator().estimate(game, d, None, None, rng)
+        exact = exact_if_affordable(game, d, budget, rng)
+        if exact is not None:
+            return exact
         if budget < proxy_min_budget(d):
             kernel = KernelEstimator(size_distribution=self.size_distribution)
             return kernel.estimate(game, d, budget, tol, rng)

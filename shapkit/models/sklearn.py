@@ -16,6 +16,24 @@ CLASSIFIER_OUTPUTS = ("auto", "probability", "log_odds", "decision")
 REGRESSOR_OUTPUTS = ("auto", "raw")
 
 
+def check_fitted(model: Any) -> None:
+    """Raise a ValueError saying to call ``fit`` when a scikit-learn model is not fitted.
+
+    Objects that are not scikit-learn estimators pass: later checks decide about them.
+    """
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(model)
+    except NotFittedError as exc:
+        raise ValueError(
+            f"The model {type(model).__name__} is not fitted; call .fit(X, y) first."
+        ) from exc
+    except TypeError:
+        pass
+
+
 def is_sklearn_model(obj: Any) -> bool:
     """True for fitted-or-not scikit-learn style estimators with a prediction method."""
     return hasattr(obj, "fit") and any(
@@ -43,17 +61,8 @@ class SklearnModel:
 
     def __init__(self, estimator: Any, output: str = "auto") -> None:
         from sklearn.base import is_classifier
-        from sklearn.exceptions import NotFittedError
-        from sklearn.utils.validation import check_is_fitted
 
-        try:
-            check_is_fitted(estimator)
-        except NotFittedError as exc:
-            raise ValueError(
-                f"The model {type(estimator).__name__} is not fitted; call .fit(X, y) first."
-            ) from exc
-        except TypeError:
-            pass  # not a BaseEstimator; trust it
+        check_fitted(estimator)
         self.estimator = estimator
         self.is_classifier = bool(is_classifier(estimator)) or (
             hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_")

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from ..models.sklearn import check_fitted
 from .ensemble import (
     DEC_CAT_HGB,
     DEC_CAT_LIGHTGBM,
@@ -141,20 +142,6 @@ def read_tree_model(model: Any) -> TreeModel:
         f"HistGradientBoosting, XGBoost and LightGBM models and Boosters, and Pipelines "
         f"ending in one); use method='exact' or 'kernel'."
     )
-
-
-def _check_fitted(model: Any) -> None:
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
-
-    try:
-        check_is_fitted(model)
-    except NotFittedError as exc:
-        raise ValueError(
-            f"The model {type(model).__name__} is not fitted; call .fit(X, y) first."
-        ) from exc
-    except TypeError:
-        pass
 
 
 def _class_names(model: Any) -> list[str]:
@@ -266,7 +253,7 @@ def _read_sklearn(model: Any) -> TreeModel:
     from sklearn import tree as sk_tree
 
     name = type(model).__name__
-    _check_fitted(model)
+    check_fitted(model)
     single = (
         sk_tree.DecisionTreeClassifier,
         sk_tree.DecisionTreeRegressor,
@@ -475,7 +462,7 @@ def _read_xgboost(model: Any) -> TreeModel:
     if isinstance(model, xgb.Booster):
         booster, wrapper = model, None
     elif isinstance(model, xgb.XGBModel):
-        _check_fitted(model)
+        check_fitted(model)
         booster, wrapper = model.get_booster(), model
     else:
         raise TreeNotSupportedError(f"{name} is not an XGBoost model or Booster.")
@@ -605,7 +592,7 @@ def _read_lightgbm(model: Any) -> TreeModel:
     if isinstance(model, lgb.Booster):
         booster, wrapper = model, None
     elif isinstance(model, lgb.LGBMModel):
-        _check_fitted(model)
+        check_fitted(model)
         booster, wrapper = model.booster_, model
     else:
         raise TreeNotSupportedError(f"{name} is not a LightGBM model or Booster.")
@@ -719,7 +706,7 @@ def _read_pipeline(pipe: Any) -> TreeModel:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    _check_fitted(pipe)
+    check_fitted(pipe)
     final = pipe.steps[-1][1]
     if final is None or (isinstance(final, str) and final == "passthrough"):
         raise TreeNotSupportedError("The Pipeline's final step is 'passthrough', not a model.")
