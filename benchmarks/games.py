@@ -8,11 +8,18 @@ Two families are provided:
 * sum-of-unanimity games, whose Shapley values have a closed form, for any ``d``;
 * explanation games of scikit-learn models on bundled datasets,
   ``v(S) = mean_b f(x_S, b_{not S})``, whose exact values are computed by enumerating all
-  ``2**d`` coalitions with ``shapkit.shapley_values(..., method="exact")``.
+  ``2**d`` coalitions with ``shapkit.shapley_values(..., method="exact")`` (``d <= 12``) or,
+  for the tree ensemble on breast_cancer (``d = 30``), by shap's exact interventional
+  TreeSHAP on the model's margin, checked against the game by :func:`check_tree_game`.
+
+Every registered game has several *explicands*: the model games explain different rows
+against one fixed background, the unanimity games draw different terms.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,25 +136,39 @@ def unanimity_game(
 
 
 def interventional_game(
-    predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, background: np.ndarray
+    predict: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    background: np.ndarray,
+    max_rows: int = 1 << 16,
 ) -> GameFn:
     """Return ``v(S) = mean_b predict(x_S, b_{not S})`` as a vectorised game.
+
+    The model sees at most ``max_rows`` rows per call, so the game's cost per coalition
+    does not depend on how many coalitions a method sends at once (one call with 16k
+    coalitions x 50 background rows would build ~200 MB temporaries and run ~1.8x slower
+    per coalition than calls of a few thousand rows).
 
     Args:
         predict: Model function mapping ``(n, d)`` inputs to ``(n,)`` outputs.
         x: The explicand, shape ``(d,)``.
         background: Background rows, shape ``(B, d)``.
+        max_rows: Most rows per model call.
     """
     x = np.asarray(x, dtype=np.float64)
     background = np.asarray(background, dtype=np.float64)
     n_bg, d = background.shape
+    per_chunk = max(1, max_rows // n_bg)
 
     def game(masks: np.ndarray) -> np.ndarray:
         masks = np.atleast_2d(np.asarray(masks, dtype=bool))
-        m = masks.shape[0]
-        inputs = np.where(masks[:, None, :], x[None, None, :], background[None, :, :])
-        out = np.asarray(predict(inputs.reshape(m * n_bg, d)), dtype=np.float64)
-        return out.reshape(m, n_bg).mean(axis=1)
+        out = np.empty(masks.shape[0])
+        for start in range(0, masks.shape[0], per_chunk):
+            chunk = masks[start : start + per_chunk]
+            m = chunk.shape[0]
+            inputs = np.where(chunk[:, None, :], x[None, None, :], background[None, :, :])
+            values = np.asarray(predict(inputs.reshape(m * n_bg, d)), dtype=np.float64)
+            out[start : start + m] = values.reshape(m, n_bg).mean(axis=1)
+        return out
 
     return game
 
@@ -160,12 +181,12 @@ def exact_shapley_values(game: GameFn, n_players: int) -> np.ndarray:
 
 
 def _split_explicand_background(
-    X: np.ndarray, seed: int, n_background: int
+    X: np.ndarray, explicand: int, n_background: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pick one explicand row and ``n_background`` other rows, seeded."""
-    rng = np.random.default_rng(seed)
-    idx = rng.permutation(X.shape[0])
-    return X[idx[0]], X[idx[1 : 1 + n_background]]
+    """Background = the first ``n_background`` rows of a seed-0 permutation of ``X``;
+    explicand ``e`` = the row right after them, ``e`` places on (same background for all)."""
+    idx = np.random.default_rng(0).permutation(X.shape[0])
+    return X[idx[n_background + explicand]], X[idx[:n_background]]
 
 
 def _standardised(X: np.ndarray) -> np.ndarray:
@@ -178,11 +199,11 @@ def _model_game(
     predict: Callable[[np.ndarray], np.ndarray],
     X: np.ndarray,
     description: str,
-    seed: int,
+    explicand: int,
     n_background: int,
 ) -> BenchmarkGame:
-    """Wrap a fitted model into a :class:`BenchmarkGame` with exact values."""
-    x, background = _split_explicand_background(X, seed, n_background)
+    """Wrap a fitted model into a :class:`BenchmarkGame` with exact values by enumeration."""
+    x, background = _split_explicand_background(X, explicand, n_background)
     game = interventional_game(predict, x, background)
     d = X.shape[1]
     return BenchmarkGame(
@@ -190,53 +211,78 @@ def _model_game(
         n_players=d,
         game=game,
         exact_values=exact_shapley_values(game, d),
-        description=f"{description}; explicand + {n_background} background rows, seed {seed}",
+        description=f"{description}; {n_background} fixed background rows",
     )
 
 
-def diabetes_mlp_game(seed: int = 0, n_background: int = 50) -> BenchmarkGame:
-    """MLPRegressor on standardised diabetes (d=10)."""
+@functools.cache
+def _diabetes() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    return _standardised(X), (y - y.mean()) / y.std()
+
+
+@functools.cache
+def _diabetes_mlp():
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPRegressor
 
-    X, y = load_diabetes(return_X_y=True)
-    X, y = _standardised(X), (y - y.mean()) / y.std()
+    X, y = _diabetes()
     model = MLPRegressor(hidden_layer_sizes=(32, 16), max_iter=300, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X, y)
+    return model
+
+
+def diabetes_mlp_game(explicand: int = 0, n_background: int = 50) -> BenchmarkGame:
+    """MLPRegressor on standardised diabetes (d=10)."""
+    X, _ = _diabetes()
     return _model_game(
-        "diabetes-mlp", model.predict, X, "MLPRegressor(32,16) on diabetes", seed, n_background
-    )
-
-
-def diabetes_gbr_game(seed: int = 0, n_background: int = 50) -> BenchmarkGame:
-    """GradientBoostingRegressor on standardised diabetes (d=10)."""
-    from sklearn.datasets import load_diabetes
-    from sklearn.ensemble import GradientBoostingRegressor
-
-    X, y = load_diabetes(return_X_y=True)
-    X, y = _standardised(X), (y - y.mean()) / y.std()
-    model = GradientBoostingRegressor(n_estimators=100, max_depth=3, random_state=0).fit(X, y)
-    return _model_game(
-        "diabetes-gbr",
-        model.predict,
+        "diabetes-mlp",
+        _diabetes_mlp().predict,
         X,
-        "GradientBoostingRegressor on diabetes",
-        seed,
+        "MLPRegressor(32,16) on diabetes",
+        explicand,
         n_background,
     )
 
 
-def wine_logreg_game(seed: int = 0, n_background: int = 50) -> BenchmarkGame:
-    """LogisticRegression on the first 12 standardised wine features, P(class 1)."""
+@functools.cache
+def _diabetes_gbr():
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    X, y = _diabetes()
+    return GradientBoostingRegressor(n_estimators=100, max_depth=3, random_state=0).fit(X, y)
+
+
+def diabetes_gbr_game(explicand: int = 0, n_background: int = 50) -> BenchmarkGame:
+    """GradientBoostingRegressor on standardised diabetes (d=10)."""
+    X, _ = _diabetes()
+    return _model_game(
+        "diabetes-gbr",
+        _diabetes_gbr().predict,
+        X,
+        "GradientBoostingRegressor on diabetes",
+        explicand,
+        n_background,
+    )
+
+
+@functools.cache
+def _wine_logreg():
     from sklearn.datasets import load_wine
     from sklearn.linear_model import LogisticRegression
 
     X, y = load_wine(return_X_y=True)
     X = _standardised(X[:, :12])
-    model = LogisticRegression(max_iter=1000).fit(X, y)
+    return X, LogisticRegression(max_iter=1000).fit(X, y)
+
+
+def wine_logreg_game(explicand: int = 0, n_background: int = 50) -> BenchmarkGame:
+    """LogisticRegression on the first 12 standardised wine features, P(class 1)."""
+    X, model = _wine_logreg()
 
     def predict(inputs: np.ndarray) -> np.ndarray:
         return model.predict_proba(inputs)[:, 1]
@@ -246,45 +292,130 @@ def wine_logreg_game(seed: int = 0, n_background: int = 50) -> BenchmarkGame:
         predict,
         X,
         "LogisticRegression on wine (12 features), P(class 1)",
-        seed,
+        explicand,
         n_background,
     )
+
+
+@functools.cache
+def breast_cancer_gbc():
+    """``(X, model)``: GradientBoostingClassifier(random_state=0) on breast_cancer (d=30),
+    fitted to ``malignant = (target == 0)`` so its margin is the log-odds of malignancy."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    return X, GradientBoostingClassifier(random_state=0).fit(X, (y == 0).astype(int))
+
+
+def tree_interventional_values(model, x: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Exact interventional Shapley values of the margin game, by shap's TreeExplainer.
+
+    ``model_output="raw"`` is the margin (``decision_function``, log-odds) of a binary
+    sklearn GradientBoostingClassifier, the output whose interventional values TreeSHAP
+    computes exactly; raises ImportError without shap.
+    """
+    import shap
+
+    explainer = shap.TreeExplainer(
+        model, background, feature_perturbation="interventional", model_output="raw"
+    )
+    values = np.asarray(explainer.shap_values(np.asarray(x, dtype=np.float64)[None, :]))
+    return values.reshape(-1).astype(np.float64)
+
+
+def check_tree_game(game: BenchmarkGame, rtol: float = 1e-7) -> None:
+    """Raise if the exact values do not satisfy efficiency for the game handed to samplers:
+    ``sum(phi) == v(N) - v(empty)`` where ``v(empty) = mean f(background)``."""
+    d = game.n_players
+    ends = game.game(np.array([np.zeros(d, bool), np.ones(d, bool)]))
+    gap = float(ends[1] - ends[0])
+    total = float(game.exact_values.sum())
+    if not np.isclose(total, gap, rtol=rtol, atol=rtol * max(1.0, abs(gap))):
+        raise AssertionError(
+            f"{game.name}: sum of TreeSHAP values {total!r} != v(N) - v(empty) = {gap!r}"
+        )
+
+
+def breast_cancer_gbc_game(explicand: int = 0, n_background: int = 50) -> BenchmarkGame:
+    """GradientBoostingClassifier on breast_cancer (d=30), margin (log-odds of malignant).
+
+    Exact values come from shap's interventional TreeSHAP over the same background, and
+    are checked for efficiency against the game itself.
+    """
+    X, model = breast_cancer_gbc()
+    x, background = _split_explicand_background(X, explicand, n_background)
+    bench = BenchmarkGame(
+        name="breast-cancer-gbc",
+        n_players=X.shape[1],
+        game=interventional_game(model.decision_function, x, background),
+        exact_values=tree_interventional_values(model, x, background),
+        description=(
+            "GradientBoostingClassifier(100 trees, depth 3) on breast_cancer, margin "
+            "(log-odds of malignant); exact values by shap interventional TreeSHAP "
+            f"(model_output='raw'), efficiency checked; {n_background} fixed background rows"
+        ),
+    )
+    check_tree_game(bench)
+    return bench
 
 
 # --------------------------------------------------------------------------------------
 # Registry
 # --------------------------------------------------------------------------------------
 
-GameFactory = Callable[[], BenchmarkGame]
+GameFactory = Callable[[int], BenchmarkGame]
 
-#: name -> factory; adding a game is one line. ``quick`` marks the games of ``--quick``.
+
+def _unanimity(n_players: int) -> GameFactory:
+    """Explicand ``e`` of the d-player unanimity family: the game drawn with seed ``d + e``."""
+
+    def factory(explicand: int) -> BenchmarkGame:
+        game = unanimity_game(n_players, seed=n_players + explicand)
+        return dataclasses.replace(
+            game, description=game.description.rsplit(", seed", 1)[0] + "; closed-form values"
+        )
+
+    return factory
+
+
+#: name -> (factory(explicand), in --quick). Adding a game is one line.
 GAMES: dict[str, tuple[GameFactory, bool]] = {
-    "unanimity-d10": (lambda: unanimity_game(10, seed=10), True),
-    "unanimity-d50": (lambda: unanimity_game(50, seed=50), True),
-    "unanimity-d100": (lambda: unanimity_game(100, seed=100), False),
+    "unanimity-d10": (_unanimity(10), False),
+    "unanimity-d50": (_unanimity(50), True),
+    "unanimity-d100": (_unanimity(100), False),
     "diabetes-mlp": (diabetes_mlp_game, True),
     "diabetes-gbr": (diabetes_gbr_game, False),
     "wine-logreg": (wine_logreg_game, False),
+    "breast-cancer-gbc": (breast_cancer_gbc_game, True),
 }
 
 
-def build_games(quick: bool = False) -> tuple[list[BenchmarkGame], dict[str, str]]:
-    """Instantiate the registered games.
+def build_games(
+    quick: bool = False, n_explicands: int = 5, names: list[str] | None = None
+) -> tuple[list[list[BenchmarkGame]], dict[str, str]]:
+    """Instantiate the registered games, ``n_explicands`` instances each.
 
     Args:
         quick: Only build the games flagged for the quick smoke run.
+        n_explicands: Explicands (rows, or unanimity draws) per game.
+        names: Only these game names (default: all, or the quick ones).
 
     Returns:
-        ``(games, skipped)`` where ``skipped`` maps a game name to the reason it could not
-        be built (e.g. ``shapkit`` not importable for the exact values).
+        ``(families, skipped)``: one list of ``n_explicands`` games per registered name,
+        and ``name -> reason`` for games that could not be built (e.g. shap missing for
+        the TreeSHAP reference).
     """
-    games: list[BenchmarkGame] = []
+    families: list[list[BenchmarkGame]] = []
     skipped: dict[str, str] = {}
     for name, (factory, in_quick) in GAMES.items():
-        if quick and not in_quick:
+        if names is not None:
+            if name not in names:
+                continue
+        elif quick and not in_quick:
             continue
         try:
-            games.append(factory())
-        except (ImportError, AttributeError) as exc:  # shapkit missing or incomplete
+            families.append([factory(e) for e in range(n_explicands)])
+        except (ImportError, AttributeError) as exc:  # shapkit or shap missing/incomplete
             skipped[name] = f"{type(exc).__name__}: {exc}"
-    return games, skipped
+    return families, skipped

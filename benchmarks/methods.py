@@ -71,25 +71,46 @@ def zero_one_model(game: BenchmarkGame) -> Callable[[np.ndarray], np.ndarray]:
 # shapkit
 # --------------------------------------------------------------------------------------
 
-#: shapkit method name -> applicability rule. Adding a shapkit method is one line here.
-SHAPKIT_METHODS: dict[str, AppliesFn] = {
-    "exact": needs_full_enumeration,
-    # "kernel": at_least(lambda d: d + 2),
-    # "permutation": at_least(lambda d: d + 1),
+
+def shapkit_permutation_min_budget(n_players: int) -> int:
+    """shapkit's permutation sampler needs v(empty), v(full) and 2 antithetic pairs."""
+    return 2**n_players if n_players <= 2 else 2 + 4 * (n_players - 1)
+
+
+def _kernel_sizes_estimator():
+    from shapkit.estimators import KernelEstimator
+
+    return KernelEstimator(size_distribution="kernel")
+
+
+#: label -> (``method=`` for shapkit.shapley_values, or a factory of an Estimator,
+#: applicability rule). Adding a shapkit method is one line here; tables show
+#: ``"shapkit " + label``.
+SHAPKIT_METHODS: dict[str, tuple[str | Callable[[], object], AppliesFn]] = {
+    "exact": ("exact", needs_full_enumeration),
+    "kernel": ("kernel", at_least(lambda d: d + 2)),
+    "kernel (kernel sizes)": (_kernel_sizes_estimator, at_least(lambda d: d + 2)),
+    "permutation": ("permutation", at_least(shapkit_permutation_min_budget)),
 }
 
 
-def shapkit_method(method: str) -> MethodFn:
-    """Wrap ``shapkit.shapley_values(..., method=method)`` as a benchmark method."""
+def shapkit_method(method: str | Callable[[], object]) -> MethodFn:
+    """Wrap ``shapkit.shapley_values(..., method=method)`` as a benchmark method.
+
+    ``method`` is a ``method=`` name or a zero-argument factory of an Estimator instance
+    (e.g. ``KernelEstimator(size_distribution="kernel")``). No ``tol``: the sampler spends
+    the whole budget.
+    """
 
     def fn(game: BenchmarkGame, budget: int, seed: int) -> np.ndarray:
         import shapkit
 
+        spec = method if isinstance(method, str) else method()
         result = shapkit.shapley_values(
             game.game,
             game.n_players,
-            method=method,
-            budget=None if method == "exact" else budget,
+            method=spec,
+            budget=None if spec == "exact" else budget,
             seed=seed,
         )
         return np.asarray(result.values, dtype=np.float64)
@@ -255,9 +276,9 @@ def build_methods(include_anchors: bool = True) -> tuple[list[Method], dict[str,
     shapkit_error = _import_error("shapkit")
     if shapkit_error is None and not hasattr(__import__("shapkit"), "shapley_values"):
         shapkit_error = "shapkit.shapley_values not available yet"
-    for name, applies in SHAPKIT_METHODS.items():
+    for name, (spec, applies) in SHAPKIT_METHODS.items():
         if shapkit_error is None:
-            methods.append(Method(f"shapkit {name}", shapkit_method(name), applies))
+            methods.append(Method(f"shapkit {name}", shapkit_method(spec), applies))
         else:
             skipped[f"shapkit {name}"] = shapkit_error
     if not include_anchors:
