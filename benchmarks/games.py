@@ -9,7 +9,7 @@ Two families are provided:
 * explanation games of scikit-learn models on bundled datasets,
   ``v(S) = mean_b f(x_S, b_{not S})``, whose exact values are computed by enumerating all
   ``2**d`` coalitions with ``shapkit.shapley_values(..., method="exact")`` (``d <= 12``) or,
-  for the tree ensemble on breast_cancer (``d = 30``), by shap's exact interventional
+  for the tree ensemble on breast_cancer (``d = 30``), by shapkit's exact interventional
   TreeSHAP on the model's margin, checked against the game by :func:`check_tree_game`.
 
 Every registered game has several *explicands*: the model games explain different rows
@@ -309,19 +309,22 @@ def breast_cancer_gbc():
 
 
 def tree_interventional_values(model, x: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """Exact interventional Shapley values of the margin game, by shap's TreeExplainer.
+    """Exact interventional Shapley values of the margin game, by shapkit's TreeSHAP.
 
-    ``model_output="raw"`` is the margin (``decision_function``, log-odds) of a binary
-    sklearn GradientBoostingClassifier, the output whose interventional values TreeSHAP
-    computes exactly; raises ImportError without shap.
+    ``output="decision"`` is the margin (``decision_function``, log-odds) of a binary
+    sklearn GradientBoostingClassifier, the output in which the trees add up, so the tree
+    path is exact for any d (tests/test_treeshap.py checks it against enumeration).
     """
-    import shap
+    import shapkit
 
-    explainer = shap.TreeExplainer(
-        model, background, feature_perturbation="interventional", model_output="raw"
+    expl = shapkit.explain(
+        model,
+        np.asarray(x, dtype=np.float64)[None, :],
+        background=np.asarray(background, dtype=np.float64),
+        method="tree",
+        output="decision",
     )
-    values = np.asarray(explainer.shap_values(np.asarray(x, dtype=np.float64)[None, :]))
-    return values.reshape(-1).astype(np.float64)
+    return np.asarray(expl.values, dtype=np.float64).reshape(-1)
 
 
 def check_tree_game(game: BenchmarkGame, rtol: float = 1e-7) -> None:
