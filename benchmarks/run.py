@@ -386,9 +386,7 @@ METHODOLOGY = """\
   samplers get (`v(empty)` = mean margin over the background), and
   `tests/test_benchmark_harness.py` compares TreeSHAP with exact enumeration on a 10-player
   restriction of the same model (the other 20 features set to x in the background): they
-  agree to rounding, far below any sampling error reported here (the tables in this file
-  were produced with shap's TreeExplainer as ground truth, which agrees with shapkit's to
-  ~1e-8 on this model).
+  agree to rounding, far below any sampling error reported here.
 - Explicands: model games explain different rows against one fixed background of 50 rows;
   unanimity "explicand" `e` is the game drawn with seed `d + e`. Every (explicand, seed)
   is one run; tables show the mean over runs and the standard error of that mean
