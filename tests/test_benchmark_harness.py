@@ -25,13 +25,11 @@ from benchmarks.metrics import mean_and_se, relative_l2_error
 from benchmarks.run import compare, main, paired_difference, verdict
 from benchmarks.target import geometric_grid, time_to_target
 
-shap = pytest.importorskip("shap")
 
-
-def test_tree_shap_is_exact_for_the_margin_game() -> None:
-    """TreeSHAP (interventional, raw) equals enumeration on a 10-player restriction of the
-    breast_cancer model: the other 20 features are set to x in the background, so they are
-    dummies and the game on the 10 players is enumerable."""
+def test_tree_reference_is_exact_for_the_margin_game() -> None:
+    """The tree reference (interventional TreeSHAP on the margin) equals enumeration on a
+    10-player restriction of the breast_cancer model: the other 20 features are set to x in
+    the background, so they are dummies and the game on the 10 players is enumerable."""
     from benchmarks.games import tree_interventional_values
 
     X, model = breast_cancer_gbc()
@@ -52,7 +50,7 @@ def test_tree_shap_is_exact_for_the_margin_game() -> None:
 
     exact = shapkit.shapley_values(game, len(players), method="exact").values
     assert np.abs(exact).max() > 1e-3  # a non-trivial game
-    # shap's tree traversal agrees to ~3e-8 (not 1e-15): far below any sampling error
+    # float32 tree thresholds may round differently: allow 1e-6, far below sampling errors
     np.testing.assert_allclose(tree[players], exact, rtol=1e-6, atol=1e-9)
 
 
