@@ -308,7 +308,9 @@ def breast_cancer_gbc():
     return X, GradientBoostingClassifier(random_state=0).fit(X, (y == 0).astype(int))
 
 
-def tree_interventional_values(model, x: np.ndarray, background: np.ndarray) -> np.ndarray:
+def tree_interventional_values(
+    model, x: np.ndarray, background: np.ndarray, output: str = "decision"
+) -> np.ndarray:
     """Exact interventional Shapley values of the margin game, by shapkit's TreeSHAP.
 
     ``output="decision"`` is the margin (``decision_function``, log-odds) of a binary
@@ -322,7 +324,7 @@ def tree_interventional_values(model, x: np.ndarray, background: np.ndarray) -> 
         np.asarray(x, dtype=np.float64)[None, :],
         background=np.asarray(background, dtype=np.float64),
         method="tree",
-        output="decision",
+        output=output,
     )
     return np.asarray(expl.values, dtype=np.float64).reshape(-1)
 
@@ -343,7 +345,7 @@ def check_tree_game(game: BenchmarkGame, rtol: float = 1e-7) -> None:
 def breast_cancer_gbc_game(explicand: int = 0, n_background: int = 50) -> BenchmarkGame:
     """GradientBoostingClassifier on breast_cancer (d=30), margin (log-odds of malignant).
 
-    Exact values come from shap's interventional TreeSHAP over the same background, and
+    Exact values come from shapkit's interventional TreeSHAP over the same background, and
     are checked for efficiency against the game itself.
     """
     X, model = breast_cancer_gbc()
@@ -355,8 +357,38 @@ def breast_cancer_gbc_game(explicand: int = 0, n_background: int = 50) -> Benchm
         exact_values=tree_interventional_values(model, x, background),
         description=(
             "GradientBoostingClassifier(100 trees, depth 3) on breast_cancer, margin "
-            "(log-odds of malignant); exact values by shap interventional TreeSHAP "
-            f"(model_output='raw'), efficiency checked; {n_background} fixed background rows"
+            "(log-odds of malignant); exact values by shapkit's interventional TreeSHAP, "
+            f"efficiency checked; {n_background} fixed background rows"
+        ),
+    )
+    check_tree_game(bench)
+    return bench
+
+
+@functools.cache
+def friedman_gbr(n_features: int = 120):
+    """``(X, model)``: GradientBoostingRegressor(random_state=0) on make_friedman1 with
+    ``n_features`` columns, 5 of which matter."""
+    from sklearn.datasets import make_friedman1
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    X, y = make_friedman1(n_samples=1000, n_features=n_features, noise=0.5, random_state=0)
+    return X, GradientBoostingRegressor(random_state=0).fit(X, y)
+
+
+def friedman_gbr_game(explicand: int = 0, n_background: int = 50) -> BenchmarkGame:
+    """GradientBoostingRegressor on make_friedman1 with 120 features: a tree game of large d
+    whose exact values come from shapkit's TreeSHAP."""
+    X, model = friedman_gbr()
+    x, background = _split_explicand_background(X, explicand, n_background)
+    bench = BenchmarkGame(
+        name="friedman-gbr-d120",
+        n_players=X.shape[1],
+        game=interventional_game(model.predict, x, background),
+        exact_values=tree_interventional_values(model, x, background, output="auto"),
+        description=(
+            "GradientBoostingRegressor(100 trees, depth 3) on make_friedman1 with 120 features; "
+            f"exact values by shapkit's interventional TreeSHAP; {n_background} background rows"
         ),
     )
     check_tree_game(bench)
@@ -391,6 +423,7 @@ GAMES: dict[str, tuple[GameFactory, bool]] = {
     "diabetes-gbr": (diabetes_gbr_game, False),
     "wine-logreg": (wine_logreg_game, False),
     "breast-cancer-gbc": (breast_cancer_gbc_game, True),
+    "friedman-gbr-d120": (friedman_gbr_game, False),
 }
 
 

@@ -245,3 +245,15 @@ def test_interventional_game_chunking_is_invisible() -> None:
     chunked = interventional_game(predict, x, background, max_rows=21)(masks)
     whole = interventional_game(lambda z: np.tanh(z @ weights), x, background)(masks)
     np.testing.assert_allclose(chunked, whole, rtol=1e-14)
+
+
+def test_large_tree_game_has_exact_values_from_the_tree_path() -> None:
+    """The d=120 tree game: exact values add up to v(N) - v(empty) of the game handed to the
+    samplers (check_tree_game), and match a high-budget kernel estimate."""
+    from benchmarks.games import friedman_gbr_game
+
+    game = friedman_gbr_game(explicand=1)
+    assert game.n_players == 120
+    estimate = shapkit.shapley_values(game.game, 120, method="kernel", budget=20_000, seed=0)
+    error = np.linalg.norm(estimate.values - game.exact_values) / np.linalg.norm(game.exact_values)
+    assert error < 0.05, error
