@@ -735,8 +735,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--speed-threads",
         nargs="+",
         default=None,
-        help="thread settings of the speed section: integers and/or 'default' "
-        "(default: 1 default; 1 with --quick)",
+        help="thread settings of the speed section: integers and/or 'default' (default: 1; "
+        "'default' keeps the libraries' thread counts, meaningful on a quiet machine only: "
+        "OpenMP models slow down many-fold while another process holds a core)",
     )
     parser.add_argument("--no-anchors", action="store_true", help="only shapkit methods")
     parser.add_argument(
@@ -805,7 +806,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("== speed", flush=True)
         from benchmarks.speed import run_speed
 
-        speed_threads = args.speed_threads or (["1"] if args.quick else ["1", "default"])
+        speed_threads = args.speed_threads or ["1"]
 
         try:
             results = run_speed(

@@ -246,7 +246,7 @@ def run_speed(
     budget: int = 2048,
     repeats: int = 3,
     quiet_wait: float = 10.0,
-    threads: Sequence[int | None] = (1, None),
+    threads: Sequence[int | None] = (1,),
 ) -> list[dict[str, Any]]:
     """Time every case under every thread setting; one result dict per (threads, model).
 
