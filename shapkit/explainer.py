@@ -308,49 +308,66 @@ def _row_values(
     of every row, one marginal game per row (dummy players left out)."""
     masker = RowMasker(X, background, column_player)
     streams = row_streams(X, seed)
-    values, errors, base, full, n_evals = [], [], [], [], []
-    for row in range(X.shape[0]):
+    n_rows = X.shape[0]
+    n_evals = np.zeros(n_rows, dtype=np.int64)
+    values = errors = base = full = None  # allocated once the output count is known
+    for row in range(n_rows):
         active = np.flatnonzero(~masker.constant_players(row, n_players))
         game = MarginalGame(model, masker, row, column_player, max_rows)
-        if active.size == 0:
+        if active.size == 0:  # the row equals every background row where it matters
             empty = game(np.zeros((1, n_players), dtype=bool))[0]
-            values.append(np.zeros((n_players, empty.shape[0])))
-            errors.append(np.zeros((n_players, empty.shape[0])))
-            base.append(empty)
-            full.append(empty)
-            n_evals.append(1)
-            continue
-        reduced = _ReducedGame(game, active, n_players)
-        rng = np.random.default_rng(streams[row])
-        result = estimator.estimate(reduced, active.size, budget, tol, rng)
-        row_values = np.zeros((n_players, result.values.shape[1]))
-        row_errors = np.zeros_like(row_values)
-        row_values[active] = result.values
-        row_errors[active] = result.std_errors
-        values.append(row_values)
-        errors.append(row_errors)
-        base.append(result.empty_value)
-        full.append(result.full_value)
-        n_evals.append(result.n_evals)
-    return (
-        np.stack(values),
-        np.stack(errors),
-        np.stack(base),
-        np.stack(full),
-        np.asarray(n_evals, dtype=np.int64),
-    )
+            row_values, row_errors = np.zeros((0, empty.shape[0])), np.zeros((0, empty.shape[0]))
+            empty_value = full_value = empty
+            row_evals = 1
+        else:
+            rng = np.random.default_rng(streams[row])
+            result = estimator.estimate(_ReducedGame(game, active, n_players), active.size,
+                                        budget, tol, rng)  # fmt: skip
+            row_values, row_errors = result.values, result.std_errors
+            empty_value, full_value = result.empty_value, result.full_value
+            row_evals = result.n_evals
+        if values is None:
+            values = np.zeros((n_rows, n_players, empty_value.shape[0]))
+            errors = np.zeros_like(values)
+            base = np.zeros((n_rows, empty_value.shape[0]))
+            full = np.zeros_like(base)
+        values[row, active] = row_values
+        errors[row, active] = row_errors
+        base[row] = empty_value
+        full[row] = full_value
+        n_evals[row] = row_evals
+    if values is None:  # no rows
+        values, errors = np.zeros((0, n_players, 0)), np.zeros((0, n_players, 0))
+        base, full = np.zeros((0, 0)), np.zeros((0, 0))
+    return values, errors, base, full, n_evals
 
 
-def row_streams(X: np.ndarray | pd.DataFrame, seed: int | None) -> list[np.random.SeedSequence]:
+def row_streams(X: np.ndarray | pd.DataFrame, seed: int | None) -> _RowStreams:
     """One random stream per row, keyed by the row's content and the seed.
 
     A row gets the same stream whatever its position, the other rows or the chunking of
     X, so its values are bit-identical across such runs. Equal rows share a stream.
+    ``row_streams(X, seed)[i]`` is row i's ``SeedSequence``, made when asked for (the
+    sequence holds one 64-bit hash per row, not one object per row).
     """
     frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
     hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
     entropy = seed if seed is not None else np.random.SeedSequence().entropy
-    return [np.random.SeedSequence(entropy, spawn_key=(int(h),)) for h in hashes]
+    return _RowStreams(entropy, hashes)
+
+
+class _RowStreams:
+    """Row i's ``SeedSequence(entropy, spawn_key=(hash_i,))`` on indexing."""
+
+    def __init__(self, entropy: int, hashes: np.ndarray) -> None:
+        self.entropy = entropy
+        self.hashes = hashes
+
+    def __len__(self) -> int:
+        return self.hashes.shape[0]
+
+    def __getitem__(self, row: int) -> np.random.SeedSequence:
+        return np.random.SeedSequence(self.entropy, spawn_key=(int(self.hashes[row]),))
 
 
 def _model_name(model: Any) -> str:
