@@ -217,7 +217,7 @@ def _leaf_values(
     from .._kernels.treeshap import leaf_treeshap, node_directions
 
     *leaf_arrays, hist_start, hist_mask, hist_count, max_players, node_args = tables
-    rows_per_block = max(1, 20_000_000 // max(ens.n_nodes, 1))
+    rows_per_block = max(1, 4_000_000 // max(ens.n_nodes, 1))  # 4 MB of directions
 
     def chunk(start: int, stop: int) -> None:
         for lo in range(start, stop, rows_per_block):
