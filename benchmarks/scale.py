@@ -14,15 +14,16 @@
   call (numpy buffers included) and the process's max RSS, in memory (an Explanation)
   and chunked to Parquet (``explain_to_dataset``, what ``shapkit explain`` runs).
 
-The defaults (10,000 rows everywhere) take well over 10 minutes on 2 cores; the figures
-in docs/benchmarks.md came from ``--kernel-rows 2000`` (and ``--no-dask`` /
-``--memory-only ...`` on the second machine, see there).
+The defaults (10,000 rows everywhere) take about 12 minutes on a quiet 2-core machine
+(``--no-memory``: the speed runs only, 6.5 minutes; ``--memory-only PATH ...``: the memory
+runs only; ``--paths kernel``: one path's speed runs).
 
 Threads are pinned to one per worker (OMP, Numba) so "1 worker" means one core: the
 tree path's default in-process Numba threading and HistGradientBoosting's OpenMP would
 otherwise already use both cores (and oversubscribe under n_jobs=2). The worker pools
 (loky processes, the Dask cluster) are started and warmed on a few rows before timing:
-the figures are steady-state throughput; pool start-up is reported separately.
+the figures are steady-state throughput; pool start-up is reported separately. The Dask
+cluster lives only for its own run, so its polling does not slow the local runs.
 """
 
 from __future__ import annotations
@@ -74,9 +75,26 @@ def _load() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def speed(path: str, n_rows: int, budget: int, client: Any) -> list[dict[str, Any]]:
-    """Wall seconds for n_jobs=1, n_jobs=2 and the Dask cluster (when ``client``);
-    values compared."""
+def start_cluster() -> tuple[Any, Any, float]:
+    """A 2-worker Dask LocalCluster (one thread per worker), its client and start seconds."""
+    from distributed import Client, LocalCluster
+
+    env = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    start = time.perf_counter()
+    cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                           dashboard_address=None, env=env)  # fmt: skip
+    return cluster, Client(cluster), time.perf_counter() - start
+
+
+def speed(path: str, n_rows: int, budget: int, dask: bool) -> list[dict[str, Any]]:
+    """Wall seconds for n_jobs=1, n_jobs=2 and (when ``dask``) a Dask LocalCluster;
+    values compared.
+
+    The local runs go first with no cluster alive: an idle LocalCluster's scheduler,
+    nannies and workers poll (heartbeats, memory monitors) and, on 2 cores, slowed an
+    ``n_jobs=2`` run by ~15% when it was kept alive beside it. The cluster is started
+    for its own run and closed after it.
+    """
     import numba
 
     import shapkit
@@ -88,39 +106,45 @@ def speed(path: str, n_rows: int, budget: int, client: Any) -> list[dict[str, An
     method = "kernel" if path == "kernel" else "tree"
     kwargs = dict(method=method, seed=0)
     b = budget if path == "kernel" else None
-    # warm-up: imports, Numba cache, the loky pool and the Dask workers
+    # warm-up: imports, Numba cache, the loky pool
     shapkit.Explainer(model, background, **kwargs)(rows.iloc[:4], budget=b)
     pool_start, _ = _timed(
         lambda: shapkit.Explainer(model, background, n_jobs=2, **kwargs)(rows.iloc[:8], budget=b)
     )
-    if client is not None:
-        import dask.dataframe as dd
-
-        shapkit.Explainer(model, background, **kwargs)(
-            dd.from_pandas(rows.iloc[:8], npartitions=2), budget=b
-        ).compute()
-    results = []
     load = _load()
     t1, one = _timed(lambda: shapkit.Explainer(model, background, **kwargs)(rows, budget=b))
     t2, two = _timed(
         lambda: shapkit.Explainer(model, background, n_jobs=2, **kwargs)(rows, budget=b)
     )
-    runs = [("n_jobs=1", t1), ("n_jobs=2", t2)]
+    results: list[dict[str, Any]] = []
+    runs = [("n_jobs=1", t1, load), ("n_jobs=2", t2, load)]
     same_local = bool(np.array_equal(one.values, two.values))
     same_dask = None
-    if client is not None:
-        lazy = shapkit.Explainer(model, background, **kwargs)(
-            dd.from_pandas(rows, npartitions=8), budget=b
-        )
-        td, frame = _timed(lazy.compute)
+    if dask:
+        import dask.dataframe as dd
+
+        cluster, client, cluster_start = start_cluster()
+        try:
+            shapkit.Explainer(model, background, **kwargs)(
+                dd.from_pandas(rows.iloc[:8], npartitions=2), budget=b
+            ).compute()  # warm the workers
+            lazy = shapkit.Explainer(model, background, **kwargs)(
+                dd.from_pandas(rows, npartitions=8), budget=b
+            )
+            dask_load = _load()
+            td, frame = _timed(lazy.compute)
+        finally:
+            client.close()
+            cluster.close()
+        print(f"cluster start: {cluster_start:.1f} s", flush=True)
         same_dask = bool(explanation_frame(one).equals(frame))
-        runs.append(("Dask 2 workers", td))
-    for name, seconds in runs:
+        runs.append(("Dask 2 workers", td, dask_load))
+    for name, seconds, before in runs:
         results.append({
             "path": path, "rows": n_rows, "budget": b, "runner": name,
             "seconds": round(seconds, 2), "speedup": round(t1 / seconds, 2),
             "identical": same_local if name == "n_jobs=2" else same_dask if "Dask" in name
-            else True, "load_before": load, "pool_warmup_s": round(pool_start, 2),
+            else True, "load_before": before, "pool_warmup_s": round(pool_start, 2),
         })  # fmt: skip
     return results
 
@@ -201,6 +225,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--memory-child", nargs=2, metavar=("PATH", "ROWS"), help=argparse.SUPPRESS)
     parser.add_argument("--json", help="write all results to this JSON file")
     parser.add_argument("--no-dask", action="store_true", help="skip the Dask runs")
+    parser.add_argument("--paths", nargs="+", default=["tree", "kernel"],
+                        choices=["tree", "kernel"], help="paths of the speed runs")  # fmt: skip
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory runs")
     parser.add_argument("--memory-only", nargs="*", metavar="PATH",
                         help="only the memory runs of these paths (tree, kernel, "
                              "tree-chunked, kernel-chunked)")  # fmt: skip
@@ -224,25 +251,18 @@ def main(argv: list[str] | None = None) -> None:
             with open(args.json, "w") as handle:
                 json.dump({"memory": mems, "cpus": os.cpu_count()}, handle, indent=1)
         return
-    client = cluster = None
-    if not args.no_dask:
-        from distributed import Client, LocalCluster
-
-        env = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-        start = time.perf_counter()
-        cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                               dashboard_address=None, env=env)  # fmt: skip
-        client = Client(cluster)
-        print(f"cluster start: {time.perf_counter() - start:.1f} s; load {_load()}", flush=True)
     speeds = []
-    try:
-        for path, n in (("tree", args.tree_rows), ("kernel", args.kernel_rows)):
-            speeds += speed(path, n, args.budget, client)
-            print(table(speeds[-3:]), flush=True)
-    finally:
-        if client is not None:
-            client.close()
-            cluster.close()
+    for path, n in (("tree", args.tree_rows), ("kernel", args.kernel_rows)):
+        if path not in args.paths:
+            continue
+        speeds += speed(path, n, args.budget, dask=not args.no_dask)
+        print(table(speeds[-3:]), flush=True)
+    if args.no_memory:
+        print("\n" + table(speeds) + f"\n\nload after: {_load()}")
+        if args.json:
+            with open(args.json, "w") as handle:
+                json.dump({"speed": speeds, "cpus": os.cpu_count()}, handle, indent=1)
+        return
     mems = memory("tree", sizes, args.budget) + memory("tree-chunked", sizes, args.budget)
     for path in ("kernel", "kernel-chunked"):
         mems += memory(path, kernel_sizes, args.memory_kernel_budget)
