@@ -181,3 +181,25 @@ def test_to_frame_long_format_with_groups_and_outputs():
     )
     second = frame[(frame.row == 1) & (frame.feature == "c") & (frame.output == "output_1")]
     assert second.feature_value.item() == "v" and second.shap_value.item() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("start, stop", [(0, 60), (0, 1), (3, 4), (5, 27), (14, 15), (13, 60)])
+def test_masked_row_kernels_match_a_direct_construction(start, stop):
+    from shapkit._kernels.masking import fill_masked_index, fill_masked_rows
+
+    rng = np.random.default_rng(3)
+    masks = rng.random((12, 3)) < 0.5
+    column_player = np.array([0, 2, 1, 2, 0], dtype=np.int64)  # 5 columns, 3 players
+    instance = rng.normal(size=5)
+    background = rng.normal(size=(5, 5))
+    flat = np.arange(start, stop)
+    coalition, b = flat // 5, flat % 5
+    held = masks[coalition][:, column_player]
+    expected = np.where(held, instance[None, :], background[b])
+    out = np.full((stop - start, 5), np.nan)
+    fill_masked_rows(masks, column_player, instance, background, start, out)
+    np.testing.assert_array_equal(out, expected)
+    background_index = np.array([10, 11, 12, 13, 14], dtype=np.int64)
+    index = np.full((stop - start, 5), -1, dtype=np.int64)
+    fill_masked_index(masks, column_player, 99, background_index, start, index)
+    np.testing.assert_array_equal(index, np.where(held, 99, background_index[b][:, None]))
