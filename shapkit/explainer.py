@@ -65,7 +65,8 @@ class Explainer:
     seed : int, optional
         Seed; each row gets its own stream spawned from it.
     max_rows : int
-        Most rows handed to the model in one call (bounds memory).
+        Most rows handed to the model in one call (bounds memory); calls also stay
+        near 8 MB of cells (at least 4,096 rows), see ``shapkit.games.CALL_BYTES``.
     n_jobs : int or None
         Worker processes (joblib/loky) that explain chunks of rows in parallel; ``1``
         (default, or None) explains in this process, ``-1`` uses every core. The values
@@ -350,10 +351,42 @@ def row_streams(X: np.ndarray | pd.DataFrame, seed: int | None) -> _RowStreams:
     ``row_streams(X, seed)[i]`` is row i's ``SeedSequence``, made when asked for (the
     sequence holds one 64-bit hash per row, not one object per row).
     """
-    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
-    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
     entropy = seed if seed is not None else np.random.SeedSequence().entropy
-    return _RowStreams(entropy, hashes)
+    return _RowStreams(entropy, row_hashes(X))
+
+
+def row_hashes(X: np.ndarray | pd.DataFrame) -> np.ndarray:
+    """A 64-bit hash of each row's cells (uint64 ``(n,)``).
+
+    Numeric matrices (an ndarray, or a DataFrame whose columns share one numeric dtype)
+    are hashed from their values as float64, so an array and a DataFrame of the same
+    numbers hash alike, ``-0.0`` like ``0.0`` and every NaN alike; other data by pandas'
+    per-column hashing.
+    """
+    matrix = None
+    if isinstance(X, np.ndarray) and X.dtype.kind in "biuf":
+        matrix = X
+    elif isinstance(X, pd.DataFrame) and X.shape[1] > 0:
+        dtypes = set(X.dtypes)
+        single = next(iter(dtypes)) if len(dtypes) == 1 else None
+        if isinstance(single, np.dtype) and single.kind in "biuf":
+            matrix = X.to_numpy()
+    if matrix is None:
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+        return pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+    values = np.asarray(matrix, dtype=np.float64) + 0.0  # -0.0 -> 0.0
+    values[np.isnan(values)] = np.nan  # one NaN bit pattern
+    words = np.ascontiguousarray(values).view(np.uint64).reshape(values.shape)
+    # each cell mixed with its column's key, summed (mod 2^64) over the row, mixed again
+    keys = np.arange(words.shape[1], dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    return _mix64(_mix64(words ^ keys).sum(axis=1, dtype=np.uint64))
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: a bijective, well-mixing map of 64-bit words."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
 class _RowStreams:

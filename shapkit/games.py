@@ -19,6 +19,13 @@ from .tabular import RowMasker
 
 #: Default bound on the rows handed to the model in one call.
 DEFAULT_MAX_ROWS = 100_000
+#: Calls also stay near this many bytes of 8-byte cells (but at least
+#: ``MIN_ROWS_PER_CALL`` rows): buffers of this size are reused by the allocator, while
+#: larger ones are mapped fresh from the OS for every call. With a StandardScaler +
+#: LogisticRegression pipeline on 30 columns, 100,000-row chunks (24 MB) made the model
+#: alone ~10% slower and the whole explanation ~30% slower than 35,000-row chunks.
+CALL_BYTES = 8 << 20
+MIN_ROWS_PER_CALL = 4096
 
 
 class CheckedGame:
@@ -73,9 +80,9 @@ class MarginalGame:
     """Interventional game of explained row ``row``: ``v(S) = mean_b f(x_S, b_notS)``.
 
     Players are the columns of ``masks``; ``column_player`` maps data columns to them.
-    The model sees at most ``max_rows`` masked rows per call, whatever the number of
-    coalitions or background rows, and the outputs are summed per coalition as they
-    arrive, so memory stays bounded.
+    The model sees at most ``max_rows`` masked rows per call (and about ``CALL_BYTES``
+    of cells), whatever the number of coalitions or background rows, and the outputs are
+    summed per coalition as they arrive, so memory stays bounded.
     """
 
     def __init__(
@@ -91,14 +98,17 @@ class MarginalGame:
         self.row = row
         self.column_player = np.ascontiguousarray(column_player, dtype=np.int64)
         self.max_rows = max_rows
+        self.rows_per_call = min(
+            max_rows, max(MIN_ROWS_PER_CALL, CALL_BYTES // (8 * max(len(column_player), 1)))
+        )
 
     def __call__(self, masks: np.ndarray) -> np.ndarray:
         masks = np.ascontiguousarray(masks, dtype=np.bool_)
         n_background = self.masker.n_background
         n_rows = masks.shape[0] * n_background
         totals: np.ndarray | None = None
-        for start in range(0, n_rows, self.max_rows):
-            stop = min(start + self.max_rows, n_rows)
+        for start in range(0, n_rows, self.rows_per_call):
+            stop = min(start + self.rows_per_call, n_rows)
             data = self.masker.masked_rows(self.row, masks, self.column_player, start, stop)
             predictions = call_model(self.model, data)
             if totals is None:

@@ -256,7 +256,7 @@ class RowMasker:
         self.n_background = background.shape[0]
         self.column_player = np.ascontiguousarray(column_player, dtype=np.int64)
         self._columns = X.columns if isinstance(X, pd.DataFrame) else None
-        self._codes = _codes(X, background)
+        self._codes: np.ndarray | None = None  # cell codes, for non-numeric data only
         self._numeric: tuple[np.ndarray, np.ndarray] | None = None
         self._pool: list[Any] = []
         if isinstance(X, pd.DataFrame):
@@ -275,6 +275,8 @@ class RowMasker:
             self._numeric = (np.ascontiguousarray(X), np.ascontiguousarray(background))
         else:
             self._pool = [np.concatenate([X, background], axis=0)]
+        if self._numeric is None:
+            self._codes = _codes(X, background)
         self._background_index = np.arange(self.n_rows, self.n_rows + self.n_background)
 
     def constant_players(self, row: int, n_players: int) -> np.ndarray:
@@ -282,8 +284,14 @@ class RowMasker:
 
         Such players are dummies of the marginal game: their Shapley value is exactly 0.
         """
-        codes = self._codes
-        equal = (codes[self.n_rows :] == codes[row]).all(axis=0)
+        if self._numeric is not None:
+            X, background = self._numeric
+            x = X[row]
+            same = (background == x) | (np.isnan(background) & np.isnan(x))
+            equal = same.all(axis=0)
+        else:
+            codes = self._codes
+            equal = (codes[self.n_rows :] == codes[row]).all(axis=0)
         changed = np.zeros(n_players, dtype=bool)
         np.logical_or.at(changed, self.column_player, ~equal)
         return ~changed

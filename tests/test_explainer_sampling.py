@@ -95,3 +95,39 @@ def test_linear_method_says_why_it_does_not_apply():
     np.testing.assert_allclose(expl.values, exact.values, atol=1e-9)
     with pytest.raises(ValueError, match="applies to Explainer"):
         shapkit.shapley_values(lambda m: m.sum(1), 3, method="linear")
+
+
+def test_row_hashes_depend_on_the_row_content_only():
+    from shapkit.explainer import row_hashes
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(6, 4))
+    X[1, 2] = np.nan
+    X[3] = X[0]  # a repeated row
+    hashes = row_hashes(X)
+    assert hashes.dtype == np.uint64
+    assert hashes[3] == hashes[0] and len(set(hashes.tolist())) == 5
+    np.testing.assert_array_equal(row_hashes(X[::-1]), hashes[::-1])  # position-free
+    np.testing.assert_array_equal(row_hashes(pd.DataFrame(X, columns=list("abcd"))), hashes)
+    signed, other_nan = X.copy(), X.copy()
+    signed[2, 0], X[2, 0] = -0.0, 0.0
+    other_nan[1, 2] = -np.nan
+    assert row_hashes(signed)[2] == row_hashes(X)[2]
+    assert row_hashes(other_nan)[1] == hashes[1]
+    assert row_hashes(X[:, ::-1])[0] != row_hashes(X)[0]  # column order matters
+    mixed = pd.DataFrame({"city": ["a", "b", "a"], "n": [1, 2, 1]})
+    mixed_hashes = row_hashes(mixed)
+    assert mixed_hashes[0] == mixed_hashes[2] != mixed_hashes[1]
+
+
+def test_solves_run_on_one_blas_thread_and_restore_the_pool():
+    from threadpoolctl import threadpool_info
+
+    from shapkit._blas import one_blas_thread
+
+    before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    with one_blas_thread():
+        inside = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    after = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    assert inside and all(n == 1 for n in inside)
+    assert after == before

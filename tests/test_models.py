@@ -599,3 +599,20 @@ def test_torch_module_on_cuda_matches_cpu(dtype_name):
     np.testing.assert_allclose(on_gpu.predictions, on_cpu.predictions, atol=tol)
     gap = on_gpu.base_values + on_gpu.values.sum(axis=1) - on_gpu.predictions
     assert np.abs(gap).max() < 1e-9
+
+
+def test_calls_stay_near_call_bytes_and_at_least_min_rows():
+    from shapkit.games import CALL_BYTES, MIN_ROWS_PER_CALL
+
+    rng = np.random.default_rng(10)
+    X = rng.normal(size=(201, 400))
+    sizes = []
+
+    def model(Z):
+        sizes.append(Z.shape[0])
+        return Z[:, :3].sum(1)
+
+    shapkit.explain(model, X[:1], background=X[1:], method="kernel", budget=600, seed=0)
+    per_call = max(MIN_ROWS_PER_CALL, CALL_BYTES // (8 * 400))
+    assert max(sizes) == per_call  # 600 coalitions x 200 rows split into such calls
+    assert sum(sizes) == 600 * 200

@@ -19,6 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .._blas import one_blas_thread
 from .base import Estimator, Game, ShapleyResult, default_budget, has_converged
 from .coalition_design import SIZE_DISTRIBUTIONS, CoalitionSampler
 from .exact import exact_if_affordable
@@ -104,7 +105,8 @@ class KernelEstimator(Estimator):
                     values = _evaluate(game, masks)
                 state.add(masks, values, stratum, enumerated, expected)
                 used += len(stratum)
-            phi, errors = state.solve()
+            with one_blas_thread():
+                phi, errors = state.solve()
             done = used >= total_units or sampler.remaining_units == 0
             if done or has_converged(phi, errors, tol):
                 break
@@ -151,25 +153,33 @@ class _KernelState:
         self.values.append(values)
         self.stratum.append(stratum)
 
-    def _row_weights(self, stratum: np.ndarray) -> np.ndarray:
-        """Kernel weight over inclusion expectation, per coalition (two rows per unit)."""
+    def _unit_weights(self, stratum: np.ndarray) -> np.ndarray:
+        """Kernel weight of a unit's two coalitions over its inclusion expectation."""
         strata = self.strata
-        mass = strata.kernel_mass / 2.0  # a unit holds two coalitions
         per_unit = np.where(
             self.enumerated,
-            mass / strata.n_units,
-            mass / np.maximum(self.expected, 1e-300),
+            strata.kernel_mass / strata.n_units,
+            strata.kernel_mass / np.maximum(self.expected, 1e-300),
         )
-        return np.repeat(per_unit[stratum], 2)
+        return per_unit[stratum]
 
     def solve(self) -> tuple[np.ndarray, np.ndarray]:
+        """Values and standard errors from the units evaluated so far.
+
+        A unit's two rows share one weight ``w`` and, on the constraint, the complement's
+        row ``1 - z`` predicts ``delta - z phi``; so its two squared residuals equal
+        ``2 w (ybar - z phi)^2`` plus a constant, ``ybar = (y_S + delta - y_notS) / 2``.
+        The problem is solved on one row per unit, with the same solution and (the
+        complement's row projects onto the zero-sum space as minus the unit's) the same
+        sensitivity: half the work.
+        """
         d, k = self.d, self.delta.shape[0]
         masks = np.concatenate(self.masks) if self.masks else np.zeros((0, d), bool)
         values = np.concatenate(self.values) if self.values else np.zeros((0, k))
         stratum = np.concatenate(self.stratum) if self.stratum else np.zeros(0, np.int64)
-        z = masks.astype(np.float64)
-        w = self._row_weights(stratum)
-        y = values - self.empty
+        z = masks[0::2].astype(np.float64)
+        w = self._unit_weights(stratum)
+        y = 0.5 * (values[0::2] - values[1::2] + self.delta)  # v(0) cancels
         phi, sensitivity = solve_constrained(z, w, y, self.delta)
         errors = self._std_errors(z, w, y, phi, stratum, sensitivity)
         return phi, errors
@@ -183,26 +193,29 @@ class _KernelState:
         stratum: np.ndarray,
         sensitivity: np.ndarray,
     ) -> np.ndarray:
+        """Linearised standard errors: each sampled unit moves ``phi`` by
+        ``sensitivity @ (w z (ybar - z phi))``; strata are sampled without replacement."""
         d, k = phi.shape
-        sampled_units = ~self.enumerated[stratum]
-        if not sampled_units.any():
+        sampled = ~self.enumerated[stratum]
+        if not sampled.any():
             return np.zeros_like(phi)
-        rows = np.repeat(sampled_units, 2)
-        labels = stratum[sampled_units]
-        residual = y[rows] - z[rows] @ phi  # (2n, k)
-        zw = z[rows] * w[rows, None]
+        labels = stratum[sampled]
+        residual = y[sampled] - z[sampled] @ phi  # (n, k)
+        zw = z[sampled] * w[sampled, None]
         counts = np.bincount(labels, minlength=len(self.enumerated))
         n_units = self.strata.n_units
         # strata with one unit cannot estimate their spread: pool them into one group
         group = np.where(counts[labels] >= 2, labels, -1)
+        order = np.argsort(group, kind="stable")
+        groups, starts = np.unique(group[order], return_index=True)
+        bounds = [*starts[1:], len(order)]
         variance = np.zeros((d, k))
         for c in range(k):
-            contribution = zw * residual[:, c : c + 1]
-            per_unit = contribution[0::2] + contribution[1::2]  # (n, d)
-            effect = per_unit @ sensitivity  # sensitivity is symmetric
-            for g in np.unique(group):
-                members = effect[group == g]
-                n = len(members)
+            effect = (zw * residual[:, c : c + 1]) @ sensitivity  # sensitivity is symmetric
+            effect = effect[order]
+            for g, lo, hi in zip(groups, starts, bounds, strict=True):
+                members = effect[lo:hi]
+                n = hi - lo
                 if n < 2:
                     variance[:, c] += members[0] ** 2  # a lone unit: its square, conservative
                     continue
@@ -231,7 +244,7 @@ def solve_constrained(
     d = z.shape[1]
     basis = zero_sum_basis(d)
     root = np.sqrt(w)[:, None]
-    design = (z * root) @ basis
+    design = helmert_columns(z * root)
     target = root * (y - z.sum(axis=1)[:, None] * (delta / d)[None, :])
     eps = np.finfo(np.float64).eps
     if z.shape[0] * d * d <= SVD_WORK_LIMIT:
@@ -249,6 +262,14 @@ def solve_constrained(
     phi = delta[None, :] / d + basis @ psi
     phi += (delta - phi.sum(axis=0)) / d  # round-off only: the basis keeps the sum
     return phi, basis @ reduced @ basis.T
+
+
+def helmert_columns(a: np.ndarray) -> np.ndarray:
+    """``a @ zero_sum_basis(d)`` in O(n d) from running sums (not O(n d^2))."""
+    d = a.shape[1]
+    j = np.arange(1, d)
+    running = np.cumsum(a, axis=1)[:, :-1]
+    return (running - j * a[:, 1:]) / np.sqrt(j * (j + 1.0))
 
 
 @lru_cache(maxsize=8)

@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from .._blas import one_blas_thread
 from .base import Estimator, Game, ShapleyResult, default_budget, has_converged
 from .coalition_design import SIZE_DISTRIBUTIONS, CoalitionSampler
 from .exact import exact_if_affordable
@@ -211,15 +212,16 @@ class ProxyEstimator(Estimator):
             if empty is None:  # nothing left to draw (cannot happen past the exact branch)
                 values = _evaluate(game, ends)
                 empty, full = values[0], values[1]
-            phi, errors = self._solve(
-                np.concatenate(masks_parts),
-                np.concatenate(values_parts),
-                np.concatenate(stratum_parts),
-                empty,
-                full,
-                sampler,
-                rng,
-            )
+            with one_blas_thread():
+                phi, errors = self._solve(
+                    np.concatenate(masks_parts),
+                    np.concatenate(values_parts),
+                    np.concatenate(stratum_parts),
+                    empty,
+                    full,
+                    sampler,
+                    rng,
+                )
             done = used >= total_units or sampler.remaining_units == 0
             if done or has_converged(phi, errors, tol):
                 break
