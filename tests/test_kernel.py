@@ -247,3 +247,16 @@ def test_weighted_regression_on_every_coalition_is_exact(d):
     phi, errors = state.solve()
     np.testing.assert_allclose(phi[:, 0], exact, atol=1e-10)
     assert not errors.any()
+
+
+def test_errors_are_unknown_not_zero_when_the_fit_interpolates():
+    """With fewer sampled units than free parameters the least-squares fit passes through
+    every unit, its residuals are zero and carry no information: the standard errors are
+    inf, not 0. With enough units they are finite and positive."""
+    d = 40
+    game, exact = unanimity(d, 2 * d, 6, 3)
+    few = shapkit.shapley_values(game, d, method="kernel", budget=d + 2, seed=0)
+    assert np.isinf(few.std_errors).all()
+    assert abs(few.values.sum() - exact.sum()) < 1e-9 * abs(exact).sum()
+    many = shapkit.shapley_values(game, d, method="kernel", budget=20 * d, seed=0)
+    assert np.isfinite(many.std_errors).all() and (many.std_errors > 0).all()

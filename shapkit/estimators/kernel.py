@@ -180,8 +180,15 @@ class _KernelState:
         z = masks[0::2].astype(np.float64)
         w = self._unit_weights(stratum)
         y = 0.5 * (values[0::2] - values[1::2] + self.delta)  # v(0) cancels
-        phi, sensitivity = solve_constrained(z, w, y, self.delta)
+        phi, sensitivity, rank = solve_constrained(z, w, y, self.delta)
         errors = self._std_errors(z, w, y, phi, stratum, sensitivity)
+        # The residuals are those of a fit of `rank` free parameters to the units, so
+        # they understate the noise: scale by the degrees-of-freedom factor n / (n - rank).
+        # With no more units than parameters the fit interpolates, the residuals are zero
+        # and say nothing: the errors are unknown (inf), not zero.
+        n = len(z)
+        if not self.enumerated[stratum].all():
+            errors = errors * math.sqrt(n / (n - rank)) if n > rank else np.full_like(phi, np.inf)
         return phi, errors
 
     def _std_errors(
@@ -207,21 +214,19 @@ class _KernelState:
         # strata with one unit cannot estimate their spread: pool them into one group
         group = np.where(counts[labels] >= 2, labels, -1)
         order = np.argsort(group, kind="stable")
-        groups, starts = np.unique(group[order], return_index=True)
-        bounds = [*starts[1:], len(order)]
-        variance = np.zeros((d, k))
-        for c in range(k):
-            effect = (zw * residual[:, c : c + 1]) @ sensitivity  # sensitivity is symmetric
-            effect = effect[order]
-            for g, lo, hi in zip(groups, starts, bounds, strict=True):
-                members = effect[lo:hi]
-                n = hi - lo
-                if n < 2:
-                    variance[:, c] += members[0] ** 2  # a lone unit: its square, conservative
-                    continue
-                fpc = 1.0 - n / n_units[g] if g >= 0 else 1.0
-                centred = members - members.mean(axis=0)
-                variance[:, c] += max(fpc, 0.0) * n / (n - 1) * (centred**2).sum(axis=0)
+        groups, starts, sizes = np.unique(group[order], return_index=True, return_counts=True)
+        # every unit's effect on phi, all outputs at once: (n, k, d), sensitivity symmetric
+        effect = (residual[:, :, None] * zw[:, None, :]) @ sensitivity
+        effect = effect.reshape(len(labels), k * d)[order]
+        means = np.add.reduceat(effect, starts, axis=0) / sizes[:, None]
+        centred = effect - np.repeat(means, sizes, axis=0)
+        spread = np.add.reduceat(centred**2, starts, axis=0)  # (groups, k * d)
+        fpc = np.where(groups >= 0, 1.0 - sizes / n_units[np.maximum(groups, 0)], 1.0)
+        scale = np.maximum(fpc, 0.0) * sizes / np.maximum(sizes - 1, 1)
+        per_group = scale[:, None] * spread
+        lone = sizes < 2  # a lone unit: its square, conservative
+        per_group[lone] = effect[starts[lone]] ** 2
+        variance = per_group.sum(axis=0).reshape(k, d).T
         return np.sqrt(variance)
 
 
@@ -232,14 +237,15 @@ SVD_WORK_LIMIT = 2e9
 
 def solve_constrained(
     z: np.ndarray, w: np.ndarray, y: np.ndarray, delta: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Weighted least squares ``min sum_r w_r (y_r - z_r phi)^2`` subject to ``sum phi = delta``.
 
     Writes ``phi = delta / d + B psi`` with ``B`` an orthonormal basis of the vectors
     summing to zero, so the constraint holds by construction, and solves for ``psi``
     with an SVD of the weighted design (pseudo-inverse where the sample leaves
-    directions undetermined). Returns ``phi`` ``(d, k)`` and the sensitivity matrix
-    ``S = B (A^T A)^+ B^T``: a change ``g`` of ``Z^T W (y - Z phi)`` moves ``phi`` by ``S g``.
+    directions undetermined). Returns ``phi`` ``(d, k)``, the sensitivity matrix
+    ``S = B (A^T A)^+ B^T`` (a change ``g`` of ``Z^T W (y - Z phi)`` moves ``phi`` by
+    ``S g``) and the rank of the weighted design (the parameters the data determine).
     """
     d = z.shape[1]
     basis = zero_sum_basis(d)
@@ -261,7 +267,7 @@ def solve_constrained(
         psi = reduced @ (design.T @ target)
     phi = delta[None, :] / d + basis @ psi
     phi += (delta - phi.sum(axis=0)) / d  # round-off only: the basis keeps the sum
-    return phi, basis @ reduced @ basis.T
+    return phi, basis @ reduced @ basis.T, int(keep.sum())
 
 
 def helmert_columns(a: np.ndarray) -> np.ndarray:
