@@ -83,6 +83,12 @@ def _kernel_sizes_estimator():
     return KernelEstimator(size_distribution="kernel")
 
 
+def _kernel_unbalanced_estimator():
+    from shapkit.estimators import KernelEstimator
+
+    return KernelEstimator(balanced=False)
+
+
 #: label -> (``method=`` for shapkit.shapley_values, or a factory of an Estimator,
 #: applicability rule). Adding a shapkit method is one line here; tables show
 #: ``"shapkit " + label``.
@@ -90,6 +96,7 @@ SHAPKIT_METHODS: dict[str, tuple[str | Callable[[], object], AppliesFn]] = {
     "exact": ("exact", needs_full_enumeration),
     "kernel": ("kernel", at_least(lambda d: d + 2)),
     "kernel (kernel sizes)": (_kernel_sizes_estimator, at_least(lambda d: d + 2)),
+    "kernel (unbalanced)": (_kernel_unbalanced_estimator, at_least(lambda d: d + 2)),
     "permutation": ("permutation", at_least(shapkit_permutation_min_budget)),
 }
 

@@ -404,9 +404,11 @@ METHODOLOGY = """\
   captum KernelShap `n_samples = budget` (drawn with replacement); captum
   ShapleyValueSampling `n_samples = (budget - 1) // d` permutations.
 - shapkit methods: `kernel` = `method="kernel"` (leverage sizes, i.e. uniform over
-  coalition sizes); `kernel (kernel sizes)` =
-  `method=KernelEstimator(size_distribution="kernel")`; `permutation` =
-  `method="permutation"` (antithetic); `exact` only at `budget = 2**d`.
+  coalition sizes, each size's sample balanced over players); `kernel (kernel sizes)` =
+  `method=KernelEstimator(size_distribution="kernel")`; `kernel (unbalanced)` =
+  `method=KernelEstimator(balanced=False)` (each size sampled uniformly, the design before
+  balancing); `permutation` = `method="permutation"` (antithetic); `exact` only at
+  `budget = 2**d`.
 - shapiq KernelSHAP enforces efficiency with a large finite weight (1e8) rather than a
   constraint, so even at `budget = 2**d` it is only accurate to ~1e-6; captum KernelShap
   uses weight 1e6 for the empty/grand coalitions and fits an intercept, so efficiency holds

@@ -59,3 +59,38 @@ def mask_hashes(masks: np.ndarray, keys: np.ndarray) -> np.ndarray:
                 h ^= keys[j]
         out[r] = h
     return out
+
+
+@njit(cache=True)
+def balanced_blocks(
+    n_players: int, size: int, count: int, queue: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """``count`` coalitions of ``size`` players cut from a queue of players.
+
+    ``queue`` concatenates random permutations of the players (and any players left from
+    an earlier call). Each coalition takes the next ``size`` distinct players; a player
+    already in the coalition is deferred and goes first into the next one. Over a run
+    every player therefore appears within about one of the same number of times: the
+    sample is balanced over players. Returns the masks and the queue position where
+    the unused players start (the deferred ones are written just before it).
+    """
+    out = np.zeros((count, n_players), dtype=np.bool_)
+    deferred = np.empty(n_players, dtype=np.int64)
+    head = 0
+    for r in range(count):
+        taken = 0
+        n_deferred = 0
+        while taken < size:
+            player = queue[head]
+            head += 1
+            if out[r, player]:
+                deferred[n_deferred] = player
+                n_deferred += 1
+            else:
+                out[r, player] = True
+                taken += 1
+        # the deferred players go back to the front of what is left, in order
+        head -= n_deferred
+        for j in range(n_deferred):
+            queue[head + j] = deferred[j]
+    return out, head

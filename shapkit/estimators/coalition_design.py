@@ -6,10 +6,22 @@ a unit is an unordered pair, represented by the member that holds player 0. Ever
 stratum gets an expected number of units from a size distribution (leverage scores:
 uniform over sizes, Musco & Witter 2025; or the Shapley kernel's mass per size),
 water-filled so that strata the budget covers entirely are enumerated (the smallest and
-largest sizes first), and the rest sampled uniformly without replacement. Fractional
+largest sizes first), and the rest sampled without replacement. Fractional
 expectations are rounded by systematic sampling, which keeps the total exact and every
 stratum's expected count equal to its allocation, so weights ``1 / expected count`` are
 exact importance weights.
+
+Within a stratum the sample is *balanced over players* (the default): units are cut as
+blocks of s distinct players from a stream of random permutations of the players, so
+every player appears in about the same number of the stratum's units (uniform sampling
+leaves that number random, and its spread is most of the kernel estimator's error on
+games with high-order interactions: on sums of unanimity games with d = 50 balancing
+halved the error at budget 50 d). The procedure treats all players alike, so every unit
+of a stratum is equally likely to be drawn and the weights stay exact. Units already
+drawn are skipped; a stratum whose sample would exceed half of it is sampled uniformly
+(enumerated and subsampled) instead, and so are draws while fewer than ``2 d`` units are
+drawn in all (a balanced stratum's units are linearly dependent once per cycle through
+the players, which a small sample cannot afford).
 """
 
 from __future__ import annotations
@@ -19,9 +31,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._kernels.sampling import enumerate_masks_of_size, mask_hashes, sample_masks_of_size
+from .._kernels.sampling import (
+    balanced_blocks,
+    enumerate_masks_of_size,
+    mask_hashes,
+    sample_masks_of_size,
+)
 
 SIZE_DISTRIBUTIONS = ("leverage", "kernel")
+
+#: Balanced sampling starts once at least this many units per player are drawn in all.
+BALANCE_MIN_UNITS = 2
 
 #: Enumerate a stratum and subsample it when it has at most this many units and the
 #: sample is a large share of it (rejection sampling would repeat itself).
@@ -116,8 +136,17 @@ class CoalitionSampler:
     and the expected unit count per stratum in this draw.
     """
 
-    def __init__(self, n_players: int, distribution: str, rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        n_players: int,
+        distribution: str,
+        rng: np.random.Generator,
+        balanced: bool = True,
+    ) -> None:
         self.strata = Strata.of(n_players)
+        self.balanced = balanced
+        self.queues: dict[int, np.ndarray] = {}  # players left in each stratum's stream
+        self._balance_now = False
         self.shares = self.strata.size_shares(distribution)
         self.enumerated = np.zeros(len(self.strata.sizes), dtype=bool)
         self.keys = rng.integers(0, np.iinfo(np.uint64).max, size=n_players, dtype=np.uint64)
@@ -134,7 +163,14 @@ class CoalitionSampler:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         strata = self.strata
         shares = np.where(self.enumerated, 0.0, self.shares)
-        capacity = strata.n_units - np.array([len(seen) for seen in self.seen])
+        drawn = np.array([len(seen) for seen in self.seen])
+        capacity = strata.n_units - drawn
+        # A balanced stratum's units sum to about a multiple of the all-ones vector, one
+        # linear dependency of the regression per cycle through the players; with fewer
+        # than 2d units in all this could leave the kernel fit short of full rank.
+        self._balance_now = self.balanced and drawn.sum() + units >= BALANCE_MIN_UNITS * (
+            strata.n_players
+        )
         expected = allocate_units(capacity, shares, units)
         full = (~self.enumerated) & (expected >= capacity)
         sampled = np.where(full, 0.0, expected)
@@ -181,6 +217,8 @@ class CoalitionSampler:
         d, s = self.strata.n_players, int(self.strata.sizes[t])
         seen = self.seen[t]
         n_units = self.strata.n_units[t]
+        if self._balance_now and count + len(seen) <= n_units / 2:
+            return self._sample_balanced(t, count, rng)
         if n_units <= ENUMERATE_TO_SUBSAMPLE and count + len(seen) > n_units / 4:
             candidates = self._enumerate(t)
             hashes = mask_hashes(candidates, self.keys).tolist()
@@ -204,4 +242,33 @@ class CoalitionSampler:
                         break
             out.append(masks[keep])
             n_out += len(keep)
+        return np.concatenate(out)
+
+    def _sample_balanced(self, t: int, count: int, rng: np.random.Generator) -> np.ndarray:
+        """``count`` units of stratum t not drawn before, balanced over players.
+
+        Blocks are cut from this stratum's stream of random permutations (continued
+        across draws); a block equal to a unit drawn before is skipped.
+        """
+        d, s = self.strata.n_players, int(self.strata.sizes[t])
+        seen = self.seen[t]
+        left = self.queues.get(t, np.zeros(0, dtype=np.int64))
+        out, n_out = [], 0
+        while n_out < count:
+            need = count - n_out
+            players = np.tile(np.arange(d, dtype=np.int64), (need * s // d + 2, 1))
+            queue = np.concatenate([left, rng.permuted(players, axis=1).ravel()])
+            masks, head = balanced_blocks(d, s, need, queue)
+            left = queue[head:]
+            if self.strata.middle[t]:  # a unit is the pair {S, N-S}: keep the member with 0
+                flip = ~masks[:, 0]
+                masks[flip] = ~masks[flip]
+            keep = []
+            for r, h in enumerate(mask_hashes(masks, self.keys).tolist()):
+                if h not in seen:
+                    seen.add(h)
+                    keep.append(r)
+            out.append(masks[keep])
+            n_out += len(keep)
+        self.queues[t] = left
         return np.concatenate(out)

@@ -44,6 +44,9 @@ class KernelEstimator(Estimator):
     first_round : float
         With ``tol``, the share of the budget spent before the first convergence check;
         later rounds double the evaluations used.
+    balanced : bool
+        Balance each size stratum's sample over players (default; see
+        :mod:`~shapkit.estimators.coalition_design`), or sample strata uniformly.
 
     Example
     -------
@@ -57,7 +60,9 @@ class KernelEstimator(Estimator):
 
     name = "kernel"
 
-    def __init__(self, size_distribution: str = "leverage", first_round: float = 0.125) -> None:
+    def __init__(
+        self, size_distribution: str = "leverage", first_round: float = 0.125, balanced: bool = True
+    ) -> None:
         if size_distribution not in SIZE_DISTRIBUTIONS:
             raise ValueError(
                 f"Unknown size_distribution={size_distribution!r}; choose one of "
@@ -65,6 +70,7 @@ class KernelEstimator(Estimator):
             )
         self.size_distribution = size_distribution
         self.first_round = first_round
+        self.balanced = balanced
 
     def check_budget(self, n_players: int, budget: int | None) -> None:
         if budget is not None and budget < min(min_budget(n_players), 2**n_players):
@@ -87,7 +93,7 @@ class KernelEstimator(Estimator):
         exact = exact_if_affordable(game, d, budget, rng)
         if exact is not None:
             return exact
-        sampler = CoalitionSampler(d, self.size_distribution, rng)
+        sampler = CoalitionSampler(d, self.size_distribution, rng, balanced=self.balanced)
         total_units = (budget - 2) // 2
         target = total_units if tol is None else max(d, math.ceil(total_units * self.first_round))
         ends = np.array([np.zeros(d, bool), np.ones(d, bool)])
