@@ -263,12 +263,20 @@ class CoalitionSampler:
             if self.strata.middle[t]:  # a unit is the pair {S, N-S}: keep the member with 0
                 flip = ~masks[:, 0]
                 masks[flip] = ~masks[flip]
-            keep = []
-            for r, h in enumerate(mask_hashes(masks, self.keys).tolist()):
-                if h not in seen:
-                    seen.add(h)
-                    keep.append(r)
+            keep = self._fresh(mask_hashes(masks, self.keys), seen)
             out.append(masks[keep])
             n_out += len(keep)
         self.queues[t] = left
         return np.concatenate(out)
+
+    @staticmethod
+    def _fresh(hashes: np.ndarray, seen: set[int]) -> np.ndarray:
+        """Rows whose hash is neither in ``seen`` nor repeats an earlier row (in row
+        order); their hashes are added to ``seen``."""
+        _, first = np.unique(hashes, return_index=True)
+        keep = np.sort(first)
+        if seen:
+            drawn = np.fromiter(seen, dtype=np.uint64, count=len(seen))
+            keep = keep[~np.isin(hashes[keep], drawn)]
+        seen.update(hashes[keep].tolist())
+        return keep
