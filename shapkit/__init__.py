@@ -38,7 +38,7 @@ _EXPORTS = {
 }
 
 #: Submodules reachable as attributes: ``shapkit.plots.bar(expl)``.
-_SUBMODULES = {"plots": "shapkit.reports.plots", "reports": "shapkit.reports"}
+_SUBMODULES = {"plots": "shapkit.plots", "reports": "shapkit.reports"}
 
 __all__ = [
     "Explainer",

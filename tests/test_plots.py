@@ -259,3 +259,17 @@ def test_convergence_from_an_explainer(multi):
     assert len(ax.get_legend().get_texts()) == 1
     with pytest.raises(TypeError, match="one-row DataFrame"):
         plots.convergence_trace(explainer, X.iloc[0])
+
+
+def test_plots_module_imports_by_name_without_matplotlib():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, shapkit, shapkit.plots; from shapkit.plots import beeswarm; "
+        "import shapkit.reports.plots as inner; "
+        "print(shapkit.plots.beeswarm is inner.beeswarm is beeswarm, "
+        "'matplotlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]

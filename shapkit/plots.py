@@ -1,0 +1,19 @@
+"""``shapkit.plots``: the matplotlib plots of an Explanation.
+
+The functions live in :mod:`shapkit.reports.plots`; this module makes
+``import shapkit.plots`` and ``from shapkit.plots import beeswarm`` work as well as
+``shapkit.plots.beeswarm``. matplotlib is imported only when a plot is drawn.
+"""
+
+from __future__ import annotations
+
+from .reports.plots import (
+    bar,
+    beeswarm,
+    convergence,
+    convergence_trace,
+    dependence,
+    waterfall,
+)
+
+__all__ = ["bar", "beeswarm", "convergence", "convergence_trace", "dependence", "waterfall"]
