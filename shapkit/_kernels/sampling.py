@@ -72,7 +72,9 @@ def balanced_blocks(
     already in the coalition is deferred and goes first into the next one. Over a run
     every player therefore appears within about one of the same number of times: the
     sample is balanced over players. Returns the masks and the queue position where
-    the unused players start (the deferred ones are written just before it).
+    the unused players start (the deferred ones are written just before it). The queue
+    must hold ``count * size`` players plus room for the deferrals (callers add two
+    spare permutations); running out raises.
     """
     out = np.zeros((count, n_players), dtype=np.bool_)
     deferred = np.empty(n_players, dtype=np.int64)
@@ -81,6 +83,8 @@ def balanced_blocks(
         taken = 0
         n_deferred = 0
         while taken < size:
+            if head >= queue.shape[0]:
+                raise ValueError("balanced_blocks: the queue of players ran out")
             player = queue[head]
             head += 1
             if out[r, player]:

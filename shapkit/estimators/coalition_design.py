@@ -256,7 +256,8 @@ class CoalitionSampler:
         out, n_out = [], 0
         while n_out < count:
             need = count - n_out
-            players = np.tile(np.arange(d, dtype=np.int64), (need * s // d + 2, 1))
+            # need * s players are used; three spare permutations cover the deferrals
+            players = np.tile(np.arange(d, dtype=np.int64), (need * s // d + 3, 1))
             queue = np.concatenate([left, rng.permuted(players, axis=1).ravel()])
             masks, head = balanced_blocks(d, s, need, queue)
             left = queue[head:]
