@@ -1,7 +1,8 @@
 """Feature selection on synthetic data with known relevant features.
 
-``python -m benchmarks.selection [--quick] [--out FILE]``: runs ShapSelector(method="probe")
-side by side with scikit-learn's RFECV, SelectFromModel (impurity/gain importance), a
+``python -m benchmarks.selection [--quick] [--seeds N] [--null-seeds N] [--max-minutes M]
+[--csv FILE] [--out FILE] [--docs]``: runs ShapSelector(method="probe") side by side
+with scikit-learn's RFECV, SelectFromModel (impurity/gain importance), a
 permutation-importance threshold and powershap (when importable; it is looked for in
 ``$SHAPKIT_SELECTION_EXTRAS`` too, a ``pip install --target`` folder, because its pins
 would downgrade shap in the project environment). Every method gets the same LightGBM
@@ -10,7 +11,10 @@ model (50 trees, 15 leaves, one thread). Each data set is split 70/30: selection
 model when nothing is selected).
 
 Prints a markdown table (one row per data family and method: mean TPR, FPR, F1, number
-selected, held-out score, seconds) and, with ``--out``, writes it to a file.
+selected, held-out score, seconds), F1 per data set, F1 on the runs every method made and
+the null-data counts; ``--out`` writes them to a file, ``--docs`` into the marked block of
+the "Feature selection" section of docs/benchmarks.md. Default grid: 3 seeds of every
+grid point (see ``GRID_CLF``, ``GRID_RED``), 40 null data sets.
 """
 
 from __future__ import annotations
@@ -92,25 +96,35 @@ def _frame(X):
     return pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
 
 
-def problems(quick: bool):
-    seeds = [0] if quick else [0, 1]
-    out = []
+# (n, p, informative fraction) of make_classification; the issue's grid is n in {1000, 5000},
+# p in {20, 100, 250}, 10-50 % informative, with and without redundant features
+GRID_CLF = [(1000, 20, 0.25), (1000, 20, 0.5), (1000, 100, 0.1), (1000, 250, 0.1),
+            (5000, 20, 0.25), (1000, 100, 0.5), (5000, 250, 0.1)]  # fmt: skip
+GRID_RED = [(1000, 20, 0.25), (1000, 100, 0.1), (5000, 100, 0.1)]
+# the grid points run last (after every seed of the others): the slowest ones
+EXPENSIVE = {("classif", 1000, 100, 0.5), ("classif", 5000, 250, 0.1),
+             ("classif+redundant", 5000, 100, 0.1)}  # fmt: skip
+
+
+def problems(quick: bool, seeds: int = 3, null_seeds: int = 40):
+    """The data sets, cheap ones first: every seed of the cheaper grid points, the null
+    data sets, then the expensive grid points (so that a run cut short still covers
+    every family with all its seeds)."""
     if quick:
-        grid_clf = [(1000, 20, 0.25)]
-        grid_red = [(1000, 20, 0.25)]
-    else:
-        grid_clf = [(1000, 20, 0.25), (1000, 20, 0.5), (1000, 100, 0.1), (5000, 250, 0.1)]
-        grid_red = [(1000, 20, 0.25), (5000, 100, 0.1)]
-    for s in seeds:
-        for n, p, f in grid_clf:
-            out.append(classification(n, p, f, False, s))
-        for n, p, f in grid_red:
-            out.append(classification(n, p, f, True, s))
-        out.append(friedman(1000, 20, s))
-        out.append(high_cardinality(1000, s))
-    for s in range(5 if quick else 20):
-        out.append(null(500, 20, 100 + s))
-    return out
+        return [
+            classification(1000, 20, 0.25, False, 0), classification(1000, 20, 0.25, True, 0),
+            friedman(1000, 20, 0), high_cardinality(1000, 0),
+        ] + [null(500, 20, 100 + s) for s in range(5)]  # fmt: skip
+    cheap, costly = [], []
+    for s in range(seeds):
+        for grid, red, fam in ((GRID_CLF, False, "classif"), (GRID_RED, True, "classif+redundant")):
+            for n, p, f in grid:
+                (costly if (fam, n, p, f) in EXPENSIVE else cheap).append(
+                    classification(n, p, f, red, s)
+                )
+        cheap += [friedman(1000, 20, s), friedman(1000, 100, s), high_cardinality(1000, s)]
+    nulls = [null(500, 20, 100 + s) for s in range(null_seeds)]
+    return cheap + nulls + costly
 
 
 # ----------------------------------------------------------------------------- methods
@@ -236,22 +250,35 @@ def main(argv=None):
     parser.add_argument("--out", help="write the markdown table here")
     parser.add_argument("--csv", help="write the per-run rows here")
     parser.add_argument("--from-csv", help="only re-make the tables from a --csv file")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per grid point (3)")
+    parser.add_argument("--null-seeds", type=int, default=40, help="null data sets (40)")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="start no new data set after this many minutes (the table "
+                             "says which were not run)")  # fmt: skip
+    parser.add_argument(
+        "--docs",
+        action="store_true",
+        help="write the tables into docs/benchmarks.md (Feature selection)",
+    )
     args = parser.parse_args(argv)
     if args.from_csv:
-        df = pd.read_csv(args.from_csv)
-        text = table_markdown(summarise(df), args.quick, None, list(df["method"].unique()))
-        text += "\n" + common_f1_markdown(df)
-        print(text)
-        if args.out:
-            with open(args.out, "w") as fh:
-                fh.write(text)
+        # "null" is a family name here, not a missing value
+        df = pd.read_csv(args.from_csv, keep_default_na=False, na_values=["", "nan", "NaN"])
+        total = df.attrs.get("total")
+        text = tables_text(df, args.quick, total, list(df["method"].unique()), [])
+        emit(text, args)
         return
     methods = [m for m in METHODS if m != "powershap" or _powershap() is not None]
     # powershap refits many models per run: keep it to the smaller problems
     powershap_cells = 700 * 20 if args.quick else 700 * 100
     rows = []
+    skipped = []
     t0 = time.perf_counter()
-    for i, pr in enumerate(problems(args.quick)):
+    all_problems = problems(args.quick, args.seeds, args.null_seeds)
+    for i, pr in enumerate(all_problems):
+        if args.max_minutes is not None and time.perf_counter() - t0 > 60 * args.max_minutes:
+            skipped.append(f"{pr.family} {pr.name}")
+            continue
         seed = i
         for method in methods:
             if pr.family == "null" and method == "powershap" and i % 4:
@@ -259,17 +286,43 @@ def main(argv=None):
             r = evaluate(pr, method, seed, powershap_cells)
             if r is not None:
                 rows.append(r)
+        if args.csv:  # after every data set, so that a run cut short keeps its rows
+            pd.DataFrame(rows).to_csv(args.csv, index=False)
         print(f"[{time.perf_counter() - t0:6.0f}s] {pr.family} {pr.name}", file=sys.stderr)
     df = pd.DataFrame(rows)
-    if args.csv:
-        df.to_csv(args.csv, index=False)
-    table = summarise(df)
-    text = table_markdown(table, args.quick, time.perf_counter() - t0, methods)
-    text += "\n" + common_f1_markdown(df)
+    text = tables_text(df, args.quick, time.perf_counter() - t0, methods, skipped)
+    emit(text, args)
+
+
+DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
+                    "benchmarks.md")  # fmt: skip
+BEGIN, END = "<!-- selection-tables:begin -->", "<!-- selection-tables:end -->"
+
+
+def tables_text(df, quick, total, methods, skipped):
+    text = table_markdown(summarise(df), quick, total, methods)
+    text += "\n" + grid_markdown(df) + "\n" + common_f1_markdown(df) + "\n" + null_markdown(df)
+    if skipped:
+        counts = pd.Series(skipped).value_counts(sort=False)
+        text += "\nNot run (time limit): " + "; ".join(
+            f"{k} ({v} seed{'s' if v > 1 else ''})" for k, v in counts.items()
+        ) + ".\n"  # fmt: skip
+    return text
+
+
+def emit(text, args):
     print(text)
     if args.out:
         with open(args.out, "w") as fh:
             fh.write(text)
+    if args.docs:
+        doc = open(DOCS).read()
+        if BEGIN not in doc or END not in doc:
+            raise SystemExit(f"{DOCS} lacks the {BEGIN} ... {END} markers")
+        head, rest = doc.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        with open(DOCS, "w") as fh:
+            fh.write(head + BEGIN + "\n\n" + text + "\n" + END + tail)
 
 
 def summarise(df):
@@ -301,6 +354,34 @@ def table_markdown(table, quick, total, methods):
     took = "" if total is None else f"{total:.0f} s in all, "
     lines.append(f"Run: {'--quick' if quick else 'full'}, {took}methods: {', '.join(methods)}.")
     return "\n".join(lines) + "\n"
+
+
+def grid_markdown(df):
+    """Mean F1 per grid point (data set of a family) and method, with the number of seeds."""
+    df = df[df["family"] != "null"]
+    table = df.pivot_table(index=["family", "problem"], columns="method", values="f1",
+                           aggfunc="mean", sort=False)  # fmt: skip
+    table = table[[m for m in df["method"].unique() if m in table.columns]]
+    seeds = df.groupby(["family", "problem"], sort=False)["seed"].nunique()
+    head = "| family | data set | seeds | " + " | ".join(table.columns) + " |"
+    lines = ["Mean F1 per data set (– where a method did not run):", "", head,
+             "|---|---|---|" + "---|" * len(table.columns)]  # fmt: skip
+    for (family, problem), row in table.iterrows():
+        best = row.max()
+        cells = ["–" if pd.isna(v) else (f"**{v:.3f}**" if v == best else f"{v:.3f}") for v in row]
+        lines.append(f"| {family} | {problem} | {seeds[(family, problem)]} | " + " | ".join(cells)
+                     + " |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def null_markdown(df):
+    """Null data: the share of data sets where each method selected nothing."""
+    df = df[df["family"] == "null"]
+    if df.empty:
+        return ""
+    g = df.groupby("method", sort=False)["none_selected"].agg(["sum", "size"])
+    cells = [f"{m}: {int(r['sum'])}/{int(r['size'])}" for m, r in g.iterrows()]
+    return "Null data, data sets where nothing was selected: " + "; ".join(cells) + ".\n"
 
 
 def common_f1_markdown(df):

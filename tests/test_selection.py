@@ -18,11 +18,13 @@ import shapkit
 from shapkit.selection import (
     ShapSelector,
     bh_adjust,
+    loss_tests,
     one_standard_error,
     paired_tests,
     rank_cut,
     select_features,
 )
+from shapkit.selection._importance import _target_and_loss, loss_gain
 from shapkit.selection._selector import REPORT_COLUMNS
 
 
@@ -319,6 +321,76 @@ def test_paired_tests_and_bh():
     q = bh_adjust(np.array([0.01, 0.04, 0.03, 0.5]))
     assert np.allclose(q, [0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.5])
     assert np.isnan(bh_adjust(np.array([np.nan, 0.2])))[0]
+
+
+def test_loss_gain_per_loss():
+    # logistic: margin f = 2, label 1; removing +1 costs, removing -1 helps
+    g = loss_gain(np.array([[1.0, -1.0, 0.0]]), np.array([2.0]), np.array([1.0]), "logistic")
+    expected = [np.log1p(np.exp(-1.0)) - np.log1p(np.exp(-2.0)),
+                np.log1p(np.exp(-3.0)) - np.log1p(np.exp(-2.0)), 0.0]  # fmt: skip
+    assert np.allclose(g, [expected])
+    assert np.allclose(g, [[0.18633368, -0.07834066, 0.0]])
+    # softmax over 3 class margins (2, 0, 0), true class 0; feature 0 adds 1 to class 0
+    values = np.array([[[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]])
+    onehot = np.array([[1.0, 0.0, 0.0]])
+    g = loss_gain(values, np.array([[2.0, 0.0, 0.0]]), onehot, "softmax")
+    assert np.allclose(g, [[np.log(np.e + 2) - 1 - (np.log(np.e**2 + 2) - 2), 0.0]])
+    # squared on class probabilities (Brier): 1.2^2 + 0.1^2 + 0.1^2 - (0.2^2 + 0.1^2 + 0.1^2)
+    g = loss_gain(values, np.array([[0.8, 0.1, 0.1]]), onehot, "squared")
+    assert np.allclose(g, [[1.4, 0.0]])
+    with pytest.raises(ValueError, match="unknown loss"):
+        loss_gain(values, onehot, onehot, "hinge")
+
+
+def test_target_and_loss_follow_the_output_space():
+    X, y = planted_classification(n=200)
+    labels = np.where(y == 1, "yes", "no")
+    tree = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, labels)
+    proba = tree.predict_proba(X[:4])[:, 1]
+    target, loss = _target_and_loss(tree, X[:4], proba, labels[:4], True)
+    assert loss == "squared" and target.tolist() == (labels[:4] == "yes").astype(float).tolist()
+    logit = LogisticRegression().fit(X, labels)
+    margin = logit.decision_function(X[:4])
+    assert _target_and_loss(logit, X[:4], margin, labels[:4], True)[1] == "logistic"
+    three = np.digitize(X[:, 0], [-0.5, 0.5])
+    multi = LogisticRegression().fit(X, three)
+    onehot, loss = _target_and_loss(multi, X[:4], multi.decision_function(X[:4]), three[:4], True)
+    assert loss == "softmax" and onehot.argmax(axis=1).tolist() == three[:4].tolist()
+    assert _target_and_loss(tree, X[:2], proba[:2], np.array(["yes", "maybe"]), True) is None
+    target, loss = _target_and_loss(None, X[:2], np.zeros(2), np.array([1.5, 2.0]), False)
+    assert loss == "squared" and target.tolist() == [1.5, 2.0]
+
+
+def test_loss_tests_over_rows():
+    gains = np.array([[0.2, -0.1], [0.4, -0.3], [0.0, 0.0], [0.3, -0.2]])
+    counts = np.array([2.0, 1.0, 0.0, 1.0])  # row 0 explained twice, row 2 never
+    mean, p = loss_tests(gains, counts)
+    assert np.allclose(mean, [0.8 / 3, -0.55 / 3])
+    assert np.isclose(p[0], 0.04708919) and p[1] > 0.9
+    mean, p = loss_tests(np.zeros((5, 1)), np.ones(5))  # a feature no model used
+    assert mean.tolist() == [0.0] and p.tolist() == [1.0]
+
+
+def test_probe_report_combines_probe_and_loss_tests():
+    X, y = planted_regression()
+    report = select_features(FAST_TREE, X, y, seed=0, n_repeats=3)
+    both = np.minimum(1.0, 2 * np.minimum(report["p_value_probe"], report["p_value_loss"]))
+    assert np.allclose(report["p_value"], both)
+    assert np.allclose(report["q_value"], bh_adjust(report["p_value"].to_numpy()))
+    relevant = report.loc[["x0", "x1", "x2"]]
+    assert (relevant["loss_gain"] > 0.1).all() and (relevant["p_value_loss"] < 1e-6).all()
+    noise = report.loc[["x3", "x4", "x5", "x6", "x7"]]
+    assert (noise["loss_gain"] < 0.01).all() and (noise["p_value_loss"] > 0.05).all()
+    # classifiers: a probability space (Brier score) and class margins (softmax loss)
+    Xc, yc = planted_classification()
+    rep_c = select_features(FAST_CLF, Xc, yc, seed=0, n_repeats=2)
+    assert rep_c.attrs["output_space"] == ["auto"]
+    assert (rep_c.loc[["x0", "x1"], "p_value_loss"] < 1e-6).all()
+    rep_l = select_features(LogisticRegression(), Xc, np.digitize(Xc[:, 0], [-0.5, 0.5]),
+                            seed=0, n_repeats=2)  # fmt: skip
+    assert rep_l.attrs["output_space"] == ["decision"]
+    assert rep_l.loc["x0", "loss_gain"] > 0.1 and rep_l.loc["x0", "p_value_loss"] < 1e-6
+    assert rep_l.index[rep_l["selected"]].tolist() == ["x0"]
 
 
 def test_lazy_exports():

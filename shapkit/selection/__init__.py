@@ -2,11 +2,12 @@
 :func:`select_features` (see ``docs/selection.md``)."""
 
 from ._selector import ShapSelector, rank_cut, select_features
-from ._stats import bh_adjust, one_standard_error, paired_tests
+from ._stats import bh_adjust, loss_tests, one_standard_error, paired_tests
 
 __all__ = [
     "ShapSelector",
     "bh_adjust",
+    "loss_tests",
     "one_standard_error",
     "paired_tests",
     "rank_cut",

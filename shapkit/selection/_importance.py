@@ -15,12 +15,88 @@ from ..reports.summary import spearman
 @dataclass
 class Importance:
     """Mean |Shapley value| of each column over the explained rows, and the Spearman
-    correlation of each numeric column with its Shapley value (NaN otherwise)."""
+    correlation of each numeric column with its Shapley value (NaN otherwise).
+
+    ``loss_gain`` (explained rows x columns, or None when ``y`` was not given): for each
+    explained row, how much the loss grows when the column's Shapley value is taken out
+    of the model output (see :func:`loss_gain`); ``rows``: the explained rows'
+    positions in the validation data."""
 
     mean_abs: np.ndarray
     direction: np.ndarray
     method: str
     output: str
+    loss_gain: np.ndarray | None = None
+    rows: np.ndarray | None = None
+
+
+def loss_gain(values: np.ndarray, pred: np.ndarray, target: np.ndarray, loss: str) -> np.ndarray:
+    """``L(y, f - phi_j) - L(y, f)`` per row and column: the loss added by removing a
+    column's Shapley value ``phi_j`` from the model output ``f`` (positive: the column's
+    contribution helped on that row).
+
+    ``values`` is ``(rows, d)`` with ``pred`` and ``target`` ``(rows,)``, or
+    ``(rows, d, k)`` with ``pred`` and the one-hot ``target`` ``(rows, k)``. ``loss``:
+    ``"squared"`` (regression; probabilities, where it is the Brier score),
+    ``"logistic"`` (a binary margin, ``target`` in {0, 1}) or ``"softmax"`` (class margins).
+    For a column independent of the target and of the rest of the model output, whose
+    values average to zero, the expected gain is at most 0 by Jensen's inequality (the
+    loss is convex in ``f``); a column that helps predict held-out rows has a positive one.
+
+    Example
+    -------
+    >>> loss_gain(np.array([[1.0, -0.5]]), np.array([1.5]), np.array([2.0]), "squared")
+    array([[ 2.  , -0.25]])
+    """
+    if loss == "squared":
+        resid = target - pred
+        if values.ndim == 3:
+            return (values * (2 * resid[:, None, :] + values)).sum(axis=2)
+        return values * (2 * resid[:, None] + values)
+    if loss == "logistic":
+        f = pred[:, None]
+        y = target[:, None]
+        base = np.logaddexp(0.0, f) - y * f
+        return (np.logaddexp(0.0, f - values) - y * (f - values)) - base
+    if loss == "softmax":
+        from scipy.special import logsumexp
+
+        f = pred[:, None, :] - values  # (rows, d, k)
+        base = logsumexp(pred, axis=1) - (pred * target).sum(axis=1)
+        removed = logsumexp(f, axis=2) - (f * target[:, None, :]).sum(axis=2)
+        return removed - base[:, None]
+    raise ValueError(f"unknown loss {loss!r}")
+
+
+def _target_and_loss(
+    model: Any, X_rows: Any, pred: np.ndarray, y_rows: np.ndarray, classifier: bool
+) -> tuple[np.ndarray, str] | None:
+    """The target in the explained space and the loss to score it with, or None when the
+    rows' labels cannot be matched to the model's outputs."""
+    if not classifier:
+        return np.asarray(y_rows, dtype=float), "squared"
+    classes = getattr(model, "classes_", None)
+    if classes is None:
+        return None
+    classes = np.asarray(classes)
+    index = np.minimum(np.searchsorted(classes, y_rows), classes.size - 1)
+    if np.any(classes[index] != y_rows):
+        return None
+    probability = False
+    if hasattr(model, "predict_proba"):
+        try:
+            proba = np.asarray(model.predict_proba(X_rows), dtype=float)
+            want = proba[:, 1] if pred.ndim == 1 and proba.shape[1] == 2 else proba
+            probability = want.shape == pred.shape and np.allclose(want, pred, atol=1e-6)
+        except Exception:  # noqa: BLE001 - no usable probabilities: a margin then
+            probability = False
+    if pred.ndim == 1:
+        return (index == 1).astype(float), "squared" if probability else "logistic"
+    onehot = np.zeros(pred.shape)
+    if pred.shape[1] != classes.size:
+        return None
+    onehot[np.arange(index.size), index] = 1.0
+    return onehot, "squared" if probability else "softmax"
 
 
 def take_rows(X: Any, rows: np.ndarray) -> Any:
@@ -79,9 +155,11 @@ def heldout_importance(
     max_rows: int,
     budget: int | str | None,
     seed: int,
+    y_val: np.ndarray | None = None,
 ) -> Importance:
     """Mean |value| of each column of ``X_val`` (at most ``max_rows`` random rows) with a
-    background of at most ``background_size`` random rows of ``X_train``.
+    background of at most ``background_size`` random rows of ``X_train``; with ``y_val``
+    also the per-row loss gains of the columns (:func:`loss_gain`).
 
     Multi-output explanations: a binary classifier explained per class has values of
     opposite signs for the two classes, so the positive class's values are used; for
@@ -101,8 +179,18 @@ def heldout_importance(
     explainer = Explainer(model, bg, output=space, seed=int(rng.integers(2**31)))
     expl = explainer(X_rows, budget=budget)
     values = np.asarray(expl.values, dtype=float)
+    pred = np.asarray(expl.base_values, dtype=float) + values.sum(axis=1)
+    model_out = getattr(expl, "predictions", None)  # f(x) itself, when sampled values
+    if model_out is not None and np.shape(model_out) == pred.shape:  # don't sum to it
+        pred = np.asarray(model_out, dtype=float)
     if values.ndim == 3 and values.shape[2] == 2:
         values = values[:, :, 1]
+        pred = pred[:, 1]
+    gains = None
+    if y_val is not None:
+        matched = _target_and_loss(model, X_rows, pred, np.asarray(y_val)[rows], classifier)
+        if matched is not None:
+            gains = loss_gain(values, pred, matched[0], matched[1])
     if values.ndim == 3:
         mean_abs = np.abs(values).sum(axis=2).mean(axis=0)
         direction = np.full(d, np.nan)
@@ -122,7 +210,7 @@ def heldout_importance(
                 else np.asarray(col, dtype=float)
             )
             direction[j] = spearman(x, values[:, j])
-    return Importance(mean_abs, direction, expl.method, space)
+    return Importance(mean_abs, direction, expl.method, space, gains, rows)
 
 
 # --- keeping a Pipeline's column lists in step with added / dropped columns -----------

@@ -20,7 +20,7 @@ from ._importance import (
     take_columns,
     take_rows,
 )
-from ._stats import bh_adjust, one_standard_error, paired_tests, t_interval
+from ._stats import bh_adjust, loss_tests, one_standard_error, paired_tests, t_interval
 
 REPORT_COLUMNS = [
     "rank",
@@ -32,6 +32,9 @@ REPORT_COLUMNS = [
     "probe_threshold",
     "hit_rate",
     "effect_size",
+    "p_value_probe",
+    "loss_gain",
+    "p_value_loss",
     "p_value",
     "q_value",
     "q_value_reject",
@@ -64,9 +67,12 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         permutations of copies of randomly chosen real columns, so dtype and cardinality
         are kept, named ``__probe_0``, ...); a feature is compared with the strongest
         probe of each fit by one-sided Wilcoxon signed-rank tests across fits, both ways,
-        with Benjamini-Hochberg control of the false discovery rate at ``alpha``:
-        ``accept`` (beats the probes), ``reject`` (loses to them) or ``tentative``
-        (neither yet). Stops early after a repeat that leaves nothing tentative.
+        and its held-out loss gain (the loss added on validation rows by removing its
+        Shapley values from the model output) is tested > 0 over rows; the two p-values
+        of *feature > noise* are combined by Bonferroni, with Benjamini-Hochberg control
+        of the false discovery rate at ``alpha``: ``accept`` (beats the noise), ``reject``
+        (loses to the strongest probe, or never used) or ``tentative`` (neither yet).
+        Stops early after a repeat that leaves nothing tentative.
         ``"rfe"``: recursive elimination of the least important features (``step`` at a
         time), each set scored by cross-validation; the size is chosen by the
         one-standard-error rule. ``"rank"``: a ranking by cross-validated importance, cut
@@ -355,7 +361,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
             splitter = self.cv
         return [(np.asarray(a), np.asarray(b)) for a, b in splitter.split(X, y)]
 
-    def _importance(self, model: Any, X_train: Any, X_val: Any, seed: int):
+    def _importance(self, model: Any, X_train: Any, X_val: Any, seed: int, y_val=None):
         return heldout_importance(
             model,
             X_train,
@@ -366,6 +372,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
             max_rows=self.max_rows,
             budget=self.budget,
             seed=seed,
+            y_val=y_val,
         )
 
     def _parallel(self, jobs: list) -> list:
@@ -378,7 +385,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
     # ------------------------------------------------------------------ probe
     def _probe_fit(
         self, X: Any, y: np.ndarray, train: np.ndarray, val: np.ndarray, seed: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, str]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, str, Any, Any]:
         rng = np.random.default_rng(seed)
         d = X.shape[1]
         n_probes = self.n_probes if self.n_probes is not None else max(5, min(d, 20))
@@ -390,8 +397,11 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         extra = {f"{PROBE_PREFIX}{i}": labels[j] for i, j in enumerate(sources)}
         est = adapt_columns(self._seed_estimator(self.estimator, seed % 2**31), labels, extra)
         est.fit(X_tr, y[train])
-        imp = self._importance(est, X_tr, X_va, int(rng.integers(2**31)))
-        return imp.mean_abs[:d], imp.mean_abs[d:], imp.direction[:d], imp.method, imp.output
+        imp = self._importance(est, X_tr, X_va, int(rng.integers(2**31)), y[val])
+        gains = None if imp.loss_gain is None else imp.loss_gain[:, :d]
+        rows = val[imp.rows] if imp.rows is not None else None
+        return (imp.mean_abs[:d], imp.mean_abs[d:], imp.direction[:d], imp.method, imp.output,
+                gains, rows)  # fmt: skip
 
     def _fit_probe(self, X: Any, y: np.ndarray) -> pd.DataFrame:
         folds = self.cv if isinstance(self.cv, numbers.Integral) else self.cv.get_n_splits()
@@ -400,12 +410,16 @@ class ShapSelector(SelectorMixin, BaseEstimator):
 
             warnings.warn(
                 f"n_repeats x cv = {self.n_repeats * folds} fits are too few fits for the "
-                f"Wilcoxon test to reach alpha={self.alpha}: no feature can be accepted or "
-                "rejected. Use at least 5 fits, 10 or more for many features.",
+                f"Wilcoxon probe test to reach alpha={self.alpha}: no feature can be rejected, "
+                "and only the held-out loss test can accept one. Use at least 5 fits, 10 or "
+                "more for many features.",
                 UserWarning,
                 stacklevel=3,
             )
         real, probe_max, directions = [], [], []
+        n, d = X.shape
+        gain_sum, gain_count = np.zeros((n, d)), np.zeros(n)
+        with_loss = True
         stopped_early = False
         alpha = float(self.alpha)
         for repeat in range(self.n_repeats):
@@ -415,18 +429,30 @@ class ShapSelector(SelectorMixin, BaseEstimator):
                 (self._probe_fit, (X, y, tr, va, int(self._rng.integers(2**31))))
                 for tr, va in splits
             ]
-            for r, p, direction, method, output in self._parallel(jobs):
+            for r, p, direction, method, output, gains, rows in self._parallel(jobs):
                 real.append(r)
                 probe_max.append(p.max() if p.size else 0.0)
                 directions.append(direction)
                 self._shap_methods.add(method)
                 self._outputs.add(output)
+                if gains is None:
+                    with_loss = False
+                else:
+                    np.add.at(gain_sum, rows, gains)
+                    np.add.at(gain_count, rows, 1)
             R, T = np.asarray(real), np.asarray(probe_max)
-            p_gt, p_lt, hit, effect = paired_tests(R, T)
+            p_probe, p_lt, hit, effect = paired_tests(R, T)
+            if with_loss:
+                gain, p_loss = loss_tests(gain_sum, gain_count)
+                # two tests of one null (the feature carries nothing): Bonferroni
+                p_gt = np.minimum(1.0, 2.0 * np.minimum(p_probe, p_loss))
+            else:
+                gain, p_loss = np.full(d, np.nan), np.full(d, np.nan)
+                p_gt = p_probe
             q_gt, q_lt = bh_adjust(p_gt), bh_adjust(p_lt)
             accept = q_gt <= alpha
             # a feature no fitted model ever used cannot beat the probes: reject it
-            reject = (q_lt <= alpha) | (R == 0).all(axis=0)
+            reject = ~accept & ((q_lt <= alpha) | (R == 0).all(axis=0))
             if repeat + 1 >= min(self.min_repeats, self.n_repeats) and np.all(accept | reject):
                 stopped_early = repeat + 1 < self.n_repeats
                 break
@@ -439,6 +465,9 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         frame["probe_threshold"] = float(T.mean())
         frame["hit_rate"] = hit
         frame["effect_size"] = effect
+        frame["p_value_probe"] = p_probe
+        frame["loss_gain"] = gain
+        frame["p_value_loss"] = p_loss
         frame["p_value"] = p_gt
         frame["q_value"] = q_gt
         frame["q_value_reject"] = q_lt
@@ -487,8 +516,8 @@ class ShapSelector(SelectorMixin, BaseEstimator):
             },
             index=pd.Index(self._report_index(), name="feature"),
         )
-        for col in ("probe_threshold", "hit_rate", "effect_size", "p_value", "q_value",
-                    "q_value_reject"):  # fmt: skip
+        for col in ("probe_threshold", "hit_rate", "effect_size", "p_value_probe", "loss_gain",
+                    "p_value_loss", "p_value", "q_value", "q_value_reject"):  # fmt: skip
             frame[col] = np.nan
         frame["n_fits"] = per_fit.shape[0]
         frame["decision"] = decision
@@ -701,10 +730,14 @@ def select_features(estimator: Any, X: Any, y: Any, **kwargs: Any) -> pd.DataFra
     over fits, which overlap, so read it as indicative), ``share`` of the total,
     ``direction`` (mean Spearman correlation of a numeric feature with its values);
     probe method only: ``probe_threshold`` (mean over fits of the strongest probe),
-    ``hit_rate`` (share of fits beating it), ``effect_size`` (rank-biserial), ``p_value``
-    and ``q_value`` (Wilcoxon feature > probe, BH-adjusted), ``q_value_reject`` (the
-    reverse test, BH-adjusted); ``n_fits``; ``decision`` (accept / reject / tentative);
-    ``selected``. Settings are in ``attrs``.
+    ``hit_rate`` (share of fits beating it), ``effect_size`` (rank-biserial),
+    ``p_value_probe`` (Wilcoxon feature > strongest probe), ``loss_gain`` (mean over
+    validation rows of the loss added by removing the feature's values) and
+    ``p_value_loss`` (t-test over rows of gain > 0; NaN where the labels cannot be
+    matched to the model's outputs), ``p_value`` (the two combined by Bonferroni, or the
+    probe test alone) and ``q_value`` (its BH adjustment), ``q_value_reject`` (the
+    reverse probe test, BH-adjusted); ``n_fits``; ``decision`` (accept / reject /
+    tentative); ``selected``. Settings are in ``attrs``.
 
     Example
     -------
