@@ -496,6 +496,7 @@ def speed_report(results: list[dict[str, Any]], repeats: int) -> list[str]:
                     f"{median[k]:.3g}" for k in ("shapkit", "model", "shap")
                 ),
                 "model only in shapkit's chunks (s)": f"{r['model_shapkit_chunks_s']:.3g}",
+                "shapkit with a no-op model, one call (s)": f"{r['no_model_all_rows_s']:.3g}",
                 "model input (from shapkit)": r["input"],
                 "rows to model: shapkit / shap": (
                     f"{r['model_rows_shapkit']} / {r['model_rows_shap']}"
@@ -528,7 +529,11 @@ def speed_report(results: list[dict[str, Any]], repeats: int) -> list[str]:
         "repetitions), the literal measure of the issue, reliable on a quiet machine. "
         "`threads = 1`: BLAS and OpenMP limited to one thread for all three (threadpoolctl); "
         "`default`: the libraries' own thread counts. `others' cores`: CPU seconds other "
-        "processes used per wall second during the timing (0 = quiet machine).\n",
+        "processes used per wall second during the timing (0 = quiet machine). "
+        "`shapkit with a no-op model`: the same one-call explanation with a function that "
+        "returns zeros in place of the model, i.e. shapkit's own work (sampling, writing "
+        "the masked rows, summing per coalition, solving): `shapkit / model only` cannot "
+        "go below `1 + no-op / model only` while every masked row is materialised.\n",
         to_markdown(pd.DataFrame(rows)) + "\n",
         to_markdown(pd.DataFrame(details)) + "\n",
     ]

@@ -11,7 +11,10 @@ background and budget:
   ``shapkit / model only`` is shapkit's overhead over the model evaluations it needs,
   against the model's best way of running them;
 * ``shap``: ``shap.KernelExplainer(model.predict_proba, background)`` constructed and run
-  with ``shap_values(X, nsamples=budget, l1_reg=False)``.
+  with ``shap_values(X, nsamples=budget, l1_reg=False)``;
+* ``no model``: the same ``shapkit.explain`` call with a function returning zeros in
+  place of the model: shapkit's own work (sampling, writing the masked rows, summing,
+  solving), a floor for ``shapkit - model only``.
 
 Each is warmed up (imports, Numba JIT, sklearn first calls) on one row, then timed row by
 row, interleaved, ``repeats`` times; totals are sums over rows of the fastest repetition
@@ -204,9 +207,24 @@ def time_case(case: SpeedCase, repeats: int = 3, quiet_wait: float = 10.0) -> di
                         if key == "shapkit" and r == 0:
                             n_evals += int(np.sum(result.n_evals))
         shap_rows_total = shap_rows[0] // repeats
-        whole: dict[str, list[float]] = {"shapkit": [], "shap": []}
+        n_outputs = model.predict_proba(background[:1]).shape[1]
+
+        def no_model(data: np.ndarray) -> np.ndarray:  # shapkit's own work, no model
+            return np.zeros((len(data), n_outputs))
+
+        def explain_no_model(rows: np.ndarray) -> Any:
+            return shapkit.explain(
+                no_model, rows, background=background, method="kernel", budget=budget, seed=0
+            )
+
+        explain_no_model(X[:1])
+        whole: dict[str, list[float]] = {"shapkit": [], "shap": [], "no_model": []}
         for _ in range(min(repeats, 2)):
-            for key, call in (("shapkit", lambda: explain(X)), ("shap", lambda: run_shap(X))):
+            for key, call in (
+                ("shapkit", lambda: explain(X)),
+                ("shap", lambda: run_shap(X)),
+                ("no_model", lambda: explain_no_model(X)),
+            ):
                 gc.collect()
                 wait_for_quiet(max_wait=quiet_wait)
                 whole[key].append(_wall_time(call))
@@ -239,6 +257,7 @@ def time_case(case: SpeedCase, repeats: int = 3, quiet_wait: float = 10.0) -> di
         "cpu shap/shapkit": cpu["shap"] / cpu["shapkit"],
         "shapkit_all_rows_s": min(whole["shapkit"]),
         "shap_all_rows_s": min(whole["shap"]),
+        "no_model_all_rows_s": min(whole["no_model"]),
         "all_rows_all_s": {key: [round(w, 3) for w in values] for key, values in whole.items()},
         "one call shapkit/model": min(whole["shapkit"]) / best["model"],
         "one call shap/shapkit": min(whole["shap"]) / min(whole["shapkit"]),

@@ -111,6 +111,8 @@ class MarginalGame:
             stop = min(start + self.rows_per_call, n_rows)
             data = self.masker.masked_rows(self.row, masks, self.column_player, start, stop)
             predictions = call_model(self.model, data)
+            del data
+            self.masker.release_rows()
             if totals is None:
                 totals = np.zeros((masks.shape[0], predictions.shape[1]))
             elif predictions.shape[1] != totals.shape[1]:

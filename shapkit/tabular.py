@@ -8,6 +8,7 @@ object and NaN cells all travel unchanged.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -257,6 +258,10 @@ class RowMasker:
         self.column_player = np.ascontiguousarray(column_player, dtype=np.int64)
         self._columns = X.columns if isinstance(X, pd.DataFrame) else None
         self._codes: np.ndarray | None = None  # cell codes, for non-numeric data only
+        # Numeric masked rows are written into one reused buffer (a fresh multi-MB array
+        # per model call costs page faults: ~25% of shapkit's own time with a cheap
+        # model). :meth:`release_rows` drops it if the model kept a reference to its input.
+        self._buffer: np.ndarray | None = None
         self._numeric: tuple[np.ndarray, np.ndarray] | None = None
         self._pool: list[Any] = []
         if isinstance(X, pd.DataFrame):
@@ -278,6 +283,14 @@ class RowMasker:
         if self._numeric is None:
             self._codes = _codes(X, background)
         self._background_index = np.arange(self.n_rows, self.n_rows + self.n_background)
+
+    def release_rows(self) -> None:
+        """Call once the model is done with the rows :meth:`masked_rows` returned (and
+        the caller dropped them): if anything still refers to the reused buffer (a model
+        that stores its inputs, or returns a view of them), the next call gets a new one,
+        so what was handed out is never overwritten."""
+        if self._buffer is not None and sys.getrefcount(self._buffer) > 2:
+            self._buffer = None  # 2 = this attribute + getrefcount's argument
 
     def constant_players(self, row: int, n_players: int) -> np.ndarray:
         """Players whose cells in ``row`` equal the same cells of every background row.
@@ -307,7 +320,10 @@ class RowMasker:
         n_out = stop - start
         if self._numeric is not None:
             X, background = self._numeric
-            out = np.empty((n_out, X.shape[1]), dtype=X.dtype)
+            buffer = self._buffer
+            if buffer is None or buffer.shape[0] < n_out:
+                buffer = self._buffer = np.empty((n_out, X.shape[1]), dtype=X.dtype)
+            out = buffer[:n_out]
             fill_masked_rows(masks, column_player, X[row], background, start, out)
             if self._columns is None:
                 return out

@@ -616,3 +616,34 @@ def test_calls_stay_near_call_bytes_and_at_least_min_rows():
     per_call = max(MIN_ROWS_PER_CALL, CALL_BYTES // (8 * 400))
     assert max(sizes) == per_call  # 600 coalitions x 200 rows split into such calls
     assert sum(sizes) == 600 * 200
+
+
+@pytest.mark.parametrize("as_frame", [False, True])
+def test_reused_row_buffer_never_overwrites_what_a_model_kept(as_frame):
+    """Masked rows go into one reused buffer; a model that keeps its inputs (no copy)
+    must still find them intact afterwards, and a model that keeps nothing gets the same
+    memory every call."""
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(41, 6))
+    data = pd.DataFrame(X, columns=list("abcdef")) if as_frame else X
+    background, rows = data[:40], data[40:]
+    kept, snapshots, addresses = [], [], []
+
+    def hoarder(Z):
+        kept.append(Z)  # no copy
+        snapshots.append(np.array(Z, copy=True))
+        return np.asarray(Z)[:, 0] * np.asarray(Z)[:, 1]
+
+    shapkit.explain(hoarder, rows, background=background, method="kernel", budget=200,
+                    seed=0, max_rows=300)  # fmt: skip
+    assert len(kept) > 3
+    for stored, snapshot in zip(kept, snapshots, strict=True):
+        np.testing.assert_array_equal(np.asarray(stored), snapshot)
+
+    def tidy(Z):
+        addresses.append(np.asarray(Z).__array_interface__["data"][0])
+        return np.asarray(Z)[:, 0] * np.asarray(Z)[:, 1]
+
+    shapkit.explain(tidy, X[40:], background=X[:40], method="kernel", budget=200, seed=0,
+                    max_rows=300)  # fmt: skip
+    assert len(addresses) > 3 and len(set(addresses)) == 1
