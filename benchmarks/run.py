@@ -532,8 +532,9 @@ def speed_report(results: list[dict[str, Any]], repeats: int) -> list[str]:
         "processes used per wall second during the timing (0 = quiet machine). "
         "`shapkit with a no-op model`: the same one-call explanation with a function that "
         "returns zeros in place of the model, i.e. shapkit's own work (sampling, writing "
-        "the masked rows, summing per coalition, solving): `shapkit / model only` cannot "
-        "go below `1 + no-op / model only` while every masked row is materialised.\n",
+        "the masked rows, summing per coalition, solving). It is not a floor of "
+        "`shapkit - model only`: inside shapkit the model reads rows just written, from "
+        "cache, while `model only` replays the recorded rows from memory.\n",
         to_markdown(pd.DataFrame(rows)) + "\n",
         to_markdown(pd.DataFrame(details)) + "\n",
     ]

@@ -14,7 +14,8 @@ background and budget:
   with ``shap_values(X, nsamples=budget, l1_reg=False)``;
 * ``no model``: the same ``shapkit.explain`` call with a function returning zeros in
   place of the model: shapkit's own work (sampling, writing the masked rows, summing,
-  solving), a floor for ``shapkit - model only``.
+  solving). Not a floor for ``shapkit - model only``: inside shapkit the model reads
+  rows just written (from cache), the replay reads recorded rows from memory.
 
 Each is warmed up (imports, Numba JIT, sklearn first calls) on one row, then timed row by
 row, interleaved, ``repeats`` times; totals are sums over rows of the fastest repetition
