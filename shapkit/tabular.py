@@ -9,6 +9,7 @@ object and NaN cells all travel unchanged.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -236,6 +237,31 @@ def _codes(X: np.ndarray | pd.DataFrame, background: np.ndarray | pd.DataFrame) 
     return codes
 
 
+_SPARE = threading.local()  # this thread's last row buffer per (columns, dtype)
+
+
+def row_buffer(n_rows: int, n_columns: int, dtype: np.dtype) -> np.ndarray:
+    """A ``(>= n_rows, n_columns)`` buffer for masked rows: this thread's spare one when
+    nothing else refers to it and it is large enough, else a new one (kept as the spare).
+
+    Explaining one row per call would otherwise map a fresh multi-MB array from the OS
+    for every call (page faults). The spare stays allocated between calls.
+    """
+    spares = getattr(_SPARE, "buffers", None)
+    if spares is None:
+        spares = _SPARE.buffers = {}
+    key = (n_columns, np.dtype(dtype).str)
+    buffer = spares.get(key)
+    # 3 references when free: the spare slot, this name and getrefcount's argument
+    if buffer is None or buffer.shape[0] < n_rows or sys.getrefcount(buffer) > 3:
+        buffer = spares[key] = np.empty((n_rows, n_columns), dtype=dtype)
+    return buffer
+
+
+def _is_spare(buffer: np.ndarray) -> bool:
+    return any(b is buffer for b in getattr(_SPARE, "buffers", {}).values())
+
+
 class RowMasker:
     """Builds masked rows of explained rows against a background, in the type of ``X``.
 
@@ -289,8 +315,12 @@ class RowMasker:
         the caller dropped them): if anything still refers to the reused buffer (a model
         that stores its inputs, or returns a view of them), the next call gets a new one,
         so what was handed out is never overwritten."""
-        if self._buffer is not None and sys.getrefcount(self._buffer) > 2:
-            self._buffer = None  # 2 = this attribute + getrefcount's argument
+        if self._buffer is None:
+            return
+        # references when nobody else holds it: this attribute, getrefcount's argument
+        # and, when it is this thread's spare, the spare slot
+        if sys.getrefcount(self._buffer) > 2 + _is_spare(self._buffer):
+            self._buffer = None
 
     def constant_players(self, row: int, n_players: int) -> np.ndarray:
         """Players whose cells in ``row`` equal the same cells of every background row.
@@ -322,7 +352,7 @@ class RowMasker:
             X, background = self._numeric
             buffer = self._buffer
             if buffer is None or buffer.shape[0] < n_out:
-                buffer = self._buffer = np.empty((n_out, X.shape[1]), dtype=X.dtype)
+                buffer = self._buffer = row_buffer(n_out, X.shape[1], X.dtype)
             out = buffer[:n_out]
             fill_masked_rows(masks, column_player, X[row], background, start, out)
             if self._columns is None:

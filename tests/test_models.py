@@ -647,3 +647,30 @@ def test_reused_row_buffer_never_overwrites_what_a_model_kept(as_frame):
     shapkit.explain(tidy, X[40:], background=X[:40], method="kernel", budget=200, seed=0,
                     max_rows=300)  # fmt: skip
     assert len(addresses) > 3 and len(set(addresses)) == 1
+
+
+def test_row_buffer_is_reused_across_calls_unless_still_referenced():
+    from shapkit.tabular import row_buffer
+
+    first = row_buffer(100, 3, np.float64)
+    second = row_buffer(100, 3, np.float64)  # `first` is still referenced: a new one
+    assert second is not first
+    spare = id(second)  # the newest buffer is the spare
+    del first, second
+    assert id(row_buffer(80, 3, np.float64)) == spare  # free and large enough: reused
+    assert id(row_buffer(200, 3, np.float64)) != spare  # too small: replaced
+    wide = row_buffer(10, 4, np.float64)  # another width: its own buffer
+    assert wide.shape[1] == 4 and wide.shape[0] >= 10
+
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(42, 5))
+    addresses = []
+
+    def tidy(Z):
+        addresses.append(Z.__array_interface__["data"][0])
+        return Z[:, 0] * Z[:, 1]
+
+    for i in (40, 41):  # two explain calls, one row each: the same memory
+        shapkit.explain(tidy, X[i : i + 1], background=X[:40], method="kernel", budget=200,
+                        seed=0, max_rows=300)  # fmt: skip
+    assert len(set(addresses)) == 1
