@@ -155,7 +155,7 @@ class _KernelState:
     ) -> None:
         self.enumerated |= enumerated
         self.expected += np.where(enumerated, 0.0, expected)
-        self.masks.append(masks)
+        self.masks.append(masks[0::2])  # the units' first coalitions; the rest are complements
         self.values.append(values)
         self.stratum.append(stratum)
 
@@ -183,7 +183,7 @@ class _KernelState:
         masks = np.concatenate(self.masks) if self.masks else np.zeros((0, d), bool)
         values = np.concatenate(self.values) if self.values else np.zeros((0, k))
         stratum = np.concatenate(self.stratum) if self.stratum else np.zeros(0, np.int64)
-        z = masks[0::2].astype(np.float64)
+        z = masks.astype(np.float64)
         w = self._unit_weights(stratum)
         y = 0.5 * (values[0::2] - values[1::2] + self.delta)  # v(0) cancels
         phi, sensitivity, rank = solve_constrained(z, w, y, self.delta)
