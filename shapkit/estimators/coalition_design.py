@@ -206,10 +206,16 @@ class CoalitionSampler:
         return masks
 
     def _unseen(self, masks: np.ndarray, t: int) -> np.ndarray:
-        """The rows of ``masks`` not drawn before from stratum t; marks them drawn."""
-        hashes = mask_hashes(masks, self.keys).tolist()
-        keep = [i for i, h in enumerate(hashes) if h not in self.seen[t]]
-        self.seen[t].update(hashes[i] for i in keep)
+        """The rows of ``masks`` neither drawn before from stratum t nor repeating an
+        earlier row (in row order); marks them drawn."""
+        hashes = mask_hashes(masks, self.keys)
+        _, first = np.unique(hashes, return_index=True)
+        keep = np.sort(first)
+        seen = self.seen[t]
+        if seen:
+            drawn = np.fromiter(seen, dtype=np.uint64, count=len(seen))
+            keep = keep[~np.isin(hashes[keep], drawn)]
+        seen.update(hashes[keep].tolist())
         return masks[keep]
 
     def _sample(self, t: int, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -251,7 +257,6 @@ class CoalitionSampler:
         across draws); a block equal to a unit drawn before is skipped.
         """
         d, s = self.strata.n_players, int(self.strata.sizes[t])
-        seen = self.seen[t]
         left = self.queues.get(t, np.zeros(0, dtype=np.int64))
         out, n_out = [], 0
         while n_out < count:
@@ -264,20 +269,8 @@ class CoalitionSampler:
             if self.strata.middle[t]:  # a unit is the pair {S, N-S}: keep the member with 0
                 flip = ~masks[:, 0]
                 masks[flip] = ~masks[flip]
-            keep = self._fresh(mask_hashes(masks, self.keys), seen)
-            out.append(masks[keep])
-            n_out += len(keep)
+            fresh = self._unseen(masks, t)
+            out.append(fresh)
+            n_out += len(fresh)
         self.queues[t] = left
         return np.concatenate(out)
-
-    @staticmethod
-    def _fresh(hashes: np.ndarray, seen: set[int]) -> np.ndarray:
-        """Rows whose hash is neither in ``seen`` nor repeats an earlier row (in row
-        order); their hashes are added to ``seen``."""
-        _, first = np.unique(hashes, return_index=True)
-        keep = np.sort(first)
-        if seen:
-            drawn = np.fromiter(seen, dtype=np.uint64, count=len(seen))
-            keep = keep[~np.isin(hashes[keep], drawn)]
-        seen.update(hashes[keep].tolist())
-        return keep
