@@ -287,3 +287,73 @@ def test_balanced_strata_treat_every_unit_alike_and_balance_players():
     # 30 player slots over 8 players: 3 or 4 each when perfectly balanced; skipping a
     # repeated block can add one. Uniform sampling gives a mean spread of ~4.3 here.
     assert max(spreads) <= 3 and np.mean(spreads) < 1.5
+
+
+def test_first_unseen_keeps_first_new_rows_in_order():
+    from shapkit._kernels.sampling import first_unseen
+
+    rng = np.random.default_rng(0)
+    hashes = rng.integers(0, 12, size=200).astype(np.uint64)
+    drawn = np.array([3, 5, 11], dtype=np.uint64)
+    expected, seen = [], {3, 5, 11}
+    for row, h in enumerate(hashes.tolist()):
+        if h not in seen:
+            seen.add(h)
+            expected.append(row)
+    np.testing.assert_array_equal(first_unseen(hashes, drawn, 200), expected)
+    np.testing.assert_array_equal(first_unseen(hashes, drawn, 4), expected[:4])
+    assert len(first_unseen(hashes, np.zeros(0, np.uint64), 0)) == 0
+
+
+def test_regression_kernels_match_their_definitions():
+    """The Helmert design equals the weighted masks times the zero-sum basis, and the
+    stratified variance equals its textbook formula computed group by group."""
+    from shapkit._kernels.regression import helmert_design, stratified_variance
+    from shapkit.estimators.kernel import zero_sum_basis
+
+    rng = np.random.default_rng(1)
+    n, d, k = 57, 9, 2
+    z = (rng.random((n, d)) < 0.4).astype(float)
+    root = rng.random(n) + 0.5
+    np.testing.assert_allclose(
+        helmert_design(z, root), (z * root[:, None]) @ zero_sum_basis(d), atol=1e-12
+    )
+    residual = rng.normal(size=(n, k))
+    per_residual = rng.normal(size=(n, d))
+    group = rng.integers(0, 4, size=n)
+    group[7] = 4  # a group of one unit
+    fpc = np.array([0.5, 0.9, 1.0, 0.0, 1.0])
+    effect = residual[:, :, None] * per_residual[:, None, :]
+    expected = np.zeros((k, d))
+    for g in range(5):
+        e = effect[group == g]
+        if len(e) == 1:
+            expected += e[0] ** 2
+        elif len(e) > 1:
+            expected += fpc[g] * len(e) / (len(e) - 1) * ((e - e.mean(axis=0)) ** 2).sum(axis=0)
+    np.testing.assert_allclose(
+        stratified_variance(residual, per_residual, group, fpc), expected, rtol=1e-12
+    )
+
+
+def test_constrained_solve_agrees_across_its_three_methods(monkeypatch):
+    """Normal equations (well-conditioned designs), SVD and the pseudo-inverse of the
+    normal matrix give the same solution and sensitivity on a well-posed problem."""
+    from shapkit.estimators import kernel as kernel_module
+
+    rng = np.random.default_rng(2)
+    n, d = 300, 12
+    z = (rng.random((n, d)) < 0.5).astype(float)
+    w = rng.random(n) + 0.1
+    y = rng.normal(size=(n, 2))
+    delta = np.array([1.5, -0.5])
+    reference = kernel_module.solve_constrained(z, w, y, delta)
+    monkeypatch.setattr(kernel_module, "NORMAL_EQUATIONS_RCOND", 2.0)  # never trusted
+    by_svd = kernel_module.solve_constrained(z, w, y, delta)
+    monkeypatch.setattr(kernel_module, "SVD_WORK_LIMIT", 0)
+    by_pinv = kernel_module.solve_constrained(z, w, y, delta)
+    for other in (by_svd, by_pinv):
+        np.testing.assert_allclose(other[0], reference[0], atol=1e-12)
+        np.testing.assert_allclose(other[1], reference[1], atol=1e-12)
+        assert other[2] == reference[2] == d - 1
+    np.testing.assert_allclose(reference[0].sum(axis=0), delta, atol=1e-12)

@@ -83,7 +83,13 @@ def accumulate_by_coalition(
 ) -> None:
     """Add the model outputs of masked rows ``start ..`` to their coalition's total."""
     n_rows, k = predictions.shape
-    for r in range(n_rows):
+    r = 0
+    while r < n_rows:
         coalition = (start + r) // n_background
+        last = min(n_rows, (coalition + 1) * n_background - start)
         for c in range(k):
-            totals[coalition, c] += predictions[r, c]
+            total = 0.0
+            for i in range(r, last):
+                total += predictions[i, c]
+            totals[coalition, c] += total
+        r = last

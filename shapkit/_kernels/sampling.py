@@ -1,4 +1,5 @@
-"""Numba kernels for coalition sampling: uniform subsets of one size, enumeration, hashing."""
+"""Numba kernels for coalition sampling: uniform subsets of one size, enumeration, hashing,
+balanced blocks and the selection of coalitions not drawn before."""
 
 from __future__ import annotations
 
@@ -98,3 +99,30 @@ def balanced_blocks(
         for j in range(n_deferred):
             queue[head + j] = deferred[j]
     return out, head
+
+
+@njit(cache=True)
+def first_unseen(hashes: np.ndarray, drawn: np.ndarray, limit: int) -> np.ndarray:
+    """Row numbers of the first ``limit`` hashes (in row order) that are neither in the
+    sorted array ``drawn`` nor equal to an earlier row's hash."""
+    n = hashes.shape[0]
+    order = np.argsort(hashes, kind="mergesort")  # stable: an equal run starts with its first row
+    fresh = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        row = order[i]
+        h = hashes[row]
+        if i > 0 and hashes[order[i - 1]] == h:
+            continue
+        j = np.searchsorted(drawn, h)
+        if j < drawn.shape[0] and drawn[j] == h:
+            continue
+        fresh[row] = True
+    out = np.empty(min(n, limit), dtype=np.int64)
+    count = 0
+    for row in range(n):
+        if count == out.shape[0]:
+            break
+        if fresh[row]:
+            out[count] = row
+            count += 1
+    return out[:count]

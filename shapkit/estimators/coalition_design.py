@@ -34,6 +34,7 @@ import numpy as np
 from .._kernels.sampling import (
     balanced_blocks,
     enumerate_masks_of_size,
+    first_unseen,
     mask_hashes,
     sample_masks_of_size,
 )
@@ -150,7 +151,8 @@ class CoalitionSampler:
         self.shares = self.strata.size_shares(distribution)
         self.enumerated = np.zeros(len(self.strata.sizes), dtype=bool)
         self.keys = rng.integers(0, np.iinfo(np.uint64).max, size=n_players, dtype=np.uint64)
-        self.seen: list[set[int]] = [set() for _ in self.strata.sizes]
+        # hashes of the units drawn so far, sorted, per stratum
+        self.seen = [np.zeros(0, dtype=np.uint64) for _ in self.strata.sizes]
 
     @property
     def remaining_units(self) -> float:
@@ -205,17 +207,12 @@ class CoalitionSampler:
             masks = masks[masks[:, 0]]
         return masks
 
-    def _unseen(self, masks: np.ndarray, t: int) -> np.ndarray:
-        """The rows of ``masks`` neither drawn before from stratum t nor repeating an
-        earlier row (in row order); marks them drawn."""
+    def _unseen(self, masks: np.ndarray, t: int, limit: int | None = None) -> np.ndarray:
+        """The first ``limit`` rows of ``masks`` (all by default) neither drawn before
+        from stratum t nor repeating an earlier row, in row order; marks them drawn."""
         hashes = mask_hashes(masks, self.keys)
-        _, first = np.unique(hashes, return_index=True)
-        keep = np.sort(first)
-        seen = self.seen[t]
-        if seen:
-            drawn = np.fromiter(seen, dtype=np.uint64, count=len(seen))
-            keep = keep[~np.isin(hashes[keep], drawn)]
-        seen.update(hashes[keep].tolist())
+        keep = first_unseen(hashes, self.seen[t], len(masks) if limit is None else limit)
+        self.seen[t] = np.sort(np.concatenate([self.seen[t], hashes[keep]]))
         return masks[keep]
 
     def _sample(self, t: int, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -227,10 +224,10 @@ class CoalitionSampler:
             return self._sample_balanced(t, count, rng)
         if n_units <= ENUMERATE_TO_SUBSAMPLE and count + len(seen) > n_units / 4:
             candidates = self._enumerate(t)
-            hashes = mask_hashes(candidates, self.keys).tolist()
-            fresh = np.flatnonzero([h not in seen for h in hashes])
+            hashes = mask_hashes(candidates, self.keys)
+            fresh = first_unseen(hashes, seen, len(hashes))
             chosen = np.sort(rng.choice(fresh, size=count, replace=False))
-            seen.update(hashes[i] for i in chosen.tolist())
+            self.seen[t] = np.sort(np.concatenate([seen, hashes[chosen]]))
             return candidates[chosen]
         out, n_out = [], 0
         while n_out < count:
@@ -239,15 +236,9 @@ class CoalitionSampler:
             if self.strata.middle[t]:
                 flip = ~masks[:, 0]
                 masks[flip] = ~masks[flip]
-            keep = []
-            for r, h in enumerate(mask_hashes(masks, self.keys).tolist()):
-                if h not in seen:
-                    seen.add(h)
-                    keep.append(r)
-                    if n_out + len(keep) == count:
-                        break
-            out.append(masks[keep])
-            n_out += len(keep)
+            fresh = self._unseen(masks, t, limit=count - n_out)
+            out.append(fresh)
+            n_out += len(fresh)
         return np.concatenate(out)
 
     def _sample_balanced(self, t: int, count: int, rng: np.random.Generator) -> np.ndarray:

@@ -20,6 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from .._blas import one_blas_thread
+from .._kernels.regression import helmert_design, stratified_variance
 from .base import Estimator, Game, ShapleyResult, default_budget, has_converged
 from .coalition_design import SIZE_DISTRIBUTIONS, CoalitionSampler
 from .exact import exact_if_affordable
@@ -208,36 +209,28 @@ class _KernelState:
     ) -> np.ndarray:
         """Linearised standard errors: each sampled unit moves ``phi`` by
         ``sensitivity @ (w z (ybar - z phi))``; strata are sampled without replacement."""
-        d, k = phi.shape
         sampled = ~self.enumerated[stratum]
         if not sampled.any():
             return np.zeros_like(phi)
         labels = stratum[sampled]
         residual = y[sampled] - z[sampled] @ phi  # (n, k)
-        zw = z[sampled] * w[sampled, None]
-        counts = np.bincount(labels, minlength=len(self.enumerated))
-        n_units = self.strata.n_units
+        # unit r moves phi[:, c] by residual[r, c] * (w_r z_r @ S), S symmetric
+        effect_per_residual = (z[sampled] * w[sampled, None]) @ sensitivity
+        n_strata = len(self.enumerated)
+        counts = np.bincount(labels, minlength=n_strata)
         # strata with one unit cannot estimate their spread: pool them into one group
-        group = np.where(counts[labels] >= 2, labels, -1)
-        order = np.argsort(group, kind="stable")
-        groups, starts, sizes = np.unique(group[order], return_index=True, return_counts=True)
-        # every unit's effect on phi, all outputs at once: (n, k, d), sensitivity symmetric
-        effect = (residual[:, :, None] * zw[:, None, :]) @ sensitivity
-        effect = effect.reshape(len(labels), k * d)[order]
-        means = np.add.reduceat(effect, starts, axis=0) / sizes[:, None]
-        centred = effect - np.repeat(means, sizes, axis=0)
-        spread = np.add.reduceat(centred**2, starts, axis=0)  # (groups, k * d)
-        fpc = np.where(groups >= 0, 1.0 - sizes / n_units[np.maximum(groups, 0)], 1.0)
-        scale = np.maximum(fpc, 0.0) * sizes / np.maximum(sizes - 1, 1)
-        per_group = scale[:, None] * spread
-        lone = sizes < 2  # a lone unit: its square, conservative
-        per_group[lone] = effect[starts[lone]] ** 2
-        variance = per_group.sum(axis=0).reshape(k, d).T
+        group = np.where(counts[labels] >= 2, labels, n_strata)
+        fpc = np.append(1.0 - counts / self.strata.n_units, 1.0)
+        variance = stratified_variance(residual, effect_per_residual, group, fpc).T
         return np.sqrt(variance)
 
 
-#: Above this many multiply-adds (rows x d^2) the solve uses the normal equations
-#: instead of an SVD of the weighted design (faster, less accurate when ill-conditioned).
+#: The solve uses the normal equations when the weighted design's condition number is
+#: below ``1 / sqrt(NORMAL_EQUATIONS_RCOND)`` (their error grows with its square: here
+#: ~1e6 eps, so ~1e-10 relative). Sampled kernel designs have condition numbers of 1-3.
+NORMAL_EQUATIONS_RCOND = 1e-6
+#: Otherwise an SVD of the design, unless it is this many multiply-adds (rows x d^2) or
+#: more: then the normal equations with a pseudo-inverse (less accurate, much faster).
 SVD_WORK_LIMIT = 2e9
 
 
@@ -247,26 +240,32 @@ def solve_constrained(
     """Weighted least squares ``min sum_r w_r (y_r - z_r phi)^2`` subject to ``sum phi = delta``.
 
     Writes ``phi = delta / d + B psi`` with ``B`` an orthonormal basis of the vectors
-    summing to zero, so the constraint holds by construction, and solves for ``psi``
-    with an SVD of the weighted design (pseudo-inverse where the sample leaves
-    directions undetermined). Returns ``phi`` ``(d, k)``, the sensitivity matrix
+    summing to zero, so the constraint holds by construction, and solves for ``psi`` by
+    the normal equations when the weighted design is well conditioned (it nearly always
+    is), else by an SVD of it (pseudo-inverse where the sample leaves directions
+    undetermined). Returns ``phi`` ``(d, k)``, the sensitivity matrix
     ``S = B (A^T A)^+ B^T`` (a change ``g`` of ``Z^T W (y - Z phi)`` moves ``phi`` by
     ``S g``) and the rank of the weighted design (the parameters the data determine).
     """
     d = z.shape[1]
     basis = zero_sum_basis(d)
-    root = np.sqrt(w)[:, None]
-    design = helmert_columns(z * root)
-    target = root * (y - z.sum(axis=1)[:, None] * (delta / d)[None, :])
+    root = np.sqrt(w)
+    design = helmert_design(z, root)
+    target = root[:, None] * (y - z.sum(axis=1)[:, None] * (delta / d)[None, :])
     eps = np.finfo(np.float64).eps
-    if z.shape[0] * d * d <= SVD_WORK_LIMIT:
+    gram = design.T @ design
+    eigenvalues, vectors = np.linalg.eigh(gram)
+    if eigenvalues[0] > eigenvalues[-1] * NORMAL_EQUATIONS_RCOND:
+        keep = np.ones(d - 1, dtype=bool)
+        reduced = (vectors / eigenvalues) @ vectors.T
+        psi = reduced @ (design.T @ target)
+    elif z.shape[0] * d * d <= SVD_WORK_LIMIT:
         u, singular, vt = np.linalg.svd(design, full_matrices=False)
         keep = singular > singular[:1] * max(design.shape) * eps
         inv = np.where(keep, 1.0 / np.where(keep, singular, 1.0), 0.0)
         psi = vt.T @ (inv[:, None] * (u.T @ target))
         reduced = (vt.T * inv**2) @ vt
     else:
-        eigenvalues, vectors = np.linalg.eigh(design.T @ design)
         keep = eigenvalues > eigenvalues[-1:] * d * eps
         inv = np.where(keep, 1.0 / np.where(keep, eigenvalues, 1.0), 0.0)
         reduced = (vectors * inv) @ vectors.T
@@ -274,14 +273,6 @@ def solve_constrained(
     phi = delta[None, :] / d + basis @ psi
     phi += (delta - phi.sum(axis=0)) / d  # round-off only: the basis keeps the sum
     return phi, basis @ reduced @ basis.T, int(keep.sum())
-
-
-def helmert_columns(a: np.ndarray) -> np.ndarray:
-    """``a @ zero_sum_basis(d)`` in O(n d) from running sums (not O(n d^2))."""
-    d = a.shape[1]
-    j = np.arange(1, d)
-    running = np.cumsum(a, axis=1)[:, :-1]
-    return (running - j * a[:, 1:]) / np.sqrt(j * (j + 1.0))
 
 
 @lru_cache(maxsize=8)
