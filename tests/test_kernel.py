@@ -332,7 +332,9 @@ def test_regression_kernels_match_their_definitions():
         elif len(e) > 1:
             expected += fpc[g] * len(e) / (len(e) - 1) * ((e - e.mean(axis=0)) ** 2).sum(axis=0)
     np.testing.assert_allclose(
-        stratified_variance(residual, per_residual, group, fpc), expected, rtol=1e-12
+        stratified_variance(effect.reshape(n, k * d), group, fpc).reshape(k, d),
+        expected,
+        rtol=1e-12,
     )
 
 

@@ -26,47 +26,37 @@ def helmert_design(z: np.ndarray, root: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def stratified_variance(
-    residual: np.ndarray, effect_per_residual: np.ndarray, group: np.ndarray, fpc: np.ndarray
-) -> np.ndarray:
-    """Variance ``(k, d)`` of a sum of unit effects sampled by strata without replacement.
+def stratified_variance(effect: np.ndarray, group: np.ndarray, fpc: np.ndarray) -> np.ndarray:
+    """Variance ``(m,)`` of the column sums of ``effect`` ``(n, m)``, whose rows are units
+    sampled by groups without replacement.
 
-    Unit ``r``'s effect on output ``c`` and player ``j`` is
-    ``residual[r, c] * effect_per_residual[r, j]``; ``group[r]`` is its sampling group and
-    ``fpc[g]`` that group's finite-population correction ``1 - n_g / N_g`` (1 for a pooled
-    group). Each group contributes ``fpc * n_g / (n_g - 1)`` times its sum of squared
-    deviations from the group mean; a group of one unit contributes the unit's square
-    (its spread is unknown: conservative).
+    ``group[r]`` is row r's sampling group and ``fpc[g]`` that group's finite-population
+    correction ``1 - n_g / N_g`` (1 for a pooled group). Each group contributes
+    ``fpc * n_g / (n_g - 1)`` times its sum of squared deviations from the group mean; a
+    group of one unit contributes the unit's square (its spread is unknown: conservative).
     """
-    n, k = residual.shape
-    d = effect_per_residual.shape[1]
+    n, m = effect.shape
     n_groups = fpc.shape[0]
     sizes = np.zeros(n_groups)
-    sums = np.zeros((n_groups, k, d))
+    sums = np.zeros((n_groups, m))
     for r in range(n):
         g = group[r]
         sizes[g] += 1.0
-        for c in range(k):
-            for j in range(d):
-                sums[g, c, j] += residual[r, c] * effect_per_residual[r, j]
-    spread = np.zeros((n_groups, k, d))
+        for j in range(m):
+            sums[g, j] += effect[r, j]
+    spread = np.zeros((n_groups, m))
     for r in range(n):
         g = group[r]
-        for c in range(k):
-            for j in range(d):
-                deviation = residual[r, c] * effect_per_residual[r, j] - sums[g, c, j] / sizes[g]
-                spread[g, c, j] += deviation * deviation
-    variance = np.zeros((k, d))
+        for j in range(m):
+            deviation = effect[r, j] - sums[g, j] / sizes[g]
+            spread[g, j] += deviation * deviation
+    variance = np.zeros(m)
     for g in range(n_groups):
-        if sizes[g] == 0.0:
-            continue
         if sizes[g] == 1.0:
-            for c in range(k):
-                for j in range(d):
-                    variance[c, j] += sums[g, c, j] * sums[g, c, j]
-            continue
-        scale = max(fpc[g], 0.0) * sizes[g] / (sizes[g] - 1.0)
-        for c in range(k):
-            for j in range(d):
-                variance[c, j] += scale * spread[g, c, j]
+            for j in range(m):
+                variance[j] += sums[g, j] * sums[g, j]
+        elif sizes[g] > 1.0:
+            scale = max(fpc[g], 0.0) * sizes[g] / (sizes[g] - 1.0)
+            for j in range(m):
+                variance[j] += scale * spread[g, j]
     return variance

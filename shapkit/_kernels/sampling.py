@@ -104,25 +104,43 @@ def balanced_blocks(
 @njit(cache=True)
 def first_unseen(hashes: np.ndarray, drawn: np.ndarray, limit: int) -> np.ndarray:
     """Row numbers of the first ``limit`` hashes (in row order) that are neither in the
-    sorted array ``drawn`` nor equal to an earlier row's hash."""
+    sorted array ``drawn`` nor equal to an earlier row's hash.
+
+    Earlier rows are remembered in an open-addressing table (the hashes are random 64-bit
+    numbers, so their low bits index it); ``drawn`` is searched by bisection.
+    """
     n = hashes.shape[0]
-    order = np.argsort(hashes, kind="mergesort")  # stable: an equal run starts with its first row
-    fresh = np.zeros(n, dtype=np.bool_)
-    for i in range(n):
-        row = order[i]
-        h = hashes[row]
-        if i > 0 and hashes[order[i - 1]] == h:
-            continue
-        j = np.searchsorted(drawn, h)
-        if j < drawn.shape[0] and drawn[j] == h:
-            continue
-        fresh[row] = True
+    size = 2
+    while size < 2 * n:
+        size *= 2
+    slots = np.zeros(size, dtype=np.uint64)
+    filled = np.zeros(size, dtype=np.bool_)
     out = np.empty(min(n, limit), dtype=np.int64)
     count = 0
     for row in range(n):
         if count == out.shape[0]:
             break
-        if fresh[row]:
-            out[count] = row
-            count += 1
+        h = hashes[row]
+        lo, hi = 0, drawn.shape[0]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if drawn[mid] < h:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < drawn.shape[0] and drawn[lo] == h:
+            continue
+        slot = np.int64(h & np.uint64(size - 1))
+        repeated = False
+        while filled[slot]:
+            if slots[slot] == h:
+                repeated = True
+                break
+            slot = (slot + 1) & (size - 1)
+        if repeated:
+            continue
+        filled[slot] = True
+        slots[slot] = h
+        out[count] = row
+        count += 1
     return out[:count]

@@ -221,7 +221,8 @@ class _KernelState:
         # strata with one unit cannot estimate their spread: pool them into one group
         group = np.where(counts[labels] >= 2, labels, n_strata)
         fpc = np.append(1.0 - counts / self.strata.n_units, 1.0)
-        variance = stratified_variance(residual, effect_per_residual, group, fpc).T
+        effect = (residual[:, :, None] * effect_per_residual[:, None, :]).reshape(len(labels), -1)
+        variance = stratified_variance(effect, group, fpc).reshape(residual.shape[1], -1).T
         return np.sqrt(variance)
 
 
