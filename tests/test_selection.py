@@ -21,6 +21,7 @@ from shapkit.selection import (
     loss_tests,
     one_standard_error,
     paired_tests,
+    probe_tail_tests,
     rank_cut,
     select_features,
 )
@@ -340,6 +341,33 @@ def test_loss_gain_per_loss():
     assert np.allclose(g, [[1.4, 0.0]])
     with pytest.raises(ValueError, match="unknown loss"):
         loss_gain(values, onehot, onehot, "hinge")
+
+
+def test_first_order_loss_gain():
+    values = np.array([[1.0, -0.5, 0.0]])
+    # squared: -phi L'(f - phi) = 2 phi (y - f + phi) = exact gain + phi^2
+    exact = loss_gain(values, np.array([1.5]), np.array([2.0]), "squared")
+    first = loss_gain(values, np.array([1.5]), np.array([2.0]), "squared", first_order=True)
+    assert np.allclose(first, exact + values**2)
+    # logistic: phi (y - sigmoid(f - phi)); margin 2, label 1
+    first = loss_gain(values, np.array([2.0]), np.array([1.0]), "logistic", first_order=True)
+    assert np.allclose(first, values * (1 - 1 / (1 + np.exp(-(2.0 - values)))))
+    # softmax over class margins: sum over classes of phi_k (y_k - softmax(f - phi)_k)
+    v3 = np.array([[[1.0, 0.0, 0.0]]])
+    first = loss_gain(v3, np.array([[2.0, 0.0, 0.0]]), np.array([[1.0, 0.0, 0.0]]), "softmax",
+                      first_order=True)  # fmt: skip
+    assert np.allclose(first, [[1.0 - np.e / (np.e + 2)]])
+
+
+def test_probe_tail_tests():
+    rng = np.random.default_rng(1)
+    probes = rng.exponential(size=(25, 20))
+    noise = rng.exponential(size=(25, 200))
+    strong = np.column_stack([np.full(25, 8.0), np.full(25, 15.0)])
+    p = probe_tail_tests(np.column_stack([strong, noise]), probes)
+    assert p[1] < p[0] < 1e-3  # beyond the largest draw: the exponential tail
+    assert (p[2:] > 0.01).all() and 0.0 < p.min() and p.max() <= 1.0
+    assert probe_tail_tests(np.zeros((3, 2)), np.zeros((3, 4))).tolist() == [1.0, 1.0]
 
 
 def test_target_and_loss_follow_the_output_space():

@@ -2,7 +2,7 @@
 :func:`select_features` (see ``docs/selection.md``)."""
 
 from ._selector import ShapSelector, rank_cut, select_features
-from ._stats import bh_adjust, loss_tests, one_standard_error, paired_tests
+from ._stats import bh_adjust, loss_tests, one_standard_error, paired_tests, probe_tail_tests
 
 __all__ = [
     "ShapSelector",
@@ -10,6 +10,7 @@ __all__ = [
     "loss_tests",
     "one_standard_error",
     "paired_tests",
+    "probe_tail_tests",
     "rank_cut",
     "select_features",
 ]

@@ -20,7 +20,14 @@ from ._importance import (
     take_columns,
     take_rows,
 )
-from ._stats import bh_adjust, loss_tests, one_standard_error, paired_tests, t_interval
+from ._stats import (
+    bh_adjust,
+    loss_tests,
+    one_standard_error,
+    paired_tests,
+    probe_tail_tests,
+    t_interval,
+)
 
 REPORT_COLUMNS = [
     "rank",
@@ -65,13 +72,15 @@ class ShapSelector(SelectorMixin, BaseEstimator):
     method : {"probe", "rfe", "rank"}
         ``"probe"``: repeated K-fold; each fit adds ``n_probes`` probe columns (row
         permutations of copies of randomly chosen real columns, so dtype and cardinality
-        are kept, named ``__probe_0``, ...); a feature is compared with the strongest
-        probe of each fit by one-sided Wilcoxon signed-rank tests across fits, both ways,
-        and its held-out loss gain (the loss added on validation rows by removing its
-        Shapley values from the model output) is tested > 0 over rows; the two p-values
-        of *feature > noise* are combined by Bonferroni, with Benjamini-Hochberg control
+        are kept, named ``__probe_0``, ...); a feature's mean importance is tested
+        against the pooled probe importances of all fits (exponential tail beyond their
+        top 10 %), and its held-out first-order loss gain (the loss added on validation
+        rows by removing its Shapley values from the model output, to first order) is
+        tested > 0 over rows; the two p-values of *feature > noise* are combined by
+        Bonferroni, with Benjamini-Hochberg control
         of the false discovery rate at ``alpha``: ``accept`` (beats the noise), ``reject``
-        (loses to the strongest probe, or never used) or ``tentative`` (neither yet).
+        (loses to the strongest probe of each fit, one-sided Wilcoxon signed-rank test
+        across fits, or never used) or ``tentative`` (neither yet).
         Stops early after a repeat that leaves nothing tentative.
         ``"rfe"``: recursive elimination of the least important features (``step`` at a
         time), each set scored by cross-validation; the size is chosen by the
@@ -410,13 +419,13 @@ class ShapSelector(SelectorMixin, BaseEstimator):
 
             warnings.warn(
                 f"n_repeats x cv = {self.n_repeats * folds} fits are too few fits for the "
-                f"Wilcoxon probe test to reach alpha={self.alpha}: no feature can be rejected, "
-                "and only the held-out loss test can accept one. Use at least 5 fits, 10 or "
-                "more for many features.",
+                f"Wilcoxon test against the strongest probe to reach alpha={self.alpha}: no "
+                "feature can be rejected (the pooled probe and loss tests can still accept "
+                "one). Use at least 5 fits, 10 or more for many features.",
                 UserWarning,
                 stacklevel=3,
             )
-        real, probe_max, directions = [], [], []
+        real, probe_max, probe_all, directions = [], [], [], []
         n, d = X.shape
         gain_sum, gain_count = np.zeros((n, d)), np.zeros(n)
         with_loss = True
@@ -432,6 +441,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
             for r, p, direction, method, output, gains, rows in self._parallel(jobs):
                 real.append(r)
                 probe_max.append(p.max() if p.size else 0.0)
+                probe_all.append(p)
                 directions.append(direction)
                 self._shap_methods.add(method)
                 self._outputs.add(output)
@@ -441,7 +451,10 @@ class ShapSelector(SelectorMixin, BaseEstimator):
                     np.add.at(gain_sum, rows, gains)
                     np.add.at(gain_count, rows, 1)
             R, T = np.asarray(real), np.asarray(probe_max)
-            p_probe, p_lt, hit, effect = paired_tests(R, T)
+            # accept against the pooled probe draws (valid although the fits reuse the
+            # rows); the paired test against the strongest probe only rejects
+            _, p_lt, hit, effect = paired_tests(R, T)
+            p_probe = probe_tail_tests(R, np.asarray(probe_all))
             if with_loss:
                 gain, p_loss = loss_tests(gain_sum, gain_count)
                 # two tests of one null (the feature carries nothing): Bonferroni
@@ -731,8 +744,9 @@ def select_features(estimator: Any, X: Any, y: Any, **kwargs: Any) -> pd.DataFra
     ``direction`` (mean Spearman correlation of a numeric feature with its values);
     probe method only: ``probe_threshold`` (mean over fits of the strongest probe),
     ``hit_rate`` (share of fits beating it), ``effect_size`` (rank-biserial),
-    ``p_value_probe`` (Wilcoxon feature > strongest probe), ``loss_gain`` (mean over
-    validation rows of the loss added by removing the feature's values) and
+    ``p_value_probe`` (mean importance > the pooled probes, ``probe_tail_tests``),
+    ``loss_gain`` (mean over validation rows of the first-order loss added by removing
+    the feature's values) and
     ``p_value_loss`` (t-test over rows of gain > 0; NaN where the labels cannot be
     matched to the model's outputs), ``p_value`` (the two combined by Bonferroni, or the
     probe test alone) and ``q_value`` (its BH adjustment), ``q_value_reject`` (the
