@@ -99,11 +99,13 @@ def _frame(X):
 # (n, p, informative fraction) of make_classification; the grid is n in {1000, 5000},
 # p in {20, 100, 250}, 10-50 % informative, with and without redundant features
 GRID_CLF = [(1000, 20, 0.25), (1000, 20, 0.5), (1000, 100, 0.1), (1000, 250, 0.1),
-            (5000, 20, 0.25), (1000, 100, 0.5), (5000, 250, 0.1)]  # fmt: skip
-GRID_RED = [(1000, 20, 0.25), (1000, 100, 0.1), (5000, 100, 0.1)]
+            (5000, 20, 0.25), (1000, 100, 0.5), (5000, 250, 0.1), (5000, 100, 0.1),
+            (1000, 250, 0.5)]  # fmt: skip
+GRID_RED = [(1000, 20, 0.25), (1000, 100, 0.1), (5000, 100, 0.1), (1000, 250, 0.1)]
 # the grid points run last (after every seed of the others): the slowest ones
 EXPENSIVE = {("classif", 1000, 100, 0.5), ("classif", 5000, 250, 0.1),
-             ("classif+redundant", 5000, 100, 0.1)}  # fmt: skip
+             ("classif+redundant", 5000, 100, 0.1), ("classif", 5000, 100, 0.1),
+             ("classif", 1000, 250, 0.5), ("classif+redundant", 1000, 250, 0.1)}  # fmt: skip
 
 
 def problems(quick: bool, seeds: int = 3, null_seeds: int = 40):
