@@ -11,13 +11,17 @@ expectations are rounded by systematic sampling, which keeps the total exact and
 stratum's expected count equal to its allocation, so weights ``1 / expected count`` are
 exact importance weights.
 
-Within a stratum the sample is *balanced over players* (the default): units are cut as
-blocks of s distinct players from a stream of random permutations of the players, so
-every player appears in about the same number of the stratum's units (uniform sampling
-leaves that number random, and its spread is most of the kernel estimator's error on
-games with high-order interactions: on sums of unanimity games with d = 50 balancing
-halved the error at budget 50 d). The procedure treats all players alike, so every unit
-of a stratum is equally likely to be drawn and the weights stay exact. Units already
+The sample is *balanced over players* (the default): units are cut as blocks of s
+distinct players from a stream of random permutations of the players, so every player
+appears in about the same number of a stratum's units (uniform sampling leaves that
+number random, and its spread is most of the kernel estimator's error on games with
+high-order interactions: on sums of unanimity games with d = 50 balancing halved the
+error at budget 50 d). All strata cut from one stream, one after the other, so the
+players are also balanced over the whole sample: at 10 d evaluations a stratum holds
+too few units to balance d players by itself, and the shared stream cut the error a
+further 16-18 % there (unanimity games d = 50 and 100, breast_cancer GBC; neutral at
+50 d). The procedure treats all players alike, so every unit of a stratum is equally
+likely to be drawn and the weights stay exact. Units already
 drawn are skipped; a stratum whose sample would exceed half of it is sampled uniformly
 (enumerated and subsampled) instead, and so are draws while fewer than ``2 d`` units are
 drawn in all (a balanced stratum's units are linearly dependent once per cycle through
@@ -146,7 +150,8 @@ class CoalitionSampler:
     ) -> None:
         self.strata = Strata.of(n_players)
         self.balanced = balanced
-        self.queues: dict[int, np.ndarray] = {}  # players left in each stratum's stream
+        # players left in the stream of permutations that all balanced strata cut from
+        self.queue = np.zeros(0, dtype=np.int64)
         self._balance_now = False
         self.shares = self.strata.size_shares(distribution)
         self.enumerated = np.zeros(len(self.strata.sizes), dtype=bool)
@@ -244,11 +249,12 @@ class CoalitionSampler:
     def _sample_balanced(self, t: int, count: int, rng: np.random.Generator) -> np.ndarray:
         """``count`` units of stratum t not drawn before, balanced over players.
 
-        Blocks are cut from this stratum's stream of random permutations (continued
-        across draws); a block equal to a unit drawn before is skipped.
+        Blocks are cut from the sampler's stream of random permutations, shared by all
+        strata and continued across draws; a block equal to a unit drawn before is
+        skipped.
         """
         d, s = self.strata.n_players, int(self.strata.sizes[t])
-        left = self.queues.get(t, np.zeros(0, dtype=np.int64))
+        left = self.queue
         out, n_out = [], 0
         while n_out < count:
             need = count - n_out
@@ -263,5 +269,5 @@ class CoalitionSampler:
             fresh = self._unseen(masks, t)
             out.append(fresh)
             n_out += len(fresh)
-        self.queues[t] = left
+        self.queue = left
         return np.concatenate(out)
