@@ -359,3 +359,27 @@ def test_constrained_solve_agrees_across_its_three_methods(monkeypatch):
         np.testing.assert_allclose(other[1], reference[1], atol=1e-12)
         assert other[2] == reference[2] == d - 1
     np.testing.assert_allclose(reference[0].sum(axis=0), delta, atol=1e-12)
+
+
+def test_strata_share_one_stream_and_stay_uniform():
+    """Strata cut from one stream of permutations: after another stratum has used part
+    of it, every unit of the next stratum is still equally likely, and the players are
+    balanced over both strata together."""
+    d, runs = 8, 3000
+    hits = {}
+    spreads = []
+    for seed in range(runs):
+        rng = np.random.default_rng(seed)
+        sampler = CoalitionSampler(d, "leverage", rng)
+        pairs = sampler._sample_balanced(1, 5, rng)  # size 2: 10 player slots
+        triples = sampler._sample_balanced(2, 10, rng)  # size 3: 30 slots
+        per_player = pairs.sum(axis=0) + triples.sum(axis=0)  # 40 slots, 5 per player
+        spreads.append(int(per_player.max() - per_player.min()))
+        for u in triples:
+            hits[u.tobytes()] = hits.get(u.tobytes(), 0) + 1
+    n_units = math.comb(d, 3)
+    assert len(hits) == n_units
+    expected = runs * 10 / n_units
+    sd = math.sqrt(expected * (1 - 10 / n_units))
+    assert max(abs(h - expected) for h in hits.values()) < 4.5 * sd
+    assert np.mean(spreads) < 1.5  # shared stream: 1.04; a stream per stratum: 2.06
