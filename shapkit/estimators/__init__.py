@@ -44,7 +44,7 @@ def get_estimator(method: str | Estimator, n_players: int, budget: int | None) -
     ``"auto"`` picks exact enumeration when ``2^d`` coalitions fit the budget (``budget``
     or, when None, :func:`default_budget`) and ``d <= 20``; else the proxy estimator
     when an explicit ``budget`` allows at least 50 evaluations per player (where
-    benchmarks/proxy.py measures it 0.4-0.75x the kernel estimator's error, docs/proxy.md);
+    benchmarks/proxy.py measures it 0.77-0.95x the kernel estimator's error, docs/proxy.md);
     else the kernel estimator.
     """
     if isinstance(method, Estimator):
