@@ -217,8 +217,11 @@ class CoalitionSampler:
         from stratum t nor repeating an earlier row, in row order; marks them drawn."""
         hashes = mask_hashes(masks, self.keys)
         keep = first_unseen(hashes, self.seen[t], len(masks) if limit is None else limit)
-        self.seen[t] = np.sort(np.concatenate([self.seen[t], hashes[keep]]))
+        self._mark_drawn(t, hashes[keep])
         return masks[keep]
+
+    def _mark_drawn(self, t: int, hashes: np.ndarray) -> None:
+        self.seen[t] = np.sort(np.concatenate([self.seen[t], hashes]))
 
     def _sample(self, t: int, count: int, rng: np.random.Generator) -> np.ndarray:
         """``count`` units of stratum t not drawn before, uniformly without replacement."""
@@ -232,7 +235,7 @@ class CoalitionSampler:
             hashes = mask_hashes(candidates, self.keys)
             fresh = first_unseen(hashes, seen, len(hashes))
             chosen = np.sort(rng.choice(fresh, size=count, replace=False))
-            self.seen[t] = np.sort(np.concatenate([seen, hashes[chosen]]))
+            self._mark_drawn(t, hashes[chosen])
             return candidates[chosen]
         out, n_out = [], 0
         while n_out < count:

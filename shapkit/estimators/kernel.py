@@ -254,23 +254,20 @@ def solve_constrained(
     design = helmert_design(z, root)
     target = root[:, None] * (y - z.sum(axis=1)[:, None] * (delta / d)[None, :])
     eps = np.finfo(np.float64).eps
-    gram = design.T @ design
-    eigenvalues, vectors = np.linalg.eigh(gram)
-    if eigenvalues[0] > eigenvalues[-1] * NORMAL_EQUATIONS_RCOND:
-        keep = np.ones(d - 1, dtype=bool)
-        reduced = (vectors / eigenvalues) @ vectors.T
+    eigenvalues, vectors = np.linalg.eigh(design.T @ design)
+    well_conditioned = eigenvalues[0] > eigenvalues[-1] * NORMAL_EQUATIONS_RCOND
+    if well_conditioned or z.shape[0] * d * d > SVD_WORK_LIMIT:
+        # normal equations; the threshold keeps every direction of a well-conditioned design
+        keep = eigenvalues > eigenvalues[-1:] * d * eps
+        inv = np.where(keep, 1.0 / np.where(keep, eigenvalues, 1.0), 0.0)
+        reduced = (vectors * inv) @ vectors.T
         psi = reduced @ (design.T @ target)
-    elif z.shape[0] * d * d <= SVD_WORK_LIMIT:
+    else:
         u, singular, vt = np.linalg.svd(design, full_matrices=False)
         keep = singular > singular[:1] * max(design.shape) * eps
         inv = np.where(keep, 1.0 / np.where(keep, singular, 1.0), 0.0)
         psi = vt.T @ (inv[:, None] * (u.T @ target))
         reduced = (vt.T * inv**2) @ vt
-    else:
-        keep = eigenvalues > eigenvalues[-1:] * d * eps
-        inv = np.where(keep, 1.0 / np.where(keep, eigenvalues, 1.0), 0.0)
-        reduced = (vectors * inv) @ vectors.T
-        psi = reduced @ (design.T @ target)
     phi = delta[None, :] / d + basis @ psi
     phi += (delta - phi.sum(axis=0)) / d  # round-off only: the basis keeps the sum
     return phi, basis @ reduced @ basis.T, int(keep.sum())
