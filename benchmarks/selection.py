@@ -1,14 +1,14 @@
 """Feature selection on synthetic data with known relevant features.
 
-``python -m benchmarks.selection [--quick] [--seeds N] [--null-seeds N] [--max-minutes M]
-[--csv FILE] [--out FILE] [--docs]``: runs ShapSelector(method="probe") side by side
-with scikit-learn's RFECV, SelectFromModel (impurity/gain importance), a
-permutation-importance threshold and powershap (when importable; it is looked for in
-``$SHAPKIT_SELECTION_EXTRAS`` too, a ``pip install --target`` folder, because its pins
-would downgrade shap in the project environment). Every method gets the same LightGBM
-model (50 trees, 15 leaves, one thread). Each data set is split 70/30: selection on the
-70 %, then a refit on the selected columns scored on the 30 % (accuracy / R^2; a dummy
-model when nothing is selected).
+``python -m benchmarks.selection [--quick] [--seeds N] [--null-seeds N] [--max-minutes
+M] [--methods NAME ...] [--csv FILE] [--out FILE] [--docs]``: runs
+ShapSelector(method="probe") side by side with scikit-learn's RFECV, SelectFromModel
+(impurity/gain importance), a permutation-importance threshold and powershap (when
+importable; it is looked for in ``$SHAPKIT_SELECTION_EXTRAS`` too, a ``pip install
+--target`` folder, because its pins would downgrade shap in the project environment).
+Every method gets the same LightGBM model (50 trees, 15 leaves, one thread). Each data
+set is split 70/30: selection on the 70 %, then a refit on the selected columns scored
+on the 30 % (accuracy / R^2; a dummy model when nothing is selected).
 
 Prints a markdown table (one row per data family and method: mean TPR, FPR, F1, number
 selected, held-out score, seconds), F1 per data set, F1 on the runs every method made and
@@ -24,6 +24,7 @@ import os
 import sys
 import time
 import warnings
+import zlib
 from dataclasses import dataclass
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -40,6 +41,12 @@ class Problem:
     y: np.ndarray
     relevant: set
     task: str  # "clf" or "reg"
+    data_seed: int = 0
+
+    def run_seed(self) -> int:
+        """The split and model seed of this data set: derived from its family, name and
+        data seed, so that it does not change when grid points are added or reordered."""
+        return zlib.crc32(f"{self.family}|{self.name}|{self.data_seed}".encode()) % 2**31
 
 
 # ----------------------------------------------------------------------------- data
@@ -63,14 +70,15 @@ def classification(n, p, frac_inf, redundant, seed):
     relevant = {f"f{j}" for j in range(p) if cols[j] < n_inf + n_red}
     family = "classif+redundant" if redundant else "classif"
     name = f"n={n} p={p} inf={n_inf} red={n_red}"
-    return Problem(family, name, _frame(X), y, relevant, "clf")
+    return Problem(family, name, _frame(X), y, relevant, "clf", seed)
 
 
 def friedman(n, p, seed):
     from sklearn.datasets import make_friedman1
 
     X, y = make_friedman1(n_samples=n, n_features=p, noise=1.0, random_state=seed)
-    return Problem("friedman1", f"n={n} p={p}", _frame(X), y, {f"f{j}" for j in range(5)}, "reg")
+    relevant = {f"f{j}" for j in range(5)}
+    return Problem("friedman1", f"n={n} p={p}", _frame(X), y, relevant, "reg", seed)
 
 
 def high_cardinality(n, seed):
@@ -82,14 +90,15 @@ def high_cardinality(n, seed):
     y = y + 0.5 * rng.normal(size=n)
     frame = _frame(X)
     frame["zip"] = rng.integers(0, 300, size=n)
-    return Problem("highcard-cat", f"n={n} p=11", frame, y, {f"f{j}" for j in range(4)}, "reg")
+    relevant = {f"f{j}" for j in range(4)}
+    return Problem("highcard-cat", f"n={n} p=11", frame, y, relevant, "reg", seed)
 
 
 def null(n, p, seed):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, p))
     y = rng.integers(0, 2, size=n)
-    return Problem("null", f"n={n} p={p}", _frame(X), y, set(), "clf")
+    return Problem("null", f"n={n} p={p}", _frame(X), y, set(), "clf", seed)
 
 
 def _frame(X):
@@ -254,6 +263,8 @@ def main(argv=None):
     parser.add_argument("--from-csv", help="only re-make the tables from a --csv file")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per grid point (3)")
     parser.add_argument("--null-seeds", type=int, default=40, help="null data sets (40)")
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=None,
+                        help="run only these methods (default: all that import)")  # fmt: skip
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="start no new data set after this many minutes (the table "
                              "says which were not run)")  # fmt: skip
@@ -270,20 +281,21 @@ def main(argv=None):
         text = tables_text(df, args.quick, total, list(df["method"].unique()), [])
         emit(text, args)
         return
-    methods = [m for m in METHODS if m != "powershap" or _powershap() is not None]
+    methods = [m for m in (args.methods or METHODS)
+               if m != "powershap" or _powershap() is not None]  # fmt: skip
     # powershap refits many models per run: keep it to the smaller problems
     powershap_cells = 700 * 20 if args.quick else 700 * 100
     rows = []
     skipped = []
     t0 = time.perf_counter()
     all_problems = problems(args.quick, args.seeds, args.null_seeds)
-    for i, pr in enumerate(all_problems):
+    for pr in all_problems:
         if args.max_minutes is not None and time.perf_counter() - t0 > 60 * args.max_minutes:
             skipped.append(f"{pr.family} {pr.name}")
             continue
-        seed = i
+        seed = pr.run_seed()
         for method in methods:
-            if pr.family == "null" and method == "powershap" and i % 4:
+            if pr.family == "null" and method == "powershap" and pr.data_seed % 4:
                 continue  # every 4th null data set only: it is slow
             r = evaluate(pr, method, seed, powershap_cells)
             if r is not None:

@@ -18,6 +18,7 @@ import shapkit
 from shapkit.selection import (
     ShapSelector,
     bh_adjust,
+    f1_cut,
     loss_tests,
     one_standard_error,
     paired_tests,
@@ -127,6 +128,60 @@ def test_report_columns_attrs_and_decisions():
     assert attrs["method"] == "probe" and attrs["shap_method"] == ["tree"]
     assert attrs["n_selected"] == 3 and attrs["seed"] == 0
     assert attrs["n_fits"] == report["n_fits"].iloc[0]
+
+
+def weak_linear_problem(n=300, d=60, n_relevant=30, seed=0):
+    """Many relevant columns of decreasing strength, most of them weak."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    w = np.zeros(d)
+    w[:n_relevant] = np.linspace(0.4, 0.04, n_relevant)
+    return X, X @ w + rng.normal(size=n)
+
+
+def test_select_f1_extends_the_accepted_set_with_weak_features():
+    from sklearn.linear_model import LinearRegression
+
+    found_fdr, found_f1, false_f1 = 0, 0, 0
+    for seed in range(3):
+        X, y = weak_linear_problem(seed=seed)
+        rep = select_features(LinearRegression(), X, y, seed=seed, select="f1")
+        fdr = select_features(LinearRegression(), X, y, seed=seed, select="fdr")
+        assert fdr.attrs["select"] == "fdr" and rep.attrs["select"] == "f1"
+        # the same fits and tests: only the selection differs
+        pd.testing.assert_series_equal(rep["q_value"], fdr["q_value"].loc[rep.index])
+        assert (fdr["selected"] == (fdr["decision"] == "accept")).all()
+        sel_f1, sel_fdr = rep["selected"], fdr["selected"].loc[rep.index]
+        assert (sel_f1 | ~sel_fdr).all()  # f1 keeps every feature fdr keeps
+        relevant = rep.index.isin([f"x{j}" for j in range(30)])
+        found_fdr += int((sel_fdr & relevant).sum())
+        found_f1 += int((sel_f1 & relevant).sum())
+        false_f1 += int((sel_f1 & ~relevant).sum())
+    # 90 relevant in all: F1 keeps 63 of them and 2 noise columns, FDR 53 and none
+    assert found_f1 >= found_fdr + 6
+    assert false_f1 <= 4  # about one noise column per data set
+    assert 2 * found_f1 / (found_f1 + false_f1 + 90) > 2 * found_fdr / (found_fdr + 90)
+
+
+def test_f1_cut_against_the_oracle_on_a_known_mixture():
+    relevant = np.arange(100) >= 60
+
+    def f1(keep):
+        tp = (keep & relevant).sum()
+        return 2 * tp / (keep.sum() + relevant.sum())
+
+    f1_rule, f1_bh, f1_oracle = [], [], []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        p = np.concatenate([rng.uniform(size=60), rng.beta(0.2, 4.0, size=40)])
+        f1_rule.append(f1(f1_cut(p)))
+        f1_bh.append(f1(bh_adjust(p) <= 0.05))
+        f1_oracle.append(max(f1(p <= t) for t in p))
+    assert np.mean(f1_rule) > np.mean(f1_bh) + 0.05
+    assert np.mean(f1_rule) > 0.9 * np.mean(f1_oracle)
+    # nothing relevant: pi0 = 1, and at most the odd smallest p-value is kept
+    p0 = np.random.default_rng(0).uniform(size=100)
+    assert f1_cut(p0).sum() <= 2
 
 
 def test_max_features_caps_probe_selection():
@@ -295,6 +350,8 @@ def test_errors_for_bad_input():
         ShapSelector(FAST_TREE).fit(X, None)
     with pytest.raises(ValueError, match="method='lasso'"):
         ShapSelector(FAST_TREE, method="lasso").fit(X, y)
+    with pytest.raises(ValueError, match="select='all'"):
+        ShapSelector(FAST_TREE, select="all").fit(X, y)
     with pytest.raises(ValueError, match="alpha"):
         ShapSelector(FAST_TREE, alpha=1.5).fit(X, y)
     with pytest.raises(ValueError, match="max_features"):

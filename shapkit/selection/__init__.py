@@ -2,11 +2,19 @@
 :func:`select_features` (see ``docs/selection.md``)."""
 
 from ._selector import ShapSelector, rank_cut, select_features
-from ._stats import bh_adjust, loss_tests, one_standard_error, paired_tests, probe_tail_tests
+from ._stats import (
+    bh_adjust,
+    f1_cut,
+    loss_tests,
+    one_standard_error,
+    paired_tests,
+    probe_tail_tests,
+)
 
 __all__ = [
     "ShapSelector",
     "bh_adjust",
+    "f1_cut",
     "loss_tests",
     "one_standard_error",
     "paired_tests",

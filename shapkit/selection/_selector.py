@@ -21,11 +21,15 @@ from ._importance import (
     take_rows,
 )
 from ._stats import (
+    F1_LAMBDA,
+    F1_MIN_FEATURES,
     bh_adjust,
+    f1_cut,
     loss_tests,
     one_standard_error,
     paired_tests,
     probe_tail_tests,
+    storey_pi0,
     t_interval,
 )
 
@@ -50,6 +54,7 @@ REPORT_COLUMNS = [
     "selected",
 ]
 _METHODS = ("probe", "rfe", "rank")
+_SELECT = ("f1", "fdr")
 PROBE_PREFIX = "__probe_"
 
 
@@ -70,9 +75,9 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         a ColumnTransformer with lists of column names, the lists are kept in step with
         the probe and dropped columns.
     method : {"probe", "rfe", "rank"}
-        ``"probe"``: repeated K-fold; each fit adds ``n_probes`` probe columns (row
+        ``"probe"``: repeated K-fold; each repeat adds ``n_probes`` probe columns (row
         permutations of copies of randomly chosen real columns, so dtype and cardinality
-        are kept, named ``__probe_0``, ...); a feature's mean importance is tested
+        are kept, named ``__probe_0``, ...) to all its fits; a feature's mean importance is tested
         against the pooled probe importances of all fits (exponential tail beyond their
         top 10 %), and its held-out first-order loss gain (the loss added on validation
         rows by removing its Shapley values from the model output, to first order) is
@@ -81,7 +86,8 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         of the false discovery rate at ``alpha``: ``accept`` (beats the noise), ``reject``
         (loses to the strongest probe of each fit, one-sided Wilcoxon signed-rank test
         across fits, or never used) or ``tentative`` (neither yet).
-        Stops early after a repeat that leaves nothing tentative.
+        Stops early after a repeat that leaves nothing tentative. ``select`` decides
+        which features are kept.
         ``"rfe"``: recursive elimination of the least important features (``step`` at a
         time), each set scored by cross-validation; the size is chosen by the
         one-standard-error rule. ``"rank"``: a ranking by cross-validated importance, cut
@@ -92,6 +98,16 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         Most repeats of the K-fold for ``"probe"`` (``"rfe"`` and ``"rank"`` use one).
     alpha : float
         False discovery rate of each of the two probe tests.
+    select : {"f1", "fdr"}
+        ``"probe"``: which features are kept. ``"fdr"``: the ones whose q-value is at
+        most ``alpha`` (false discovery rate ``alpha``). ``"f1"`` (default): with at
+        least 50 features and at least one of them accepted so (so nothing is kept on
+        data without signal, with probability about ``1 - alpha``), those plus the
+        further features, in order of evidence, that raise the estimated F1 score of the
+        selection (:func:`~shapkit.selection.f1_cut`; rejected features are never
+        added); with fewer features the same as ``"fdr"``. With many weak relevant
+        features it keeps far more of them, at the price of some false positives.
+        Kept features are ``decision == "accept"``.
     max_features : int, optional
         Keep at most this many features (the most important of those selected).
     share : float, optional
@@ -101,7 +117,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         ``"rfe"``: features removed per round (a float in (0, 1): that fraction of the
         remaining features, at least one).
     n_probes : int, optional
-        Probe columns per fit (default ``min(d, 20)``, at least 5).
+        Probe columns per repeat (default ``min(d, 20)``, at least 5).
     min_repeats : int
         Repeats before the probe method may stop early.
     background_size, max_rows : int
@@ -138,6 +154,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         cv: Any = 5,
         n_repeats: int = 5,
         alpha: float = 0.05,
+        select: str = "f1",
         max_features: int | None = None,
         share: float | None = None,
         step: int | float = 0.2,
@@ -156,6 +173,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         self.cv = cv
         self.n_repeats = n_repeats
         self.alpha = alpha
+        self.select = select
         self.max_features = max_features
         self.share = share
         self.step = step
@@ -282,6 +300,8 @@ class ShapSelector(SelectorMixin, BaseEstimator):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+        if self.select not in _SELECT:
+            raise ValueError(f"select={self.select!r}: choose one of {list(_SELECT)}.")
         if not 0.0 < float(self.alpha) < 1.0:
             raise ValueError(f"alpha={self.alpha!r}: choose a rate between 0 and 1, e.g. 0.05.")
         if self.max_features is not None and (
@@ -393,15 +413,19 @@ class ShapSelector(SelectorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ probe
     def _probe_fit(
-        self, X: Any, y: np.ndarray, train: np.ndarray, val: np.ndarray, seed: int
+        self,
+        X: Any,
+        sources: np.ndarray,
+        y: np.ndarray,
+        train: np.ndarray,
+        val: np.ndarray,
+        seed: int,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, str, Any, Any]:
+        """One fit on ``X``: the data with this repeat's probe columns appended (copies of
+        the columns ``sources``)."""
         rng = np.random.default_rng(seed)
-        d = X.shape[1]
-        n_probes = self.n_probes if self.n_probes is not None else max(5, min(d, 20))
-        sources = rng.choice(d, n_probes, replace=n_probes > d)
+        d = X.shape[1] - sources.size
         X_tr, X_va = take_rows(X, train), take_rows(X, val)
-        X_tr = _with_probes(X_tr, sources, rng)
-        X_va = _with_probes(X_va, sources, rng)
         labels = self._labels
         extra = {f"{PROBE_PREFIX}{i}": labels[j] for i, j in enumerate(sources)}
         est = adapt_columns(self._seed_estimator(self.estimator, seed % 2**31), labels, extra)
@@ -425,8 +449,10 @@ class ShapSelector(SelectorMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
-        real, probe_max, probe_all, directions = [], [], [], []
+        real, probe_max, probe_all, probe_repeat, directions = [], [], [], [], []
+        repeat_bounds: list[tuple[int, int]] = []
         n, d = X.shape
+        n_probes = self.n_probes if self.n_probes is not None else max(5, min(d, 20))
         gain_sum, gain_count = np.zeros((n, d)), np.zeros(n)
         with_loss = True
         stopped_early = False
@@ -434,14 +460,22 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         for repeat in range(self.n_repeats):
             split_seed = int(self._rng.integers(2**31))
             splits = self._splits(X, y, split_seed)
+            # a repeat's probes are permuted once over all rows and kept in its folds:
+            # like a real noise column, each keeps one chance association with y in all
+            # of the repeat's fits, so its mean over them is a draw of a noise column's
+            sources = self._rng.choice(d, n_probes, replace=n_probes > d)
+            X_probed = _with_probes(X, sources, self._rng)
             jobs = [
-                (self._probe_fit, (X, y, tr, va, int(self._rng.integers(2**31))))
+                (self._probe_fit,
+                 (X_probed, sources, y, tr, va, int(self._rng.integers(2**31))))
                 for tr, va in splits
-            ]
+            ]  # fmt: skip
+            this_repeat = []
             for r, p, direction, method, output, gains, rows in self._parallel(jobs):
                 real.append(r)
                 probe_max.append(p.max() if p.size else 0.0)
                 probe_all.append(p)
+                this_repeat.append(p)
                 directions.append(direction)
                 self._shap_methods.add(method)
                 self._outputs.add(output)
@@ -450,6 +484,8 @@ class ShapSelector(SelectorMixin, BaseEstimator):
                 else:
                     np.add.at(gain_sum, rows, gains)
                     np.add.at(gain_count, rows, 1)
+            probe_repeat.append(np.mean(this_repeat, axis=0))
+            repeat_bounds.append((len(real) - len(this_repeat), len(real)))
             R, T = np.asarray(real), np.asarray(probe_max)
             # accept against the pooled probe draws (valid although the fits reuse the
             # rows); the paired test against the strongest probe only rejects
@@ -471,9 +507,23 @@ class ShapSelector(SelectorMixin, BaseEstimator):
                 break
         self._n_repeats_run = repeat + 1
         self._stopped_early = stopped_early
-        decision = np.where(accept, "accept", np.where(reject, "reject", "tentative"))
         mean = R.mean(axis=0)
-        selected = self._cap(accept, mean)
+        keep = accept
+        self._pi0 = None
+        if self.select == "f1" and accept.any() and d >= F1_MIN_FEATURES:
+            # the global null is rejected: extend the accepted set as far as the
+            # estimated F1 score rises, on p-values of the median over repeats of a
+            # feature's mean importance against the probes' means over the fits of a
+            # repeat (valid at every level, and not conservative in the middle as the
+            # test against single draws is). Features the test rejected stay out:
+            # adding them cost more in false positives than it gained (selection.md)
+            per_repeat = np.array([R[a:b].mean(axis=0) for a, b in repeat_bounds])
+            p_rank = probe_tail_tests(np.median(per_repeat, axis=0)[None, :],
+                                      np.asarray(probe_repeat))  # fmt: skip
+            self._pi0 = storey_pi0(p_rank, F1_LAMBDA)
+            keep = accept | (f1_cut(p_rank, F1_LAMBDA) & ~reject)
+        decision = np.where(keep, "accept", np.where(reject, "reject", "tentative"))
+        selected = self._cap(keep, mean)
         frame = self._base_report(R, np.asarray(directions), selected, decision)
         frame["probe_threshold"] = float(T.mean())
         frame["hit_rate"] = hit
@@ -671,6 +721,8 @@ class ShapSelector(SelectorMixin, BaseEstimator):
             "stopped_early": bool(getattr(self, "_stopped_early", False)),
             "n_fits": int(report["n_fits"].iloc[0]) if len(report) else 0,
             "alpha": float(self.alpha),
+            "select": self.select if self.method == "probe" else None,
+            "pi0": getattr(self, "_pi0", None),
             "n_probes": (
                 (self.n_probes or max(5, min(self.n_features_in_, 20)))
                 if self.method == "probe"
@@ -691,7 +743,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
 
 def _with_probes(X: Any, sources: np.ndarray, rng: np.random.Generator) -> Any:
     """``X`` with one probe column per source column: that column's cells in a random
-    row order (own permutation per probe), same dtype."""
+    row order (own permutation per probe, over all rows), same dtype."""
     n = X.shape[0]
     if isinstance(X, pd.DataFrame):
         probes = {}

@@ -144,6 +144,71 @@ def bh_adjust(p_values: np.ndarray) -> np.ndarray:
     return q
 
 
+F1_LAMBDA = 0.2
+# the share of null features is estimated from the features themselves: one feature
+# moves it by 1 / (0.8 d), too coarse below this many (and on the benchmark the F1 cut
+# gained nothing at d = 20)
+F1_MIN_FEATURES = 50
+
+
+def storey_pi0(p_values: np.ndarray, lam: float = F1_LAMBDA) -> float:
+    """Storey's estimate of the share of null hypotheses among ``p_values``:
+    ``(1 + #{p > lam}) / (d (1 - lam))``, at most 1. It is conservative (too high) when
+    the null p-values are valid at level ``lam``, ``P(p <= lam) <= lam``.
+
+    Example
+    -------
+    >>> storey_pi0(np.array([0.001, 0.002, 0.01, 0.02, 0.03, 0.05, 0.4, 0.6, 0.8, 0.9]), 0.5)
+    0.8
+    """
+    p = np.asarray(p_values, dtype=float)
+    if p.size == 0:
+        return 1.0
+    return float(min(1.0, (1.0 + np.sum(p > lam)) / (p.size * (1.0 - lam))))
+
+
+def f1_cut(p_values: np.ndarray, lam: float = F1_LAMBDA) -> np.ndarray:
+    """The smallest p-values whose selection maximises the estimated F1 score.
+
+    With ``pi0`` the estimated share of null features (:func:`storey_pi0`), selecting
+    the ``k`` smallest p-values, up to ``t``, keeps about ``FP = min(k, pi0 d t)`` null
+    features and ``TP = k - FP`` relevant ones, of ``R = max((1 - pi0) d, TP)`` relevant
+    in all: an F1 score of ``2 TP / (k + R)``. The ``k`` that maximises it is kept (the
+    smallest on ties); returns the mask.
+
+    F1 weighs a missed relevant feature like a wrongly kept one, so with many weak
+    relevant features this keeps far more than a false discovery rate of 5 % would.
+    It does not test whether anything is relevant at all (on p-values of null features
+    only it may keep the odd smallest one): call it once a test of the global null has
+    rejected, as ``ShapSelector`` does (only when Benjamini-Hochberg accepted a feature).
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> p = np.concatenate([rng.uniform(size=60), rng.beta(0.2, 4.0, size=40)])
+    >>> keep = f1_cut(p)
+    >>> int(keep[60:].sum()), int(keep[:60].sum())  # relevant kept, null kept
+    (32, 6)
+    """
+    p = np.asarray(p_values, dtype=float)
+    d = p.size
+    keep = np.zeros(d, dtype=bool)
+    if d == 0:
+        return keep
+    pi0 = storey_pi0(p, lam)
+    order = np.argsort(p, kind="stable")
+    k = np.arange(1, d + 1)
+    fp = np.minimum(k, pi0 * d * p[order])
+    tp = k - fp
+    relevant = np.maximum((1.0 - pi0) * d, tp)
+    f1 = 2.0 * tp / (k + relevant)
+    best = int(np.argmax(f1))
+    if f1[best] <= 0:
+        return keep
+    keep[p <= p[order[best]]] = True
+    return keep
+
+
 def one_standard_error(
     sizes: np.ndarray, mean_scores: np.ndarray, std_errors: np.ndarray
 ) -> tuple[int, int]:
