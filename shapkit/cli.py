@@ -124,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument(
         "--method", default=None, help="selection method, e.g. probe, rfe, rank (library default)"
     )
+    select.add_argument(
+        "--select", default=None, choices=["f1", "fdr"],
+        help="probe: keep the FDR-accepted features plus the F1 cut (f1) or those only (fdr)",
+    )  # fmt: skip
+    select.add_argument(
+        "--alpha", type=float, default=None, help="probe: false discovery rate (0.05)"
+    )
     select.add_argument("--seed", type=int, default=None, help="random seed (library default)")
     select.add_argument("--out", metavar="PATH", help="report file (.csv or .parquet)")
 
@@ -397,7 +404,7 @@ def _select(args: argparse.Namespace) -> int:
             "feature selection is unavailable in this shapkit installation "
             "(shapkit.select_features not found)."
         )
-    kwargs = {name: getattr(args, name) for name in ("method", "seed")}
+    kwargs = {name: getattr(args, name) for name in ("method", "select", "alpha", "seed")}
     kwargs = {name: value for name, value in kwargs.items() if value is not None}
     result = select_features(model, X, y, **kwargs)
     report = _report_frame(result)

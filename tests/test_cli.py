@@ -124,9 +124,10 @@ def test_select_writes_the_report(files, monkeypatch, capsys):
     out = files / "report.csv"
     args = ["select", "--model", str(files / "model.joblib"), "--data",
             str(files / "labelled.csv"), "--target", "target", "--method", "m",
-            "--out", str(out)]  # fmt: skip
+            "--select", "fdr", "--alpha", "0.1", "--out", str(out)]  # fmt: skip
     assert main(args) == 0
-    assert calls == [(["age", "sex", "bmi", "bp", "s1"], "target", {"method": "m"})]
+    assert calls == [(["age", "sex", "bmi", "bp", "s1"], "target",
+                      {"method": "m", "select": "fdr", "alpha": 0.1})]  # fmt: skip
     assert pd.read_csv(out, index_col=0)["selected"].all()
 
 
