@@ -77,9 +77,9 @@ class ShapSelector(SelectorMixin, BaseEstimator):
     method : {"probe", "rfe", "rank"}
         ``"probe"``: repeated K-fold; each repeat adds ``n_probes`` probe columns (row
         permutations of copies of randomly chosen real columns, so dtype and cardinality
-        are kept, named ``__probe_0``, ...) to all its fits; a feature's mean importance is tested
-        against the pooled probe importances of all fits (exponential tail beyond their
-        top 10 %), and its held-out first-order loss gain (the loss added on validation
+        are kept, named ``__probe_0``, ...) to all its fits; a feature's mean importance
+        is tested against the pooled probe importances of all fits (exponential tail
+        beyond their top 10 %), and its held-out first-order loss gain (the loss added on validation
         rows by removing its Shapley values from the model output, to first order) is
         tested > 0 over rows; the two p-values of *feature > noise* are combined by
         Bonferroni, with Benjamini-Hochberg control
@@ -270,6 +270,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         self._shap_methods: set[str] = set()
         self._outputs: set[str] = set()
         self.rfe_scores_ = None
+        self._pi0 = None
         if self.method == "probe":
             report = self._fit_probe(X, y)
         elif self.method == "rfe":
@@ -509,13 +510,12 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         self._stopped_early = stopped_early
         mean = R.mean(axis=0)
         keep = accept
-        self._pi0 = None
         if self.select == "f1" and accept.any() and d >= F1_MIN_FEATURES:
             # the global null is rejected: extend the accepted set as far as the
             # estimated F1 score rises, on p-values of the median over repeats of a
             # feature's mean importance against the probes' means over the fits of a
-            # repeat (valid at every level, and not conservative in the middle as the
-            # test against single draws is). Features the test rejected stay out:
+            # repeat (valid at every level up to 0.5, and not conservative in the middle
+            # as the test against single draws is). Features the test rejected stay out:
             # adding them cost more in false positives than it gained (selection.md)
             per_repeat = np.array([R[a:b].mean(axis=0) for a, b in repeat_bounds])
             p_rank = probe_tail_tests(np.median(per_repeat, axis=0)[None, :],
@@ -722,7 +722,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
             "n_fits": int(report["n_fits"].iloc[0]) if len(report) else 0,
             "alpha": float(self.alpha),
             "select": self.select if self.method == "probe" else None,
-            "pi0": getattr(self, "_pi0", None),
+            "pi0": self._pi0,
             "n_probes": (
                 (self.n_probes or max(5, min(self.n_features_in_, 20)))
                 if self.method == "probe"
