@@ -127,6 +127,7 @@ def test_report_columns_attrs_and_decisions():
     attrs = report.attrs
     assert attrs["method"] == "probe" and attrs["shap_method"] == ["tree"]
     assert attrs["n_selected"] == 3 and attrs["seed"] == 0
+    assert attrs["select"] == "f1" and attrs["pi0"] is None  # < 50 features: no F1 cut
     assert attrs["n_fits"] == report["n_fits"].iloc[0]
 
 
@@ -148,6 +149,7 @@ def test_select_f1_extends_the_accepted_set_with_weak_features():
         rep = select_features(LinearRegression(), X, y, seed=seed, select="f1")
         fdr = select_features(LinearRegression(), X, y, seed=seed, select="fdr")
         assert fdr.attrs["select"] == "fdr" and rep.attrs["select"] == "f1"
+        assert fdr.attrs["pi0"] is None and 0.3 < rep.attrs["pi0"] < 0.9  # truth: 0.5
         # the same fits and tests: only the selection differs
         pd.testing.assert_series_equal(rep["q_value"], fdr["q_value"].loc[rep.index])
         assert (fdr["selected"] == (fdr["decision"] == "accept")).all()

@@ -471,12 +471,11 @@ class ShapSelector(SelectorMixin, BaseEstimator):
                  (X_probed, sources, y, tr, va, int(self._rng.integers(2**31))))
                 for tr, va in splits
             ]  # fmt: skip
-            this_repeat = []
+            start = len(real)
             for r, p, direction, method, output, gains, rows in self._parallel(jobs):
                 real.append(r)
                 probe_max.append(p.max() if p.size else 0.0)
                 probe_all.append(p)
-                this_repeat.append(p)
                 directions.append(direction)
                 self._shap_methods.add(method)
                 self._outputs.add(output)
@@ -485,8 +484,8 @@ class ShapSelector(SelectorMixin, BaseEstimator):
                 else:
                     np.add.at(gain_sum, rows, gains)
                     np.add.at(gain_count, rows, 1)
-            probe_repeat.append(np.mean(this_repeat, axis=0))
-            repeat_bounds.append((len(real) - len(this_repeat), len(real)))
+            probe_repeat.append(np.mean(probe_all[start:], axis=0))
+            repeat_bounds.append((start, len(real)))
             R, T = np.asarray(real), np.asarray(probe_max)
             # accept against the pooled probe draws (valid although the fits reuse the
             # rows); the paired test against the strongest probe only rejects
