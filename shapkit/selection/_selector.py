@@ -450,7 +450,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
-        real, probe_max, probe_all, probe_repeat, directions = [], [], [], [], []
+        real, probe_max, probe_all, directions = [], [], [], []
         repeat_bounds: list[tuple[int, int]] = []
         n, d = X.shape
         n_probes = self.n_probes if self.n_probes is not None else max(5, min(d, 20))
@@ -484,7 +484,6 @@ class ShapSelector(SelectorMixin, BaseEstimator):
                 else:
                     np.add.at(gain_sum, rows, gains)
                     np.add.at(gain_count, rows, 1)
-            probe_repeat.append(np.mean(probe_all[start:], axis=0))
             repeat_bounds.append((start, len(real)))
             R, T = np.asarray(real), np.asarray(probe_max)
             # accept against the pooled probe draws (valid although the fits reuse the
@@ -517,8 +516,9 @@ class ShapSelector(SelectorMixin, BaseEstimator):
             # as the test against single draws is). Features the test rejected stay out:
             # adding them cost more in false positives than it gained (selection.md)
             per_repeat = np.array([R[a:b].mean(axis=0) for a, b in repeat_bounds])
+            probe_per_repeat = [np.mean(probe_all[a:b], axis=0) for a, b in repeat_bounds]
             p_rank = probe_tail_tests(np.median(per_repeat, axis=0)[None, :],
-                                      np.asarray(probe_repeat))  # fmt: skip
+                                      np.asarray(probe_per_repeat))  # fmt: skip
             self._pi0 = storey_pi0(p_rank, F1_LAMBDA)
             keep = accept | (f1_cut(p_rank, F1_LAMBDA) & ~reject)
         decision = np.where(keep, "accept", np.where(reject, "reject", "tentative"))
