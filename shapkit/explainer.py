@@ -461,7 +461,7 @@ def explain(
     >>> import numpy as np, shapkit
     >>> X = np.array([[1.0, 2.0], [3.0, 4.0]])
     >>> expl = shapkit.explain(lambda Z: Z[:, 0] * Z[:, 1], X, background=np.zeros((1, 2)))
-    >>> expl.values.tolist()
+    >>> expl.values.round(12).tolist()
     [[1.0, 1.0], [6.0, 6.0]]
     """
     from .distributed import is_dask_frame

@@ -59,7 +59,7 @@ def shapley_values(
 
     >>> import shapkit
     >>> result = shapkit.shapley_values(lambda masks: masks[:, 0] & masks[:, 1], 3)
-    >>> result.values.tolist()
+    >>> result.values.round(12).tolist()
     [0.5, 0.5, 0.0]
     """
     n_players = check_positive_int(n_players, "n_players")
