@@ -25,6 +25,7 @@ from shapkit.selection import (
     probe_tail_tests,
     rank_cut,
     select_features,
+    storey_pi0,
 )
 from shapkit.selection._importance import _target_and_loss, loss_gain
 from shapkit.selection._selector import REPORT_COLUMNS
@@ -143,7 +144,7 @@ def weak_linear_problem(n=300, d=60, n_relevant=30, seed=0):
 def test_select_f1_extends_the_accepted_set_with_weak_features():
     from sklearn.linear_model import LinearRegression
 
-    found_fdr, found_f1, false_f1 = 0, 0, 0
+    found_fdr, found_f1, false_f1, added_rejected = 0, 0, 0, 0
     for seed in range(3):
         X, y = weak_linear_problem(seed=seed)
         rep = select_features(LinearRegression(), X, y, seed=seed, select="f1")
@@ -159,9 +160,13 @@ def test_select_f1_extends_the_accepted_set_with_weak_features():
         found_fdr += int((sel_fdr & relevant).sum())
         found_f1 += int((sel_f1 & relevant).sum())
         false_f1 += int((sel_f1 & ~relevant).sum())
-    # 90 relevant in all: F1 keeps 63 of them and 2 noise columns, FDR 53 and none
-    assert found_f1 >= found_fdr + 6
+        # half the features look relevant (pi0 < 0.8): the cut may also add features
+        # the reverse test rejected (weak relevant ones below the strongest probe)
+        added_rejected += int((sel_f1 & (rep["q_value_reject"] <= 0.05)).sum())
+    # 90 relevant in all: F1 keeps 69 of them and 4 noise columns, FDR 53 and none
+    assert found_f1 >= found_fdr + 10
     assert false_f1 <= 4  # about one noise column per data set
+    assert added_rejected > 0
     assert 2 * found_f1 / (found_f1 + false_f1 + 90) > 2 * found_fdr / (found_fdr + 90)
 
 
@@ -184,6 +189,32 @@ def test_f1_cut_against_the_oracle_on_a_known_mixture():
     # nothing relevant: pi0 = 1, and at most the odd smallest p-value is kept
     p0 = np.random.default_rng(0).uniform(size=100)
     assert f1_cut(p0).sum() <= 2
+
+
+def test_f1_cut_uses_a_known_number_of_relevant_features():
+    # slightly conservative null p-values push Storey's pi0 to about 1: the cut alone
+    # then assumes almost no relevant feature and keeps fewer than BH already found
+    relevant = np.arange(250) >= 225
+
+    def f1(keep):
+        tp = (keep & relevant).sum()
+        return 2 * tp / (keep.sum() + relevant.sum())
+
+    plain, bounded, pi0 = [], [], []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        p = np.concatenate([rng.beta(1.3, 1.0, size=225), 1e-8 * rng.uniform(size=15),
+                            10 ** rng.uniform(-4, -1.5, size=10)])  # fmt: skip
+        found = 0.95 * int((bh_adjust(p) <= 0.05).sum())
+        pi0.append(storey_pi0(p))
+        assert (f1_cut(p, min_relevant=0.0) == f1_cut(p)).all()
+        plain.append(f1(f1_cut(p)))
+        bounded.append(f1(f1_cut(p, min_relevant=found)))
+    # measured: pi0 0.98 (truth 0.9); F1 0.42 without the bound, 0.92 with it
+    assert np.mean(pi0) > 0.95
+    assert np.mean(plain) < 0.6 and np.mean(bounded) > 0.85
+    with pytest.raises(ValueError, match="min_relevant"):
+        f1_cut(np.array([0.1, 0.5]), min_relevant=-1.0)
 
 
 def test_max_features_caps_probe_selection():

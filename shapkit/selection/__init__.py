@@ -9,6 +9,7 @@ from ._stats import (
     one_standard_error,
     paired_tests,
     probe_tail_tests,
+    storey_pi0,
 )
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "probe_tail_tests",
     "rank_cut",
     "select_features",
+    "storey_pi0",
 ]

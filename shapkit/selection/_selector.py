@@ -23,6 +23,7 @@ from ._importance import (
 from ._stats import (
     F1_LAMBDA,
     F1_MIN_FEATURES,
+    F1_REJECTED_PI0,
     bh_adjust,
     f1_cut,
     loss_tests,
@@ -104,8 +105,9 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         least 50 features and at least one of them accepted so (so nothing is kept on
         data without signal, with probability about ``1 - alpha``), those plus the
         further features, in order of evidence, that raise the estimated F1 score of the
-        selection (:func:`~shapkit.selection.f1_cut`; rejected features are never
-        added); with fewer features the same as ``"fdr"``. With many weak relevant
+        selection (:func:`~shapkit.selection.f1_cut`; features the reverse test
+        rejected are added only when the estimated share of null features is below
+        0.8); with fewer features the same as ``"fdr"``. With many weak relevant
         features it keeps far more of them, at the price of some false positives.
         Kept features are ``decision == "accept"``.
     max_features : int, optional
@@ -513,14 +515,19 @@ class ShapSelector(SelectorMixin, BaseEstimator):
             # estimated F1 score rises, on p-values of the median over repeats of a
             # feature's mean importance against the probes' means over the fits of a
             # repeat (valid at every level up to 0.5, and not conservative in the middle
-            # as the test against single draws is). Features the test rejected stay out:
-            # adding them cost more in false positives than it gained (selection.md)
+            # as the test against single draws is). Features the reverse test rejected
+            # (below the strongest probe) stay out unless many features look relevant:
+            # on sparse data most of them are noise, on dense data weak relevant ones
+            # (selection.md)
             per_repeat = np.array([R[a:b].mean(axis=0) for a, b in repeat_bounds])
             probe_per_repeat = [np.mean(probe_all[a:b], axis=0) for a, b in repeat_bounds]
             p_rank = probe_tail_tests(np.median(per_repeat, axis=0)[None, :],
                                       np.asarray(probe_per_repeat))  # fmt: skip
-            self._pi0 = storey_pi0(p_rank, F1_LAMBDA)
-            keep = accept | (f1_cut(p_rank, F1_LAMBDA) & ~reject)
+            # the test's discoveries bound the number of relevant features from below
+            found = (1.0 - alpha) * float(accept.sum())
+            self._pi0 = min(storey_pi0(p_rank, F1_LAMBDA), 1.0 - found / d)
+            cut = f1_cut(p_rank, F1_LAMBDA, min_relevant=found)
+            keep = accept | (cut if self._pi0 < F1_REJECTED_PI0 else cut & ~reject)
         decision = np.where(keep, "accept", np.where(reject, "reject", "tentative"))
         selected = self._cap(keep, mean)
         frame = self._base_report(R, np.asarray(directions), selected, decision)

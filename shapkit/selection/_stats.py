@@ -149,6 +149,10 @@ F1_LAMBDA = 0.2
 # moves it by 1 / (0.8 d), too coarse below this many (and on the benchmark the F1 cut
 # gained nothing at d = 20)
 F1_MIN_FEATURES = 50
+# below this estimated share of null features the F1 cut may also add features that
+# the reverse test rejected (below the strongest probe): with many relevant features
+# most of those are weak relevant ones, above it most are noise (selection.md)
+F1_REJECTED_PI0 = 0.8
 
 
 def storey_pi0(p_values: np.ndarray, lam: float = F1_LAMBDA) -> float:
@@ -167,7 +171,9 @@ def storey_pi0(p_values: np.ndarray, lam: float = F1_LAMBDA) -> float:
     return float(min(1.0, (1.0 + np.sum(p > lam)) / (p.size * (1.0 - lam))))
 
 
-def f1_cut(p_values: np.ndarray, lam: float = F1_LAMBDA) -> np.ndarray:
+def f1_cut(
+    p_values: np.ndarray, lam: float = F1_LAMBDA, *, min_relevant: float = 0.0
+) -> np.ndarray:
     """The smallest p-values whose selection maximises the estimated F1 score.
 
     With ``pi0`` the estimated share of null features (:func:`storey_pi0`), selecting
@@ -175,6 +181,13 @@ def f1_cut(p_values: np.ndarray, lam: float = F1_LAMBDA) -> np.ndarray:
     features and ``TP = k - FP`` relevant ones, of ``R = max((1 - pi0) d, TP)`` relevant
     in all: an F1 score of ``2 TP / (k + R)``. The ``k`` that maximises it is kept (the
     smallest on ties); returns the mask.
+
+    ``min_relevant`` is a lower bound on the number of relevant features known from
+    elsewhere (``ShapSelector`` passes ``(1 - alpha) A`` when a test at false discovery
+    rate ``alpha`` accepted ``A`` of them): ``pi0`` is at most ``1 - min_relevant / d``.
+    Storey's estimate counts weak relevant features with ``p > lam`` as null, and
+    without the bound it can assume fewer relevant features than the test already
+    found, and stop before them.
 
     F1 weighs a missed relevant feature like a wrongly kept one, so with many weak
     relevant features this keeps far more than a false discovery rate of 5 % would.
@@ -188,14 +201,16 @@ def f1_cut(p_values: np.ndarray, lam: float = F1_LAMBDA) -> np.ndarray:
     >>> p = np.concatenate([rng.uniform(size=60), rng.beta(0.2, 4.0, size=40)])
     >>> keep = f1_cut(p)
     >>> int(keep[60:].sum()), int(keep[:60].sum())  # relevant kept, null kept
-    (32, 6)
+    (34, 7)
     """
     p = np.asarray(p_values, dtype=float)
+    if not min_relevant >= 0:
+        raise ValueError(f"min_relevant must be a number >= 0, got {min_relevant!r}.")
     d = p.size
     keep = np.zeros(d, dtype=bool)
     if d == 0:
         return keep
-    pi0 = storey_pi0(p, lam)
+    pi0 = min(storey_pi0(p, lam), max(0.0, 1.0 - min_relevant / d))
     order = np.argsort(p, kind="stable")
     k = np.arange(1, d + 1)
     fp = np.minimum(k, pi0 * d * p[order])
