@@ -1,7 +1,7 @@
 """Feature selection on synthetic data with known relevant features.
 
-``python -m benchmarks.selection [--quick] [--seeds N] [--null-seeds N] [--max-minutes
-M] [--methods NAME ...] [--csv FILE] [--out FILE] [--docs]``: runs
+``python -m benchmarks.selection [--quick] [--seeds N] [--first-seed S] [--null-seeds N]
+[--max-minutes M] [--methods NAME ...] [--csv FILE] [--out FILE] [--docs]``: runs
 ShapSelector(method="probe") side by side with scikit-learn's RFECV, SelectFromModel
 (impurity/gain importance), a permutation-importance threshold and powershap (when
 importable; it is looked for in ``$SHAPKIT_SELECTION_EXTRAS`` too, a ``pip install
@@ -14,7 +14,9 @@ Prints a markdown table (one row per data family and method: mean TPR, FPR, F1, 
 selected, held-out score, seconds), F1 per data set, F1 on the runs every method made and
 the null-data counts; ``--out`` writes them to a file, ``--docs`` into the marked block of
 the "Feature selection" section of docs/benchmarks.md. Default grid: 3 seeds of every
-grid point (see ``GRID_CLF``, ``GRID_RED``), 40 null data sets.
+grid point (see ``GRID_CLF``, ``GRID_RED``), 40 null data sets. Runs over other seeds
+(``--first-seed``) can go side by side on other cores; ``--from-csv A.csv B.csv`` makes
+the tables from their rows joined.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ EXPENSIVE = {("classif", 1000, 100, 0.5), ("classif", 5000, 250, 0.1),
              ("classif", 1000, 250, 0.5), ("classif+redundant", 1000, 250, 0.1)}  # fmt: skip
 
 
-def problems(quick: bool, seeds: int = 3, null_seeds: int = 40):
+def problems(quick: bool, seeds: int = 3, null_seeds: int = 40, first_seed: int = 0):
     """The data sets, cheap ones first: every seed of the cheaper grid points, the null
     data sets, then the expensive grid points (so that a run cut short still covers
     every family with all its seeds)."""
@@ -127,7 +129,7 @@ def problems(quick: bool, seeds: int = 3, null_seeds: int = 40):
             friedman(1000, 20, 0), high_cardinality(1000, 0),
         ] + [null(500, 20, 100 + s) for s in range(5)]  # fmt: skip
     cheap, costly = [], []
-    for s in range(seeds):
+    for s in range(first_seed, first_seed + seeds):
         for grid, red, fam in ((GRID_CLF, False, "classif"), (GRID_RED, True, "classif+redundant")):
             for n, p, f in grid:
                 (costly if (fam, n, p, f) in EXPENSIVE else cheap).append(
@@ -260,8 +262,18 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="one seed, small problems")
     parser.add_argument("--out", help="write the markdown table here")
     parser.add_argument("--csv", help="write the per-run rows here")
-    parser.add_argument("--from-csv", help="only re-make the tables from a --csv file")
+    parser.add_argument(
+        "--from-csv", nargs="+", help="only re-make the tables from --csv files (their rows joined)"
+    )
     parser.add_argument("--seeds", type=int, default=3, help="seeds per grid point (3)")
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="first data seed of the grid points (0): another run with "
+        "--first-seed 3 --null-seeds 0 adds seeds 3-5, and --from-csv "
+        "joins the two runs' rows",
+    )
     parser.add_argument("--null-seeds", type=int, default=40, help="null data sets (40)")
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=None,
                         help="run only these methods (default: all that import)")  # fmt: skip
@@ -276,7 +288,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.from_csv:
         # "null" is a family name here, not a missing value
-        df = pd.read_csv(args.from_csv, keep_default_na=False, na_values=["", "nan", "NaN"])
+        df = pd.concat(
+            [pd.read_csv(f, keep_default_na=False, na_values=["", "nan", "NaN"])
+             for f in args.from_csv],
+            ignore_index=True,
+        )  # fmt: skip
         total = df.attrs.get("total")
         text = tables_text(df, args.quick, total, list(df["method"].unique()), [])
         emit(text, args)
@@ -288,7 +304,7 @@ def main(argv=None):
     rows = []
     skipped = []
     t0 = time.perf_counter()
-    all_problems = problems(args.quick, args.seeds, args.null_seeds)
+    all_problems = problems(args.quick, args.seeds, args.null_seeds, args.first_seed)
     for pr in all_problems:
         if args.max_minutes is not None and time.perf_counter() - t0 > 60 * args.max_minutes:
             skipped.append(f"{pr.family} {pr.name}")

@@ -257,3 +257,31 @@ def test_large_tree_game_has_exact_values_from_the_tree_path() -> None:
     estimate = shapkit.shapley_values(game.game, 120, method="kernel", budget=20_000, seed=0)
     error = np.linalg.norm(estimate.values - game.exact_values) / np.linalg.norm(game.exact_values)
     assert error < 0.05, error
+
+
+def test_selection_runs_over_other_seeds_join_the_default_run(tmp_path) -> None:
+    from benchmarks import selection
+
+    first = selection.problems(False, seeds=1, null_seeds=0)
+    later = selection.problems(False, seeds=1, null_seeds=0, first_seed=3)
+    assert {p.data_seed for p in first} == {0} and {p.data_seed for p in later} == {3}
+    assert [p.name for p in first] == [p.name for p in later]  # the same grid
+
+    # a data set's split seed depends on its name and data seed, not on the run it is in
+    def seeds(problems):
+        return {(p.family, p.name, p.data_seed): p.run_seed() for p in problems}
+
+    one_run = seeds(selection.problems(False, seeds=4, null_seeds=0))
+    assert one_run == {**one_run, **seeds(first), **seeds(later)}
+    assert set(seeds(first).values()).isdisjoint(seeds(later).values())
+    # --from-csv joins the rows of several runs
+    row = dict(family="classif", problem="n=1000 p=20 inf=5 red=0", method="shapkit probe",
+               tpr=1.0, fpr=0.0, f1=1.0, n_selected=5, none_selected=False, score=0.9,
+               seconds=1.0)  # fmt: skip
+    pd.DataFrame([dict(row, seed=0)]).to_csv(tmp_path / "a.csv", index=False)
+    pd.DataFrame([dict(row, seed=3, f1=0.5)]).to_csv(tmp_path / "b.csv", index=False)
+    out = tmp_path / "t.md"
+    selection.main(["--from-csv", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"),
+                    "--out", str(out)])  # fmt: skip
+    assert "| classif | shapkit probe | 2 |" in out.read_text()
+    assert "| 0.750 |" in out.read_text()
