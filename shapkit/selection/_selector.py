@@ -105,9 +105,10 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         least 50 features and at least one of them accepted so (so nothing is kept on
         data without signal, with probability about ``1 - alpha``), those plus the
         further features, in order of evidence, that raise the estimated F1 score of the
-        selection (:func:`~shapkit.selection.f1_cut`; features the reverse test
-        rejected are added only when the estimated share of null features is below
-        0.8); with fewer features the same as ``"fdr"``. With many weak relevant
+        selection (:func:`~shapkit.selection.f1_cut`, with Storey's estimate of the
+        share of null features bounded by what the test found; features the reverse
+        test rejected are added only when that share is below 0.8); with fewer
+        features the same as ``"fdr"``. With many weak relevant
         features it keeps far more of them, at the price of some false positives.
         Kept features are ``decision == "accept"``.
     max_features : int, optional
