@@ -205,6 +205,7 @@ def test_f1_cut_uses_a_known_number_of_relevant_features():
                             10 ** rng.uniform(-4, -1.5, size=10)])  # fmt: skip
         found = 0.95 * int((bh_adjust(p) <= 0.05).sum())
         pi0.append(storey_pi0(p))
+        assert storey_pi0(p, min_relevant=found) == min(pi0[-1], 1 - found / 250)
         assert (f1_cut(p, min_relevant=0.0) == f1_cut(p)).all()
         plain.append(f1_score(f1_cut(p), relevant))
         bounded.append(f1_score(f1_cut(p, min_relevant=found), relevant))

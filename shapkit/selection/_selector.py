@@ -526,7 +526,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
                                       np.asarray(probe_per_repeat))  # fmt: skip
             # the test's discoveries bound the number of relevant features from below
             found = (1.0 - alpha) * float(accept.sum())
-            self._pi0 = min(storey_pi0(p_rank, F1_LAMBDA), 1.0 - found / d)
+            self._pi0 = storey_pi0(p_rank, F1_LAMBDA, min_relevant=found)
             cut = f1_cut(p_rank, F1_LAMBDA, min_relevant=found)
             keep = accept | (cut if self._pi0 < F1_REJECTED_PI0 else cut & ~reject)
         decision = np.where(keep, "accept", np.where(reject, "reject", "tentative"))

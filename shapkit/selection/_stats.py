@@ -155,20 +155,30 @@ F1_MIN_FEATURES = 50
 F1_REJECTED_PI0 = 0.8
 
 
-def storey_pi0(p_values: np.ndarray, lam: float = F1_LAMBDA) -> float:
+def storey_pi0(p_values: np.ndarray, lam: float = F1_LAMBDA, *, min_relevant: float = 0.0) -> float:
     """Storey's estimate of the share of null hypotheses among ``p_values``:
     ``(1 + #{p > lam}) / (d (1 - lam))``, at most 1. It is conservative (too high) when
     the null p-values are valid at level ``lam``, ``P(p <= lam) <= lam``.
 
+    ``min_relevant`` is a lower bound on the number of non-null hypotheses known from
+    elsewhere (``ShapSelector`` passes ``(1 - alpha) A`` when a test at false discovery
+    rate ``alpha`` accepted ``A`` of them): the estimate is at most
+    ``1 - min_relevant / d``. Storey's estimate counts weak non-nulls with ``p > lam``
+    as null, and can otherwise fall below what a test already found.
+
     Example
     -------
-    >>> storey_pi0(np.array([0.001, 0.002, 0.01, 0.02, 0.03, 0.05, 0.4, 0.6, 0.8, 0.9]), 0.5)
-    0.8
+    >>> p = np.array([0.001, 0.002, 0.01, 0.02, 0.03, 0.05, 0.4, 0.6, 0.8, 0.9])
+    >>> storey_pi0(p, 0.5), storey_pi0(p, 0.5, min_relevant=3.0)
+    (0.8, 0.7)
     """
+    if not min_relevant >= 0:
+        raise ValueError(f"min_relevant must be a number >= 0, got {min_relevant!r}.")
     p = np.asarray(p_values, dtype=float)
     if p.size == 0:
         return 1.0
-    return float(min(1.0, (1.0 + np.sum(p > lam)) / (p.size * (1.0 - lam))))
+    pi0 = min(1.0, (1.0 + np.sum(p > lam)) / (p.size * (1.0 - lam)))
+    return float(min(pi0, max(0.0, 1.0 - min_relevant / p.size)))
 
 
 def f1_cut(
@@ -182,12 +192,9 @@ def f1_cut(
     in all: an F1 score of ``2 TP / (k + R)``. The ``k`` that maximises it is kept (the
     smallest on ties); returns the mask.
 
-    ``min_relevant`` is a lower bound on the number of relevant features known from
-    elsewhere (``ShapSelector`` passes ``(1 - alpha) A`` when a test at false discovery
-    rate ``alpha`` accepted ``A`` of them): ``pi0`` is at most ``1 - min_relevant / d``.
-    Storey's estimate counts weak relevant features with ``p > lam`` as null, and
-    without the bound it can assume fewer relevant features than the test already
-    found, and stop before them.
+    ``min_relevant``, a lower bound on the number of relevant features known from
+    elsewhere, bounds ``pi0`` (see :func:`storey_pi0`): without it the cut can assume
+    fewer relevant features than a test already found, and stop before them.
 
     F1 weighs a missed relevant feature like a wrongly kept one, so with many weak
     relevant features this keeps far more than a false discovery rate of 5 % would.
@@ -204,13 +211,11 @@ def f1_cut(
     (34, 7)
     """
     p = np.asarray(p_values, dtype=float)
-    if not min_relevant >= 0:
-        raise ValueError(f"min_relevant must be a number >= 0, got {min_relevant!r}.")
+    pi0 = storey_pi0(p, lam, min_relevant=min_relevant)
     d = p.size
     keep = np.zeros(d, dtype=bool)
     if d == 0:
         return keep
-    pi0 = min(storey_pi0(p, lam), max(0.0, 1.0 - min_relevant / d))
     order = np.argsort(p, kind="stable")
     k = np.arange(1, d + 1)
     fp = np.minimum(k, pi0 * d * p[order])
