@@ -1,4 +1,5 @@
-"""Tests of method="proxy": regression-adjusted Monte Carlo with a tree proxy."""
+"""Tests of method="proxy" with the Monte Carlo proxies: Tree MSR (proxy="tree") and the
+linear proxy. The default odd-interaction proxy is tested in test_odd_proxy.py."""
 
 from __future__ import annotations
 
@@ -56,8 +57,8 @@ def test_exact_on_a_tree_game(booster):
 
     exact = np.zeros(d)
     exact[0], exact[1] = 1.5, 1.0
-    est = ProxyEstimator(n_trees=3, learning_rate=1.0, max_depth=2, linear_share=0.0,
-                         booster=booster)  # fmt: skip
+    est = ProxyEstimator(proxy="tree", n_trees=3, learning_rate=1.0, max_depth=2,
+                         linear_share=0.0, booster=booster)  # fmt: skip
     result = run(est, game, d, 600)
     np.testing.assert_allclose(result.values[:, 0], exact, atol=1e-6)
     assert result.std_errors.max() < 1e-5
@@ -67,8 +68,8 @@ def test_exact_on_a_tree_game(booster):
 def test_efficiency_to_1e9(fit):
     d = 50
     game, _ = unanimity(d, 1, n_terms=60, max_size=10)
-    result = run(ProxyEstimator(fit=fit), lambda m: np.column_stack([game(m), -2 * game(m)]),
-                 d, 10 * d)  # fmt: skip
+    result = run(ProxyEstimator(proxy="tree", fit=fit),
+                 lambda m: np.column_stack([game(m), -2 * game(m)]), d, 10 * d)  # fmt: skip
     gap = result.full_value - result.empty_value
     np.testing.assert_allclose(result.values.sum(0), gap, rtol=1e-9, atol=1e-12)
 
@@ -134,7 +135,7 @@ def test_standard_errors_cover(fit, budget):
 def test_tree_proxy_standard_errors_cover():
     d = 12
     game, truth = unanimity(d, 5, n_terms=10, max_size=6)
-    est = ProxyEstimator()
+    est = ProxyEstimator(proxy="tree")
     hits = sum(
         int((np.abs(r.values[:, 0] - truth) <= 1.96 * r.std_errors[:, 0]).sum())
         for r in (run(est, game, d, 600, seed=s) for s in range(200))
@@ -156,8 +157,8 @@ def test_fixed_proxy_standard_errors_cover():
 def test_registry_and_auto():
     assert ESTIMATORS["proxy"] is ProxyEstimator
     assert isinstance(get_estimator("proxy", 30, 600), ProxyEstimator)
-    assert get_estimator("auto", 30, 1500).name == "proxy"  # explicit budget >= 50 d
-    assert get_estimator("auto", 30, 1499).name == "kernel"
+    assert get_estimator("auto", 30, 600).name == "proxy"  # explicit budget >= 20 d
+    assert get_estimator("auto", 30, 599).name == "kernel"
     assert get_estimator("auto", 30, None).name == "kernel"  # default budget + tol path
     assert get_estimator("auto", 10, 1024).name == "exact"
     assert get_estimator("auto", 12, 1000).name == "proxy"
@@ -171,9 +172,10 @@ def test_fallback_below_minimum_budget_and_exact():
     d = 30
     game, _ = unanimity(d, 7)
     assert proxy_min_budget(d) == 300
-    r = run(ProxyEstimator(), game, d, 299)
-    assert r.method == "kernel" and r.n_evals <= 299
-    r = run(ProxyEstimator(), game, d, 300)
+    for proxy in ("odd", "tree"):
+        r = run(ProxyEstimator(proxy=proxy), game, d, 299)
+        assert r.method == "kernel" and r.n_evals <= 299
+    r = run(ProxyEstimator(proxy="tree"), game, d, 300)
     assert r.method == "proxy" and r.n_evals <= 300
     small, truth = unanimity(8, 8)
     r = run(ProxyEstimator(), small, 8, 256)

@@ -160,7 +160,7 @@ class _KernelState:
         self.values.append(values)
         self.stratum.append(stratum)
 
-    def _unit_weights(self, stratum: np.ndarray) -> np.ndarray:
+    def unit_weights(self, stratum: np.ndarray) -> np.ndarray:
         """Kernel weight of a unit's two coalitions over its inclusion expectation."""
         strata = self.strata
         per_unit = np.where(
@@ -185,7 +185,7 @@ class _KernelState:
         values = np.concatenate(self.values) if self.values else np.zeros((0, k))
         stratum = np.concatenate(self.stratum) if self.stratum else np.zeros(0, np.int64)
         z = masks.astype(np.float64)
-        w = self._unit_weights(stratum)
+        w = self.unit_weights(stratum)
         y = 0.5 * (values[0::2] - values[1::2] + self.delta)  # v(0) cancels
         phi, sensitivity, rank = solve_constrained(z, w, y, self.delta)
         errors = self._std_errors(z, w, y, phi, stratum, sensitivity)
