@@ -50,3 +50,27 @@ def game_tables(min_players: int, max_players: int):
             max_size=2**d,
         ).map(np.array)
     )
+
+
+def random_unanimity(d: int, seed: int, n_terms: int = 12, max_size: int = 4):
+    """A seeded sum of unanimity games over 1..max_size players: ``(game, exact values)``."""
+    rng = np.random.default_rng(seed)
+    ind = np.zeros((d, n_terms), bool)
+    for t in range(n_terms):
+        ind[rng.choice(d, size=int(rng.integers(1, max_size + 1)), replace=False), t] = True
+    coefs = rng.normal(size=n_terms)
+
+    def game(masks):
+        present = (masks.astype(np.int64) @ ind) == ind.sum(0)
+        return (present * coefs).sum(1)
+
+    return game, ind.astype(float) @ (coefs / ind.sum(0))
+
+
+def run_estimator(est, game, d: int, budget, seed: int = 0, tol=None):
+    """``est.estimate`` on a game returning ``(m,)`` or ``(m, k)`` values."""
+
+    def g(m):
+        return np.asarray(game(m), float).reshape(len(m), -1)
+
+    return est.estimate(g, d, budget, tol, np.random.default_rng(seed))

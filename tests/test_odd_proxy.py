@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import random_unanimity as unanimity
+from conftest import run_estimator as run
 
 from shapkit.estimators import ExactEstimator, KernelEstimator, ProxyEstimator
 from shapkit.estimators.coalition_design import CoalitionSampler
@@ -18,13 +20,6 @@ from shapkit.estimators.odd_regression import (
 from shapkit.estimators.proxy import shapley_coefficients
 from shapkit.trees import read_tree_model
 from shapkit.trees.fourier import odd_interactions, odd_spectrum
-
-
-def run(est, game, d, budget, seed=0, tol=None):
-    def g(m):
-        return np.asarray(game(m), float).reshape(len(m), -1)
-
-    return est.estimate(g, d, budget, tol, np.random.default_rng(seed))
 
 
 def three_way_game(d: int):
@@ -55,19 +50,6 @@ def sparse_game(d: int = 10, seed: int = 1):
         )
 
     return game
-
-
-def unanimity(d: int, seed: int, n_terms: int, max_size: int):
-    rng = np.random.default_rng(seed)
-    ind = np.zeros((d, n_terms), bool)
-    for t in range(n_terms):
-        ind[rng.choice(d, size=int(rng.integers(1, max_size + 1)), replace=False), t] = True
-    coefs = rng.normal(size=n_terms)
-
-    def game(masks):
-        return (((masks.astype(np.int64) @ ind) == ind.sum(0)) * coefs).sum(1)
-
-    return game, ind.astype(float) @ (coefs / ind.sum(0))
 
 
 # ---------------------------------------------------------------------------------------
@@ -111,6 +93,25 @@ def test_spectrum_reproduces_the_ensembles_odd_part(library):
     np.testing.assert_allclose(_odd_part_from_spectrum(spectrum, 2 * rows - 1), odd, atol=1e-9)
     assert all(len(term) % 2 == 1 for term in spectrum)
     assert all(len(term) >= 3 for term in odd_spectrum(ensemble))
+
+
+def test_spectrum_of_wide_trees():
+    """With 8192 features an order-5 subset does not fit one int64 code: the row-wise
+    path must give the same exact spectrum."""
+    from sklearn.tree import DecisionTreeRegressor
+
+    d = 8192
+    rng = np.random.default_rng(3)
+    z = (rng.random((300, d)) < 0.5).astype(float)
+    cols = [5, 900, 4000, 7000, 8191]
+    y = 2.0 * z[:, cols].prod(axis=1) + z[:, 17] + 0.1 * rng.normal(size=300)
+    ensemble = read_tree_model(DecisionTreeRegressor(max_depth=7, random_state=0).fit(z, y))
+    spectrum = odd_spectrum(ensemble.ensemble, min_order=1)
+    assert max(len(t) for t in spectrum) >= 5
+    rows = (rng.random((40, d)) < 0.5).astype(float)
+    predict = ensemble.ensemble.predict
+    odd = 0.5 * (predict(rows)[:, 0] - predict(1.0 - rows)[:, 0])
+    np.testing.assert_allclose(_odd_part_from_spectrum(spectrum, 2 * rows - 1), odd, atol=1e-9)
 
 
 def test_odd_interactions_rank_by_magnitude():

@@ -5,31 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import random_unanimity as unanimity
+from conftest import run_estimator as run
 
 import shapkit
 from shapkit.estimators import ESTIMATORS, ProxyEstimator, get_estimator
 from shapkit.estimators.proxy import _correct, proxy_min_budget, shapley_coefficients
-
-
-def unanimity(d: int, seed: int, n_terms: int = 12, max_size: int = 4):
-    rng = np.random.default_rng(seed)
-    ind = np.zeros((d, n_terms), bool)
-    for t in range(n_terms):
-        ind[rng.choice(d, size=int(rng.integers(1, max_size + 1)), replace=False), t] = True
-    coefs = rng.normal(size=n_terms)
-
-    def game(masks):
-        present = (masks.astype(np.int64) @ ind) == ind.sum(0)
-        return (present * coefs).sum(1)
-
-    return game, ind.astype(float) @ (coefs / ind.sum(0))
-
-
-def run(est, game, d, budget, seed=0, tol=None):
-    def g(m):
-        return np.asarray(game(m), float).reshape(len(m), -1)
-
-    return est.estimate(g, d, budget, tol, np.random.default_rng(seed))
 
 
 @pytest.mark.parametrize("proxy", ["tree", "linear"])

@@ -97,21 +97,13 @@ class KernelEstimator(Estimator):
         sampler = CoalitionSampler(d, self.size_distribution, rng, balanced=self.balanced)
         total_units = (budget - 2) // 2
         target = total_units if tol is None else max(d, math.ceil(total_units * self.first_round))
-        ends = np.array([np.zeros(d, bool), np.ones(d, bool)])
         state: _KernelState | None = None
         used = 0
         while True:
             units = min(target, total_units) - used
             if state is None or (units > 0 and sampler.remaining_units > 0):
-                masks, stratum, enumerated, expected = sampler.draw(units, rng)
-                if state is None:  # the empty and full coalitions ride in the first call
-                    values = _evaluate(game, np.concatenate([ends, masks]))
-                    state = _KernelState(d, values[0], values[1], sampler)
-                    values = values[2:]
-                else:
-                    values = _evaluate(game, masks)
-                state.add(masks, values, stratum, enumerated, expected)
-                used += len(stratum)
+                state, _, _, drawn = draw_units(game, sampler, state, units, rng)
+                used += drawn
             with one_blas_thread():
                 phi, errors = state.solve()
             done = used >= total_units or sampler.remaining_units == 0
@@ -119,6 +111,30 @@ class KernelEstimator(Estimator):
                 break
             target = min(total_units, 2 * max(target, used))
         return ShapleyResult(phi, errors, 2 + 2 * used, self.name, state.empty, state.full)
+
+
+def draw_units(
+    game: Game,
+    sampler: CoalitionSampler,
+    state: _KernelState | None,
+    units: int,
+    rng: np.random.Generator,
+) -> tuple[_KernelState, np.ndarray, np.ndarray, int]:
+    """Draw ``units`` more units, evaluate them and add them to ``state`` (created on the
+    first call, whose game call also evaluates the empty and full coalitions). Returns
+    the state, the new coalitions and their values (unit j in rows 2j, 2j+1) and the
+    number of units drawn."""
+    masks, stratum, enumerated, expected = sampler.draw(units, rng)
+    if state is None:
+        d = sampler.strata.n_players
+        ends = np.array([np.zeros(d, bool), np.ones(d, bool)])
+        values = _evaluate(game, np.concatenate([ends, masks]))
+        state = _KernelState(d, values[0], values[1], sampler)
+        values = values[2:]
+    else:
+        values = _evaluate(game, masks)
+    state.add(masks, values, stratum, enumerated, expected)
+    return state, masks, values, len(stratum)
 
 
 def _evaluate(game: Game, masks: np.ndarray) -> np.ndarray:

@@ -33,9 +33,10 @@ import numpy as np
 from .._blas import one_blas_thread
 from ..trees import read_tree_model
 from ..trees.fourier import odd_interactions
+from ._boosters import boosted_trees
 from .base import Game, ShapleyResult, has_converged
 from .coalition_design import CoalitionSampler
-from .kernel import _evaluate, _KernelState
+from .kernel import _KernelState, draw_units
 from .odd_regression import (
     default_n_terms,
     odd_regression_errors,
@@ -67,52 +68,11 @@ def fit_interaction_trees(
         return None
     target = (y - y.mean()) / spread
     seed = int(rng.integers(0, 2**31 - 1))
-    model = _interaction_booster(booster, n_trees, max_depth, seed)
+    model = boosted_trees(
+        booster, "lightgbm", n_trees, max_depth, 0.1, seed, PROXY_LEAVES, PROXY_MIN_LEAF
+    )
     model.fit(z, target)
     return read_tree_model(model).ensemble
-
-
-def _interaction_booster(booster: str, n_trees: int, max_depth: int, seed: int) -> Any:
-    if booster in ("auto", "lightgbm"):
-        try:
-            import lightgbm
-        except ImportError:
-            if booster == "lightgbm":
-                raise
-        else:
-            return lightgbm.LGBMRegressor(
-                n_estimators=n_trees,
-                max_depth=max_depth,
-                num_leaves=PROXY_LEAVES,
-                min_child_samples=PROXY_MIN_LEAF,
-                learning_rate=0.1,
-                n_jobs=1,
-                verbose=-1,
-                random_state=seed,
-            )
-    if booster == "xgboost":
-        import xgboost
-
-        return xgboost.XGBRegressor(
-            n_estimators=n_trees,
-            max_depth=max_depth,
-            learning_rate=0.1,
-            tree_method="hist",
-            base_score=0.0,
-            n_jobs=1,
-            random_state=seed,
-        )
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
-    return HistGradientBoostingRegressor(
-        max_iter=n_trees,
-        max_depth=max_depth,
-        max_leaf_nodes=PROXY_LEAVES,
-        min_samples_leaf=PROXY_MIN_LEAF,
-        learning_rate=0.1,
-        early_stopping=False,
-        random_state=seed,
-    )
 
 
 def estimate_odd(
@@ -131,7 +91,6 @@ def estimate_odd(
     n_strata = len(sampler.strata.sizes)
     first = max(d, n_strata, math.ceil(total_units * estimator.first_round))
     target = total_units if tol is None else min(total_units, first)
-    ends = np.array([np.zeros(d, bool), np.ones(d, bool)])
     state: _KernelState | None = None
     coalitions: list[np.ndarray] = []
     evaluated: list[np.ndarray] = []
@@ -139,17 +98,10 @@ def estimate_odd(
     while True:
         units = target - used
         if state is None or (units > 0 and sampler.remaining_units > 0):
-            masks, stratum, enumerated, expected = sampler.draw(units, rng)
-            if state is None:  # the empty and full coalitions ride in the first call
-                values = _evaluate(game, np.concatenate([ends, masks]))
-                state = _KernelState(d, values[0], values[1], sampler)
-                values = values[2:]
-            else:
-                values = _evaluate(game, masks)
-            state.add(masks, values, stratum, enumerated, expected)
+            state, masks, values, drawn = draw_units(game, sampler, state, units, rng)
             coalitions.append(masks)
             evaluated.append(values)
-            used += len(stratum)
+            used += drawn
         with one_blas_thread():
             phi, errors, kept = _solve(
                 estimator, state, np.concatenate(coalitions), np.concatenate(evaluated), rng

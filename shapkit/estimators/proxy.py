@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from .._blas import one_blas_thread
+from ._boosters import BOOSTERS, boosted_trees
 from .base import Estimator, Game, ShapleyResult, default_budget, has_converged
 from .coalition_design import SIZE_DISTRIBUTIONS, CoalitionSampler
 from .exact import exact_if_affordable
@@ -181,7 +182,7 @@ class ProxyEstimator(Estimator):
                 f"Unknown size_distribution={size_distribution!r}; choose one of "
                 f"{list(SIZE_DISTRIBUTIONS)}."
             )
-        if booster not in ("auto", "lightgbm", "xgboost", "sklearn"):
+        if booster not in BOOSTERS:
             raise ValueError(
                 f"booster must be 'auto', 'lightgbm', 'xgboost' or 'sklearn'; got {booster!r}."
             )
@@ -479,12 +480,12 @@ class ProxyEstimator(Estimator):
         std = float(target.std()) or scale
         unit = target / std  # XGBoost sums in float32: keep its leaf values O(1)
         depth = self.max_depth or 3
-        model = _boosted_trees(self.booster, n_trees, depth, self.learning_rate, rng)
+        model = _tree_proxy(self.booster, n_trees, depth, self.learning_rate, rng)
         model.fit(z, unit, sample_weight=weights)
         try:
             tm = read_tree_model(model)
         except TreeNotSupportedError:  # float32 round-off beyond the reader's check
-            model = _boosted_trees("sklearn", n_trees, depth, self.learning_rate, rng)
+            model = _tree_proxy("sklearn", n_trees, depth, self.learning_rate, rng)
             tm = read_tree_model(model.fit(z, unit, sample_weight=weights))
         values, _, _ = tree_shapley(tm, np.ones((1, d)), np.zeros((1, d)))
         fitted = std * tm.ensemble.predict(z)[:, 0]
@@ -492,46 +493,12 @@ class ProxyEstimator(Estimator):
         return fitted, pred, std * values[0, :, 0]
 
 
-def _boosted_trees(
+def _tree_proxy(
     booster: str, n_trees: int, max_depth: int, learning_rate: float, rng: np.random.Generator
 ) -> Any:
+    """Tree MSR's booster: XGBoost for ``"auto"`` when installed (``_boosters``)."""
     seed = int(rng.integers(0, 2**31 - 1))
-    if booster == "lightgbm":
-        import lightgbm
-
-        return lightgbm.LGBMRegressor(
-            n_estimators=n_trees,
-            max_depth=max_depth,
-            learning_rate=learning_rate,
-            n_jobs=1,
-            verbose=-1,
-            random_state=seed,
-        )
-    if booster in ("auto", "xgboost"):
-        try:
-            import xgboost
-        except ImportError:
-            if booster == "xgboost":
-                raise
-        else:
-            return xgboost.XGBRegressor(
-                n_estimators=n_trees,
-                max_depth=max_depth,
-                learning_rate=learning_rate,
-                tree_method="hist",
-                base_score=0.0,
-                n_jobs=1,
-                random_state=seed,
-            )
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
-    return HistGradientBoostingRegressor(
-        max_iter=n_trees,
-        max_depth=max_depth,
-        learning_rate=learning_rate,
-        early_stopping=False,
-        random_state=seed,
-    )
+    return boosted_trees(booster, "xgboost", n_trees, max_depth, learning_rate, seed)
 
 
 def _correct(

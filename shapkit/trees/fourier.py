@@ -16,6 +16,7 @@ that uses these terms (:mod:`shapkit.estimators.odd_regression`).
 
 from __future__ import annotations
 
+import math
 from itertools import combinations
 
 import numpy as np
@@ -70,6 +71,50 @@ def leaf_paths(ensemble: TreeEnsemble, output: int = 0):
                 stack.append((one, {**fixed, j: 1}))
 
 
+def odd_coefficients(
+    ensemble: TreeEnsemble, output: int = 0, min_order: int = 3, max_order: int | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The spectrum's odd orders ``r`` from ``min_order`` to ``max_order`` as arrays: per
+    order, the distinct subsets ``(m, r)`` (sorted players, rows in lexicographic order)
+    and their coefficients ``(m,)``. Leaves are grouped by path length and every subset
+    of a length is taken at once, so the cost is numpy's, not Python's."""
+    if min_order < 1:
+        raise ValueError(f"min_order must be at least 1; got {min_order}.")
+    start = min_order + (1 - min_order % 2)  # the smallest odd order >= min_order
+    by_length: dict[int, list[tuple[tuple[int, ...], tuple[int, ...], float]]] = {}
+    for features, signs, value in leaf_paths(ensemble, output):
+        if value != 0.0 and len(features) >= start:
+            by_length.setdefault(len(features), []).append((features, signs, value))
+    keys: dict[int, list[np.ndarray]] = {}
+    coefs: dict[int, list[np.ndarray]] = {}
+    for k, leaves in by_length.items():
+        feats = np.array([f for f, _, _ in leaves], dtype=np.int64)
+        signs = np.array([g for _, g, _ in leaves], dtype=np.float64)
+        scale = np.array([v for _, _, v in leaves]) / 2.0**k
+        order = np.argsort(feats, axis=1)
+        feats = np.take_along_axis(feats, order, axis=1)
+        signs = np.take_along_axis(signs, order, axis=1)
+        top = k if max_order is None else min(k, max_order)
+        for r in range(start, top + 1, 2):
+            pick = np.array(list(combinations(range(k), r)), dtype=np.int64)  # (c, r)
+            keys.setdefault(r, []).append(feats[:, pick].reshape(-1, r))
+            coefs.setdefault(r, []).append((scale[:, None] * signs[:, pick].prod(axis=2)).ravel())
+    out = []
+    base = max(int(ensemble.n_features), 2)
+    for r in sorted(keys):
+        rows = np.concatenate(keys[r])
+        if r * math.log2(base) < 62:  # one int64 per subset: a 1-d sort, much faster
+            powers = base ** np.arange(r - 1, -1, -1, dtype=np.int64)
+            codes, inverse = np.unique(rows @ powers, return_inverse=True)
+            subsets = (codes[:, None] // powers[None, :]) % base
+        else:
+            subsets, inverse = np.unique(rows, axis=0, return_inverse=True)
+        total = np.bincount(inverse.ravel(), weights=np.concatenate(coefs[r]))
+        nonzero = total != 0.0
+        out.append((subsets[nonzero], total[nonzero]))
+    return out
+
+
 def odd_spectrum(
     ensemble: TreeEnsemble, output: int = 0, min_order: int = 3, max_order: int | None = None
 ) -> dict[tuple[int, ...], float]:
@@ -88,36 +133,26 @@ def odd_spectrum(
     >>> odd_spectrum(read_tree_model(tree).ensemble)
     {(0, 1, 2): 0.125}
     """
-    if min_order < 1:
-        raise ValueError(f"min_order must be at least 1; got {min_order}.")
-    spectrum: dict[tuple[int, ...], float] = {}
-    start = min_order + (1 - min_order % 2)  # the smallest odd order >= min_order
-    for features, signs, value in leaf_paths(ensemble, output):
-        k = len(features)
-        top = k if max_order is None else min(k, max_order)
-        if top < start or value == 0.0:
-            continue
-        scale = value / 2.0**k
-        order = np.argsort(features)
-        feats = [features[i] for i in order]
-        sgn = [signs[i] for i in order]
-        for size in range(start, top + 1, 2):
-            for pick in combinations(range(k), size):
-                key = tuple(feats[i] for i in pick)
-                sign = 1
-                for i in pick:
-                    sign *= sgn[i]
-                spectrum[key] = spectrum.get(key, 0.0) + sign * scale
-    return {key: c for key, c in spectrum.items() if c != 0.0}
+    return {
+        tuple(int(j) for j in row): float(c)
+        for subsets, values in odd_coefficients(ensemble, output, min_order, max_order)
+        for row, c in zip(subsets, values, strict=True)
+    }
 
 
 def odd_interactions(
     ensemble: TreeEnsemble, max_terms: int, output: int = 0, min_order: int = 3
 ) -> list[tuple[int, ...]]:
     """The ``max_terms`` odd subsets of at least ``min_order`` players with the largest
-    ``|a_U|`` in the ensemble's spectrum (ties by the subsets' order), largest first."""
+    ``|a_U|`` in the ensemble's spectrum, largest first (ties: smaller subsets first,
+    then lexicographically)."""
     if max_terms <= 0:
         return []
-    spectrum = odd_spectrum(ensemble, output, min_order)
-    ranked = sorted(spectrum.items(), key=lambda item: (-abs(item[1]), item[0]))
-    return [key for key, _ in ranked[:max_terms]]
+    orders = odd_coefficients(ensemble, output, min_order)
+    if not orders:
+        return []
+    magnitude = np.concatenate([np.abs(values) for _, values in orders])
+    owner = np.concatenate([np.full(len(values), i) for i, (_, values) in enumerate(orders)])
+    row = np.concatenate([np.arange(len(values)) for _, values in orders])
+    best = np.argsort(-magnitude, kind="stable")[:max_terms]
+    return [tuple(int(j) for j in orders[owner[b]][0][row[b]]) for b in best]
