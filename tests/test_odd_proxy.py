@@ -258,6 +258,15 @@ def test_guard_returns_the_kernel_estimate_on_high_order_games():
     assert not np.allclose(forced.values, kernel.values)
 
 
+def test_no_interactions_is_the_kernel_estimator():
+    d = 20
+    game, _ = three_way_game(d)
+    result = run(ProxyEstimator(n_terms=0), game, d, 300, seed=2)
+    kernel = run(KernelEstimator(), game, d, 300, seed=2)
+    assert result.method == "kernel"
+    np.testing.assert_array_equal(result.values, kernel.values)
+
+
 def test_more_accurate_than_kernel_with_covering_errors():
     """On a mostly additive game with interactions of three to five players (d = 10,
     200 of 1024 coalitions): smaller error than the kernel estimator over 120 seeds,

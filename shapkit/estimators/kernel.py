@@ -228,18 +228,28 @@ class _KernelState:
         sampled = ~self.enumerated[stratum]
         if not sampled.any():
             return np.zeros_like(phi)
-        labels = stratum[sampled]
         residual = y[sampled] - z[sampled] @ phi  # (n, k)
         # unit r moves phi[:, c] by residual[r, c] * (w_r z_r @ S), S symmetric
         effect_per_residual = (z[sampled] * w[sampled, None]) @ sensitivity
-        n_strata = len(self.enumerated)
-        counts = np.bincount(labels, minlength=n_strata)
-        # strata with one unit cannot estimate their spread: pool them into one group
-        group = np.where(counts[labels] >= 2, labels, n_strata)
-        fpc = np.append(1.0 - counts / self.strata.n_units, 1.0)
-        effect = (residual[:, :, None] * effect_per_residual[:, None, :]).reshape(len(labels), -1)
-        variance = stratified_variance(effect, group, fpc).reshape(residual.shape[1], -1).T
-        return np.sqrt(variance)
+        return linearised_errors(
+            residual, effect_per_residual, stratum[sampled], self.strata.n_units
+        )
+
+
+def linearised_errors(
+    residual: np.ndarray, effect_per_residual: np.ndarray, labels: np.ndarray, n_units: np.ndarray
+) -> np.ndarray:
+    """Standard errors ``(d, k)`` of a solution that sampled unit r moves by
+    ``residual[r, c] * effect_per_residual[r]`` (``(n, k)`` and ``(n, d)``), the units
+    drawn from strata ``labels`` of ``n_units`` units without replacement."""
+    n_strata = len(n_units)
+    counts = np.bincount(labels, minlength=n_strata)
+    # strata with one unit cannot estimate their spread: pool them into one group
+    group = np.where(counts[labels] >= 2, labels, n_strata)
+    fpc = np.append(1.0 - counts / n_units, 1.0)
+    effect = (residual[:, :, None] * effect_per_residual[:, None, :]).reshape(len(labels), -1)
+    variance = stratified_variance(effect, group, fpc).reshape(residual.shape[1], -1).T
+    return np.sqrt(variance)
 
 
 #: The solve uses the normal equations when the weighted design's condition number is

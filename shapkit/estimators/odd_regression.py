@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from .._kernels.regression import stratified_variance
+from .kernel import linearised_errors
 
 
 def interaction_columns(z: np.ndarray, terms: list[tuple[int, ...]]) -> np.ndarray:
@@ -63,7 +63,7 @@ def solve_odd_regression(
     delta: np.ndarray,
     terms: list[tuple[int, ...]],
     ridge: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Constrained, ridge-penalised weighted least squares on the odd basis.
 
     ``z`` bool ``(n, d)`` (each unit's first coalition), ``w`` ``(n,)`` unit weights,
@@ -137,17 +137,8 @@ def odd_regression_errors(
     n, free = len(stratum), float(leverage.sum())
     if n <= free + 0.5:
         return np.full((d, k), np.inf)
-    residual = residual / np.maximum(1.0 - leverage, 1e-3)[:, None]
-    labels = stratum[sampled]
-    n_strata = n_units.shape[0]
-    counts = np.bincount(labels, minlength=n_strata)
-    group = np.where(counts[labels] >= 2, labels, n_strata)
-    fpc = np.append(1.0 - counts / n_units, 1.0)
-    per_unit = (residual[sampled][:, :, None] * effect[sampled][:, None, :]).reshape(
-        len(labels), -1
-    )
-    variance = stratified_variance(per_unit, group, fpc).reshape(k, d).T
-    return np.sqrt(variance)
+    jackknife = residual / np.maximum(1.0 - leverage, 1e-3)[:, None]
+    return linearised_errors(jackknife[sampled], effect[sampled], stratum[sampled], n_units)
 
 
 #: Interactions per game evaluation, and their caps per player and in all (the solve is
