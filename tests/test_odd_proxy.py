@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import brute_force_shapley, game_tables, table_game
 from conftest import random_unanimity as unanimity
 from conftest import run_estimator as run
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shapkit.estimators import ExactEstimator, KernelEstimator, ProxyEstimator
 from shapkit.estimators.coalition_design import CoalitionSampler
@@ -188,6 +191,26 @@ def test_monte_carlo_correction_of_the_fit_vanishes(ridge):
     coef = np.where(z, p_in[s][:, None], -p_out[s][:, None])
     correction = (coef * (2.0 * residual[:, 0] * expand)[:, None]).sum(axis=0)
     assert np.abs(correction).max() <= 1e-10 * np.abs(phi).max()
+
+
+@settings(max_examples=40, deadline=None)
+@given(game_tables(4, 7), st.randoms(use_true_random=False), st.sampled_from([0.0, 0.1, 3.0]))
+def test_enumerated_regression_is_exact_for_any_interactions(table, random, ridge):
+    """With every coalition enumerated, the odd regression returns the exact Shapley
+    values whatever interactions it is given and whatever the ridge penalty: the
+    correction of the fitted function vanishes, and with all units it is exact."""
+    game = table_game(table)
+    d = int(np.log2(len(table)))
+    state, masks, _, w, y = _sampled_units(game, d, 2**d + 10)
+    assert state.enumerated.all()
+    odd_subsets = [
+        tuple(j for j in range(d) if (r >> j) & 1)
+        for r in range(2**d)
+        if bin(r).count("1") >= 3 and bin(r).count("1") % 2 == 1
+    ]
+    terms = random.sample(odd_subsets, random.randint(0, len(odd_subsets)))
+    phi, _, _, _ = solve_odd_regression(masks[0::2], w, y, state.delta, terms, ridge)
+    np.testing.assert_allclose(phi[:, 0], brute_force_shapley(game, d), atol=1e-8)
 
 
 def test_additive_share():
