@@ -183,9 +183,7 @@ class ProxyEstimator(Estimator):
                 f"{list(SIZE_DISTRIBUTIONS)}."
             )
         if booster not in BOOSTERS:
-            raise ValueError(
-                f"booster must be 'auto', 'lightgbm', 'xgboost' or 'sklearn'; got {booster!r}."
-            )
+            raise ValueError(f"booster must be one of {list(BOOSTERS)}; got {booster!r}.")
         if proxy == "odd" and (fit != "same" or target != "value" or weighting != "none"):
             raise ValueError(
                 "fit='cross', target='odd' and weighting='variance' apply to proxy='tree' "

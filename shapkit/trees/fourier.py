@@ -17,6 +17,7 @@ that uses these terms (:mod:`shapkit.estimators.odd_regression`).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from itertools import combinations
 
 import numpy as np
@@ -38,7 +39,9 @@ def _branch_on(kind: int, threshold: float, value: float) -> bool:
     )
 
 
-def leaf_paths(ensemble: TreeEnsemble, output: int = 0):
+def leaf_paths(
+    ensemble: TreeEnsemble, output: int = 0
+) -> Iterator[tuple[tuple[int, ...], tuple[int, ...], float]]:
     """Yield ``(features, signs, value)`` for every reachable leaf on 0/1 inputs.
 
     ``features`` are the distinct features tested on the way, ``signs`` +1 where the
