@@ -3,10 +3,10 @@
 ``python -m benchmarks.proxy [--quick] [--no-write]`` measures, on games with exact
 Shapley values,
 
-* accuracy: relative L2 error of proxy variants (the default odd-interaction proxy, Tree
-  MSR, the linear proxy) vs the kernel estimator at budgets 10d, 20d and 50d, over
-  explicands x seeds (mean, min-max spread, ratio to kernel), and wall time per instance
-  including the proxy fit;
+* accuracy: relative L2 error of proxy variants (the default odd proxy with its Gaussian
+  process solver, the same with the regression solver, Tree MSR, the linear proxy) vs
+  the kernel estimator at budgets 10d, 20d and 50d, over explicands x seeds (mean,
+  min-max spread, ratio to kernel), and wall time per instance including the proxy fit;
 * time to 1% error: the smallest budget on a grid where the mean error is at
   most 1%, and the wall time of one instance at that budget, for a cheap game (tree
   model, d=30) and an expensive one (MLPRegressor(512, 512), ~270k parameters, on
@@ -133,7 +133,7 @@ def _methods() -> dict[str, Callable[[], object]]:
     return {
         "kernel": KernelEstimator,
         "proxy": ProxyEstimator,
-        "proxy, no guard": lambda: ProxyEstimator(min_additive_share=0.0),
+        "proxy regression": lambda: ProxyEstimator(solver="regression"),
         "proxy tree (MSR)": lambda: ProxyEstimator(proxy="tree"),
         "proxy linear": lambda: ProxyEstimator(proxy="linear"),
     }
@@ -269,8 +269,10 @@ def main(argv: list[str] | None = None) -> None:
         + (f" --offset {args.offset}" if args.offset else "")
         + f": explicands {list(explicands)} x seeds {list(seeds)} per cell, relative L2 "
         "error to exact values (enumeration, closed form, or shapkit's tree path for the "
-        "tree models). 'proxy' is the default (odd interactions picked by trees, with the "
-        "additive-share guard), 'proxy, no guard' the same with `min_additive_share=0`, "
+        "tree models). 'proxy' is the default (a Gaussian process on the odd spectrum plus "
+        "the odd interactions trees pick), 'proxy regression' the kernel-weighted "
+        "regression on those interactions with the additive-share guard "
+        "(`solver='regression'`), "
         "'proxy tree (MSR)' Witter et al.'s tree proxy with the Monte Carlo correction, "
         "'proxy linear' its additive proxy. 'ratio' = mean error / kernel's mean error "
         "(target <= 0.7); 'ran as' = `result.method` over the cell ('kernel' where the "

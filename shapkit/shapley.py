@@ -32,10 +32,10 @@ def shapley_values(
     method : {"auto", "exact", "kernel", "permutation", "proxy"} or Estimator
         ``"exact"`` enumerates all ``2^d`` coalitions (``d <= 20``). ``"kernel"``
         (KernelSHAP on paired, leverage-sampled coalitions), ``"permutation"``
-        (antithetic permutations) and ``"proxy"`` (a kernel regression on the players
-        plus odd interactions that a tree proxy picks; docs/proxy.md) sample and report
-        standard errors. ``"auto"``: exact when ``2^d`` fits the budget, else proxy for
-        an explicit budget of at least ``20 d``, else kernel. An Estimator instance, e.g.
+        (antithetic permutations) and ``"proxy"`` (a Gaussian process on the game's odd
+        spectrum plus odd interactions that a tree proxy picks; docs/proxy.md) sample
+        and report standard errors. ``"auto"``: exact when ``2^d`` fits the budget, else
+        proxy for an explicit budget of at least ``10 d``, else kernel. An Estimator instance, e.g.
         ``KernelEstimator(size_distribution="kernel")``, is used as given.
     budget : int, optional
         Maximum number of game evaluations (coalitions), empty and full included.

@@ -270,9 +270,9 @@ def test_too_many_players_for_exact():
     assert issubclass(TooManyPlayersError, ValueError)
     with pytest.raises(TooManyPlayersError, match=r"accepts at most 20 players; got d=21"):
         shapkit.shapley_values(lambda m: m.sum(1), 21, method="exact")
-    # auto falls back to the kernel estimator below 20 d (the proxy from 20 d), both
+    # auto falls back to the kernel estimator below 10 d (the proxy from 10 d), both
     # exact on additive games
-    for budget, method in ((400, "kernel"), (500, "proxy")):
+    for budget, method in ((209, "kernel"), (210, "proxy")):
         result = shapkit.shapley_values(lambda m: m.sum(1), 21, budget=budget, seed=0)
         assert result.method == method
         np.testing.assert_allclose(result.values, 1.0)

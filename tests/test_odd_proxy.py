@@ -271,12 +271,12 @@ def test_guard_returns_the_kernel_estimate_on_high_order_games():
     of the odd part, and the estimate is the kernel estimator's, bit for bit."""
     d = 30
     game, _ = unanimity(d, 2, n_terms=60, max_size=10)
-    result = run(ProxyEstimator(), game, d, 600, seed=4)
+    result = run(ProxyEstimator(solver="regression"), game, d, 600, seed=4)
     kernel = run(KernelEstimator(), game, d, 600, seed=4)
     assert result.method == "kernel"
     np.testing.assert_array_equal(result.values, kernel.values)
     np.testing.assert_array_equal(result.std_errors, kernel.std_errors)
-    forced = run(ProxyEstimator(min_additive_share=0.0), game, d, 600, seed=4)
+    forced = run(ProxyEstimator(solver="regression", min_additive_share=0.0), game, d, 600, seed=4)
     assert forced.method == "proxy"
     assert not np.allclose(forced.values, kernel.values)
 
@@ -284,7 +284,7 @@ def test_guard_returns_the_kernel_estimate_on_high_order_games():
 def test_no_interactions_is_the_kernel_estimator():
     d = 20
     game, _ = three_way_game(d)
-    result = run(ProxyEstimator(n_terms=0), game, d, 300, seed=2)
+    result = run(ProxyEstimator(n_terms=0, solver="regression"), game, d, 300, seed=2)
     kernel = run(KernelEstimator(), game, d, 300, seed=2)
     assert result.method == "kernel"
     np.testing.assert_array_equal(result.values, kernel.values)

@@ -138,8 +138,8 @@ def test_fixed_proxy_standard_errors_cover():
 def test_registry_and_auto():
     assert ESTIMATORS["proxy"] is ProxyEstimator
     assert isinstance(get_estimator("proxy", 30, 600), ProxyEstimator)
-    assert get_estimator("auto", 30, 600).name == "proxy"  # explicit budget >= 20 d
-    assert get_estimator("auto", 30, 599).name == "kernel"
+    assert get_estimator("auto", 30, 300).name == "proxy"  # explicit budget >= 10 d
+    assert get_estimator("auto", 30, 299).name == "kernel"
     assert get_estimator("auto", 30, None).name == "kernel"  # default budget + tol path
     assert get_estimator("auto", 10, 1024).name == "exact"
     assert get_estimator("auto", 12, 1000).name == "proxy"

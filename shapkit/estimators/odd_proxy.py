@@ -1,24 +1,29 @@
-"""``ProxyEstimator(proxy="odd")``: a tree proxy picks odd interactions, and a kernel
-regression on the single players plus those interactions estimates the Shapley values.
+"""``ProxyEstimator(proxy="odd")``: a tree proxy picks odd interactions, and a Gaussian
+process on the game's odd part (or a kernel regression) turns them and the sampled
+units into Shapley values.
 
 1. Sample paired units as the kernel estimator does (stratified, balanced over players).
 2. Fit gradient-boosted trees (the proxy) to v less 80% of its additive least-squares
    fit on all sampled coalitions, and read the odd interactions of three or more
    players with the largest Fourier coefficients from them
    (:func:`shapkit.trees.fourier.odd_interactions`; Fumagalli et al. 2026).
-3. Regress the units' odd parts on the single players plus those interactions, with the
-   kernel estimator's weights, a ridge penalty on the interactions and the efficiency
-   constraint (:mod:`~shapkit.estimators.odd_regression`): the fitted function's exact
-   Shapley values plus the regression-adjusted correction, which these weights make
-   vanish.
-4. Guard: the interactions are used only where the additive (kernel) fit explains at
-   least ``min_additive_share`` (0.9) of the odd parts' kernel-weighted variance, or
-   where the interaction model reproduces every unit exactly. Elsewhere the game's odd
-   part is mostly interactions, dense and of high order (sums of unanimity games over up
-   to d/3 players: share 0.37 or less), which a few hundred terms cannot capture, and
-   they made the estimate 3-40% worse than the kernel estimate, which is returned then
-   (``result.method == "kernel"``). On the model games measured the share is 0.97 or
-   more.
+3. Where the single players and those interactions reproduce every unit exactly, that
+   fit's values are exact and returned.
+4. ``solver="gp"`` (default, up to :data:`GP_MAX_UNITS` units): a Gaussian process on the
+   units' odd parts, a prior on every interaction plus those the trees found, with
+   variances chosen by restricted maximum likelihood (:mod:`~shapkit.estimators.odd_gp`).
+   Its posterior mean interpolates every unit, so it is the fitted function's exact
+   values plus a zero regression-adjusted correction; the standard errors are
+   design-based, from each unit's weight in the estimate and its leave-one-out residual.
+5. ``solver="regression"`` (and above :data:`GP_MAX_UNITS` units): regress the units'
+   odd parts on the single players plus the trees' interactions, with the kernel
+   estimator's weights, a ridge penalty and the efficiency constraint
+   (:mod:`~shapkit.estimators.odd_regression`), whose correction these weights make
+   vanish. Guard: the interactions are used only where the additive (kernel) fit
+   explains at least ``min_additive_share`` (0.9) of the odd parts' kernel-weighted
+   variance; elsewhere (sums of unanimity games over up to d/3 players: share 0.37 or
+   less) they made the estimate 3-40% worse than the kernel estimate, which is returned
+   then (``result.method == "kernel"``).
 
 Measurements, defaults and their reasons: docs/proxy.md.
 """
@@ -37,6 +42,7 @@ from ._boosters import boosted_trees
 from .base import Game, ShapleyResult, has_converged
 from .coalition_design import CoalitionSampler
 from .kernel import _KernelState, draw_units
+from .odd_gp import fit_odd_gp
 from .odd_regression import (
     default_n_terms,
     odd_regression_errors,
@@ -46,6 +52,11 @@ from .odd_regression import (
 #: The proxy's tree shape (LightGBM's defaults; Fumagalli et al. use depth 10).
 PROXY_LEAVES = 31
 PROXY_MIN_LEAF = 20
+#: ``solver="gp"`` runs up to this many sampled units (its solve is cubic in them, ~1 s
+#: here at 4000); beyond, the kernel-weighted regression with the guard.
+GP_MAX_UNITS = 4000
+#: ``gp_prior`` option -> the Gaussian process's priors (:mod:`~shapkit.estimators.odd_gp`).
+GP_PRIORS = {"mobius": ("mobius",), "fourier": ("fourier",), "both": ("mobius", "fourier")}
 
 
 def fit_interaction_trees(
@@ -148,16 +159,29 @@ def _solve(
     n_terms = estimator.n_terms
     if n_terms is None:
         n_terms = default_n_terms(2 + 2 * len(stratum), d)
+    use_gp = estimator.solver == "gp" and d >= 3 and len(z) <= GP_MAX_UNITS
     kept = False
     for c in range(delta.shape[0]):
         terms = _interactions(estimator, rows, targets[:, c], n_terms, rng)
-        if not terms:
+        fit = _exact_fit(z, w, y[:, c : c + 1], delta[c : c + 1], terms) if terms else None
+        if fit is None and use_gp:
+            phi[:, c], _, effect, loo = fit_odd_gp(
+                z, y[:, c], float(delta[c]), terms, rng, GP_PRIORS[estimator.gp_prior]
+            )
+            # design-based errors from the leave-one-out residuals, as for the regression
+            # (whose HC3 residuals are its leave-one-out ones); docs/proxy.md
+            sampled = ~state.enumerated[stratum]
+            errors[:, c] = odd_regression_errors(
+                effect, loo[:, None], np.zeros(len(loo)), stratum, sampled, state.strata.n_units
+            )[:, 0]
+            kept = True
             continue
-        fit, exact = _exact_or_penalised(
-            z, w, y[:, c : c + 1], delta[c : c + 1], terms, estimator.ridge
-        )
-        if not exact and share[c] < estimator.min_additive_share:
-            continue  # interactions dense and of high order: they would add error
+        if fit is None:
+            if not terms or share[c] < estimator.min_additive_share:
+                continue  # interactions dense and of high order: they would add error
+            fit = solve_odd_regression(
+                z, w, y[:, c : c + 1], delta[c : c + 1], terms, estimator.ridge
+            )
         phi_c, effect, residual, leverage = fit
         sampled = ~state.enumerated[stratum]
         phi[:, c] = phi_c[:, 0]
@@ -168,23 +192,20 @@ def _solve(
     return phi, errors, kept
 
 
-def _exact_or_penalised(
+def _exact_fit(
     z: np.ndarray,
     w: np.ndarray,
     y: np.ndarray,
     delta: np.ndarray,
     terms: list[tuple[int, ...]],
-    ridge: float,
-) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], bool]:
-    """``(fit, exact)``: the penalised fit, unless the unpenalised one reproduces every
-    unit (to 1e-10 relative) with fewer parameters than units (``exact``): then the game
-    is one the model represents, and the penalty would only bias it."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The unpenalised regression on the single players and ``terms`` where it
+    reproduces every unit (to 1e-10 relative) with fewer parameters than units: the game
+    is one the model represents, and its values are exact. Else None."""
     fit = solve_odd_regression(z, w, y, delta, terms, 0.0)
     scale = float(np.abs(y).max()) + 1e-300
     exact = fit[3].sum() < len(z) - 0.5 and float(np.abs(fit[2]).max()) <= 1e-10 * scale
-    if ridge == 0.0 or exact:
-        return fit, exact
-    return solve_odd_regression(z, w, y, delta, terms, ridge), False
+    return fit if exact else None
 
 
 def _interactions(

@@ -1,0 +1,332 @@
+"""Gaussian-process (kriging) estimate of Shapley values from the game's odd part.
+
+The Shapley value depends only on the game's odd part ``o(S) = (v(S) - v(N-S)) / 2``
+(Fumagalli et al. 2026), which a paired unit observes exactly; ``o(N) = (v(N) - v(0)) / 2``
+is the efficiency constraint, one more (noiseless) observation. Write the odd part as a
+linear part plus interactions, ``o(x) = sum_i a_i x_i + f(x)`` (``x = 2 z - 1``); ``a``
+gets a flat prior and ``f`` a Gaussian one, the sum of
+
+* a prior on every interaction (``priors``):
+
+  - ``"mobius"`` (the default): the game's Harsanyi dividends ``m_T`` of coalitions of
+    two or more players, independent with variance ``eta^|T|``. A dividend's odd part is
+    ``(1[T in S] - 1[T in N-S]) / 2`` and its Shapley value ``m_T / |T|`` per member, so
+    the covariance of two units depends only on how many players their coalitions and
+    complements share, through ``k(m) = (1 + eta)^m - 1 - eta m``, and a player's share
+    ``sum_{T ni i} m_T / |T|`` covaries with a unit through ``k(s) / s``;
+  - ``"fourier"``: the Walsh coefficients ``b_U`` of odd subsets of three or more
+    players, variance ``eta^|U|``; the covariance of two coalitions that disagree on m
+    players is ``(1 - eta^2)^(d/2) sinh((d - 2m) atanh(eta)) - eta (d - 2m)``, and a
+    player's share ``sum_{U ni i} 2 b_U / |U|`` is an integral of a polynomial of degree
+    < d, exact by Gauss-Legendre quadrature;
+
+* the odd interactions a tree proxy found (:func:`shapkit.trees.fourier.odd_interactions`),
+  with a common variance ``mu`` of their own, which lets a sparse spectrum (tree models)
+  stand out of the dense prior.
+
+``eta``, ``mu`` (and a weight per extra prior) are chosen by restricted maximum
+likelihood, the overall scale profiled out: the data decide how much interaction there
+is and of which order. The estimate is the posterior mean of phi (universal kriging). It
+interpolates every sampled unit and the constraint row, so it is the fitted function's
+exact Shapley values plus a Monte Carlo correction over the sampled coalitions that is
+zero (every residual is), and efficiency holds. The estimate is linear in the units' odd
+parts; :func:`fit_odd_gp` returns each unit's weight in it and its leave-one-out
+residual, from which the caller computes design-based standard errors (stratified,
+without replacement), as for the regression solver, whose jackknife (HC3) residuals are
+its leave-one-out ones. Measurements: docs/proxy.md.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.linalg import cho_factor, cho_solve, cholesky, solve_triangular
+from scipy.optimize import minimize
+
+from .._kernels.gp import mobius_covariance
+from .odd_regression import interaction_columns
+
+#: Diagonal jitter of the units' prior covariance (whose diagonal is 1 + mu): a nugget
+#: far below any measured residual, which keeps the Cholesky factor finite.
+JITTER = 1e-10
+#: Units used to choose eta and mu (a random subset above this; the final solve uses all).
+HYPER_UNITS = 800
+#: The priors' eta is kept below tanh(ETA_SPAN / d) (Fourier) and e^(ETA_SPAN / d) - 1
+#: (Moebius), so no covariance overflows.
+ETA_SPAN = 300.0
+ETA_MIN = 1e-3
+
+
+def eta_bounds(n_players: int) -> tuple[float, float]:
+    """Range of the Fourier prior's ``eta``: ``[1e-3, min(0.99, tanh(300 / d))]``."""
+    return ETA_MIN, min(0.99, math.tanh(ETA_SPAN / n_players))
+
+
+def _log_sinh(u: np.ndarray) -> np.ndarray:
+    """``log(sinh(|u|))`` without overflow (-inf at 0)."""
+    u = np.abs(u)
+    big = u > 20.0
+    large = np.where(big, u, 21.0)
+    with np.errstate(divide="ignore"):
+        small = np.log(np.sinh(np.where(big, 1.0, u)))
+    return np.where(big, large - math.log(2.0) + np.log1p(-np.exp(-2.0 * large)), small)
+
+
+def _log_cosh(u: np.ndarray) -> np.ndarray:
+    """``log(cosh(u))`` without overflow, accurate near 0."""
+    u = np.abs(u)
+    big = u > 20.0
+    large = np.where(big, u, 21.0)
+    small = np.log1p(2.0 * np.sinh(np.where(big, 0.0, u) / 2) ** 2)
+    return np.where(big, large - math.log(2.0) + np.log1p(np.exp(-2.0 * large)), small)
+
+
+def odd_kernel(disagreements: np.ndarray, n_players: int, eta: float) -> np.ndarray:
+    """Prior covariance ``sum_{|U| odd >= 3} eta^|U| chi_U(x) chi_U(x')`` of the odd
+    interactions at two coalitions that disagree on ``m`` players, divided by its value
+    at ``m = 0`` (so the diagonal is 1)."""
+    d = n_players
+    a = math.atanh(eta)
+    half_log = 0.5 * d * math.log1p(-(eta**2))
+    c = d - 2.0 * np.asarray(disagreements, dtype=np.float64)
+    top = math.exp(half_log) * math.sinh(d * a) - eta * d
+    odd = np.sign(c) * np.exp(half_log + _log_sinh(c * a)) - eta * c
+    return odd / top
+
+
+def kernel_scale(n_players: int, eta: float) -> float:
+    """``sum_{|U| odd >= 3} eta^|U|``: the normaliser of :func:`odd_kernel`."""
+    d = n_players
+    return math.exp(0.5 * d * math.log1p(-(eta**2))) * math.sinh(d * math.atanh(eta)) - eta * d
+
+
+def shapley_cross(n_players: int, eta: float) -> np.ndarray:
+    """``h[q]`` ``(d,)``: the prior covariance of a player's interaction share
+    ``c_i = sum_{U ni i} 2 b_U / |U|`` with the interactions' sum at a coalition ``x`` is
+    ``x_i h[q] / kernel_scale``, q the number of other players outside the coalition.
+
+    ``2 / |U| = 2 int_0^1 t^(|U|-1) dt`` turns the sum into the integral of the even part
+    of ``prod_{j != i} (1 + t eta x_j)`` less 1, a polynomial of degree < d, which
+    Gauss-Legendre quadrature with ``d / 2 + 1`` nodes integrates exactly.
+    """
+    d = n_players
+    nodes, weights = np.polynomial.legendre.leggauss(d // 2 + 1)
+    t = (nodes + 1.0) / 2.0
+    q = np.arange(d)[:, None]
+    te = t[None, :] * eta
+    exponent = 0.5 * (d - 1) * np.log1p(-(te**2)) + _log_cosh((d - 1 - 2 * q) * np.arctanh(te))
+    return 2.0 * eta * (np.expm1(exponent) @ (weights / 2.0))
+
+
+def term_shapley_map(n_players: int, terms: list[tuple[int, ...]]) -> np.ndarray:
+    """``(d, K)``: ``2 / |U|`` in the rows of U's players (a term's coefficient's share)."""
+    t = np.zeros((n_players, len(terms)))
+    for col, term in enumerate(terms):
+        t[list(term), col] = 2.0 / len(term)
+    return t
+
+
+def mobius_kernel(intersections: np.ndarray, eta: float) -> np.ndarray:
+    """``sum_{|T| >= 2} eta^|T| [T subset of both]`` for coalitions sharing ``m`` players:
+    ``(1 + eta)^m - 1 - eta m``."""
+    m = np.asarray(intersections, dtype=np.float64)
+    return np.expm1(m * math.log1p(eta)) - eta * m
+
+
+def mobius_eta_bounds(n_players: int) -> tuple[float, float]:
+    """Range of the Moebius prior's ``eta``: ``[1e-3, min(2, e^(300/d) - 1)]``."""
+    return ETA_MIN, min(2.0, math.expm1(ETA_SPAN / n_players))
+
+
+PRIORS = ("fourier", "mobius")
+
+
+class OddGaussianProcess:
+    """The units of one output, the priors and the chosen terms; REML and the posterior
+    for any hyperparameters ``{"eta_<prior>", "w_<prior>", "mu"}``.
+
+    ``z`` bool ``(n, d)`` (each unit's first coalition), ``y`` ``(n,)`` the units'
+    ``(v(S) - v(N-S) + delta) / 2``, ``delta`` the gap ``v(N) - v(0)``. The first prior
+    has weight 1 (the overall scale is profiled out); the others ``w_<prior>``.
+    """
+
+    def __init__(
+        self,
+        z: np.ndarray,
+        y: np.ndarray,
+        delta: float,
+        terms: list[tuple[int, ...]],
+        priors: tuple[str, ...] = ("mobius",),
+    ) -> None:
+        n, d = z.shape
+        self.d = d
+        self.priors = priors
+        self.x = np.vstack([2.0 * z - 1.0, np.ones(d)])  # units, then the constraint row
+        self.o = np.concatenate([y - 0.5 * delta, [0.5 * delta]])
+        inside = self.x > 0
+        index = np.int16 if d < 2**15 else np.int32
+        if "fourier" in priors:
+            self.disagree = np.rint(0.5 * (d - self.x @ self.x.T)).astype(index)
+            self.outside = ((~inside).sum(axis=1)[:, None] - ~inside).astype(np.intp)
+        if "mobius" in priors:
+            zf = inside.astype(np.float64)
+            self.shared = np.rint(zf @ zf.T).astype(index)  # players both coalitions hold
+            self.size = zf.sum(axis=1).astype(index)
+            self.inside = zf
+        self.terms = terms
+        rows = np.vstack([z.astype(bool), np.ones(d, bool)])
+        self.chi = interaction_columns(rows, terms) / math.sqrt(max(len(terms), 1))
+        self.term_gram = self.chi @ self.chi.T if terms else None
+        self.jitter = np.full(n + 1, JITTER)
+        self.jitter[-1] = 0.0  # the constraint row is interpolated exactly
+
+    def _weight(self, prior: str, hyper: dict[str, float]) -> float:
+        return 1.0 if prior == self.priors[0] else hyper["w_" + prior]
+
+    def covariance(self, hyper: dict[str, float]) -> np.ndarray:
+        """Prior covariance of the units' (and the constraint row's) odd parts beyond the
+        linear one, over the overall scale."""
+        d = self.d
+        cov = np.zeros((len(self.o), len(self.o)))
+        for prior in self.priors:
+            eta, weight = hyper["eta_" + prior], self._weight(prior, hyper)
+            if prior == "fourier":
+                cov += weight * odd_kernel(np.arange(d + 1), d, eta)[self.disagree]
+            else:
+                table = mobius_kernel(np.arange(d + 1), eta) * (weight / mobius_kernel(d, eta))
+                cov += mobius_covariance(self.shared, self.size, d, table)
+        if self.term_gram is not None:
+            cov += hyper["mu"] * self.term_gram
+        cov[np.diag_indices_from(cov)] += self.jitter
+        return cov
+
+    def shares(self, hyper: dict[str, float]) -> np.ndarray:
+        """Covariances ``(n+1, d)`` of the players' interaction shares of phi with the
+        rows' odd parts, over the overall scale."""
+        d = self.d
+        cross = np.zeros((len(self.o), d))
+        for prior in self.priors:
+            eta, weight = hyper["eta_" + prior], self._weight(prior, hyper)
+            if prior == "fourier":
+                scale = kernel_scale(d, eta) / weight
+                cross += self.x * shapley_cross(d, eta)[self.outside] / scale
+            else:
+                # Cov(sum_{T ni i} m_T/|T|, o(S)) = (z_i g(|S|) - (1 - z_i) g(d - |S|)) / 2,
+                # g(t) = k(t) / t; the diagonal k(d) / 4 normalises (as in covariance)
+                scale = mobius_kernel(d, eta) / (4.0 * weight)
+                t = np.arange(d + 1, dtype=np.float64)
+                g = mobius_kernel(t, eta) / np.maximum(t, 1.0)
+                size = self.size.astype(np.intp)
+                cross += 0.5 * (self.inside * g[size][:, None]
+                                - (1.0 - self.inside) * g[d - size][:, None]) / scale  # fmt: skip
+        if self.terms:
+            share = term_shapley_map(d, self.terms) / math.sqrt(len(self.terms))
+            cross += hyper["mu"] * self.chi @ share.T
+        return cross
+
+    def restricted_loglik(self, hyper: dict[str, float]) -> float:
+        """REML log-likelihood with the scale profiled out (-inf where it fails)."""
+        try:
+            lower = cholesky(self.covariance(hyper), lower=True)
+        except np.linalg.LinAlgError:
+            return -np.inf
+        # whitened generalised least squares: one triangular solve
+        white = solve_triangular(lower, np.column_stack([self.x, self.o]), lower=True)
+        xw, ow = white[:, :-1], white[:, -1]
+        gram = xw.T @ xw
+        sign, logdet_gram = np.linalg.slogdet(gram)
+        if sign <= 0:
+            return -np.inf
+        resid = ow - xw @ np.linalg.solve(gram, xw.T @ ow)
+        dof = len(ow) - self.d
+        scale = float(resid @ resid) / dof
+        if not scale > 0:
+            return np.inf  # an exact fit: nothing beats it
+        logdet = 2.0 * np.log(np.diag(lower)).sum()
+        return -0.5 * (dof * math.log(scale) + logdet + logdet_gram)
+
+    def posterior(self, hyper: dict[str, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Posterior mean ``(d,)`` of phi (universal kriging), each unit's weight in it
+        ``(n, d)`` (phi = weights.T @ odd parts + the constraint row's share) and the
+        units' leave-one-out residuals ``(n,)``."""
+        d, x, o = self.d, self.x, self.o
+        factor = cho_factor(self.covariance(hyper), lower=True)
+        cross = self.shares(hyper)
+        ax = cho_solve(factor, x)
+        gram_inv = np.linalg.inv(x.T @ ax)
+        a = gram_inv @ (ax.T @ o)
+        alpha = cho_solve(factor, o - x @ a)
+        phi = 2.0 * a + cross.T @ alpha
+        # phi = weights.T @ o with weights = A^-1 C + A^-1 X G^-1 (2 I - X^T A^-1 C); a
+        # unit's leave-one-out residual is alpha_u / P_uu, P = A^-1 - A^-1 X G^-1 X^T A^-1
+        # (universal kriging: Dubrule 1983)
+        b = cho_solve(factor, cross)  # (n+1, d)
+        weights = b + ax @ gram_inv @ (2.0 * np.eye(d) - x.T @ b)
+        inv_lower = solve_triangular(factor[0], np.eye(len(o)), lower=True)
+        p_diag = (inv_lower**2).sum(axis=0) - np.einsum("ij,jk,ik->i", ax, gram_inv, ax)
+        loo = alpha / np.maximum(p_diag, 1e-300)
+        return phi, weights[:-1], loo[:-1]
+
+
+def _free_parameters(
+    priors: tuple[str, ...], has_terms: bool, n_players: int
+) -> list[tuple[str, float, float]]:
+    """``(name, low, high)`` of the hyperparameters searched, on a log scale."""
+    out = []
+    for prior in priors:
+        lo, hi = eta_bounds(n_players) if prior == "fourier" else mobius_eta_bounds(n_players)
+        out.append(("eta_" + prior, math.log(lo), math.log(hi)))
+    out += [("w_" + prior, -20.0, 20.0) for prior in priors[1:]]
+    if has_terms:
+        out.append(("mu", -20.0, 20.0))
+    return out
+
+
+def fit_odd_gp(
+    z: np.ndarray,
+    y: np.ndarray,
+    delta: float,
+    terms: list[tuple[int, ...]],
+    rng: np.random.Generator,
+    priors: tuple[str, ...] = ("mobius",),
+) -> tuple[np.ndarray, dict[str, float], np.ndarray, np.ndarray]:
+    """Shapley values ``(d,)``, the chosen hyperparameters, each unit's weight in the
+    values ``(n, d)`` and the units' leave-one-out residuals ``(n,)`` (for design-based
+    standard errors) of one output (see the module docstring). The hyperparameters
+    maximise the restricted likelihood of at most :data:`HYPER_UNITS` units (a random
+    subset beyond that): a coarse grid over the priors' ``eta`` (and ``mu``), then
+    Nelder-Mead over all."""
+    n, d = z.shape
+    gp = OddGaussianProcess(z, y, delta, terms, priors)
+    tuning = gp
+    if n > HYPER_UNITS:
+        rows = np.sort(rng.choice(n, HYPER_UNITS, replace=False))
+        tuning = OddGaussianProcess(z[rows], y[rows], delta, terms, priors)
+    free = _free_parameters(priors, bool(terms), d)
+    low = np.array([lo for _, lo, _ in free])
+    high = np.array([hi for _, _, hi in free])
+
+    def unpack(p: np.ndarray) -> dict[str, float]:
+        p = np.clip(p, low, high)
+        return {name: math.exp(v) for (name, _, _), v in zip(free, p, strict=True)}
+
+    def loss(p: np.ndarray) -> float:
+        return -tuning.restricted_loglik(unpack(p))
+
+    n_eta = 4
+    axes = [
+        np.linspace(lo, hi, n_eta) if name.startswith("eta") else
+        np.array([-3.0, 0.0, 3.0]) if name == "mu" else np.array([0.0])
+        for name, lo, hi in free
+    ]  # fmt: skip
+    grid = np.array(np.meshgrid(*axes, indexing="ij")).reshape(len(free), -1).T
+    start = min(grid, key=loss)
+    simplex = np.vstack([start, start + np.eye(len(free))])
+    options = {"xatol": 0.2, "fatol": 0.05, "maxfev": 15 * len(free), "initial_simplex": simplex}
+    result = minimize(loss, start, method="Nelder-Mead", options=options)
+    best = result.x if result.fun <= loss(start) else start
+    hyper = unpack(best)
+    phi, weights, loo = gp.posterior(hyper)
+    phi += (delta - phi.sum()) / d  # round-off only: the constraint row is interpolated
+    return phi, hyper, weights, loo
