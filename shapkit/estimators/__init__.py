@@ -43,10 +43,10 @@ def get_estimator(method: str | Estimator, n_players: int, budget: int | None) -
 
     ``"auto"`` picks exact enumeration when ``2^d`` coalitions fit the budget (``budget``
     or, when None, :func:`default_budget`) and ``d <= 20``; else the proxy estimator
-    when an explicit ``budget`` allows at least 20 evaluations per player (where
-    benchmarks/proxy.py measures it 0.36-0.74x the kernel estimator's error on model
-    games, and the kernel estimate itself where interactions would not help;
-    docs/proxy.md); else the kernel estimator.
+    when an explicit ``budget`` allows at least 10 evaluations per player (where
+    benchmarks/proxy.py measures it 0.23-0.88x the kernel estimator's error on every
+    game, model games and sums of unanimity games; docs/proxy.md); else the kernel
+    estimator.
     """
     if isinstance(method, Estimator):
         method.check_budget(n_players, budget)

@@ -64,7 +64,7 @@ MIN_EVALS_PER_PLAYER = 10
 
 #: ``method="auto"`` picks the proxy estimator for an explicit budget of at least this
 #: many evaluations per player (when exact enumeration does not fit): from there on it
-#: measured 0.23-0.84x the kernel estimator's error on every benchmark game, model games
+#: measured 0.23-0.88x the kernel estimator's error on every benchmark game, model games
 #: and sums of unanimity games alike; docs/proxy.md.
 PROXY_AUTO_EVALS_PER_PLAYER = MIN_EVALS_PER_PLAYER
 
@@ -117,9 +117,12 @@ class ProxyEstimator(Estimator):
         process on the game's odd part, with a prior on every interaction (``gp_prior``)
         plus the trees' interactions, its variances chosen by restricted maximum
         likelihood; the values are the posterior mean (it interpolates every unit, so
-        the proxy's Monte Carlo correction is zero) and the errors the posterior
-        standard deviations. Up to 4000 sampled units (its solve is cubic in them);
-        beyond, ``"regression"``.
+        the proxy's Monte Carlo correction is zero), the errors design-based from each
+        unit's weight in it and its leave-one-out residual. Where it predicts held-out
+        units no better than the kernel estimator's additive fit (a game without
+        structure), the kernel estimate is returned (``result.method == "kernel"``).
+        From ``2 d`` to 4000 sampled units (its solve is cubic in them); outside,
+        ``"regression"``.
         ``"regression"`` (:mod:`~shapkit.estimators.odd_regression`): a kernel-weighted
         ridge regression on the single players plus the trees' interactions. Where the
         additive fit explains less than ``min_additive_share`` of the game's odd part,
@@ -138,10 +141,12 @@ class ProxyEstimator(Estimator):
         ``"odd"``: interactions the trees contribute; default ``budget / 5``, at most ``10 d``
         and 1000.
     ridge : float
-        ``solver="regression"``: ridge penalty on the interactions' coefficients, relative to the
-        total unit weight (shrinks toward the kernel estimate).
+        ``solver="regression"`` (and ``"gp"`` outside its range of units): ridge
+        penalty on the interactions' coefficients, relative to the total unit weight
+        (shrinks toward the kernel estimate).
     min_additive_share : float
-        ``solver="regression"``: the guard above (0.9; 0 always uses the interactions).
+        ``solver="regression"`` (and ``"gp"`` outside its range): the guard above
+        (0.9; 0 always uses the interactions).
     first_round : float
         With ``tol``, the share of the budget spent before the first convergence check;
         later rounds double the evaluations (the proxy is refitted each round).
