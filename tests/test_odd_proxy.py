@@ -330,4 +330,8 @@ def test_options_are_checked():
         ProxyEstimator(n_terms=-2)
     with pytest.raises(ValueError, match="booster"):
         ProxyEstimator(booster="catboost")
+    with pytest.raises(ValueError, match="solver"):
+        ProxyEstimator(solver="exact")
+    with pytest.raises(ValueError, match="gp_prior"):
+        ProxyEstimator(gp_prior="normal")
     ProxyEstimator(proxy="tree", fit="cross")  # fine for the Monte Carlo proxies
