@@ -235,6 +235,23 @@ def test_too_few_units_for_the_likelihood():
     assert gp.restricted_loglik({"eta_mobius": 0.1}) == -np.inf
 
 
+def test_no_finite_likelihood_returns_none(monkeypatch):
+    """If no hyperparameters give a positive definite covariance the solver says so
+    (None) instead of solving a singular system; the estimator then keeps the kernel
+    estimate."""
+    d = 12
+    game, _ = unanimity(d, 1, n_terms=20, max_size=4)
+    z = np.random.default_rng(0).random((60, d)) < 0.5
+    ends = game(np.array([np.zeros(d, bool), np.ones(d, bool)]))
+    y = 0.5 * (game(z) - game(~z) + ends[1] - ends[0])
+    monkeypatch.setattr(OddGaussianProcess, "restricted_loglik", lambda self, h: -np.inf)
+    assert fit_odd_gp(z, y, ends[1] - ends[0], [], np.random.default_rng(0)) is None
+    result = run(ProxyEstimator(), game, d, 240, seed=0)
+    kernel = run(KernelEstimator(), game, d, 240, seed=0)
+    assert result.method == "kernel"
+    np.testing.assert_array_equal(result.values, kernel.values)
+
+
 def test_unknown_prior_is_rejected():
     with pytest.raises(ValueError, match="priors"):
         OddGaussianProcess(np.zeros((4, 5), bool), np.zeros(4), 1.0, [], ("walsh",))

@@ -57,6 +57,8 @@ HYPER_UNITS = 800
 #: (Moebius), so no covariance overflows.
 ETA_SPAN = 300.0
 ETA_MIN = 1e-3
+#: The search's loss where the likelihood fails (its negative: an exact fit).
+FAILED = 1e300
 
 
 def eta_bounds(n_players: int) -> tuple[float, float]:
@@ -298,13 +300,15 @@ def fit_odd_gp(
     terms: list[tuple[int, ...]],
     rng: np.random.Generator,
     priors: tuple[str, ...] = ("mobius",),
-) -> tuple[np.ndarray, dict[str, float], np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, dict[str, float], np.ndarray, np.ndarray] | None:
     """Shapley values ``(d,)``, the chosen hyperparameters, each unit's weight in the
     values ``(n, d)`` and the units' leave-one-out residuals ``(n,)`` (for design-based
-    standard errors) of one output (see the module docstring). The hyperparameters
-    maximise the restricted likelihood of at most ``max(HYPER_UNITS, 2 d)`` units (a
-    random subset beyond that): a coarse grid over the priors' ``eta`` (and ``mu``), then
-    Nelder-Mead over all."""
+    standard errors) of one output (see the module docstring); None where no
+    hyperparameters give a positive definite covariance (the caller keeps its estimate).
+
+    The hyperparameters maximise the restricted likelihood of at most
+    ``max(HYPER_UNITS, 2 d)`` units (a random subset beyond that): a coarse grid over the
+    priors' ``eta`` (and ``mu``), then Nelder-Mead over all."""
     n, d = z.shape
     gp = OddGaussianProcess(z, y, delta, terms, priors)
     tuning = gp
@@ -320,23 +324,27 @@ def fit_odd_gp(
         p = np.clip(p, low, high)
         return {name: math.exp(v) for (name, _, _), v in zip(free, p, strict=True)}
 
-    def loss(p: np.ndarray) -> float:
-        return -tuning.restricted_loglik(unpack(p))
+    def loss(p: np.ndarray) -> float:  # finite, so the simplex's differences are
+        return float(np.clip(-tuning.restricted_loglik(unpack(p)), -FAILED, FAILED))
 
-    n_eta = 4
     axes = [
-        np.linspace(lo, hi, n_eta) if name.startswith("eta") else
+        np.linspace(lo, hi, 4) if name.startswith("eta") else
         np.array([-3.0, 0.0, 3.0]) if name == "mu" else np.array([0.0])
         for name, lo, hi in free
     ]  # fmt: skip
     grid = np.array(np.meshgrid(*axes, indexing="ij")).reshape(len(free), -1).T
     losses = [loss(p) for p in grid]
+    if min(losses) >= FAILED:
+        return None  # no hyperparameters gave a finite likelihood
     start = grid[int(np.argmin(losses))]
     simplex = np.vstack([start, start + np.eye(len(free))])
     options = {"xatol": 0.2, "fatol": 0.05, "maxfev": 15 * len(free), "initial_simplex": simplex}
     result = minimize(loss, start, method="Nelder-Mead", options=options)
     best = result.x if result.fun <= min(losses) else start
     hyper = unpack(best)
-    phi, weights, loo = gp.posterior(hyper)
+    try:
+        phi, weights, loo = gp.posterior(hyper)
+    except np.linalg.LinAlgError:
+        return None
     phi += (delta - phi.sum()) / d  # round-off only: the constraint row is interpolated
     return phi, hyper, weights, loo

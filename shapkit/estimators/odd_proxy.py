@@ -170,7 +170,10 @@ def _solve(
         terms = _interactions(estimator, rows, targets[:, c], n_terms, rng)
         fit, exact = _unpenalised_fit(z, w, y[:, c : c + 1], delta[c : c + 1], terms)
         if not exact and use_gp:
-            phi_c, _, effect, loo = fit_odd_gp(z, y[:, c], float(delta[c]), terms, rng, priors)
+            fitted = fit_odd_gp(z, y[:, c], float(delta[c]), terms, rng, priors)
+            if fitted is None:
+                continue  # no positive definite covariance: the kernel estimate
+            phi_c, _, effect, loo = fitted
             if additive_loo is None:
                 additive_loo = additive_loo_error(z, w, y, delta)
             if (w * loo**2).sum() >= additive_loo[c]:
