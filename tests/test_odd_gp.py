@@ -18,7 +18,7 @@ from shapkit.estimators.odd_gp import (
     fit_odd_gp,
     kernel_scale,
     mobius_eta_bounds,
-    mobius_kernel,
+    mobius_norm,
     odd_kernel,
     shapley_cross,
 )
@@ -48,22 +48,27 @@ def test_closed_forms_match_sums_over_subsets(d, eta):
                                rtol=1e-10, atol=1e-14)  # fmt: skip
 
 
-@pytest.mark.parametrize("d, eta", [(2, 0.5), (5, 0.01), (7, 0.37), (8, 1.9)])
-def test_mobius_prior_matches_sums_over_coalitions(d, eta):
+@pytest.mark.parametrize(
+    "d, eta, gamma", [(2, 0.5, 0.0), (5, 0.01, 0.0), (7, 0.37, 0.0), (8, 1.9, 0.0),
+                      (6, 0.4, 1.0), (8, 1.2, 0.3)]
+)  # fmt: skip
+def test_mobius_prior_matches_sums_over_coalitions(d, eta, gamma):
     """The Moebius prior's covariances of units' odd parts, and of the players' shares
     with them, against explicit sums over every coalition T of two or more players
-    (dividend m_T with variance eta^|T|)."""
+    (dividend m_T with variance prod_{j in T} eta_j, eta_j = eta * relevance_j^gamma)."""
     coalitions = [t for k in range(2, d + 1) for t in itertools.combinations(range(d), k)]
     rng = np.random.default_rng(d)
     z = rng.random((7, d)) < 0.5
+    relevance = rng.uniform(0.05, 1.0, size=d)
+    etas = eta * relevance**gamma
     rows = np.vstack([z, np.ones(d, bool)])
     odd = np.array([[0.5 * (float(s[list(t)].all()) - float((~s[list(t)]).all()))
                      for t in coalitions] for s in rows])  # fmt: skip
-    tau = np.array([eta ** len(t) for t in coalitions])
+    tau = np.array([np.prod(etas[list(t)]) for t in coalitions])
     share = np.array([[1 / len(t) if i in t else 0.0 for t in coalitions] for i in range(d)])
-    gp = OddGaussianProcess(z, np.zeros(7), 1.0, [], ("mobius",))
-    hyper = {"eta_mobius": eta}
-    unit = gp._mobius_table(eta)[1] / 4  # the normaliser: four times the mean variance
+    gp = OddGaussianProcess(z, np.zeros(7), 1.0, [], ("mobius",), relevance)
+    hyper = {"eta_mobius": eta, "gamma": gamma}
+    unit = mobius_norm(etas) / 4  # the constraint row's prior variance: the scale
     cov = gp.covariance(hyper) - np.diag(gp.jitter)
     np.testing.assert_allclose(cov * unit, (odd * tau) @ odd.T, rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(gp.shares(hyper) * unit, (odd * tau) @ share.T,
@@ -96,7 +101,11 @@ def test_kernel_stays_finite_for_many_players():
     assert np.isfinite(k).all() and k[0] == pytest.approx(1.0)
     assert np.isfinite(shapley_cross(d, hi)).all()
     _, hi = mobius_eta_bounds(d)
-    assert np.isfinite(mobius_kernel(np.arange(d + 1), hi)).all()
+    z = np.random.default_rng(0).random((20, d)) < 0.5
+    gp = OddGaussianProcess(z, np.zeros(20), 1.0, [], ("mobius",), np.linspace(0.1, 1.0, d))
+    for gamma in (0.0, 1.0):
+        assert np.isfinite(gp.covariance({"eta_mobius": hi, "gamma": gamma})).all()
+        assert np.isfinite(gp.shares({"eta_mobius": hi, "gamma": gamma})).all()
 
 
 def _all_units(d):

@@ -9,11 +9,13 @@ gets a flat prior and ``f`` a Gaussian one, the sum of
 * a prior on every interaction (``priors``):
 
   - ``"mobius"`` (the default): the game's Harsanyi dividends ``m_T`` of coalitions of
-    two or more players, independent with variance ``eta^|T|``. A dividend's odd part is
+    two or more players, independent with variance ``prod_{j in T} eta_j``, where
+    ``eta_j = eta * relevance_j^gamma`` and the relevance is the player's share of the
+    kernel estimate (gamma near 0: all players alike). A dividend's odd part is
     ``(1[T in S] - 1[T in N-S]) / 2`` and its Shapley value ``m_T / |T|`` per member, so
-    the covariance of two units depends only on how many players their coalitions and
-    complements share, through ``k(m) = (1 + eta)^m - 1 - eta m``, and a player's share
-    ``sum_{T ni i} m_T / |T|`` covaries with a unit through ``k(s) / s``;
+    two units covary through ``k(A) = prod_{j in A} (1 + eta_j) - 1 - sum_{j in A} eta_j``
+    over the players their coalitions and complements share, and a player's share
+    ``sum_{T ni i} m_T / |T|`` through an integral of such a product (exact quadrature);
   - ``"fourier"``: the Walsh coefficients ``b_U`` of odd subsets of three or more
     players, variance ``eta^|U|``; the covariance of two coalitions that disagree on m
     players is ``(1 - eta^2)^(d/2) sinh((d - 2m) atanh(eta)) - eta (d - 2m)``, and a
@@ -24,7 +26,7 @@ gets a flat prior and ``f`` a Gaussian one, the sum of
   with a common variance ``mu`` of their own, which lets a sparse spectrum (tree models)
   stand out of the dense prior.
 
-``eta``, ``mu`` (and a weight per extra prior) are chosen by restricted maximum
+``eta``, ``gamma``, ``mu`` (and a weight per extra prior) are chosen by restricted maximum
 likelihood, the overall scale profiled out: the data decide how much interaction there
 is and of which order. The estimate is the posterior mean of phi (universal kriging). It
 interpolates every sampled unit and the constraint row, so it is the fitted function's
@@ -44,7 +46,6 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve, cholesky, solve_triangular
 from scipy.optimize import minimize
 
-from .._kernels.gp import mobius_covariance
 from .odd_regression import interaction_columns, shapley_map
 
 #: Diagonal jitter of the units' prior covariance (scaled so that the constraint row's
@@ -121,16 +122,15 @@ def shapley_cross(n_players: int, eta: float) -> np.ndarray:
     return 2.0 * eta * (np.expm1(exponent) @ (weights / 2.0))
 
 
-def mobius_kernel(intersections: np.ndarray, eta: float) -> np.ndarray:
-    """``sum_{|T| >= 2} eta^|T| [T subset of both]`` for coalitions sharing ``m`` players:
-    ``(1 + eta)^m - 1 - eta m``."""
-    m = np.asarray(intersections, dtype=np.float64)
-    return np.expm1(m * math.log1p(eta)) - eta * m
-
-
 def mobius_eta_bounds(n_players: int) -> tuple[float, float]:
     """Range of the Moebius prior's ``eta``: ``[1e-3, min(2, e^(300/d) - 1)]``."""
     return ETA_MIN, min(2.0, math.expm1(ETA_SPAN / n_players))
+
+
+def mobius_norm(etas: np.ndarray) -> float:
+    """``k(N) = prod_j (1 + eta_j) - 1 - sum_j eta_j``: four times the constraint row's
+    prior variance under the Moebius prior, the scale of its covariances."""
+    return math.expm1(float(np.log1p(etas).sum())) - float(etas.sum())
 
 
 PRIORS = ("fourier", "mobius")
@@ -152,6 +152,7 @@ class OddGaussianProcess:
         delta: float,
         terms: list[tuple[int, ...]],
         priors: tuple[str, ...] = ("mobius",),
+        relevance: np.ndarray | None = None,
     ) -> None:
         n, d = z.shape
         if not priors or any(p not in PRIORS for p in priors):
@@ -166,10 +167,8 @@ class OddGaussianProcess:
             self.disagree = np.rint(0.5 * (d - self.x @ self.x.T)).astype(index)
             self.outside = ((~inside).sum(axis=1)[:, None] - ~inside).astype(np.intp)
         if "mobius" in priors:
-            zf = inside.astype(np.float64)
-            self.shared = np.rint(zf @ zf.T).astype(index)  # players both coalitions hold
-            self.size = zf.sum(axis=1).astype(index)
-            self.inside = zf
+            self.inside = inside.astype(np.float64)
+            self.relevance = np.ones(d) if relevance is None else np.asarray(relevance, float)
         self.terms = terms
         rows = np.vstack([z.astype(bool), np.ones(d, bool)])
         self.chi = interaction_columns(rows, terms) / math.sqrt(max(len(terms), 1))
@@ -180,15 +179,53 @@ class OddGaussianProcess:
     def _weight(self, prior: str, hyper: dict[str, float]) -> float:
         return 1.0 if prior == self.priors[0] else hyper["w_" + prior]
 
-    def _mobius_table(self, eta: float) -> tuple[np.ndarray, float]:
-        """``k(m)`` over ``m = 0..d`` and the normaliser ``k(d)`` (four times the constraint
-        row's prior variance). Single units' variances ``(k(s) + k(d - s)) / k(d)`` can be
-        far smaller at large eta, and the nugget then acts as a small noise on them: that
-        measured better than normalising it away (the mean unit variance as the scale:
-        diabetes MLP 0.55 / 0.33 instead of 0.52 / 0.25 of the kernel's error at 20 / 50 d;
-        a nugget chosen by REML: 0.54 / 0.35)."""
-        table = mobius_kernel(np.arange(self.d + 1), eta)
-        return table, float(table[self.d])
+    def _mobius_etas(self, hyper: dict[str, float]) -> np.ndarray:
+        """Per-player ``eta_j = eta * relevance_j^gamma`` of the Moebius prior."""
+        return hyper["eta_mobius"] * self.relevance ** hyper.get("gamma", 0.0)
+
+    def _mobius_raw(self, etas: np.ndarray) -> tuple[np.ndarray, float]:
+        """``4 Cov(o(S), o(S'))`` for every pair of rows under dividend variances
+        ``prod_{j in T} eta_j``, and its value at the constraint row (the normaliser).
+
+        With ``k(A) = prod_{j in A} (1 + eta_j) - 1 - sum_{j in A} eta_j`` (the dividends of
+        two or more players inside A) it is ``k(S n S') - k(S - S') - k(S' - S) +
+        k(N - S - S')``; the logs and sums over the four sets follow from one product each.
+        Single units' variances can be far below the constraint row's at large eta, and the
+        nugget then acts as a small noise on them: that measured better than normalising it
+        away (the mean unit variance as the scale: diabetes MLP 0.55 / 0.33 instead of
+        0.52 / 0.25 of the kernel's error at 20 / 50 d; a nugget chosen by REML: 0.54 / 0.35).
+        """
+        z = self.inside
+        logs, lin = np.log1p(etas), etas
+        both_log, both_lin = (z * logs) @ z.T, (z * lin) @ z.T
+        row_log, row_lin = z @ logs, z @ lin
+        total_log, total_lin = float(logs.sum()), float(lin.sum())
+
+        def k(log_sum: np.ndarray, lin_sum: np.ndarray) -> np.ndarray:
+            return np.expm1(log_sum) - lin_sum
+
+        raw = (
+            k(both_log, both_lin)
+            - k(row_log[:, None] - both_log, row_lin[:, None] - both_lin)
+            - k(row_log[None, :] - both_log, row_lin[None, :] - both_lin)
+            + k(total_log - row_log[:, None] - row_log[None, :] + both_log,
+                total_lin - row_lin[:, None] - row_lin[None, :] + both_lin)
+        )  # fmt: skip
+        return raw, mobius_norm(etas)
+
+    def _mobius_shares(self, etas: np.ndarray) -> np.ndarray:
+        """``2 Cov(c_i, o(S))`` ``(n+1, d)``: ``z_i G_i(S) - (1 - z_i) G_i(N - S)`` with
+        ``G_i(A) = sum_{T ni i, T in A, |T| >= 2} prod_T eta / |T|
+        = eta_i int_0^1 (prod_{j in A - i} (1 + t eta_j) - 1) dt``, a polynomial of degree
+        < d in t: exact by Gauss-Legendre quadrature with ``d / 2 + 1`` nodes."""
+        z = self.inside
+        nodes, weights = np.polynomial.legendre.leggauss(self.d // 2 + 1)
+        t, w = (nodes + 1.0) / 2.0, weights / 2.0
+        logs = np.log1p(t[:, None] * etas[None, :])  # (q, d)
+        own = 1.0 / (1.0 + t[:, None] * etas[None, :])  # removes player i from the product
+        inside = (np.exp(z @ logs.T) * w) @ own - w.sum()
+        outside = (np.exp((1.0 - z) @ logs.T) * w) @ own - w.sum()
+        return etas * (z * inside - (1.0 - z) * outside)
 
     def covariance(self, hyper: dict[str, float]) -> np.ndarray:
         """Prior covariance of the units' (and the constraint row's) odd parts beyond the
@@ -200,8 +237,8 @@ class OddGaussianProcess:
             if prior == "fourier":
                 cov += weight * odd_kernel(np.arange(d + 1), d, eta)[self.disagree]
             else:
-                table, norm = self._mobius_table(eta)
-                cov += mobius_covariance(self.shared, self.size, d, table * (weight / norm))
+                raw, norm = self._mobius_raw(self._mobius_etas(hyper))
+                cov += raw * (weight / norm)
         if self.term_gram is not None:
             cov += hyper["mu"] * self.term_gram
         cov[np.diag_indices_from(cov)] += self.jitter
@@ -218,14 +255,9 @@ class OddGaussianProcess:
                 scale = kernel_scale(d, eta) / weight
                 cross += self.x * shapley_cross(d, eta)[self.outside] / scale
             else:
-                # Cov(sum_{T ni i} m_T/|T|, o(S)) = (z_i g(|S|) - (1 - z_i) g(d - |S|)) / 2,
-                # g(t) = k(t) / t, over the same scale as covariance (4 Cov(o, o) / norm)
-                table, norm = self._mobius_table(eta)
-                scale = norm / (4.0 * weight)
-                g = table / np.maximum(np.arange(d + 1, dtype=np.float64), 1.0)
-                size = self.size.astype(np.intp)
-                cross += 0.5 * (self.inside * g[size][:, None]
-                                - (1.0 - self.inside) * g[d - size][:, None]) / scale  # fmt: skip
+                # over the same scale as covariance: 4 Cov / norm
+                etas = self._mobius_etas(hyper)
+                cross += self._mobius_shares(etas) * (2.0 * weight / mobius_norm(etas))
         if self.terms:
             share = shapley_map(d, self.terms)[:, d:] / math.sqrt(len(self.terms))
             cross += hyper["mu"] * self.chi @ share.T
@@ -279,8 +311,12 @@ class OddGaussianProcess:
         return phi, weights[:-1], loo[:-1]
 
 
+#: Range of the Moebius prior's relevance exponent gamma (searched on a log scale).
+GAMMA_BOUNDS = (0.01, 2.0)
+
+
 def _free_parameters(
-    priors: tuple[str, ...], has_terms: bool, n_players: int
+    priors: tuple[str, ...], has_terms: bool, n_players: int, per_player: bool
 ) -> list[tuple[str, float, float]]:
     """``(name, low, high)`` of the hyperparameters searched, on a log scale."""
     out = []
@@ -290,6 +326,8 @@ def _free_parameters(
     out += [("w_" + prior, -20.0, 20.0) for prior in priors[1:]]
     if has_terms:
         out.append(("mu", -20.0, 20.0))
+    if per_player and "mobius" in priors:
+        out.append(("gamma", math.log(GAMMA_BOUNDS[0]), math.log(GAMMA_BOUNDS[1])))
     return out
 
 
@@ -300,6 +338,7 @@ def fit_odd_gp(
     terms: list[tuple[int, ...]],
     rng: np.random.Generator,
     priors: tuple[str, ...] = ("mobius",),
+    relevance: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, float], np.ndarray, np.ndarray] | None:
     """Shapley values ``(d,)``, the chosen hyperparameters, each unit's weight in the
     values ``(n, d)`` and the units' leave-one-out residuals ``(n,)`` (for design-based
@@ -310,13 +349,14 @@ def fit_odd_gp(
     ``max(HYPER_UNITS, 2 d)`` units (a random subset beyond that): a coarse grid over the
     priors' ``eta`` (and ``mu``), then Nelder-Mead over all."""
     n, d = z.shape
-    gp = OddGaussianProcess(z, y, delta, terms, priors)
+    gp = OddGaussianProcess(z, y, delta, terms, priors, relevance)
     tuning = gp
     n_tuning = max(HYPER_UNITS, 2 * d)  # at least d residual degrees of freedom
     if n > n_tuning:
         rows = np.sort(rng.choice(n, n_tuning, replace=False))
-        tuning = OddGaussianProcess(z[rows], y[rows], delta, terms, priors)
-    free = _free_parameters(priors, bool(terms), d)
+        tuning = OddGaussianProcess(z[rows], y[rows], delta, terms, priors, relevance)
+    per_player = relevance is not None and np.ptp(relevance) > 0
+    free = _free_parameters(priors, bool(terms), d, per_player)
     low = np.array([lo for _, lo, _ in free])
     high = np.array([hi for _, _, hi in free])
 
@@ -329,7 +369,8 @@ def fit_odd_gp(
 
     axes = [
         np.linspace(lo, hi, 4) if name.startswith("eta") else
-        np.array([-3.0, 0.0, 3.0]) if name == "mu" else np.array([0.0])
+        np.array([-3.0, 0.0, 3.0]) if name == "mu" else
+        np.array([lo, 0.0]) if name == "gamma" else np.array([0.0])
         for name, lo, hi in free
     ]  # fmt: skip
     grid = np.array(np.meshgrid(*axes, indexing="ij")).reshape(len(free), -1).T

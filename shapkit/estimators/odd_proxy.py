@@ -170,7 +170,9 @@ def _solve(
         terms = _interactions(estimator, rows, targets[:, c], n_terms, rng)
         fit, exact = _unpenalised_fit(z, w, y[:, c : c + 1], delta[c : c + 1], terms)
         if not exact and use_gp:
-            fitted = fit_odd_gp(z, y[:, c], float(delta[c]), terms, rng, priors)
+            fitted = fit_odd_gp(
+                z, y[:, c], float(delta[c]), terms, rng, priors, player_relevance(phi[:, c])
+            )
             if fitted is None:
                 continue  # no positive definite covariance: the kernel estimate
             phi_c, _, effect, loo = fitted
@@ -202,6 +204,16 @@ def _solve(
         )[:, 0]
         kept = True
     return phi, errors, kept
+
+
+def player_relevance(phi: np.ndarray) -> np.ndarray:
+    """``|phi_j| / max |phi|`` (at least 1e-3) of the kernel estimate: the Moebius prior's
+    per-player weights ``eta_j = eta * relevance_j^gamma`` (gamma by REML) let the
+    dividends of coalitions of important players be larger (measured: breast_cancer 10 d
+    0.69 / 0.65 of the kernel's error instead of 0.78 / 0.80; docs/proxy.md)."""
+    size = np.abs(phi)
+    top = float(size.max())
+    return np.maximum(size / top, 1e-3) if top > 0 else np.ones_like(size)
 
 
 def additive_loo_error(
