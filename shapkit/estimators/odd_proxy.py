@@ -52,8 +52,8 @@ from .odd_regression import (
 #: The proxy's tree shape (LightGBM's defaults; Fumagalli et al. use depth 10).
 PROXY_LEAVES = 31
 PROXY_MIN_LEAF = 20
-#: ``solver="gp"`` runs up to this many sampled units (its solve is cubic in them: 5 s
-#: and 0.9 GB per instance here at 4000, d = 30); beyond, the kernel-weighted regression
+#: ``solver="gp"`` runs up to this many sampled units (its solve is cubic in them: 8 s
+#: and 1.3 GB per instance here at 4000, d = 30); beyond, the kernel-weighted regression
 #: with the guard.
 GP_MAX_UNITS = 4000
 #: ``gp_prior`` option -> the Gaussian process's priors (:mod:`~shapkit.estimators.odd_gp`).
