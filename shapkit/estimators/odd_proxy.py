@@ -45,6 +45,8 @@ from .kernel import _KernelState, draw_units
 from .odd_gp import fit_odd_gp
 from .odd_regression import (
     default_n_terms,
+    design_errors,
+    leave_one_out_residuals,
     odd_regression_errors,
     solve_odd_regression,
 )
@@ -183,8 +185,8 @@ def _solve(
             phi[:, c] = phi_c
             # design-based errors from the leave-one-out residuals, as for the regression
             # (whose HC3 residuals are its leave-one-out ones); docs/proxy.md
-            errors[:, c] = odd_regression_errors(
-                effect, loo[:, None], np.zeros(len(loo)), stratum, sampled, state.strata.n_units
+            errors[:, c] = design_errors(
+                effect, loo[:, None], stratum, sampled, state.strata.n_units
             )[:, 0]
             kept = True
             continue
@@ -224,7 +226,7 @@ def additive_loo_error(
     leave-one-out residuals are smaller. On games with no structure (independent noise
     per coalition) it was 1.1-3x the kernel's error otherwise (docs/proxy.md)."""
     _, _, residual, leverage = solve_odd_regression(z, w, y, delta, [], 0.0)
-    loo = residual / np.maximum(1.0 - leverage, 1e-3)[:, None]
+    loo = leave_one_out_residuals(residual, leverage)
     return (w[:, None] * loo**2).sum(axis=0)
 
 

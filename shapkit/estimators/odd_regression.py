@@ -131,14 +131,32 @@ def odd_regression_errors(
     scaling by ``sqrt(n / (n - sum h))`` gave 0.85-0.87 (docs/proxy.md); an
     interpolating fit (``sum h >= n``) gives inf.
     """
-    d, k = effect.shape[1], residual.shape[1]
-    if not sampled.any():
-        return np.zeros((d, k))
     n, free = len(stratum), float(leverage.sum())
-    if n <= free + 0.5:
-        return np.full((d, k), np.inf)
-    jackknife = residual / np.maximum(1.0 - leverage, 1e-3)[:, None]
-    return linearised_errors(jackknife[sampled], effect[sampled], stratum[sampled], n_units)
+    if sampled.any() and n <= free + 0.5:
+        return np.full((effect.shape[1], residual.shape[1]), np.inf)
+    jackknife = leave_one_out_residuals(residual, leverage)
+    return design_errors(effect, jackknife, stratum, sampled, n_units)
+
+
+def leave_one_out_residuals(residual: np.ndarray, leverage: np.ndarray) -> np.ndarray:
+    """``residual / (1 - h)`` ``(n, k)``: a linear fit's leave-one-out (jackknife, HC3)
+    residuals from its in-sample ones and the units' leverages ``h`` (``(n,)``)."""
+    return residual / np.maximum(1.0 - leverage, 1e-3)[:, None]
+
+
+def design_errors(
+    effect: np.ndarray,
+    residual: np.ndarray,
+    stratum: np.ndarray,
+    sampled: np.ndarray,
+    n_units: np.ndarray,
+) -> np.ndarray:
+    """Standard errors ``(d, k)`` of an estimate that unit u moves by ``effect[u] *
+    residual[u]`` (leave-one-out residuals), the units of ``sampled`` strata drawn
+    without replacement (enumerated strata add nothing)."""
+    if not sampled.any():
+        return np.zeros((effect.shape[1], residual.shape[1]))
+    return linearised_errors(residual[sampled], effect[sampled], stratum[sampled], n_units)
 
 
 #: Interactions per game evaluation, and their caps per player and in all (the solve is
