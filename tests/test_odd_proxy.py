@@ -235,10 +235,12 @@ def test_default_n_terms():
 
 
 @pytest.mark.parametrize("booster", ["auto", "sklearn"])
-@pytest.mark.parametrize("d, budget", [(20, 200), (30, 600)])
+@pytest.mark.parametrize("d, budget", [(20, 400), (30, 600)])
 def test_exact_on_games_the_proxy_represents(booster, d, budget):
     """Additive plus three-player interactions: the trees find the interactions, the
-    regression reproduces every unit, and the values are exact."""
+    regression reproduces every unit, and the values are exact. (At 10 d the trees find
+    both interactions in 1-2 of 10 samples at d = 20 and 30, with random or greedy
+    units; at 20 d, in all 5 and 10 measured.)"""
     game, truth = three_way_game(d)
     result = run(ProxyEstimator(booster=booster), game, d, budget)
     assert result.method == "proxy"

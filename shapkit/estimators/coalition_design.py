@@ -31,6 +31,7 @@ the players, which a small sample cannot afford).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,10 @@ from .._kernels.sampling import (
 )
 
 SIZE_DISTRIBUTIONS = ("leverage", "kernel")
+
+#: ``choose(enumerated, candidates, stratum, counts) -> indices``: picks ``counts[t]`` of
+#: the candidates of each stratum t (see :meth:`CoalitionSampler.draw`).
+UnitChooser = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 #: Balanced sampling starts once at least this many units per player are drawn in all.
 BALANCE_MIN_UNITS = 2
@@ -166,8 +171,21 @@ class CoalitionSampler:
         return float(self.strata.n_units.sum() - drawn)
 
     def draw(
-        self, units: int, rng: np.random.Generator
+        self,
+        units: int,
+        rng: np.random.Generator,
+        choose: UnitChooser | None = None,
+        pool: float = 1.0,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Draw ``units`` more units (see the class docstring).
+
+        With ``choose``, each sampled stratum first draws ``pool`` times its count of
+        candidates (all its units not drawn yet, if fewer), and
+        ``choose(enumerated, candidates, stratum, counts)`` returns the indices of the
+        candidates to keep, ``counts[t]`` from stratum t (the strata enumerated by this
+        draw are passed as ``enumerated``); the rest are not marked drawn. The counts per
+        stratum, hence the weights, are those of the random design.
+        """
         strata = self.strata
         shares = np.where(self.enumerated, 0.0, self.shares)
         drawn = np.array([len(seen) for seen in self.seen])
@@ -191,10 +209,15 @@ class CoalitionSampler:
             block = self._unseen(self._enumerate(t), t)
             blocks.append(block)
             labels.append(np.full(len(block), t))
-        for t in np.flatnonzero(counts):
-            block = self._sample(t, int(counts[t]), rng)
+        if choose is None:
+            for t in np.flatnonzero(counts):
+                block = self._sample(t, int(counts[t]), rng)
+                blocks.append(block)
+                labels.append(np.full(len(block), t))
+        elif counts.any():
+            block, label = self._choose(counts, capacity, blocks, choose, pool, rng)
             blocks.append(block)
-            labels.append(np.full(len(block), t))
+            labels.append(label)
         self.enumerated |= full
         d = strata.n_players
         if not blocks:
@@ -204,6 +227,38 @@ class CoalitionSampler:
         masks[0::2] = units_masks
         masks[1::2] = ~units_masks
         return masks, np.concatenate(labels), full, sampled
+
+    def _choose(
+        self,
+        counts: np.ndarray,
+        capacity: np.ndarray,
+        enumerated: list[np.ndarray],
+        choose: UnitChooser,
+        pool: float,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Draw candidates for the sampled strata, let ``choose`` pick ``counts`` of them,
+        and mark only the picked ones drawn."""
+        seen = [hashes.copy() for hashes in self.seen]
+        candidates, labels = [], []
+        for t in np.flatnonzero(counts):
+            want = min(math.ceil(pool * counts[t]), int(capacity[t]))
+            block = self._sample(t, max(want, int(counts[t])), rng)
+            candidates.append(block)
+            labels.append(np.full(len(block), t))
+        self.seen = seen
+        pool_masks, label = np.concatenate(candidates), np.concatenate(labels)
+        d = self.strata.n_players
+        fixed = np.concatenate(enumerated) if enumerated else np.zeros((0, d), bool)
+        picked = np.sort(choose(fixed, pool_masks, label, counts))
+        if len(picked) != counts.sum() or np.any(
+            np.bincount(label[picked], minlength=len(counts)) != counts
+        ):
+            raise RuntimeError("the unit chooser did not return the requested counts")
+        for t in np.flatnonzero(counts):
+            mine = picked[label[picked] == t]
+            self._mark_drawn(t, mask_hashes(pool_masks[mine], self.keys))
+        return pool_masks[picked], label[picked]
 
     def _enumerate(self, t: int) -> np.ndarray:
         d, s = self.strata.n_players, int(self.strata.sizes[t])

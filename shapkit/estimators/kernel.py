@@ -22,7 +22,7 @@ import numpy as np
 from .._blas import one_blas_thread
 from .._kernels.regression import helmert_design, stratified_variance
 from .base import Estimator, Game, ShapleyResult, default_budget, has_converged
-from .coalition_design import SIZE_DISTRIBUTIONS, CoalitionSampler
+from .coalition_design import SIZE_DISTRIBUTIONS, CoalitionSampler, UnitChooser
 from .exact import exact_if_affordable
 
 #: Coalitions per game call, so memory stays bounded for large budgets.
@@ -119,12 +119,14 @@ def draw_units(
     state: _KernelState | None,
     units: int,
     rng: np.random.Generator,
+    choose: UnitChooser | None = None,
+    pool: float = 1.0,
 ) -> tuple[_KernelState, np.ndarray, np.ndarray, int]:
     """Draw ``units`` more units, evaluate them and add them to ``state`` (created on the
     first call, whose game call also evaluates the empty and full coalitions). Returns
     the state, the new coalitions and their values (unit j in rows 2j, 2j+1) and the
-    number of units drawn."""
-    masks, stratum, enumerated, expected = sampler.draw(units, rng)
+    number of units drawn. ``choose`` and ``pool``: see :meth:`CoalitionSampler.draw`."""
+    masks, stratum, enumerated, expected = sampler.draw(units, rng, choose, pool)
     if state is None:
         d = sampler.strata.n_players
         ends = np.array([np.zeros(d, bool), np.ones(d, bool)])

@@ -133,6 +133,65 @@ def mobius_norm(etas: np.ndarray) -> float:
     return math.expm1(float(np.log1p(etas).sum())) - float(etas.sum())
 
 
+def mobius_covariance(inside_a: np.ndarray, inside_b: np.ndarray, etas: np.ndarray) -> np.ndarray:
+    """``4 Cov(o(S), o(S'))`` ``(n_a, n_b)`` of the odd parts at coalitions ``S`` (rows of
+    ``inside_a``, 0/1 floats) and ``S'`` (rows of ``inside_b``) under independent
+    Harsanyi dividends ``m_T`` (``|T| >= 2``) of variance ``prod_{j in T} eta_j``.
+
+    With ``k(A) = prod_{j in A} (1 + eta_j) - 1 - sum_{j in A} eta_j`` (the dividends of
+    two or more players inside A) it is ``k(S n S') - k(S - S') - k(S' - S) +
+    k(N - S - S')``; the logs and sums over the four sets follow from one product each.
+    """
+    logs = np.log1p(etas)
+    return mobius_covariance_from_sums(
+        (inside_a * logs) @ inside_b.T, (inside_a * etas) @ inside_b.T,
+        inside_a @ logs, inside_a @ etas, inside_b @ logs, inside_b @ etas, etas,
+    )  # fmt: skip
+
+
+def mobius_covariance_from_sums(
+    both_log: np.ndarray,
+    both_lin: np.ndarray,
+    log_a: np.ndarray,
+    lin_a: np.ndarray,
+    log_b: np.ndarray,
+    lin_b: np.ndarray,
+    etas: np.ndarray,
+) -> np.ndarray:
+    """:func:`mobius_covariance` from the sums of ``log(1 + eta_j)`` and ``eta_j`` over
+    the players both coalitions hold (``both_*``, ``(n_a, n_b)``) and over each one's
+    players (``*_a``, ``*_b``): callers that reuse rows precompute them."""
+    total_log, total_lin = float(np.log1p(etas).sum()), float(etas.sum())
+
+    def k(log_sum: np.ndarray, lin_sum: np.ndarray) -> np.ndarray:
+        return np.expm1(log_sum) - lin_sum
+
+    return (
+        k(both_log, both_lin)
+        - k(log_a[:, None] - both_log, lin_a[:, None] - both_lin)
+        - k(log_b[None, :] - both_log, lin_b[None, :] - both_lin)
+        + k(total_log - log_a[:, None] - log_b[None, :] + both_log,
+            total_lin - lin_a[:, None] - lin_b[None, :] + both_lin)
+    )  # fmt: skip
+
+
+def mobius_shares(inside: np.ndarray, etas: np.ndarray) -> np.ndarray:
+    """``2 Cov(c_i, o(S))`` ``(n, d)`` under the prior of :func:`mobius_covariance`, where
+    ``c_i = sum_{T ni i, |T| >= 2} m_T / |T|`` is player i's interaction share of phi:
+    ``z_i G_i(S) - (1 - z_i) G_i(N - S)`` with ``G_i(A) = sum_{T ni i, T in A, |T| >= 2}
+    prod_T eta / |T| = eta_i int_0^1 (prod_{j in A - i} (1 + t eta_j) - 1) dt``, a
+    polynomial of degree < d in t: exact by Gauss-Legendre quadrature with ``d / 2 + 1``
+    nodes."""
+    z = inside
+    nodes, weights = np.polynomial.legendre.leggauss(z.shape[1] // 2 + 1)
+    t, w = (nodes + 1.0) / 2.0, weights / 2.0
+    logs = np.log1p(t[:, None] * etas[None, :])  # (q, d)
+    own = 1.0 / (1.0 + t[:, None] * etas[None, :])  # removes player i from the product
+    inner = (np.exp(z @ logs.T) * w) @ own - w.sum()
+    outer = (np.exp((1.0 - z) @ logs.T) * w) @ own - w.sum()
+    return etas * (z * inner - (1.0 - z) * outer)
+
+
 PRIORS = ("fourier", "mobius")
 
 
@@ -184,48 +243,17 @@ class OddGaussianProcess:
         return hyper["eta_mobius"] * self.relevance ** hyper.get("gamma", 0.0)
 
     def _mobius_raw(self, etas: np.ndarray) -> tuple[np.ndarray, float]:
-        """``4 Cov(o(S), o(S'))`` for every pair of rows under dividend variances
-        ``prod_{j in T} eta_j``, and its value at the constraint row (the normaliser).
-
-        With ``k(A) = prod_{j in A} (1 + eta_j) - 1 - sum_{j in A} eta_j`` (the dividends of
-        two or more players inside A) it is ``k(S n S') - k(S - S') - k(S' - S) +
-        k(N - S - S')``; the logs and sums over the four sets follow from one product each.
-        Single units' variances can be far below the constraint row's at large eta, and the
-        nugget then acts as a small noise on them: that measured better than normalising it
-        away (the mean unit variance as the scale: diabetes MLP 0.55 / 0.33 instead of
-        0.52 / 0.25 of the kernel's error at 20 / 50 d; a nugget chosen by REML: 0.54 / 0.35).
-        """
-        z = self.inside
-        logs, lin = np.log1p(etas), etas
-        both_log, both_lin = (z * logs) @ z.T, (z * lin) @ z.T
-        row_log, row_lin = z @ logs, z @ lin
-        total_log, total_lin = float(logs.sum()), float(lin.sum())
-
-        def k(log_sum: np.ndarray, lin_sum: np.ndarray) -> np.ndarray:
-            return np.expm1(log_sum) - lin_sum
-
-        raw = (
-            k(both_log, both_lin)
-            - k(row_log[:, None] - both_log, row_lin[:, None] - both_lin)
-            - k(row_log[None, :] - both_log, row_lin[None, :] - both_lin)
-            + k(total_log - row_log[:, None] - row_log[None, :] + both_log,
-                total_lin - row_lin[:, None] - row_lin[None, :] + both_lin)
-        )  # fmt: skip
-        return raw, mobius_norm(etas)
+        """``4 Cov(o(S), o(S'))`` for every pair of rows (:func:`mobius_covariance`) and
+        its value at the constraint row (the normaliser). Single units' variances can be
+        far below the constraint row's at large eta, and the nugget then acts as a small
+        noise on them: that measured better than normalising it away (the mean unit
+        variance as the scale: diabetes MLP 0.55 / 0.33 instead of 0.52 / 0.25 of the
+        kernel's error at 20 / 50 d; a nugget chosen by REML: 0.54 / 0.35)."""
+        return mobius_covariance(self.inside, self.inside, etas), mobius_norm(etas)
 
     def _mobius_shares(self, etas: np.ndarray) -> np.ndarray:
-        """``2 Cov(c_i, o(S))`` ``(n+1, d)``: ``z_i G_i(S) - (1 - z_i) G_i(N - S)`` with
-        ``G_i(A) = sum_{T ni i, T in A, |T| >= 2} prod_T eta / |T|
-        = eta_i int_0^1 (prod_{j in A - i} (1 + t eta_j) - 1) dt``, a polynomial of degree
-        < d in t: exact by Gauss-Legendre quadrature with ``d / 2 + 1`` nodes."""
-        z = self.inside
-        nodes, weights = np.polynomial.legendre.leggauss(self.d // 2 + 1)
-        t, w = (nodes + 1.0) / 2.0, weights / 2.0
-        logs = np.log1p(t[:, None] * etas[None, :])  # (q, d)
-        own = 1.0 / (1.0 + t[:, None] * etas[None, :])  # removes player i from the product
-        inside = (np.exp(z @ logs.T) * w) @ own - w.sum()
-        outside = (np.exp((1.0 - z) @ logs.T) * w) @ own - w.sum()
-        return etas * (z * inside - (1.0 - z) * outside)
+        """``2 Cov(c_i, o(S))`` ``(n+1, d)`` (:func:`mobius_shares`)."""
+        return mobius_shares(self.inside, etas)
 
     def covariance(self, hyper: dict[str, float]) -> np.ndarray:
         """Prior covariance of the units' (and the constraint row's) odd parts beyond the

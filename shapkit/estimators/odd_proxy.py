@@ -41,6 +41,7 @@ from ..trees.fourier import odd_interactions
 from ._boosters import boosted_trees
 from .base import Game, ShapleyResult, has_converged
 from .coalition_design import CoalitionSampler
+from .gp_design import DesignPrior, choose_units
 from .kernel import _KernelState, draw_units
 from .odd_gp import fit_odd_gp
 from .odd_regression import (
@@ -58,6 +59,24 @@ PROXY_MIN_LEAF = 20
 #: and 1.3 GB per instance here at 4000, d = 30); beyond, the kernel-weighted regression
 #: with the guard.
 GP_MAX_UNITS = 4000
+#: ``design="greedy"``: each sampled stratum draws this many times its units as
+#: candidates, and half its units are the Gaussian process's most informative ones
+#: (:mod:`~shapkit.estimators.gp_design`), up to ``DESIGN_MAX_UNITS`` units in all (at
+#: 1000 units and d = 100 the picks and the first half's fit took 4.2 s instead of 2.5
+#: s for 0.00-0.02 of the kernel's error) and ``DESIGN_MAX_SHARE`` of the game's units
+#: (near full enumeration the picks decide which few units are left out, with nothing
+#: random left: on games of independent noise, d = 10 at 1000 evaluations, 1.32x the
+#: kernel's error and 95% intervals covering 0.85).
+DESIGN_POOL = 4.0
+DESIGN_MAX_UNITS = 1000
+DESIGN_MAX_SHARE = 0.5
+#: Share of each round's units drawn at random (and evaluated) before the others are
+#: picked given them.
+DESIGN_RANDOM_SHARE = 0.5
+#: The picks use the Gaussian process's REML prior from the units drawn before where
+#: there are at least this many per player (fewer gave noisier priors than the default:
+#: diabetes MLP at 10 d 0.68 of the kernel's error instead of 0.63).
+DESIGN_REML_UNITS = 4
 #: ``gp_prior`` option -> the Gaussian process's priors (:mod:`~shapkit.estimators.odd_gp`).
 GP_PRIORS = {"mobius": ("mobius",), "fourier": ("fourier",), "both": ("mobius", "fourier")}
 
@@ -109,13 +128,29 @@ def estimate_odd(
     coalitions: list[np.ndarray] = []
     evaluated: list[np.ndarray] = []
     used = 0
+    design = estimator.design == "greedy" and estimator.solver == "gp" and d >= 3
+    game_units = float(sampler.strata.n_units.sum())
     while True:
         units = target - used
         if state is None or (units > 0 and sampler.remaining_units > 0):
-            state, masks, values, drawn = draw_units(game, sampler, state, units, rng)
-            coalitions.append(masks)
-            evaluated.append(values)
-            used += drawn
+            rounds = [(units, None)]
+            limit = min(DESIGN_MAX_UNITS, GP_MAX_UNITS, DESIGN_MAX_SHARE * game_units)
+            if design and used + units <= limit:
+                random = math.ceil(DESIGN_RANDOM_SHARE * units)
+                rounds = [(random, None), (units - random, "greedy")]
+            for count, how in rounds:
+                if count <= 0 or (state is not None and sampler.remaining_units <= 0):
+                    continue
+                with one_blas_thread():
+                    choose = None
+                    if how == "greedy":
+                        choose = _greedy_chooser(estimator, state, coalitions, evaluated, rng)
+                    state, masks, values, drawn = draw_units(
+                        game, sampler, state, count, rng, choose, DESIGN_POOL
+                    )
+                coalitions.append(masks)
+                evaluated.append(values)
+                used += drawn
         with one_blas_thread():
             phi, errors, kept = _solve(
                 estimator, state, np.concatenate(coalitions), np.concatenate(evaluated), rng
@@ -126,6 +161,50 @@ def estimate_odd(
         target = min(total_units, 2 * max(target, used))
     method = "proxy" if kept else "kernel"
     return ShapleyResult(phi, errors, 2 + 2 * used, method, state.empty, state.full)
+
+
+def _greedy_chooser(
+    estimator: Any,
+    state: _KernelState,
+    coalitions: list[np.ndarray],
+    evaluated: list[np.ndarray],
+    rng: np.random.Generator,
+) -> Any:
+    """The unit chooser of a greedy round, given the units evaluated so far: the
+    Gaussian process (first output) fitted to them, its REML prior and the odd
+    interactions its trees find, is the prior the design is chosen for
+    (:class:`~shapkit.estimators.gp_design.DesignPrior`; the default prior plus the
+    trees' interactions below :data:`DESIGN_REML_UNITS` units per player, or where no
+    fit is possible). Without the interactions, picked
+    units left their coefficients undetermined (a d = 10 game with three sparse
+    interactions, 400 evaluations: values off by up to 0.005 with standard errors of
+    1e-15); with the default prior's eta, sums of unanimity games over up to 16 players
+    lost (d = 50, 20 d: 0.69 of the kernel's error against 0.67 with random units,
+    0.65 with the REML prior); docs/proxy.md."""
+    d = state.d
+    rows = np.concatenate([*coalitions, [np.zeros(d, bool), np.ones(d, bool)]])
+    targets = np.concatenate([*evaluated, state.empty[None, :], state.full[None, :]])
+    n_terms = estimator.n_terms
+    if n_terms is None:
+        n_terms = default_n_terms(len(rows), d)
+    terms = _interactions(estimator, rows.astype(np.float64), targets[:, 0], n_terms, rng)
+    prior = DesignPrior.default(d, terms)
+    earlier = np.concatenate(state.masks)
+    z = rows[:-2][0::2]
+    if estimator.gp_prior == "mobius" and len(z) >= DESIGN_REML_UNITS * d:
+        phi, _ = state.solve()
+        y = 0.5 * (targets[:-2][0::2, 0] - targets[:-2][1::2, 0] + state.delta[0])
+        relevance = player_relevance(phi[:, 0])
+        fitted = fit_odd_gp(z, y, float(state.delta[0]), terms, rng, ("mobius",), relevance)
+        if fitted is not None:
+            hyper = fitted[1]
+            etas = hyper["eta_mobius"] * relevance ** hyper.get("gamma", 0.0)
+            prior = DesignPrior(etas, tuple(terms), hyper.get("mu", 0.0))
+
+    def choose(fixed, pool, stratum, counts):
+        return choose_units(np.concatenate([earlier, fixed]), pool, stratum, counts, prior)
+
+    return choose
 
 
 def additive_share(
@@ -239,13 +318,19 @@ def _unpenalised_fit(
 ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None, bool]:
     """The unpenalised regression on the single players and ``terms`` (None without
     terms), and whether it reproduces every unit (to 1e-10 relative) with fewer
-    parameters than units: then the game is one the model represents, and its values
-    are exact."""
+    parameters than units, all of them determined: then the game is one the model
+    represents, and its values are exact. (Where the units leave some parameters free,
+    a fit that reproduces them all can still have the wrong values: measured with the
+    greedy design, d = 10, 86 of 90 parameters determined, values off by 0.28.)"""
     if not terms:
         return None, False
     fit = solve_odd_regression(z, w, y, delta, terms, 0.0)
     scale = float(np.abs(y).max()) + 1e-300
-    exact = fit[3].sum() < len(z) - 0.5 and float(np.abs(fit[2]).max()) <= 1e-10 * scale
+    determined = float(fit[3].sum())  # the rank of the constrained design
+    n_free = z.shape[1] + len(terms) - 1
+    exact = (
+        n_free - 0.5 < determined < len(z) - 0.5 and float(np.abs(fit[2]).max()) <= 1e-10 * scale
+    )
     return fit, exact
 
 

@@ -58,6 +58,8 @@ from .odd_proxy import GP_PRIORS, estimate_odd
 PROXIES = ("odd", "tree", "linear")
 FITS = ("same", "cross")
 SOLVERS = ("gp", "regression")
+#: Which sampled units to evaluate (``proxy="odd"`` with the Gaussian process only).
+DESIGNS = ("greedy", "random")
 
 #: Below ``MIN_EVALS_PER_PLAYER * d`` evaluations the estimator falls back to ``kernel``.
 MIN_EVALS_PER_PLAYER = 10
@@ -137,6 +139,15 @@ class ProxyEstimator(Estimator):
         ``"both"``: their sum. The Moebius prior measured as accurate or more on every
         benchmark game, and up to 0.1 more accurate (relative to the kernel's error) on
         sums of unanimity games (docs/proxy.md).
+    design : {"greedy", "random"}
+        ``solver="gp"`` only: which units to evaluate. ``"greedy"`` (default;
+        :mod:`~shapkit.estimators.gp_design`): half of each round's units are drawn at
+        random as the kernel estimator draws them; the other half, from four times as
+        many random candidates per stratum, are the ones that most reduce the Gaussian
+        process's posterior variance of the values, under the prior REML fits to the
+        first half (with at least 4 units per player; a default prior below) plus the
+        interactions the trees find in it. Up to 1000 units; beyond, ``"random"``.
+        ``"random"``: every unit at random.
     n_terms : int, optional
         ``"odd"``: interactions the trees contribute; default ``budget / 5``, at most ``10 d``
         and 1000.
@@ -198,6 +209,7 @@ class ProxyEstimator(Estimator):
         min_additive_share: float = 0.9,
         solver: str = "gp",
         gp_prior: str = "mobius",
+        design: str = "greedy",
     ) -> None:
         if proxy not in PROXIES:
             raise ValueError(f"Unknown proxy={proxy!r}; choose one of {list(PROXIES)}.")
@@ -223,6 +235,9 @@ class ProxyEstimator(Estimator):
             raise ValueError(f"Unknown solver={solver!r}; choose one of {list(SOLVERS)}.")
         if gp_prior not in GP_PRIORS:
             raise ValueError(f"Unknown gp_prior={gp_prior!r}; choose one of {list(GP_PRIORS)}.")
+        if design not in DESIGNS:
+            raise ValueError(f"Unknown design={design!r}; choose one of {list(DESIGNS)}.")
+        self.design = design
         self.proxy = proxy
         self.fit = fit
         self.size_distribution = size_distribution
