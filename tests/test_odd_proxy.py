@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from shapkit.estimators import ExactEstimator, KernelEstimator, ProxyEstimator
 from shapkit.estimators.coalition_design import CoalitionSampler
 from shapkit.estimators.kernel import _KernelState, solve_constrained
-from shapkit.estimators.odd_proxy import additive_share
+from shapkit.estimators.odd_proxy import _unpenalised_fit, additive_share
 from shapkit.estimators.odd_regression import (
     default_n_terms,
     interaction_columns,
@@ -247,6 +247,31 @@ def test_exact_on_games_the_proxy_represents(booster, d, budget):
     np.testing.assert_allclose(result.values[:, 0], truth, atol=1e-9)
     assert result.std_errors.max() < 1e-9
     assert result.n_evals <= budget
+
+
+def test_exact_fit_needs_every_parameter_determined():
+    """Units on which player 8 is in exactly when an even number of players 3-7 are out
+    make the interactions {0,1,2} and {0,...,8} indistinguishable (their characters agree
+    on every unit): a fit with both reproduces every unit of the game
+    z . w + 4 z0 z1 z2, but its values are not determined, so it is not called exact;
+    with {0,1,2} alone it is, and its values are the game's."""
+    d = 9
+    rng = np.random.default_rng(0)
+    z = rng.random((60, d)) < 0.5
+    z[:, 8] = (~z[:, 3:8]).sum(axis=1) % 2 == 0
+    w = np.linspace(1.0, 2.0, d)
+    game = lambda m: m.astype(float) @ w + 4.0 * m[:, 0] * m[:, 1] * m[:, 2]  # noqa: E731
+    delta = np.array([w.sum() + 4.0])
+    y = (0.5 * (game(z) - game(~z) + delta[0]))[:, None]
+    weights = np.ones(len(z))
+    fit, exact = _unpenalised_fit(z, weights, y, delta, [(0, 1, 2), tuple(range(d))])
+    assert np.abs(fit[2]).max() < 1e-10  # every unit reproduced
+    assert not exact
+    fit, exact = _unpenalised_fit(z, weights, y, delta, [(0, 1, 2)])
+    truth = w.copy()
+    truth[:3] += 4.0 / 3.0
+    assert exact
+    np.testing.assert_allclose(fit[0][:, 0], truth, atol=1e-10)
 
 
 def test_exact_on_additive_games():
