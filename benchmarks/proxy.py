@@ -4,9 +4,10 @@
 Shapley values,
 
 * accuracy: relative L2 error of proxy variants (the default odd proxy with its Gaussian
-  process solver, the same with the regression solver, Tree MSR, the linear proxy) vs
-  the kernel estimator at budgets 10d, 20d and 50d, over explicands x seeds (mean,
-  min-max spread, ratio to kernel), and wall time per instance including the proxy fit;
+  process solver and greedy design, the same with random units, the same with the
+  regression solver, Tree MSR, the linear proxy) vs the kernel estimator at budgets 10d,
+  20d and 50d, over explicands x seeds (mean, min-max spread, ratio to kernel), the
+  coverage of the 95% intervals, and wall time per instance including the proxy fit;
 * time to 1% error: the smallest budget on a grid where the mean error is at
   most 1%, and the wall time of one instance at that budget, for a cheap game (tree
   model, d=30) and an expensive one (MLPRegressor(512, 512), ~270k parameters, on

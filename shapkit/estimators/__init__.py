@@ -44,7 +44,7 @@ def get_estimator(method: str | Estimator, n_players: int, budget: int | None) -
     ``"auto"`` picks exact enumeration when ``2^d`` coalitions fit the budget (``budget``
     or, when None, :func:`default_budget`) and ``d <= 20``; else the proxy estimator
     when an explicit ``budget`` allows at least 10 evaluations per player (where
-    benchmarks/proxy.py measures it 0.21-0.84x the kernel estimator's error on every
+    benchmarks/proxy.py measures it 0.17-0.68x the kernel estimator's error on every
     game, model games and sums of unanimity games; docs/proxy.md); else the kernel
     estimator.
     """

@@ -66,7 +66,7 @@ MIN_EVALS_PER_PLAYER = 10
 
 #: ``method="auto"`` picks the proxy estimator for an explicit budget of at least this
 #: many evaluations per player (when exact enumeration does not fit): from there on it
-#: measured 0.21-0.84x the kernel estimator's error on every benchmark game, model games
+#: measured 0.17-0.68x the kernel estimator's error on every benchmark game, model games
 #: and sums of unanimity games alike; docs/proxy.md.
 PROXY_AUTO_EVALS_PER_PLAYER = MIN_EVALS_PER_PLAYER
 
