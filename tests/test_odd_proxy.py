@@ -320,7 +320,7 @@ def test_no_interactions_is_the_kernel_estimator():
 def test_more_accurate_than_kernel_with_covering_errors():
     """On a mostly additive game with interactions of three to five players (d = 10,
     200 of 1024 coalitions): smaller error than the kernel estimator over 120 seeds,
-    95% intervals covering at least 90%, and a bias well inside the spread (it is a
+    95% intervals covering at least 90%, and no bias the 120 seeds can detect (it is a
     regression estimator: consistent, not exactly unbiased; docs/proxy.md)."""
     d = 10
     game = sparse_game(d)
@@ -334,7 +334,9 @@ def test_more_accurate_than_kernel_with_covering_errors():
     rmse = np.sqrt(((est - truth) ** 2).mean())
     assert rmse < 0.5 * np.sqrt(((kernel - truth) ** 2).mean())
     assert np.mean(np.abs(est - truth) <= 1.96 * se) >= 0.90
-    assert np.all(np.abs(est.mean(0) - truth) <= 0.5 * est.std(0, ddof=1))
+    # the mean of the 120 estimates within 3 of its standard errors of the truth
+    # (measured: the largest bias 0.19 of a standard deviation, 3 errors are 0.27)
+    assert np.all(np.abs(est.mean(0) - truth) <= 3 * est.std(0, ddof=1) / np.sqrt(len(runs)))
 
 
 def test_tol_stops_early_and_respects_the_budget():
