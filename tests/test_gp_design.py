@@ -10,7 +10,7 @@ import pytest
 from conftest import run_estimator as run
 from conftest import table_game
 
-from shapkit.estimators import KernelEstimator, ProxyEstimator, gp_design
+from shapkit.estimators import KernelEstimator, ProxyEstimator, gp_design, odd_proxy
 from shapkit.estimators.coalition_design import CoalitionSampler
 from shapkit.estimators.gp_design import DesignPrior, choose_units
 from shapkit.estimators.odd_gp import mobius_norm
@@ -23,7 +23,8 @@ def _explained_trace(units: np.ndarray, prior: DesignPrior) -> float:
     etas, terms = prior.etas, prior.terms
     d = len(etas)
     coalitions = [t for k in range(1, d + 1) for t in itertools.combinations(range(d), k)]
-    linear = gp_design.LINEAR_VARIANCE * mobius_norm(etas) / d
+    weight = min(prior.term_weight, gp_design.MAX_TERM_WEIGHT)
+    linear = gp_design.LINEAR_VARIANCE * mobius_norm(etas) * (1 + weight) / d
     variance = np.array([linear if len(t) == 1 else np.prod(etas[list(t)]) for t in coalitions])
     share = np.array([[1 / len(t) if i in t else 0.0 for t in coalitions] for i in range(d)])
     rows = np.vstack([np.ones(d, bool), units])
@@ -33,7 +34,7 @@ def _explained_trace(units: np.ndarray, prior: DesignPrior) -> float:
     if terms:  # b_U with variance weight * mobius_norm / (4 K); phi_i gets 2 b_U / |U|
         chi = np.array([[(-1.0) ** (~r[list(u)]).sum() for u in terms] for r in rows])
         odd = np.hstack([odd, 2.0 * chi])
-        each = prior.term_weight * mobius_norm(etas) / (4 * len(terms))
+        each = weight * mobius_norm(etas) / (4 * len(terms))
         variance = np.concatenate([variance, np.full(len(terms), each)])
         share = np.hstack(
             [share, [[2 / len(u) if i in u else 0.0 for u in terms] for i in range(d)]]
@@ -44,17 +45,20 @@ def _explained_trace(units: np.ndarray, prior: DesignPrior) -> float:
 
 
 @pytest.mark.parametrize(
-    "d, seed, terms", [(6, 0, ()), (8, 1, ()), (8, 2, ((0, 1, 2), (2, 4, 5, 6, 7)))]
-)
-def test_greedy_matches_a_brute_force_search(d, seed, terms, monkeypatch):
+    "d, seed, terms, eta, linear",
+    [(6, 0, (), 0.5, 3.0), (8, 1, (), 0.5, 3.0), (8, 2, ((0, 1, 2), (2, 4, 5, 6, 7)), 0.5, 3.0),
+     (8, 3, ((1, 2, 3),), 0.05, None)],
+)  # fmt: skip
+def test_greedy_matches_a_brute_force_search(d, seed, terms, eta, linear, monkeypatch):
     """Every pick is the candidate that most reduces the posterior variance of phi given
     the units before, found here by recomputing the posterior from scratch for every
-    candidate; quotas and fixed units are respected. (Players' prior weights differ and
-    the single players' variance is moderate here, so that no two candidates tie and the
-    brute force is well conditioned.)"""
+    candidate; quotas and fixed units are respected. (Players' prior weights differ, so
+    that no two candidates tie; the single players' variance is moderate in three cases,
+    so that the brute force is well conditioned, and the package's in one.)"""
     rng = np.random.default_rng(seed)
-    prior = DesignPrior(rng.uniform(0.05, 0.5, d), terms, 2.5)
-    monkeypatch.setattr(gp_design, "LINEAR_VARIANCE", 3.0)
+    prior = DesignPrior(rng.uniform(0.1 * eta, eta, d), terms, 2.5)
+    if linear is not None:  # else the package's large variance (small eta: ill-conditioned)
+        monkeypatch.setattr(gp_design, "LINEAR_VARIANCE", linear)
     pool = rng.permutation(np.unique(rng.random((40, d)) < 0.45, axis=0))
     size = pool.sum(1)  # units as the sampler draws them: no coalition with its complement
     pool = pool[(size > 0) & ((2 * size < d) | ((2 * size == d) & pool[:, 0]))]
@@ -95,6 +99,50 @@ def test_sampler_marks_only_the_chosen_units_drawn():
     more, _, _, _ = sampler.draw(300, np.random.default_rng(2))
     units = np.concatenate([masks[0::2], more[0::2]])
     assert len(np.unique(units, axis=0)) == len(units)
+
+
+def test_chooser_sees_enumerated_strata_and_skipped_candidates_stay_drawable():
+    """Strata the draw enumerates (here the 10 single players) reach the chooser as fixed
+    units; drawing the rest of the game afterwards yields every unit exactly once, so
+    candidates that were not picked were not marked drawn."""
+    d = 10
+    rng = np.random.default_rng(4)
+    sampler = CoalitionSampler(d, "leverage", rng)
+    sizes = []
+
+    def last(fixed, pool, stratum, counts):
+        sizes.append(len(fixed))
+        return np.concatenate(
+            [np.flatnonzero(stratum == t)[::-1][:c] for t, c in enumerate(counts)]
+        )
+
+    first, _, _, _ = sampler.draw(60, rng, last, pool=4.0)
+    rest, _, _, _ = sampler.draw(2**d, rng)
+    units = np.concatenate([first[0::2], rest[0::2]])
+    assert sizes == [d]
+    assert len(units) == 2 ** (d - 1) - 1 == len(np.unique(units, axis=0))
+
+
+def test_design_prior_comes_from_the_first_half_with_enough_units(monkeypatch):
+    """With at least 4 units per player in the random half the picks use the Gaussian
+    process's REML prior (per-player etas, the trees' interactions' weight); with fewer,
+    the default prior."""
+    d = 10
+    game, _ = _prior_game(d, 0.2, 1)
+    priors = []
+
+    def spy(fixed, pool, stratum, counts, prior=None):
+        priors.append(prior)
+        return choose_units(fixed, pool, stratum, counts, prior)
+
+    monkeypatch.setattr(odd_proxy, "choose_units", spy)
+    run(ProxyEstimator(), game, d, 100, seed=0)  # 49 units: 25 random first
+    run(ProxyEstimator(), game, d, 200, seed=0)  # 99 units: 50 random first
+    default, fitted = priors
+    np.testing.assert_array_equal(default.etas, gp_design.design_prior(d))
+    assert default.term_weight == gp_design.TERM_VARIANCE
+    assert not np.allclose(fitted.etas, default.etas)
+    assert np.all(fitted.etas > 0)
 
 
 def test_a_chooser_that_breaks_the_counts_is_an_error():

@@ -239,14 +239,16 @@ class CoalitionSampler:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Draw candidates for the sampled strata, let ``choose`` pick ``counts`` of them,
         and mark only the picked ones drawn."""
-        seen = [hashes.copy() for hashes in self.seen]
+        # drawing candidates must not count as drawing: the hashes of the units drawn and
+        # the balanced stream are restored, and only the picked units marked drawn
+        seen, queue = [hashes.copy() for hashes in self.seen], self.queue.copy()
         candidates, labels = [], []
         for t in np.flatnonzero(counts):
             want = min(math.ceil(pool * counts[t]), int(capacity[t]))
             block = self._sample(t, max(want, int(counts[t])), rng)
             candidates.append(block)
             labels.append(np.full(len(block), t))
-        self.seen = seen
+        self.seen, self.queue = seen, queue
         pool_masks, label = np.concatenate(candidates), np.concatenate(labels)
         d = self.strata.n_players
         fixed = np.concatenate(enumerated) if enumerated else np.zeros((0, d), bool)

@@ -1,24 +1,24 @@
 """Choose which sampled units to evaluate so that the Gaussian process on the odd part
-learns the most about the Shapley values: half at random, half by a greedy A-optimal
-design.
+learns the most about the Shapley values (a greedy A-optimal design).
 
-Under the Moebius prior of :mod:`~shapkit.estimators.odd_gp` (all players alike, every
-dividend of two or more players with variance ``eta^|T|``, the single players with a
-flat prior), the posterior covariance of phi depends on where the game is observed, not
-on what it returns. So before any evaluation, units can be picked one at a time from a
-pool of candidates, each time the one that most reduces ``trace Cov(phi | units)``:
-``||Cov(phi, o_c | chosen)||^2 / Var(o_c | chosen)``, one pivoted-Cholesky step per pick.
-Random units often repeat what others already tell about the interactions; the picked
-ones spread over them.
+Under the Moebius prior of :mod:`~shapkit.estimators.odd_gp` (every dividend of two or
+more players with variance ``prod eta_j``, the odd interactions the trees found with a
+common variance, the single players with a flat prior), the posterior covariance of phi
+depends on where the game is observed, not on what it returns. So units can be picked
+before they are evaluated, one at a time from a pool of candidates, each time the one
+that most reduces ``trace Cov(phi | units)``: ``||Cov(phi, o_c | chosen)||^2 /
+Var(o_c | chosen)``, one pivoted-Cholesky step per pick (the flat prior is stood in for
+by a large variance). Random units often repeat what others already tell about the
+interactions; the picked ones spread over them.
 
-Picking every unit that way was worse where the pool covered most of the game (the
-d = 10 diabetes MLP at 50 d: 0.34 of the kernel's error, against 0.27 with random
-units): a design that is best for prediction under a fixed prior is a poor one for
-estimating the prior's parameters, which REML must do from the same units. Half the
-units of each stratum are therefore kept at random (the pool's first ones: the
-sampler's balanced stream) and the other half picked given them: 0.58 / 0.38 / 0.17 at
-10 / 20 / 50 d there, against 0.77 / 0.55 / 0.27 with random units only and 0.61 / 0.35
-/ 0.34 with picked units only (docs/proxy.md).
+:func:`~shapkit.estimators.odd_proxy.estimate_odd` evaluates half of each round's units
+at random first, and picks the other half given them, under the prior the Gaussian
+process fits to the first half (:class:`DesignPrior`). Picking every unit was worse
+where the pool covered most of the game (the d = 10 diabetes MLP at 50 d: 0.34 of the
+kernel's error, against 0.27 with random units): a design best for prediction under a
+fixed prior is a poor one for estimating the prior, which REML must do from the same
+units. Half and half measured 0.63 / 0.39 / 0.17 there at 10 / 20 / 50 d, against 0.77 /
+0.55 / 0.27 with random units only (docs/proxy.md).
 
 The candidates and the number taken from each stratum come from the random stratified
 sampler (:class:`~shapkit.estimators.coalition_design.CoalitionSampler`), so the
@@ -30,7 +30,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cholesky, solve_triangular
 
 from .odd_gp import mobius_covariance_from_sums, mobius_norm, mobius_shares
 from .odd_regression import interaction_columns, shapley_map
@@ -42,7 +41,12 @@ from .odd_regression import interaction_columns, shapley_map
 DESIGN_ETA = 1.0
 #: The single players' prior variance, relative to the constraint row's interaction
 #: variance per player: large, a stand-in for the Gaussian process's flat prior on them.
-LINEAR_VARIANCE = 1e4
+LINEAR_VARIANCE = 1e3
+#: Residual variances below this share of the interactions' prior variance count as zero.
+FLOOR = 1e-9
+#: The terms' weight is capped here: beyond, the dividends' residual variances would sink
+#: below the round-off of the linear part (and the picks follow the terms anyway).
+MAX_TERM_WEIGHT = 100.0
 #: Prior variance of the odd interactions of the default design prior, all together,
 #: relative to that of all dividends together.
 TERM_VARIANCE = 1.0
@@ -78,7 +82,10 @@ class _Posterior:
         d = rows.shape[1]
         terms = list(prior.terms)
         self.etas = np.asarray(prior.etas, dtype=np.float64)
-        self.linear = LINEAR_VARIANCE * mobius_norm(self.etas) / d
+        # the interactions' prior variance at the constraint row: the scale of the problem
+        term_weight = min(prior.term_weight, MAX_TERM_WEIGHT)
+        scale = mobius_norm(self.etas) * (1.0 + term_weight)
+        self.linear = LINEAR_VARIANCE * scale / d
         self.inside = rows.astype(np.float64)
         self.x = 2.0 * self.inside - 1.0
         logs, etas = np.log1p(self.etas), self.etas
@@ -93,13 +100,14 @@ class _Posterior:
         )  # fmt: skip
         self.cross = mobius_shares(self.inside, etas) + self.linear * self.x
         # the odd interactions: together term_weight times the dividends' prior variance
-        self.term_variance = prior.term_weight * mobius_norm(etas) / max(len(terms), 1)
+        self.term_variance = term_weight * mobius_norm(etas) / max(len(terms), 1)
         self.chi = interaction_columns(rows, terms)
         if terms:
             self.variance += self.term_variance * len(terms)
             share = shapley_map(d, terms)[:, d:] / 2.0  # 1 / |U| for U's players
             self.cross += self.term_variance * self.chi @ share.T
-        self.floor = 1e-10 * float(self.variance.max())
+        # residual variances below this are round-off (of the linear part's, mostly)
+        self.floor = FLOOR * scale
         self.factor = np.zeros((len(rows), capacity), order="F")  # columns appended
         self.rank = 0
 
@@ -114,22 +122,6 @@ class _Posterior:
         )
         terms = self.term_variance * (self.chi @ self.chi[columns].T)
         return interactions + terms + self.linear * (self.x @ self.x[columns].T)
-
-    def condition_on(self, chosen: np.ndarray) -> None:
-        """Condition on rows ``chosen`` at once (one blocked Cholesky step)."""
-        if len(chosen) == 0:
-            return
-        r = self.rank
-        block = self.covariance(chosen) - self.factor[:, :r] @ self.factor[chosen, :r].T
-        inner = block[chosen]
-        inner[np.diag_indices_from(inner)] += self.floor
-        lower = cholesky(inner, lower=True)
-        new = solve_triangular(lower, block.T, lower=True).T  # (rows, len(chosen))
-        self.factor[:, r : r + len(chosen)] = new
-        self.rank += len(chosen)
-        self.variance -= (new**2).sum(axis=1)
-        self.cross -= new @ solve_triangular(lower, self.cross[chosen], lower=True)
-        self.variance[chosen] = 0.0
 
     def pick(self, p: int) -> None:
         """Condition on row p (one pivoted-Cholesky step)."""
@@ -163,13 +155,19 @@ def choose_units(
     the order picked.
 
     ``fixed`` bool ``(k, d)``: units already in the design (their first coalitions); the
-    efficiency constraint (the full coalition) is always in it. ``pool`` bool ``(m, d)``:
+    efficiency constraint (the full coalition) is added to them. ``pool`` bool ``(m, d)``:
     the candidates, ``group`` ``(m,)`` their group (stratum), ``quota`` the number to take
     per group (at most the candidates it has). ``prior``: the prior to design for
     (:meth:`DesignPrior.default` if None). Picks greedily by the largest reduction of
     ``trace Cov(phi)`` under it, given the units before (module docstring).
     """
     quota = np.asarray(quota, dtype=np.int64)
+    available = np.bincount(group, minlength=len(quota))
+    if np.any(available[: len(quota)] < quota):
+        raise ValueError(
+            f"choose_units needs at least quota[g] candidates in every group g; got "
+            f"{available[: len(quota)].tolist()} candidates for quotas {quota.tolist()}."
+        )
     d = pool.shape[1]
     rows = np.vstack([np.ones((1, d), bool), fixed, pool])
     offset = 1 + len(fixed)
@@ -177,7 +175,8 @@ def choose_units(
     if prior is None:
         prior = DesignPrior.default(d)
     posterior = _Posterior(rows, prior, offset + n_pick)
-    posterior.condition_on(np.arange(offset))
+    for p in range(offset):  # one at a time: rows that repeat others are skipped exactly
+        posterior.pick(p)
     left = quota.copy()
     open_ = np.zeros(len(rows), bool)
     open_[offset:] = left[group] > 0

@@ -135,7 +135,8 @@ def estimate_odd(
         if state is None or (units > 0 and sampler.remaining_units > 0):
             rounds = [(units, None)]
             limit = min(DESIGN_MAX_UNITS, GP_MAX_UNITS, DESIGN_MAX_SHARE * game_units)
-            if design and used + units <= limit:
+            # (below 2 d units the Gaussian process does not run: the kernel's random units)
+            if design and 2 * d <= used + units <= limit:
                 random = math.ceil(DESIGN_RANDOM_SHARE * units)
                 rounds = [(random, None), (units - random, "greedy")]
             for count, how in rounds:

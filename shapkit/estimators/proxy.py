@@ -144,10 +144,11 @@ class ProxyEstimator(Estimator):
         :mod:`~shapkit.estimators.gp_design`): half of each round's units are drawn at
         random as the kernel estimator draws them; the other half, from four times as
         many random candidates per stratum, are the ones that most reduce the Gaussian
-        process's posterior variance of the values, under the prior REML fits to the
-        first half (with at least 4 units per player; a default prior below) plus the
-        interactions the trees find in it. Up to 1000 units; beyond, ``"random"``.
-        ``"random"``: every unit at random.
+        process's posterior variance of the values, under the Moebius prior REML fits to
+        the first half (with at least 4 units per player, and ``gp_prior="mobius"``;
+        else a default prior) plus the interactions the trees find in it; for games with
+        several outputs, those of the first. From ``2 d`` up to 1000 units and half the
+        game's units; beyond, ``"random"``. ``"random"``: every unit at random.
     n_terms : int, optional
         ``"odd"``: interactions the trees contribute; default ``budget / 5``, at most ``10 d``
         and 1000.
