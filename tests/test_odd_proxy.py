@@ -335,7 +335,7 @@ def test_more_accurate_than_kernel_with_covering_errors():
     assert rmse < 0.5 * np.sqrt(((kernel - truth) ** 2).mean())
     assert np.mean(np.abs(est - truth) <= 1.96 * se) >= 0.90
     # the mean of the 120 estimates within 3 of its standard errors of the truth
-    # (measured: the largest bias 0.19 of a standard deviation, 3 errors are 0.27)
+    # (measured: the largest bias 0.17 of a standard deviation, 3 errors are 0.27)
     assert np.all(np.abs(est.mean(0) - truth) <= 3 * est.std(0, ddof=1) / np.sqrt(len(runs)))
 
 
