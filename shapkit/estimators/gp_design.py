@@ -34,13 +34,13 @@ import numpy as np
 from .odd_gp import mobius_covariance_from_sums, mobius_norm, mobius_shares
 from .odd_regression import interaction_columns, shapley_map
 
-#: The design's prior on the dividends: ``eta = DESIGN_ETA / d`` (the dividends of all
-#: coalitions of two or more players then add up to about ``e - 2`` times the constraint
-#: row's linear variance). On the d = 10 MLP at 10 d, eta 0.02 / 0.1 / 0.3 gave 0.63 /
-#: 0.58 / 0.57 of the kernel's error (every unit picked).
+#: The default design prior on the dividends: ``eta = DESIGN_ETA / d`` (their prior
+#: variances then sum to about ``e - 2``). On the d = 10 MLP at 10 d, eta 0.02 / 0.1 / 0.3
+#: gave 0.63 / 0.58 / 0.57 of the kernel's error (every unit picked).
 DESIGN_ETA = 1.0
-#: The single players' prior variance, relative to the constraint row's interaction
-#: variance per player: large, a stand-in for the Gaussian process's flat prior on them.
+#: The single players' prior variance, relative to the interactions' (dividends' and
+#: terms') prior variance at the constraint row per player: large, a stand-in for the
+#: Gaussian process's flat prior on them.
 LINEAR_VARIANCE = 1e3
 #: Residual variances below this share of the interactions' prior variance count as zero.
 FLOOR = 1e-9

@@ -62,11 +62,11 @@ GP_MAX_UNITS = 4000
 #: ``design="greedy"``: each sampled stratum draws this many times its units as
 #: candidates, and half its units are the Gaussian process's most informative ones
 #: (:mod:`~shapkit.estimators.gp_design`), up to ``DESIGN_MAX_UNITS`` units in all (at
-#: 1000 units and d = 100 the picks and the first half's fit took 4.2 s instead of 2.5
-#: s for 0.00-0.02 of the kernel's error) and ``DESIGN_MAX_SHARE`` of the game's units
-#: (near full enumeration the picks decide which few units are left out, with nothing
-#: random left: on games of independent noise, d = 10 at 1000 evaluations, 1.32x the
-#: kernel's error and 95% intervals covering 0.85).
+#: 1000 units and d = 100 the picks and the first half's fit took an instance from 2.3
+#: to 4.9 s, for 0.00-0.03 of the kernel's error) and ``DESIGN_MAX_SHARE`` of the
+#: game's units (near full enumeration the picks decide which few units are left out,
+#: with nothing random left: on games of independent noise, d = 10 at 1000 evaluations,
+#: 1.32x the kernel's error and 95% intervals covering 0.85).
 DESIGN_POOL = 4.0
 DESIGN_MAX_UNITS = 1000
 DESIGN_MAX_SHARE = 0.5
@@ -183,20 +183,17 @@ def _greedy_chooser(
     lost (d = 50, 20 d: 0.69 of the kernel's error against 0.67 with random units,
     0.65 with the REML prior); docs/proxy.md."""
     d = state.d
-    rows = np.concatenate([*coalitions, [np.zeros(d, bool), np.ones(d, bool)]])
-    targets = np.concatenate([*evaluated, state.empty[None, :], state.full[None, :]])
-    n_terms = estimator.n_terms
-    if n_terms is None:
-        n_terms = default_n_terms(len(rows), d)
-    terms = _interactions(estimator, rows.astype(np.float64), targets[:, 0], n_terms, rng)
+    masks, values = np.concatenate(coalitions), np.concatenate(evaluated)
+    rows, targets = _proxy_rows(state, masks, values)
+    n_terms = _n_terms(estimator, len(rows), d)
+    terms = _interactions(estimator, rows, targets[:, 0], n_terms, rng)
     prior = DesignPrior.default(d, terms)
-    earlier = np.concatenate(state.masks)
-    z = rows[:-2][0::2]
-    if estimator.gp_prior == "mobius" and len(z) >= DESIGN_REML_UNITS * d:
+    earlier = masks[0::2]  # the units' first coalitions
+    if estimator.gp_prior == "mobius" and len(earlier) >= DESIGN_REML_UNITS * d:
         phi, _ = state.solve()
-        y = 0.5 * (targets[:-2][0::2, 0] - targets[:-2][1::2, 0] + state.delta[0])
+        y = 0.5 * (values[0::2, 0] - values[1::2, 0] + state.delta[0])
         relevance = player_relevance(phi[:, 0])
-        fitted = fit_odd_gp(z, y, float(state.delta[0]), terms, rng, ("mobius",), relevance)
+        fitted = fit_odd_gp(earlier, y, float(state.delta[0]), terms, rng, ("mobius",), relevance)
         if fitted is not None:
             hyper = fitted[1]
             etas = hyper["eta_mobius"] * relevance ** hyper.get("gamma", 0.0)
@@ -206,6 +203,23 @@ def _greedy_chooser(
         return choose_units(np.concatenate([earlier, fixed]), pool, stratum, counts, prior)
 
     return choose
+
+
+def _proxy_rows(
+    state: _KernelState, masks: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The trees' rows (every sampled coalition plus the empty and full ones, as floats)
+    and their values."""
+    d = state.d
+    rows = np.concatenate([masks, [np.zeros(d, bool), np.ones(d, bool)]]).astype(np.float64)
+    return rows, np.concatenate([values, state.empty[None, :], state.full[None, :]])
+
+
+def _n_terms(estimator: Any, n_evaluations: int, n_players: int) -> int:
+    """The trees' interaction count: ``n_terms``, or by default from the evaluations."""
+    if estimator.n_terms is None:
+        return default_n_terms(n_evaluations, n_players)
+    return estimator.n_terms
 
 
 def additive_share(
@@ -235,12 +249,8 @@ def _solve(
     w = state.unit_weights(stratum)
     delta = state.delta
     y = 0.5 * (values[0::2] - values[1::2] + delta)
-    # proxy rows: every sampled coalition plus the empty and full ones
-    rows = np.concatenate([masks, [np.zeros(d, bool), np.ones(d, bool)]]).astype(np.float64)
-    targets = np.concatenate([values, state.empty[None, :], state.full[None, :]])
-    n_terms = estimator.n_terms
-    if n_terms is None:
-        n_terms = default_n_terms(2 + 2 * len(stratum), d)
+    rows, targets = _proxy_rows(state, masks, values)
+    n_terms = _n_terms(estimator, len(rows), d)
     # the Gaussian process needs some residual degrees of freedom beyond the d players
     use_gp = estimator.solver == "gp" and d >= 3 and 2 * d <= len(z) <= GP_MAX_UNITS
     priors = GP_PRIORS[estimator.gp_prior]
