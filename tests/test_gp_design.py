@@ -205,6 +205,12 @@ def test_near_full_enumeration_draws_every_unit_at_random():
     )
 
 
+def test_too_few_candidates_for_a_quota_is_an_error():
+    pool = np.array([[True, False, False, False], [False, True, False, False]])
+    with pytest.raises(ValueError, match="at least quota"):
+        choose_units(np.zeros((0, 4), bool), pool, np.array([0, 0]), np.array([1, 1]))
+
+
 def test_unknown_design_is_rejected():
     with pytest.raises(ValueError, match="design"):
         ProxyEstimator(design="optimal")
