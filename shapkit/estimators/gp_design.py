@@ -111,24 +111,23 @@ class _Posterior:
         self.factor = np.zeros((len(rows), capacity), order="F")  # columns appended
         self.rank = 0
 
-    def covariance(self, columns: np.ndarray) -> np.ndarray:
-        """``4 Cov(o(S), o(S_c))`` of every row with rows ``columns``."""
-        inside = self.inside[columns]
-        both_log = self.weighted_log @ inside.T
-        both_lin = self.weighted_lin @ inside.T
-        sums = self.row_log, self.row_lin
+    def covariance_with(self, p: int) -> np.ndarray:
+        """``4 Cov(o(S), o(S_p))`` of every row with row p."""
+        inside = self.inside[p : p + 1]
         interactions = mobius_covariance_from_sums(
-            both_log, both_lin, *sums, sums[0][columns], sums[1][columns], self.etas
-        )
-        terms = self.term_variance * (self.chi @ self.chi[columns].T)
-        return interactions + terms + self.linear * (self.x @ self.x[columns].T)
+            self.weighted_log @ inside.T, self.weighted_lin @ inside.T,
+            self.row_log, self.row_lin, self.row_log[p : p + 1], self.row_lin[p : p + 1],
+            self.etas,
+        )[:, 0]  # fmt: skip
+        terms = self.term_variance * (self.chi @ self.chi[p])
+        return interactions + terms + self.linear * (self.x @ self.x[p])
 
     def pick(self, p: int) -> None:
         """Condition on row p (one pivoted-Cholesky step)."""
         pivot = self.variance[p]
         if pivot > self.floor:  # else it repeats rows chosen before: nothing to learn
             r = self.rank
-            column = self.covariance(np.array([p]))[:, 0] - self.factor[:, :r] @ self.factor[p, :r]
+            column = self.covariance_with(p) - self.factor[:, :r] @ self.factor[p, :r]
             column /= np.sqrt(pivot)
             self.factor[:, r] = column
             self.rank += 1

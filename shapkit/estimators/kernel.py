@@ -178,6 +178,11 @@ class _KernelState:
         self.values.append(values)
         self.stratum.append(stratum)
 
+    def unit_targets(self, values: np.ndarray) -> np.ndarray:
+        """``(v(S) - v(N-S) + delta) / 2`` per unit ``(n, k)`` from the values of its two
+        coalitions (rows 2j, 2j+1); v(0) cancels."""
+        return 0.5 * (values[0::2] - values[1::2] + self.delta)
+
     def unit_weights(self, stratum: np.ndarray) -> np.ndarray:
         """Kernel weight of a unit's two coalitions over its inclusion expectation."""
         strata = self.strata
@@ -204,7 +209,7 @@ class _KernelState:
         stratum = np.concatenate(self.stratum) if self.stratum else np.zeros(0, np.int64)
         z = masks.astype(np.float64)
         w = self.unit_weights(stratum)
-        y = 0.5 * (values[0::2] - values[1::2] + self.delta)  # v(0) cancels
+        y = self.unit_targets(values)
         phi, sensitivity, rank = solve_constrained(z, w, y, self.delta)
         errors = self._std_errors(z, w, y, phi, stratum, sensitivity)
         # The residuals are those of a fit of `rank` free parameters to the units, so

@@ -130,11 +130,11 @@ def estimate_odd(
     used = 0
     design = estimator.design == "greedy" and estimator.solver == "gp" and d >= 3
     game_units = float(sampler.strata.n_units.sum())
+    limit = min(DESIGN_MAX_UNITS, GP_MAX_UNITS, DESIGN_MAX_SHARE * game_units)
     while True:
         units = target - used
         if state is None or (units > 0 and sampler.remaining_units > 0):
             rounds = [(units, None)]
-            limit = min(DESIGN_MAX_UNITS, GP_MAX_UNITS, DESIGN_MAX_SHARE * game_units)
             # (below 2 d units the Gaussian process does not run: the kernel's random units)
             if design and 2 * d <= used + units <= limit:
                 random = math.ceil(DESIGN_RANDOM_SHARE * units)
@@ -191,7 +191,7 @@ def _greedy_chooser(
     earlier = masks[0::2]  # the units' first coalitions
     if estimator.gp_prior == "mobius" and len(earlier) >= DESIGN_REML_UNITS * d:
         phi, _ = state.solve()
-        y = 0.5 * (values[0::2, 0] - values[1::2, 0] + state.delta[0])
+        y = state.unit_targets(values)[:, 0]
         relevance = player_relevance(phi[:, 0])
         fitted = fit_odd_gp(earlier, y, float(state.delta[0]), terms, rng, ("mobius",), relevance)
         if fitted is not None:
@@ -248,7 +248,7 @@ def _solve(
     z = masks[0::2]
     w = state.unit_weights(stratum)
     delta = state.delta
-    y = 0.5 * (values[0::2] - values[1::2] + delta)
+    y = state.unit_targets(values)
     rows, targets = _proxy_rows(state, masks, values)
     n_terms = _n_terms(estimator, len(rows), d)
     # the Gaussian process needs some residual degrees of freedom beyond the d players
