@@ -29,3 +29,38 @@ def check_positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer; got {value!r}.")
     return int(value)
+
+
+def check_seed(seed: Any, *, generator: bool = True, name: str = "seed") -> Any:
+    """``seed`` checked by the one rule of every public entry point and the CLI.
+
+    Accepted: ``None`` (fresh entropy), a non-negative int, a ``numpy.random.SeedSequence``
+    and, where ``generator`` is True, a ``numpy.random.Generator``. Returns the seed with
+    ints as Python ints; raises ``ValueError`` (a bad value) or ``TypeError`` (a bad type)
+    naming ``name``.
+
+    Example
+    -------
+    >>> check_seed(3), check_seed(None)
+    (3, None)
+    """
+    import numpy as np
+
+    if seed is None or isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        if generator:
+            return seed
+        raise TypeError(
+            f"{name} must be None, a non-negative int or a numpy SeedSequence here; a "
+            "Generator cannot give each row its own reproducible stream. Pass an int, "
+            "e.g. seed=0."
+        )
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        if seed < 0:
+            raise ValueError(f"{name} must be a non-negative integer; got {seed!r}.")
+        return int(seed)
+    accepted = "None, a non-negative int, a numpy SeedSequence" + (
+        " or a numpy Generator" if generator else ""
+    )
+    raise TypeError(f"{name} must be {accepted}; got {seed!r} of type {type(seed).__name__}.")
