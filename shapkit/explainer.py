@@ -11,6 +11,7 @@ import pandas as pd
 
 from ._validation import check_budget, check_positive_int, check_tol
 from .estimators import Estimator, get_estimator, resolve_tol
+from .estimators.base import check_finite
 from .estimators.linear import (
     LinearForm,
     LinearNotApplicableError,
@@ -322,8 +323,8 @@ def _row_values(
             row_evals = 1
         else:
             rng = np.random.default_rng(streams[row])
-            result = estimator.estimate(_ReducedGame(game, active, n_players), active.size,
-                                        budget, tol, rng)  # fmt: skip
+            reduced = _ReducedGame(game, active, n_players)
+            result = check_finite(estimator.estimate(reduced, active.size, budget, tol, rng))
             row_values, row_errors = result.values, result.std_errors
             empty_value, full_value = result.empty_value, result.full_value
             row_evals = result.n_evals

@@ -46,7 +46,22 @@ class CheckedGame:
 
     def __call__(self, masks: np.ndarray) -> np.ndarray:
         m = masks.shape[0]
-        raw = self.fn(masks)
+        view = masks.view()
+        view.flags.writeable = False  # the estimator keeps the masks it hands out
+        try:
+            raw = self.fn(view)
+        except ValueError as exc:
+            if "read-only" not in str(exc):
+                raise
+            raise GameOutputError(
+                "The game tried to write into its masks argument, which shapkit keeps "
+                "and passes read-only; copy it first (masks = masks.copy())."
+            ) from exc
+        if np.iscomplexobj(raw):
+            raise GameOutputError(
+                "The game returned complex numbers; Shapley values need real game values "
+                "(return e.g. the real part or the modulus explicitly)."
+            )
         try:
             values = np.asarray(raw, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -122,7 +137,15 @@ class MarginalGame:
                 )
             accumulate_by_coalition(predictions, start, n_background, totals)
         assert totals is not None
-        return totals / n_background
+        values = totals / n_background
+        if not np.isfinite(values).all():
+            raise ModelOutputError(
+                "The model's outputs are finite but too large to average over the "
+                f"{n_background} background rows (their sum overflows float64, near "
+                "1.8e308); rescale the model's output (e.g. predict in thousands or on a "
+                "log scale)."
+            )
+        return values
 
 
 def call_model(model: Model, data: Any) -> np.ndarray:

@@ -9,6 +9,7 @@ import numpy as np
 
 from ._validation import check_budget, check_positive_int, check_tol
 from .estimators import Estimator, ShapleyResult, get_estimator, resolve_tol
+from .estimators.base import check_finite
 from .games import CheckedGame
 
 
@@ -68,7 +69,9 @@ def shapley_values(
     estimator = get_estimator(method, n_players, budget)
     tol = resolve_tol(estimator, budget, tol)
     checked = CheckedGame(game, n_players)
-    result = estimator.estimate(checked, n_players, budget, tol, np.random.default_rng(seed))
+    result = check_finite(
+        estimator.estimate(checked, n_players, budget, tol, np.random.default_rng(seed))
+    )
     if not checked.squeeze:
         return result
     return ShapleyResult(

@@ -74,3 +74,31 @@ def run_estimator(est, game, d: int, budget, seed: int = 0, tol=None):
         return np.asarray(game(m), float).reshape(len(m), -1)
 
     return est.estimate(g, d, budget, tol, np.random.default_rng(seed))
+
+
+def interaction_game(n_players: int, rng: np.random.Generator):
+    """A random sum of unanimity games: every player alone, d pairs, and d // k terms of
+    each order k = 3..d, with normal coefficients (higher orders scaled by 0.3, 1 or 3).
+
+    Returns ``(game, phi)``: the game on bool masks and its exact Shapley values
+    (each term's coefficient shared equally by its players)."""
+    d = n_players
+    terms = [((j,), rng.normal()) for j in range(d)]
+    terms += [(tuple(rng.choice(d, 2, replace=False)), rng.normal()) for _ in range(d)]
+    for order in range(3, d + 1):
+        for _ in range(max(1, d // order)):
+            scale = rng.choice([0.3, 1.0, 3.0])
+            terms.append((tuple(rng.choice(d, order, replace=False)), scale * rng.normal()))
+    players = [np.array(t) for t, _ in terms]
+    coefs = np.array([c for _, c in terms])
+    phi = np.zeros(d)
+    for t, c in zip(players, coefs, strict=True):
+        phi[t] += c / len(t)
+
+    def game(masks):
+        out = np.zeros(masks.shape[0])
+        for t, c in zip(players, coefs, strict=True):
+            out += c * masks[:, t].all(axis=1)
+        return out
+
+    return game, phi

@@ -357,3 +357,81 @@ def test_ndarray_background_for_frame_x_must_cast_losslessly():
     expl = shapkit.explain(lambda Z: Z["a"] + Z["b"], X, background=np.array([[1.0, 0.0]]))
     assert expl.background.dtypes.tolist() == X.dtypes.tolist()
     np.testing.assert_allclose(expl.values, [[0.0, 0.5], [1.0, 1.5]])
+
+
+# ------------------------------------------------------------------- callee writes, odd models
+
+
+def test_a_game_cannot_write_into_its_masks():
+    def writer(masks):
+        masks[:, 0] = True  # would corrupt the coalitions the estimator keeps
+        return masks.sum(axis=1)
+
+    with pytest.raises(GameOutputError, match=r"write into its masks.*copy it first"):
+        shapkit.shapley_values(writer, 5, method="kernel", budget=20, seed=0)
+
+
+def test_a_model_that_writes_into_its_input_cannot_change_the_values(frame):
+    def clean(Z):
+        return np.asarray(Z, dtype=float) @ np.array([1.0, -2.0, 0.5]) + Z.iloc[:, 0] * Z.iloc[:, 1]
+
+    def vandal(Z):
+        out = clean(Z)
+        Z.iloc[:, :] = 1e6  # scribbles over the rows it was handed
+        return out
+
+    for method in ("exact", "kernel"):
+        kwargs = dict(background=frame.iloc[6:], method=method, seed=0)
+        one = shapkit.explain(clean, frame.iloc[:4], budget=8 if method == "exact" else 6, **kwargs)
+        two = shapkit.explain(
+            vandal, frame.iloc[:4], budget=8 if method == "exact" else 6, **kwargs
+        )
+        np.testing.assert_array_equal(one.values, two.values)
+        np.testing.assert_array_equal(one.predictions, two.predictions)
+    assert frame.abs().max().max() < 1e6  # and never wrote into X or the background
+
+
+def test_fit_predict_objects_outside_sklearn_work_through_the_callable_adapter(array):
+    class Affine:  # no BaseEstimator: scikit-learn's tags fail on it
+        def fit(self, X, y):
+            self.w = np.array([1.0, 2.0, -1.0])
+            return self
+
+        def predict(self, X):
+            return np.asarray(X) @ self.w + 3.0
+
+    expl = shapkit.explain(Affine().fit(array, None), array[:3], background=array[3:], seed=0)
+    expected = (array[:3] - array[3:].mean(axis=0)) * np.array([1.0, 2.0, -1.0])
+    np.testing.assert_allclose(expl.values, expected, atol=1e-12)
+
+    class Classifier:  # sklearn's API without its class tree: probabilities per class
+        classes_ = np.array(["no", "yes"])
+
+        def fit(self, X, y):
+            return self
+
+        def predict_proba(self, X):
+            p = 1.0 / (1.0 + np.exp(-np.asarray(X).sum(axis=1)))
+            return np.column_stack([1.0 - p, p])
+
+        def predict(self, X):
+            return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
+
+    expl = shapkit.explain(Classifier(), array[:3], background=array[3:], seed=0)
+    assert expl.values.shape == (3, 3, 2)
+    np.testing.assert_allclose(expl.values.sum(axis=2), 0.0, atol=1e-12)  # p and 1 - p
+
+
+def test_complex_outputs_are_refused(array):
+    with pytest.raises(ModelOutputError, match="complex numbers"):
+        shapkit.explain(lambda Z: Z[:, 0] + 1j * Z[:, 1], array[:2], background=array[2:])
+    with pytest.raises(GameOutputError, match="complex numbers"):
+        shapkit.shapley_values(lambda m: m.sum(axis=1) * (1 + 1j), 3)
+
+
+def test_outputs_near_the_float64_maximum_raise_instead_of_overflowing():
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    with pytest.raises(ModelOutputError, match="too large to average over the 300 background"):
+        shapkit.explain(lambda Z: 1.7e308 * (Z[:, 1] > 0), X[:2], background=X)
+    with pytest.raises(GameOutputError, match="overflowed float64"):
+        shapkit.shapley_values(lambda m: np.where(m[:, 0], 1.7e308, -1.7e308), 3)

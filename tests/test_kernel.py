@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import shapkit
 from shapkit.estimators import KernelEstimator, get_estimator
+from shapkit.estimators.base import MIN_ERROR_DF
 from shapkit.estimators.coalition_design import (
     CoalitionSampler,
     Strata,
@@ -41,12 +42,18 @@ def kernel(game, d, **kwargs):
 @pytest.mark.parametrize("d", [3, 10, 31, 200])
 @pytest.mark.parametrize("sizes", ["leverage", "kernel"])
 def test_exact_on_additive_games(d, sizes):
+    """d units fit an additive game exactly, but say nothing of the spread: the errors
+    are unknown (inf) until MIN_ERROR_DF more units show the residuals are zero."""
     w = np.random.default_rng(d).normal(size=d)
-    result = shapkit.shapley_values(
-        lambda m: m @ w + 3.0, d, method=KernelEstimator(sizes), budget=2 * d + 2, seed=1
-    )
-    np.testing.assert_allclose(result.values, w, atol=1e-9)
-    np.testing.assert_allclose(result.std_errors, 0, atol=1e-7)
+    game = lambda m: m @ w + 3.0  # noqa: E731
+    few = shapkit.shapley_values(game, d, method=KernelEstimator(sizes), budget=2 * d + 2, seed=1)
+    np.testing.assert_allclose(few.values, w, atol=1e-9)
+    if few.method == "kernel":
+        assert np.isinf(few.std_errors).all()
+    budget = 4 * (d + MIN_ERROR_DF)  # exact enumeration where 2^d fits
+    enough = shapkit.shapley_values(game, d, method=KernelEstimator(sizes), budget=budget, seed=1)
+    np.testing.assert_allclose(enough.values, w, atol=1e-9)
+    np.testing.assert_allclose(enough.std_errors, 0, atol=1e-7)
 
 
 def test_stable_for_a_thousand_players():

@@ -166,7 +166,7 @@ def test_without_interactions_it_is_the_kernel_estimator():
     state, masks, _, w, y = _sampled_units(game, d, 200)
     z = masks[0::2]
     phi, _, _, leverage = solve_odd_regression(z, w, y, state.delta, [], ridge=0.3)
-    kernel_phi, _, rank = solve_constrained(z.astype(float), w, y, state.delta)
+    kernel_phi, _, rank, _ = solve_constrained(z.astype(float), w, y, state.delta)
     np.testing.assert_allclose(phi, kernel_phi, atol=1e-11)
     assert leverage.sum() == pytest.approx(rank)
 

@@ -21,7 +21,14 @@ import numpy as np
 
 from .._blas import one_blas_thread
 from .._kernels.regression import helmert_design, stratified_variance
-from .base import Estimator, Game, ShapleyResult, default_budget, has_converged
+from .base import (
+    Estimator,
+    Game,
+    ShapleyResult,
+    default_budget,
+    has_converged,
+    honest_errors,
+)
 from .coalition_design import SIZE_DISTRIBUTIONS, CoalitionSampler, UnitChooser
 from .exact import exact_if_affordable
 
@@ -210,15 +217,9 @@ class _KernelState:
         z = masks.astype(np.float64)
         w = self.unit_weights(stratum)
         y = self.unit_targets(values)
-        phi, sensitivity, rank = solve_constrained(z, w, y, self.delta)
+        phi, sensitivity, _, determined = solve_constrained(z, w, y, self.delta)
         errors = self._std_errors(z, w, y, phi, stratum, sensitivity)
-        # The residuals are those of a fit of `rank` free parameters to the units, so
-        # they understate the noise: scale by the degrees-of-freedom factor n / (n - rank).
-        # With no more units than parameters the fit interpolates, the residuals are zero
-        # and say nothing: the errors are unknown (inf), not zero.
-        n = len(z)
-        if not self.enumerated[stratum].all():
-            errors = errors * math.sqrt(n / (n - rank)) if n > rank else np.full_like(phi, np.inf)
+        errors[~determined] = np.inf
         return phi, errors
 
     def _std_errors(
@@ -231,30 +232,55 @@ class _KernelState:
         sensitivity: np.ndarray,
     ) -> np.ndarray:
         """Linearised standard errors: each sampled unit moves ``phi`` by
-        ``sensitivity @ (w z (ybar - z phi))``; strata are sampled without replacement."""
+        ``sensitivity @ (w z r)``, with ``r`` its leave-one-out residual (the in-sample
+        residual over ``1 - h``, ``h`` the unit's leverage: HC3); strata are sampled
+        without replacement. ``inf`` with fewer than :data:`MIN_ERROR_DF` residual
+        degrees of freedom among the sampled units (``sum (1 - h)``), else t-corrected
+        (:func:`~shapkit.estimators.base.honest_errors`)."""
         sampled = ~self.enumerated[stratum]
         if not sampled.any():
             return np.zeros_like(phi)
-        residual = y[sampled] - z[sampled] @ phi  # (n, k)
-        # unit r moves phi[:, c] by residual[r, c] * (w_r z_r @ S), S symmetric
         effect_per_residual = (z[sampled] * w[sampled, None]) @ sensitivity
-        return linearised_errors(
-            residual, effect_per_residual, stratum[sampled], self.strata.n_units
+        leverage = (effect_per_residual * z[sampled]).sum(axis=1)
+        residual = leave_one_out_residuals(y[sampled] - z[sampled] @ phi, leverage)
+        errors = linearised_errors(
+            residual, effect_per_residual, stratum[sampled], self.strata.n_units, self.expected
         )
+        return honest_errors(errors, float(np.sum(1.0 - leverage)))
+
+
+def leave_one_out_residuals(residual: np.ndarray, leverage: np.ndarray) -> np.ndarray:
+    """``residual / (1 - h)`` ``(n, k)``: a linear fit's leave-one-out (jackknife, HC3)
+    residuals from its in-sample ones and the units' leverages ``h`` (``(n,)``)."""
+    return residual / np.maximum(1.0 - leverage, 1e-3)[:, None]
 
 
 def linearised_errors(
-    residual: np.ndarray, effect_per_residual: np.ndarray, labels: np.ndarray, n_units: np.ndarray
+    residual: np.ndarray,
+    effect_per_residual: np.ndarray,
+    labels: np.ndarray,
+    n_units: np.ndarray,
+    expected: np.ndarray | None = None,
 ) -> np.ndarray:
     """Standard errors ``(d, k)`` of a solution that sampled unit r moves by
     ``residual[r, c] * effect_per_residual[r]`` (``(n, k)`` and ``(n, d)``), the units
-    drawn from strata ``labels`` of ``n_units`` units without replacement."""
+    drawn from strata ``labels`` of ``n_units`` units without replacement.
+
+    Strata with one sampled unit cannot estimate their spread: they are collapsed into
+    one group, each stratum's estimated total one observation of it. With ``expected``
+    (expected sampled units per stratum), a stratum that expected units but drew none
+    joins that group with an estimated total of zero, so the chance of missing it counts.
+    """
     n_strata = len(n_units)
     counts = np.bincount(labels, minlength=n_strata)
-    # strata with one unit cannot estimate their spread: pool them into one group
     group = np.where(counts[labels] >= 2, labels, n_strata)
     fpc = np.append(1.0 - counts / n_units, 1.0)
     effect = (residual[:, :, None] * effect_per_residual[:, None, :]).reshape(len(labels), -1)
+    if expected is not None:
+        missed = int(np.sum((counts == 0) & (expected > 0)))
+        if missed:
+            effect = np.concatenate([effect, np.zeros((missed, effect.shape[1]))])
+            group = np.concatenate([group, np.full(missed, n_strata)])
     variance = stratified_variance(effect, group, fpc).reshape(residual.shape[1], -1).T
     return np.sqrt(variance)
 
@@ -289,7 +315,8 @@ def solve_constrained(
     eps = np.finfo(np.float64).eps
     eigenvalues, vectors = np.linalg.eigh(design.T @ design)
     well_conditioned = eigenvalues[0] > eigenvalues[-1] * NORMAL_EQUATIONS_RCOND
-    if well_conditioned or z.shape[0] * d * d > SVD_WORK_LIMIT:
+    normal_equations = well_conditioned or z.shape[0] * d * d > SVD_WORK_LIMIT
+    if normal_equations:
         # normal equations; the threshold keeps every direction of a well-conditioned design
         keep = eigenvalues > eigenvalues[-1:] * d * eps
         inv = np.where(keep, 1.0 / np.where(keep, eigenvalues, 1.0), 0.0)
@@ -303,7 +330,17 @@ def solve_constrained(
         reduced = (vt.T * inv**2) @ vt
     phi = delta[None, :] / d + basis @ psi
     phi += (delta - phi.sum(axis=0)) / d  # round-off only: the basis keeps the sum
-    return phi, basis @ reduced @ basis.T, int(keep.sum())
+    kept = vectors[:, keep] if normal_equations else vt[keep].T
+    return phi, basis @ reduced @ basis.T, int(keep.sum()), determined_players(basis, kept)
+
+
+def determined_players(basis: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Which values ``phi_j = delta / d + basis[j] @ psi`` the data determine: those whose
+    row of the zero-sum basis lies in the span of the design's kept directions ``kept``
+    ``(d - 1, r)`` (orthonormal columns). Along any other direction the solution is a
+    pseudo-inverse's choice, not an estimate."""
+    outside = basis - (basis @ kept) @ kept.T
+    return np.sqrt((outside**2).sum(axis=1)) <= 1e-8 * np.sqrt((basis**2).sum(axis=1))
 
 
 @lru_cache(maxsize=8)

@@ -35,6 +35,7 @@ from ..models.sklearn import (
     CLASSIFIER_OUTPUTS,
     REGRESSOR_OUTPUTS,
     check_fitted,
+    is_classifier_model,
     is_sklearn_model,
 )
 from ..models.torch import is_torch_module
@@ -148,7 +149,7 @@ def linear_coefficients(model: Any, output: str = "auto") -> LinearForm:
             f"got {kind}, whose coefficients shapkit cannot read. {_FALLBACK.capitalize()}."
         )
     check_fitted(model)
-    is_classifier = _is_classifier(model)
+    is_classifier = is_classifier_model(model)
     allowed = CLASSIFIER_OUTPUTS if is_classifier else REGRESSOR_OUTPUTS
     if output not in allowed:
         kind = "classifier" if is_classifier else "regressor"
@@ -191,15 +192,6 @@ def linear_coefficients(model: Any, output: str = "auto") -> LinearForm:
     )
     _verify(model, form, is_classifier, output, scale, shift)
     return form
-
-
-def _is_classifier(model: Any) -> bool:
-    """The rule of :class:`shapkit.models.SklearnModel`, so both agree on the output space."""
-    from sklearn.base import is_classifier
-
-    return bool(is_classifier(model)) or (
-        hasattr(model, "predict_proba") and hasattr(model, "classes_")
-    )
 
 
 def _split_pipeline(model: Any) -> tuple[list[tuple[str, Any]], str, Any]:

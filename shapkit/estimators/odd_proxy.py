@@ -39,7 +39,7 @@ from .._blas import one_blas_thread
 from ..trees import read_tree_model
 from ..trees.fourier import odd_interactions
 from ._boosters import boosted_trees
-from .base import Game, ShapleyResult, has_converged
+from .base import Game, ShapleyResult, has_converged, honest_errors
 from .coalition_design import CoalitionSampler
 from .gp_design import DesignPrior, choose_units
 from .kernel import _KernelState, draw_units
@@ -275,8 +275,9 @@ def _solve(
             phi[:, c] = phi_c
             # design-based errors from the leave-one-out residuals, as for the regression
             # (whose HC3 residuals are its leave-one-out ones); docs/proxy.md
-            errors[:, c] = design_errors(
-                effect, loo[:, None], stratum, sampled, state.strata.n_units
+            errors[:, c] = honest_errors(
+                design_errors(effect, loo[:, None], stratum, sampled, state.strata.n_units),
+                float(sampled.sum() - (d - 1)),
             )[:, 0]
             kept = True
             continue

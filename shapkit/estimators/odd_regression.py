@@ -29,7 +29,8 @@ import math
 
 import numpy as np
 
-from .kernel import linearised_errors
+from .base import honest_errors
+from .kernel import leave_one_out_residuals, linearised_errors
 
 
 def interaction_columns(z: np.ndarray, terms: list[tuple[int, ...]]) -> np.ndarray:
@@ -135,13 +136,8 @@ def odd_regression_errors(
     if sampled.any() and n <= free + 0.5:
         return np.full((effect.shape[1], residual.shape[1]), np.inf)
     jackknife = leave_one_out_residuals(residual, leverage)
-    return design_errors(effect, jackknife, stratum, sampled, n_units)
-
-
-def leave_one_out_residuals(residual: np.ndarray, leverage: np.ndarray) -> np.ndarray:
-    """``residual / (1 - h)`` ``(n, k)``: a linear fit's leave-one-out (jackknife, HC3)
-    residuals from its in-sample ones and the units' leverages ``h`` (``(n,)``)."""
-    return residual / np.maximum(1.0 - leverage, 1e-3)[:, None]
+    errors = design_errors(effect, jackknife, stratum, sampled, n_units)
+    return honest_errors(errors, float(np.sum(1.0 - leverage[sampled])))
 
 
 def design_errors(

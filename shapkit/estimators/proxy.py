@@ -49,7 +49,14 @@ import numpy as np
 
 from .._blas import one_blas_thread
 from ._boosters import BOOSTERS, boosted_trees
-from .base import Estimator, Game, ShapleyResult, default_budget, has_converged
+from .base import (
+    Estimator,
+    Game,
+    ShapleyResult,
+    default_budget,
+    has_converged,
+    honest_errors,
+)
 from .coalition_design import SIZE_DISTRIBUTIONS, CoalitionSampler
 from .exact import exact_if_affordable
 from .kernel import KernelEstimator, _evaluate
@@ -366,7 +373,7 @@ class ProxyEstimator(Estimator):
         else:
             phi, errors = self._cross_fit(z, y, coef, s_first, stratum, counts, strata.n_units, rng)
         phi += (delta - phi.sum(axis=0)) / d  # round-off only: the correction keeps the sum
-        return phi, errors
+        return phi, honest_errors(errors, n_units - d - 1)
 
     def _row_weights(
         self,

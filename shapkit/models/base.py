@@ -24,6 +24,11 @@ def as_matrix(raw: Any, n_rows: int, source: str) -> np.ndarray:
 
     if hasattr(raw, "to_numpy"):
         raw = raw.to_numpy()
+    if np.iscomplexobj(raw):
+        raise ModelOutputError(
+            f"{source} returned complex numbers; Shapley values need real outputs. Wrap "
+            f"the model to return a real quantity (e.g. the modulus or the real part)."
+        )
     try:
         out = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError) as exc:

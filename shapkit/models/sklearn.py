@@ -19,11 +19,15 @@ REGRESSOR_OUTPUTS = ("auto", "raw")
 def check_fitted(model: Any) -> None:
     """Raise a ValueError saying to call ``fit`` when a scikit-learn model is not fitted.
 
-    Objects that are not scikit-learn estimators pass: later checks decide about them.
+    Objects that are not scikit-learn estimators (no ``BaseEstimator`` in their class
+    tree) pass: scikit-learn cannot tell whether they are fitted.
     """
+    from sklearn.base import BaseEstimator
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
+    if not isinstance(model, BaseEstimator):
+        return  # scikit-learn cannot tell for objects outside its class tree
     try:
         check_is_fitted(model)
     except NotFittedError as exc:
@@ -35,10 +39,32 @@ def check_fitted(model: Any) -> None:
 
 
 def is_sklearn_model(obj: Any) -> bool:
-    """True for fitted-or-not scikit-learn style estimators with a prediction method."""
-    return hasattr(obj, "fit") and any(
-        hasattr(obj, m) for m in ("predict", "predict_proba", "decision_function")
-    )
+    """True for scikit-learn estimators (``BaseEstimator`` subclasses: scikit-learn's
+    own, Pipelines, XGBoost's and LightGBM's wrappers) with a prediction method, and for
+    other classifiers that follow its API (``fit``, ``predict_proba``, ``classes_``).
+
+    Other objects with ``fit``/``predict`` go to the callable adapter: scikit-learn's
+    tag machinery (``is_classifier``, ``check_is_fitted``) fails on them."""
+    from sklearn.base import BaseEstimator
+
+    predicts = any(hasattr(obj, m) for m in ("predict", "predict_proba", "decision_function"))
+    if isinstance(obj, BaseEstimator):
+        return hasattr(obj, "fit") and predicts
+    return all(hasattr(obj, m) for m in ("fit", "predict_proba", "classes_"))
+
+
+def is_classifier_model(estimator: Any) -> bool:
+    """scikit-learn's ``is_classifier``, or for objects its tags cannot read, whether
+    the estimator has ``predict_proba`` and ``classes_``."""
+    from sklearn.base import BaseEstimator, is_classifier
+
+    if isinstance(estimator, BaseEstimator):
+        try:
+            if is_classifier(estimator):
+                return True
+        except (AttributeError, TypeError):
+            pass
+    return hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_")
 
 
 class SklearnModel:
@@ -60,13 +86,9 @@ class SklearnModel:
     """
 
     def __init__(self, estimator: Any, output: str = "auto") -> None:
-        from sklearn.base import is_classifier
-
         check_fitted(estimator)
         self.estimator = estimator
-        self.is_classifier = bool(is_classifier(estimator)) or (
-            hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_")
-        )
+        self.is_classifier = is_classifier_model(estimator)
         allowed = CLASSIFIER_OUTPUTS if self.is_classifier else REGRESSOR_OUTPUTS
         if output not in allowed:
             kind = "classifier" if self.is_classifier else "regressor"

@@ -1,0 +1,120 @@
+"""Honest error bars: no estimator reports a finite, small standard error for a value the
+evaluated coalitions do not determine (issue #18, docs/reliability.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import interaction_game
+
+import shapkit
+from shapkit.estimators.base import MIN_ERROR_DF, honest_errors
+from shapkit.estimators.kernel import min_budget as kernel_min_budget
+from shapkit.estimators.permutation import min_budget as permutation_min_budget
+
+METHODS = ("auto", "exact", "kernel", "permutation", "proxy")
+
+
+def smallest_budget(method: str, d: int) -> int:
+    if method == "exact":
+        return 2**d
+    if method == "permutation":
+        return permutation_min_budget(d)
+    return kernel_min_budget(d)
+
+
+def z_scores(result, phi: np.ndarray) -> np.ndarray:
+    """|error| / standard error, rounding (1e-9 of the values' scale) forgiven; 0 where
+    the standard error is inf."""
+    error = np.maximum(np.abs(result.values - phi) - 1e-9 * np.abs(phi).max(), 0.0)
+    finite = np.isfinite(result.std_errors)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(finite, error / result.std_errors, 0.0)
+    return np.where(finite & (result.std_errors == 0), np.where(error > 0, np.inf, 0.0), z)
+
+
+def test_the_issue_example_has_no_confident_wrong_number():
+    """Four units of an additive game leave a direction undetermined: [2, 2, 2, 4] came
+    back with standard errors of 4e-16."""
+    game = lambda m: m @ np.array([1.0, 2, 3, 4])  # noqa: E731
+    for method in ("auto", "kernel", "proxy"):
+        result = shapkit.shapley_values(game, 4, method=method, budget=8, seed=0)
+        wrong = np.abs(result.values - [1, 2, 3, 4]) > 1e-9
+        assert np.isinf(result.std_errors[wrong]).all(), method
+        assert not np.isnan(result.std_errors).any()
+
+
+def test_permutation_errors_are_unknown_from_a_few_pairs():
+    """Two antithetic pairs of a 3-player game repeat each other a third of the time:
+    the spread they show (often 0) is no standard error."""
+    game, phi = interaction_game(3, np.random.default_rng(5))
+    for seed in range(10):
+        result = shapkit.shapley_values(game, 3, method="permutation", budget=10, seed=seed)
+        assert np.isinf(result.std_errors).all()
+
+
+def test_enough_samples_give_finite_t_corrected_errors():
+    raw = np.array([[1.0], [2.0]])
+    assert np.isinf(honest_errors(raw, MIN_ERROR_DF - 1)).all()
+    scaled = honest_errors(raw, MIN_ERROR_DF)
+    assert np.all(scaled > raw) and np.all(scaled < 1.1 * raw)  # t_15(0.975)/1.96 = 1.088
+    np.testing.assert_allclose(honest_errors(raw, 1e9), raw, rtol=1e-6)
+    assert np.isinf(honest_errors(np.array([[np.inf]]), 100)).all()
+    assert not np.isnan(honest_errors(np.array([[np.nan]]), 100)).any()
+
+
+def test_budgets_below_the_smallest_are_refused_with_the_smallest():
+    game, _ = interaction_game(6, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="8 game evaluations"):
+        shapkit.shapley_values(game, 6, method="kernel", budget=7)
+    with pytest.raises(ValueError, match="budget >= 22"):
+        shapkit.shapley_values(game, 6, method="permutation", budget=21)
+
+
+def _grid(methods, budgets, seeds):
+    """z scores of every value over the grid, the share of finite errors, and whether
+    any error was NaN."""
+    scores, finite, nan = [], [], False
+    for d in range(3, 13):
+        for seed in range(seeds):
+            game, phi = interaction_game(d, np.random.default_rng(1000 * d + seed))
+            for method in methods:
+                for budget in budgets(method, d):
+                    result = shapkit.shapley_values(
+                        game, d, method=method, budget=budget, seed=seed
+                    )
+                    nan |= bool(np.isnan(result.std_errors).any())
+                    finite.append(np.isfinite(result.std_errors))
+                    scores.append(z_scores(result, phi))
+    return np.concatenate(scores), np.concatenate(finite).mean(), nan
+
+
+@pytest.mark.slow
+def test_no_value_lies_far_outside_its_error_bars_on_the_issue_grid():
+    """d = 3..12, every budget from the smallest accepted to 4 d, 20 seeds, every method:
+    never beyond 6 standard errors unless the error is inf, at most 1% beyond 4."""
+
+    def budgets(method, d):
+        return range(smallest_budget(method, d), 4 * d + 1)
+
+    z, _, nan = _grid(METHODS, budgets, 20)
+    assert not nan
+    assert z.max() <= 6.0
+    assert np.mean(z > 4) <= 0.01
+
+
+@pytest.mark.slow
+def test_finite_errors_cover_beyond_the_issue_grid():
+    """Where budgets leave enough residual degrees of freedom the errors are finite, and
+    just as honest (kernel to 12 d, permutation from 16 to 40 pairs)."""
+
+    def budgets(method, d):
+        if method == "permutation":
+            return [2 + 2 * (d - 1) * pairs for pairs in (16, 24, 40)]
+        return [b for b in (6 * d, 8 * d, 12 * d) if b < 2**d]
+
+    z, finite_share, nan = _grid(("kernel", "permutation"), budgets, 10)
+    assert not nan
+    assert finite_share > 0.5
+    assert z.max() <= 6.0
+    assert np.mean(z > 4) <= 0.01
