@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "GameOutputError",
+    "InfeasibleRequestError",
     "ModelCallError",
     "ModelOutputError",
     "TooManyPlayersError",
@@ -32,3 +33,9 @@ class ModelCallError(RuntimeError):
 
 class TooManyPlayersError(ValueError):
     """The requested estimator cannot handle this many players (e.g. exact with d > 20)."""
+
+
+class InfeasibleRequestError(ValueError):
+    """A request that cannot run: it needs more memory than is available, or more game
+    evaluations than days of work allow. Raised before any work, with the largest budget
+    that fits where there is one."""

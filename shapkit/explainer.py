@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ._validation import check_budget, check_positive_int, check_tol
+from .cost import check_feasible, estimate_cost
 from .estimators import Estimator, get_estimator, resolve_tol
 from .estimators.base import check_finite
 from .estimators.linear import (
@@ -20,7 +21,7 @@ from .estimators.linear import (
 )
 from .estimators.tree import as_tree_aware_model, tree_model_for, tree_shapley
 from .explanation import Explanation
-from .games import DEFAULT_MAX_ROWS, MarginalGame
+from .games import CALL_BYTES, DEFAULT_MAX_ROWS, MIN_ROWS_PER_CALL, MarginalGame
 from .tabular import (
     DEFAULT_BACKGROUND_SIZE,
     RowMasker,
@@ -198,6 +199,7 @@ class Explainer:
             estimator = get_estimator(self.method, n_players, budget)
             tol = resolve_tol(estimator, budget, tol)
             method_name = estimator.name
+            self._check_cost(estimator, X, background, n_players, budget, tol)
         entropy = self.seed if self.seed is not None else np.random.SeedSequence().entropy
         return _Plan(
             model=self.model, tree=self._tree, form=form, estimator=estimator,
@@ -205,6 +207,32 @@ class Explainer:
             column_player=column_player, budget=budget, tol=tol, entropy=entropy,
             max_rows=self.max_rows, method_name=method_name,
         )  # fmt: skip
+
+    def _check_cost(
+        self,
+        estimator: Estimator,
+        X: np.ndarray | pd.DataFrame,
+        background: np.ndarray | pd.DataFrame,
+        n_players: int,
+        budget: int | None,
+        tol: float | None,
+    ) -> None:
+        """Refuse, before any work, a request that cannot fit in memory or would run for
+        days (:func:`shapkit.cost.check_feasible`)."""
+        from .parallel import resolve_n_jobs
+
+        n_columns = X.shape[1]
+        rows_per_call = min(
+            self.max_rows, max(MIN_ROWS_PER_CALL, CALL_BYTES // (8 * max(n_columns, 1)))
+        )
+        cost = estimate_cost(
+            estimator, n_players, budget, tol,
+            n_rows=X.shape[0], n_background=background.shape[0], n_columns=n_columns,
+            n_outputs=max(len(getattr(self.model, "output_names", [])), 1),
+            rows_per_call=rows_per_call, data_bytes=_nbytes(X) + _nbytes(background),
+            n_workers=min(resolve_n_jobs(self.n_jobs), X.shape[0]),
+        )  # fmt: skip
+        check_feasible(cost, estimator)
 
     def _explanation(
         self, plan: _Plan, X: Any, values_arr: np.ndarray, errors_arr: np.ndarray,
@@ -402,6 +430,13 @@ class _RowStreams:
 
     def __getitem__(self, row: int) -> np.random.SeedSequence:
         return np.random.SeedSequence(self.entropy, spawn_key=(int(self.hashes[row]),))
+
+
+def _nbytes(data: np.ndarray | pd.DataFrame) -> int:
+    """Memory of an array or DataFrame (object cells counted as pointers)."""
+    if isinstance(data, pd.DataFrame):
+        return int(data.memory_usage(index=True, deep=False).sum())
+    return int(data.nbytes)
 
 
 def _model_name(model: Any) -> str:

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_budget, check_positive_int, check_tol
+from ._validation import check_budget, check_positive_int, check_seed, check_tol
+from .cost import check_feasible, estimate_cost
 from .estimators import Estimator, ShapleyResult, get_estimator, resolve_tol
 from .estimators.base import check_finite
 from .games import CheckedGame
@@ -19,7 +20,7 @@ def shapley_values(
     method: str | Estimator = "auto",
     budget: int | None = None,
     tol: float | None = None,
-    seed: int | np.random.SeedSequence | None = None,
+    seed: int | np.random.SeedSequence | np.random.Generator | None = None,
 ) -> ShapleyResult:
     """Shapley values of a cooperative game.
 
@@ -45,14 +46,28 @@ def shapley_values(
     tol : float, optional
         Stop sampling once the largest standard error is below ``tol`` times the spread
         of the values (``max - min``); exact methods ignore it.
-    seed : int or SeedSequence, optional
+    seed : int, SeedSequence or Generator, optional
         Seed of the random stream (unused by exact methods); same seed, same values.
 
     Returns
     -------
     ShapleyResult
         ``.values`` of shape ``(n_players,)`` or ``(n_players, k)``, ``.std_errors``
-        (zeros for exact), ``.n_evals``, ``.method``, ``.empty_value``, ``.full_value``.
+        (zeros for exact; ``inf`` where the evaluated coalitions do not determine a
+        value or leave fewer than 15 degrees of freedom for its error, see
+        docs/reliability.md), ``.n_evals``, ``.method``, ``.empty_value``,
+        ``.full_value``.
+
+    Raises
+    ------
+    ValueError
+        Bad arguments, or a budget below the estimator's smallest (the message names it).
+    InfeasibleRequestError
+        Before any work, for a request that cannot fit in memory (naming the largest
+        budget that fits) or that asks for more than 1e9 evaluations without ``tol``.
+    GameOutputError
+        The game returned the wrong shape, non-finite or complex values, wrote into its
+        (read-only) masks, or its values overflowed the estimator's sums.
 
     Example
     -------
@@ -64,10 +79,12 @@ def shapley_values(
     [0.5, 0.5, 0.0]
     """
     n_players = check_positive_int(n_players, "n_players")
+    seed = check_seed(seed)
     budget = check_budget(budget)
     tol = check_tol(tol)
     estimator = get_estimator(method, n_players, budget)
     tol = resolve_tol(estimator, budget, tol)
+    check_feasible(estimate_cost(estimator, n_players, budget, tol), estimator)
     checked = CheckedGame(game, n_players)
     result = check_finite(
         estimator.estimate(checked, n_players, budget, tol, np.random.default_rng(seed))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +73,16 @@ class Estimator(ABC):
     def check_budget(self, n_players: int, budget: int | None) -> None:  # noqa: B027
         """Raise if this estimator cannot run ``n_players`` players within ``budget``."""
 
+    def max_evaluations(self, n_players: int, budget: int | None) -> int:
+        """Most game evaluations :meth:`estimate` makes for ``budget`` (None: the
+        default budget)."""
+        return budget if budget is not None else default_budget(n_players)
+
+    def state_bytes(self, n_players: int, budget: int | None, n_outputs: int) -> int:
+        """Peak memory of :meth:`estimate`'s own state at the full budget (the game's
+        memory aside); 0 when unknown (estimators defined outside shapkit)."""
+        return 0
+
 
 #: Fewest residual degrees of freedom behind a finite standard error. Below this the
 #: variance estimate is itself too noisy to promise anything: on random games with
@@ -119,6 +130,19 @@ def check_finite(result: ShapleyResult) -> ShapleyResult:
             "model output, e.g. to thousands or a log scale."
         )
     return result
+
+
+#: With ``tol``, the first round spends at most this many game evaluations (later
+#: rounds double what was spent): a huge budget is a cap, not a first step.
+FIRST_ROUND_MAX_EVALUATIONS = 100_000
+
+
+def first_round(total: int, fraction: float, smallest: int, per_sample: int = 1) -> int:
+    """Samples (units, pairs) of the first round with ``tol``: ``fraction`` of the
+    ``total`` the budget buys, at least ``smallest`` (what finite errors need), at most
+    :data:`FIRST_ROUND_MAX_EVALUATIONS` evaluations' worth, never more than ``total``."""
+    cap = max(FIRST_ROUND_MAX_EVALUATIONS // max(per_sample, 1), 1)
+    return min(total, max(smallest, min(math.ceil(fraction * total), cap)))
 
 
 #: Relative accuracy targeted when neither budget nor tol is given (Covert & Lee 2021).

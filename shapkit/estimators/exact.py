@@ -52,6 +52,13 @@ class ExactEstimator(Estimator):
                 f"or use a sampling estimator (method='kernel')."
             )
 
+    def max_evaluations(self, n_players: int, budget: int | None) -> int:
+        return 2**n_players
+
+    def state_bytes(self, n_players: int, budget: int | None, n_outputs: int) -> int:
+        """The values of every coalition (kept, then concatenated) and one call's masks."""
+        return 2**n_players * n_outputs * 8 * 3 + COALITIONS_PER_CALL * n_players
+
     def estimate(
         self,
         game: Game,

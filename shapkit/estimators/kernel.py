@@ -14,7 +14,6 @@ without-replacement variance of each stratum (strata enumerated in full contribu
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 
 import numpy as np
@@ -22,10 +21,12 @@ import numpy as np
 from .._blas import one_blas_thread
 from .._kernels.regression import helmert_design, stratified_variance
 from .base import (
+    MIN_ERROR_DF,
     Estimator,
     Game,
     ShapleyResult,
     default_budget,
+    first_round,
     has_converged,
     honest_errors,
 )
@@ -87,6 +88,13 @@ class KernelEstimator(Estimator):
                 f"evaluations for d={n_players} players; got budget={budget}."
             )
 
+    def max_evaluations(self, n_players: int, budget: int | None) -> int:
+        budget = budget if budget is not None else default_budget(n_players)
+        return min(budget, 2**n_players) if n_players < 63 else budget
+
+    def state_bytes(self, n_players: int, budget: int | None, n_outputs: int) -> int:
+        return kernel_state_bytes(n_players, self.max_evaluations(n_players, budget), n_outputs)
+
     def estimate(
         self,
         game: Game,
@@ -103,7 +111,10 @@ class KernelEstimator(Estimator):
             return exact
         sampler = CoalitionSampler(d, self.size_distribution, rng, balanced=self.balanced)
         total_units = (budget - 2) // 2
-        target = total_units if tol is None else max(d, math.ceil(total_units * self.first_round))
+        smallest = d + MIN_ERROR_DF  # fewer units leave the errors unknown
+        target = (
+            total_units if tol is None else first_round(total_units, self.first_round, smallest, 2)
+        )
         state: _KernelState | None = None
         used = 0
         while True:
@@ -118,6 +129,15 @@ class KernelEstimator(Estimator):
                 break
             target = min(total_units, 2 * max(target, used))
         return ShapleyResult(phi, errors, 2 + 2 * used, self.name, state.empty, state.full)
+
+
+def kernel_state_bytes(n_players: int, evaluations: int, n_outputs: int) -> int:
+    """Peak memory of the kernel estimator's state after ``evaluations``: per unit its
+    masks, values and float rows in the solve (measured ~30 bytes per unit and player
+    with one output), the d x d matrices of the solve, and one game call's masks."""
+    d, k = n_players, n_outputs
+    units = max(evaluations - 2, 0) // 2
+    return units * d * (32 + 8 * k) + units * 16 * k + 40 * d * d + COALITIONS_PER_CALL * d
 
 
 def draw_units(

@@ -39,7 +39,7 @@ from .._blas import one_blas_thread
 from ..trees import read_tree_model
 from ..trees.fourier import odd_interactions
 from ._boosters import boosted_trees
-from .base import Game, ShapleyResult, has_converged, honest_errors
+from .base import MIN_ERROR_DF, Game, ShapleyResult, first_round, has_converged, honest_errors
 from .coalition_design import CoalitionSampler
 from .gp_design import DesignPrior, choose_units
 from .kernel import _KernelState, draw_units
@@ -122,7 +122,7 @@ def estimate_odd(
     sampler = CoalitionSampler(d, estimator.size_distribution, rng)
     total_units = (budget - 2) // 2
     n_strata = len(sampler.strata.sizes)
-    first = max(d, n_strata, math.ceil(total_units * estimator.first_round))
+    first = first_round(total_units, estimator.first_round, max(d + MIN_ERROR_DF, n_strata), 2)
     target = total_units if tol is None else min(total_units, first)
     state: _KernelState | None = None
     coalitions: list[np.ndarray] = []

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .._kernels.permutation import permutation_contributions, prefix_masks
-from .base import Estimator, Game, ShapleyResult, default_budget, has_converged, honest_errors
+from .base import (
+    MIN_ERROR_DF,
+    Estimator,
+    Game,
+    ShapleyResult,
+    default_budget,
+    first_round,
+    has_converged,
+    honest_errors,
+)
 
 #: Most coalitions handed to the game per call.
 COALITIONS_PER_CALL = 1 << 15
@@ -115,6 +122,20 @@ class PermutationEstimator(Estimator):
                 f"({why}); got budget={budget}. Raise the budget."
             )
 
+    def max_evaluations(self, n_players: int, budget: int | None) -> int:
+        d = n_players
+        budget = budget if budget is not None else default_budget(d)
+        if d <= 2:
+            return 2**d
+        return 2 + 2 * (d - 1) * ((budget - 2) // (2 * (d - 1)))
+
+    def state_bytes(self, n_players: int, budget: int | None, n_outputs: int) -> int:
+        """One chunk of pairs at a time: its masks, values and permutations, and the
+        running moments."""
+        d, k = n_players, n_outputs
+        rows = max(1, min(COALITIONS_PER_CALL, MASK_BYTES_PER_CALL // max(d, 1)))
+        return 3 * rows * d + rows * k * 8 * 3 + 2 * rows * 8 + 48 * d * k
+
     def estimate(
         self,
         game: Game,
@@ -141,7 +162,8 @@ class PermutationEstimator(Estimator):
         if tol is None:
             self._add_pairs(game, max_pairs, rng, empty, full, moments)
         else:
-            target = min(max_pairs, max(2, math.ceil(FIRST_ROUND_FRACTION * max_pairs)))
+            smallest = MIN_ERROR_DF + 1  # fewer pairs leave the errors unknown
+            target = first_round(max_pairs, FIRST_ROUND_FRACTION, smallest, 2 * (d - 1))
             while True:
                 self._add_pairs(game, target - moments.count, rng, empty, full, moments)
                 if target == max_pairs or has_converged(moments.mean, moments.std_errors(), tol):

@@ -50,17 +50,20 @@ import numpy as np
 from .._blas import one_blas_thread
 from ._boosters import BOOSTERS, boosted_trees
 from .base import (
+    MIN_ERROR_DF,
     Estimator,
     Game,
     ShapleyResult,
     default_budget,
+    first_round,
     has_converged,
     honest_errors,
 )
 from .coalition_design import SIZE_DISTRIBUTIONS, CoalitionSampler
 from .exact import exact_if_affordable
-from .kernel import KernelEstimator, _evaluate
-from .odd_proxy import GP_PRIORS, estimate_odd
+from .kernel import KernelEstimator, _evaluate, kernel_state_bytes
+from .odd_proxy import GP_MAX_UNITS, GP_PRIORS, estimate_odd
+from .odd_regression import default_n_terms
 
 PROXIES = ("odd", "tree", "linear")
 FITS = ("same", "cross")
@@ -270,6 +273,21 @@ class ProxyEstimator(Estimator):
     def check_budget(self, n_players: int, budget: int | None) -> None:
         KernelEstimator().check_budget(n_players, budget)
 
+    def max_evaluations(self, n_players: int, budget: int | None) -> int:
+        return KernelEstimator().max_evaluations(n_players, budget)
+
+    def state_bytes(self, n_players: int, budget: int | None, n_outputs: int) -> int:
+        """The kernel estimator's state, plus the Gaussian process's dense matrices
+        (about ten of units x units: 1.3 GB measured at its 4000-unit limit) or, beyond
+        that limit, the regression's design on the players and interactions."""
+        d = n_players
+        evaluations = self.max_evaluations(d, budget)
+        units = max(evaluations - 2, 0) // 2
+        kernel = kernel_state_bytes(d, evaluations, n_outputs)
+        if units <= GP_MAX_UNITS:
+            return kernel + 80 * units * units
+        return kernel + 24 * units * (d + default_n_terms(evaluations, d))
+
     def estimate(
         self,
         game: Game,
@@ -293,7 +311,7 @@ class ProxyEstimator(Estimator):
         sampler = CoalitionSampler(d, self.size_distribution, rng)
         total_units = (budget - 2) // 2
         n_strata = len(sampler.strata.sizes)
-        first = max(d, n_strata, math.ceil(total_units * self.first_round))
+        first = first_round(total_units, self.first_round, max(d + MIN_ERROR_DF, n_strata), 2)
         target = total_units if tol is None else min(total_units, first)
         ends = np.array([np.zeros(d, bool), np.ones(d, bool)])
         masks_parts: list[np.ndarray] = []
