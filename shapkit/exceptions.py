@@ -8,6 +8,9 @@ built-in exception a user would expect (``ValueError`` for bad values,
 from __future__ import annotations
 
 __all__ = [
+    "ExplanationFileError",
+    "ExplanationFileNotFoundError",
+    "ExplanationIsADirectoryError",
     "GameOutputError",
     "ModelCallError",
     "ModelOutputError",
@@ -32,3 +35,20 @@ class ModelCallError(RuntimeError):
 
 class TooManyPlayersError(ValueError):
     """The requested estimator cannot handle this many players (e.g. exact with d > 20)."""
+
+
+class ExplanationFileError(ValueError):
+    """An explanation file cannot be read or written: not a shapkit file, damaged or cut
+    off, metadata that is not shapkit's, arrays whose shapes disagree with the names, a
+    suffix other than ``.npz``/``.parquet``. The message names the file and what is
+    wrong; the underlying error, if any, is chained as ``__cause__``."""
+
+
+class ExplanationFileNotFoundError(ExplanationFileError, FileNotFoundError):
+    """No file at the path to load, or no folder for the path to save to. Also a
+    ``FileNotFoundError``, so both ``except`` clauses catch it."""
+
+
+class ExplanationIsADirectoryError(ExplanationFileError, IsADirectoryError):
+    """A directory was given where an explanation file is expected. Also an
+    ``IsADirectoryError``."""
