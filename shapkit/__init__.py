@@ -25,6 +25,8 @@ _EXPORTS = {
     "explain": "shapkit.explainer",
     "Explanation": "shapkit.explanation",
     "as_model": "shapkit.models",
+    "ExplanationFileError": "shapkit.exceptions",
+    "InfeasibleRequestError": "shapkit.exceptions",
     "GameOutputError": "shapkit.exceptions",
     "LinearNotApplicableError": "shapkit.estimators.linear",
     "ModelCallError": "shapkit.exceptions",
@@ -43,6 +45,8 @@ _SUBMODULES = {"plots": "shapkit.plots", "reports": "shapkit.reports"}
 __all__ = [
     "Explainer",
     "Explanation",
+    "ExplanationFileError",
+    "InfeasibleRequestError",
     "GameOutputError",
     "LinearNotApplicableError",
     "ModelCallError",
@@ -65,7 +69,14 @@ __all__ = [
 if TYPE_CHECKING:
     from .estimators.base import ShapleyResult
     from .estimators.linear import LinearNotApplicableError
-    from .exceptions import GameOutputError, ModelCallError, ModelOutputError, TooManyPlayersError
+    from .exceptions import (
+        ExplanationFileError,
+        GameOutputError,
+        InfeasibleRequestError,
+        ModelCallError,
+        ModelOutputError,
+        TooManyPlayersError,
+    )
     from .explainer import Explainer, explain
     from .explanation import Explanation
     from .io import load_explanation

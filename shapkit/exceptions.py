@@ -8,6 +8,9 @@ built-in exception a user would expect (``ValueError`` for bad values,
 from __future__ import annotations
 
 __all__ = [
+    "ExplanationFileError",
+    "ExplanationFileNotFoundError",
+    "ExplanationIsADirectoryError",
     "GameOutputError",
     "InfeasibleRequestError",
     "ModelCallError",
@@ -39,3 +42,20 @@ class InfeasibleRequestError(ValueError):
     """A request that cannot run: it needs more memory than is available, or more game
     evaluations than days of work allow. Raised before any work, with the largest budget
     that fits where there is one."""
+
+
+class ExplanationFileError(ValueError):
+    """An explanation file cannot be read or written: not a shapkit file, damaged or cut
+    off, metadata that is not shapkit's, arrays whose shapes disagree with the names, a
+    suffix other than ``.npz``/``.parquet``. The message names the file and what is
+    wrong; the underlying error, if any, is chained as ``__cause__``."""
+
+
+class ExplanationFileNotFoundError(ExplanationFileError, FileNotFoundError):
+    """No file at the path to load, or no folder for the path to save to. Also a
+    ``FileNotFoundError``, so both ``except`` clauses catch it."""
+
+
+class ExplanationIsADirectoryError(ExplanationFileError, IsADirectoryError):
+    """A directory was given where an explanation file is expected. Also an
+    ``IsADirectoryError``."""

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._labels import check_position, output_label_position, preview
+
 
 @dataclass
 class Explanation:
@@ -25,10 +27,12 @@ class Explanation:
         Standard errors of ``values``; zeros for exact methods.
     data : DataFrame
         The explained rows, with their original columns.
-    feature_names : list of str
+    feature_names : list
         Player names (column names, or group names for grouped columns).
-    output_names : list of str
-        Names of the model outputs (class labels for classifiers).
+    output_names : list
+        Labels of the model outputs: a classifier's ``classes_`` with their type (ints
+        stay ints, bools stay bools), ``"prediction"`` for one output. Select outputs by
+        these labels (``expl[:, :, label]``) or by position (:meth:`output_at`).
     method : str
         The estimator used.
     n_evals : ndarray of shape (n,)
@@ -47,8 +51,8 @@ class Explanation:
     base_values: np.ndarray
     std_errors: np.ndarray
     data: pd.DataFrame
-    feature_names: list[str]
-    output_names: list[str]
+    feature_names: list[Any]
+    output_names: list[Any]
     method: str
     n_evals: np.ndarray
     predictions: np.ndarray
@@ -63,8 +67,7 @@ class Explanation:
         shape = "x".join(str(s) for s in self.values.shape)
         return (
             f"Explanation(method={self.method!r}, values {shape}, "
-            f"features={self.feature_names[:5]}{'...' if len(self.feature_names) > 5 else ''}, "
-            f"outputs={self.output_names})"
+            f"features={preview(self.feature_names, 5)}, outputs={preview(self.output_names, 5)})"
         )
 
     @property
@@ -92,11 +95,27 @@ class Explanation:
 
         Rows are selected by position: an int (the row axis is kept, so ``expl[0]`` has
         one row), a slice, a list of ints or a boolean mask. Features by name or
-        position: a str, an int, a slice, a list or a boolean mask. Outputs by name (or
-        by position when no name matches): a single output drops the output axis, a list
-        or slice keeps it. Data and background keep the selected players' columns; base
-        values and predictions are the model's, so with a subset of players
+        position: a str, an int, a slice, a list or a boolean mask.
+
+        Outputs are selected **by label only**: one label drops the output axis, a list
+        (or array) of labels keeps it; ``:`` keeps all. An int is a label, never a
+        position, whatever the labels' types: with classes ``[1, 2, 3]``,
+        ``expl[:, :, 1]`` is class 1, and ``expl[:, :, 0]`` is a KeyError, as it is with
+        string classes. A bool matches only a bool (``True`` is not the class ``1``), a
+        number matches a number of equal value (``2`` selects the class ``2.0``), a
+        tuple is one label. Select by position with :meth:`output_at`.
+
+        Data and background keep the selected players' columns; base values and
+        predictions are the model's, so with a subset of players
         ``base_values + values.sum(1)`` no longer equals ``predictions``.
+
+        Raises
+        ------
+        IndexError
+            More than 3 axes, positions out of range, an output selector on a
+            single-output explanation, or a slice other than ``:`` on the output axis.
+        KeyError
+            Unknown feature or output label (the message says how to select by position).
 
         Example
         -------
@@ -142,20 +161,10 @@ class Explanation:
                 raise IndexError(
                     "This explanation has one output; index it as expl[rows, features]."
                 )
-            selector = key[2]
-            single = not isinstance(selector, (slice, list, tuple, np.ndarray, pd.Index))
-            if single:
-                k = _output_position(selector, output_names)
-                values, errors = values[:, :, k], errors[:, :, k]
-                base, predictions = base[:, k], predictions[:, k]
-                output_names = [output_names[k]]
-            else:
-                if not isinstance(selector, slice) and np.asarray(selector).dtype != bool:
-                    selector = [_output_position(o, output_names) for o in selector]
-                outputs = _positions(selector, len(output_names), "output")
-                values, errors = values[:, :, outputs], errors[:, :, outputs]
-                base, predictions = base[:, outputs], predictions[:, outputs]
-                output_names = [output_names[k] for k in outputs]
+            outputs, single = _output_selection(key[2], output_names)
+            values, errors, base, predictions, output_names = _take_outputs(
+                values, errors, base, predictions, output_names, outputs, single
+            )
         settings = dict(self.settings)
         settings["n_rows"] = len(rows)
         return replace(
@@ -171,6 +180,65 @@ class Explanation:
             player_columns=player_columns,
             settings=settings,
             background=background,
+        )
+
+    def output_at(self, position: Any) -> Explanation:
+        """Select outputs by position: the explicit positional counterpart of
+        ``expl[:, :, label]``.
+
+        Parameters
+        ----------
+        position : int, slice, list of int or boolean mask
+            An int (negative from the end) selects one output and drops the output
+            axis; a slice, a list of ints or a boolean mask of length ``k`` keeps it.
+            A single-output explanation accepts ``0`` and ``-1`` (and returns itself).
+
+        Returns
+        -------
+        Explanation
+            Every row and player of the selected outputs.
+
+        Raises
+        ------
+        TypeError
+            ``position`` is a bool, a float or a label.
+        IndexError
+            A position out of range, or a mask of the wrong length.
+
+        Example
+        -------
+        >>> import numpy as np, shapkit
+        >>> expl = shapkit.explain(lambda Z: np.column_stack([Z.sum(1), -Z.sum(1)]),
+        ...                        np.eye(2), background=np.zeros((1, 2)))
+        >>> expl.output_names, expl.output_at(-1).values.tolist()
+        (['output_0', 'output_1'], [[-1.0, 0.0], [0.0, -1.0]])
+        """
+        k = self.values.shape[2] if self.is_multi_output else 1
+        if isinstance(position, (int, np.integer)) and not isinstance(position, (bool, np.bool_)):
+            index = check_position(position, k)
+            if not self.is_multi_output:
+                return self
+            outputs, single = np.array([index]), True
+        else:
+            if isinstance(position, (bool, np.bool_, str, float, np.floating, tuple)):
+                raise TypeError(
+                    f"output_at({position!r}): pass an int, a slice, a list of ints or a "
+                    f"boolean mask; select outputs by label with expl[:, :, label]."
+                )
+            if not self.is_multi_output:
+                raise IndexError("This explanation has one output; output_at takes 0 or -1 only.")
+            outputs, single = _positions(position, k, "output"), False
+        values, errors, base, predictions, output_names = _take_outputs(
+            self.values, self.std_errors, self.base_values, self.predictions,
+            list(self.output_names), outputs, single,
+        )  # fmt: skip
+        return replace(
+            self,
+            values=values,
+            std_errors=errors,
+            base_values=base,
+            predictions=predictions,
+            output_names=output_names,
         )
 
     def summary(self, **kwargs: Any) -> pd.DataFrame:
@@ -359,15 +427,42 @@ def _name_position(key: Any, names: list[Any], what: str) -> int:
     raise KeyError(f"Unknown {what} {key!r}; the {what}s are {names}.")
 
 
-def _output_position(key: Any, output_names: list[Any]) -> int:
-    """An output's position: by name first, then by position."""
-    for position, name in enumerate(output_names):
-        try:
-            if bool(name == key):
-                return position
-        except (TypeError, ValueError):
-            continue
-    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
-        if -len(output_names) <= int(key) < len(output_names):
-            return int(key) % len(output_names)
-    raise KeyError(f"Unknown output {key!r}; the outputs are {output_names}.")
+def _output_selection(selector: Any, output_names: list[Any]) -> tuple[np.ndarray, bool]:
+    """The output positions ``expl[:, :, selector]`` selects by label, and whether the
+    output axis is dropped (one label)."""
+    if isinstance(selector, slice):
+        raise IndexError(
+            f"expl[:, :, {selector!r}]: outputs are selected by label; select them by "
+            f"position with expl.output_at(slice({selector.start}, {selector.stop}, "
+            f"{selector.step}))."
+        )
+    if isinstance(selector, (list, np.ndarray, pd.Index, pd.Series)):
+        if isinstance(selector, (np.ndarray, pd.Index, pd.Series)) and selector.ndim != 1:
+            raise IndexError("Select outputs with a 1-D list of labels.")
+        labels = selector.tolist() if hasattr(selector, "tolist") else list(selector)
+        positions = [output_label_position(output_names, label) for label in labels]
+        return np.array(positions, dtype=np.int64), False
+    return np.array([output_label_position(output_names, selector)]), True
+
+
+def _take_outputs(
+    values: np.ndarray,
+    errors: np.ndarray,
+    base: np.ndarray,
+    predictions: np.ndarray,
+    output_names: list[Any],
+    outputs: np.ndarray,
+    single: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[Any]]:
+    """The arrays and names of the outputs at ``outputs``; one output drops the axis."""
+    names = [output_names[k] for k in outputs]
+    if single:
+        k = int(outputs[0])
+        return values[:, :, k], errors[:, :, k], base[:, k], predictions[:, k], names
+    return (
+        values[:, :, outputs],
+        errors[:, :, outputs],
+        base[:, outputs],
+        predictions[:, outputs],
+        names,
+    )

@@ -7,6 +7,17 @@ categoricals, strings, pandas' nullable dtypes; object columns of str, int, floa
 and None). Settings are stored as JSON: numbers, strings, None, lists and dicts come
 back as they were, other objects (an Estimator instance) as their ``repr``.
 
+Labels (column labels, feature and output names, player columns) keep their type: str,
+int, float, bool, None, tuples of them, and numpy scalars (``np.int64(1)`` comes back as
+``np.int64(1)``, not ``1`` or ``"1"``).
+
+Loading checks what it reads: a missing file, a directory, random bytes, a cut-off file,
+an archive or table without shapkit's metadata, metadata that is not shapkit's, and
+arrays whose shapes disagree with the metadata or the names each raise an
+:class:`~shapkit.exceptions.ExplanationFileError` (a ``ValueError``) that names the file
+and says what is wrong; saving checks the same shapes before writing and that the
+folder exists.
+
 ``.npz`` files hold no pickles and load with ``allow_pickle=False``. A ``.parquet`` file
 is one table, one row per explained row: the data columns as ``data:<column>`` and the
 values as ``shap_value:<feature>[:<output>]``, ``std_error:...``, ``base_value``,
@@ -26,10 +37,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._labels import preview
+from .exceptions import (
+    ExplanationFileError,
+    ExplanationFileNotFoundError,
+    ExplanationIsADirectoryError,
+)
 from .explanation import Explanation
 
 FORMAT = "shapkit.explanation"
-VERSION = 1
+#: 2: labels may be tagged numpy scalars (``{"numpy": "<i8", "value": 1}``); version 1
+#: files (plain labels) read the same.
+VERSION = 2
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _ARRAYS = ("values", "base_values", "std_errors", "n_evals", "predictions")
 
@@ -48,30 +67,89 @@ def save_explanation(explanation: Explanation, path: str | Path) -> Path:
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".npz":
-        _save_npz(explanation, path)
-    elif suffix in _PARQUET_SUFFIXES:
-        _save_parquet(explanation, path)
-    else:
-        raise ValueError(
+    if suffix != ".npz" and suffix not in _PARQUET_SUFFIXES:
+        raise ExplanationFileError(
             f"Cannot tell the format of {str(path)!r} from its suffix: use .npz (numpy, "
             "always available) or .parquet (needs pyarrow)."
         )
+    if path.is_dir():
+        raise ExplanationIsADirectoryError(
+            f"Cannot save to {str(path)!r}: it is a directory; pass a file path such as "
+            f"{str(path / ('explanation' + suffix))!r}."
+        )
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise ExplanationFileNotFoundError(
+            f"Cannot save to {str(path)!r}: the folder {str(folder)!r} {what}. Create it "
+            f"first, e.g. pathlib.Path({str(folder)!r}).mkdir(parents=True)."
+        )
+    problem = _shape_problem(
+        {name: np.shape(getattr(explanation, name)) for name in _ARRAYS},
+        len(explanation.feature_names),
+        len(explanation.output_names),
+        len(explanation.data),
+    )
+    if problem:
+        raise ExplanationFileError(
+            f"Cannot save this explanation to {str(path)!r}: {problem}. It was changed "
+            "after it was made; rebuild it or fix the field."
+        )
+    if suffix == ".npz":
+        _save_npz(explanation, path)
+    else:
+        _save_parquet(explanation, path)
     return path
 
 
 def load_explanation(path: str | Path) -> Explanation:
-    """Read an explanation written by :func:`save_explanation` (``.npz`` or ``.parquet``)."""
+    """Read an explanation written by :func:`save_explanation` (``.npz`` or ``.parquet``).
+
+    Raises
+    ------
+    ExplanationFileError
+        The file is not a shapkit explanation, is damaged or cut off, or its arrays
+        disagree with its metadata; the message names the file and what is wrong. A
+        missing file raises its subclass ``ExplanationFileNotFoundError`` (also a
+        ``FileNotFoundError``), a directory ``ExplanationIsADirectoryError`` (also an
+        ``IsADirectoryError``).
+    ImportError
+        A ``.parquet`` file without pyarrow installed.
+
+    Example
+    -------
+    >>> import shapkit
+    >>> shapkit.load_explanation("no/such/file.npz")
+    Traceback (most recent call last):
+    ...
+    shapkit.exceptions.ExplanationFileNotFoundError: No explanation file at 'no/such/file.npz' ...
+    """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".npz":
-        return _load_npz(path)
-    if suffix in _PARQUET_SUFFIXES:
-        return _load_parquet(path)
-    raise ValueError(
-        f"Cannot tell the format of {str(path)!r} from its suffix: shapkit writes .npz and "
-        ".parquet files."
-    )
+    if suffix != ".npz" and suffix not in _PARQUET_SUFFIXES:
+        raise ExplanationFileError(
+            f"Cannot tell the format of {str(path)!r} from its suffix: shapkit writes .npz "
+            "and .parquet files."
+        )
+    if path.is_dir():
+        raise ExplanationIsADirectoryError(
+            f"{str(path)!r} is a directory, not an explanation file; pass the path of a "
+            f"{suffix} file written by Explanation.save."
+        )
+    if not path.exists():
+        raise ExplanationFileNotFoundError(
+            f"No explanation file at {str(path)!r} (looked in {str(path.absolute().parent)!r})."
+        )
+    try:
+        return _load_npz(path) if suffix == ".npz" else _load_parquet(path)
+    except (ExplanationFileError, ImportError, PermissionError, MemoryError):
+        raise
+    except Exception as error:  # whatever a damaged file makes numpy, zipfile or arrow raise
+        raise ExplanationFileError(
+            f"Cannot read {str(path)!r} as a shapkit explanation: the file is damaged, cut "
+            f"off or not a {suffix} file written by Explanation.save "
+            f"({type(error).__name__}: {error})."
+        ) from error
 
 
 # --- metadata shared by both formats ---------------------------------------------------
@@ -93,14 +171,105 @@ def _common_meta(expl: Explanation) -> dict[str, Any]:
     }
 
 
-def _check_meta(meta: dict[str, Any], path: Path) -> None:
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{str(path)!r} is not a shapkit explanation file.")
-    if meta.get("version", 0) > VERSION:
-        raise ValueError(
-            f"{str(path)!r} was written by a newer shapkit (format version "
-            f"{meta['version']}); upgrade shapkit to read it."
+def _parse_meta(raw: Any, path: Path, where: str) -> dict[str, Any]:
+    """The JSON metadata, checked to be shapkit's: a dict of the expected fields."""
+    try:
+        meta = json.loads(raw)
+    except (TypeError, ValueError, UnicodeDecodeError) as error:
+        raise ExplanationFileError(
+            f"{str(path)!r} is not a shapkit explanation file: its {where} is not JSON ({error})."
+        ) from error
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ExplanationFileError(
+            f"{str(path)!r} is not a shapkit explanation file: its {where} is not shapkit's "
+            f'(no "format": {FORMAT!r}).'
         )
+    version = meta.get("version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ExplanationFileError(f"{str(path)!r} is damaged: its format version is {version!r}.")
+    if version > VERSION:
+        raise ExplanationFileError(
+            f"{str(path)!r} was written by a newer shapkit (format version {version}); "
+            "upgrade shapkit to read it."
+        )
+    expected = {
+        "method": str,
+        "feature_names": list,
+        "output_names": list,
+        "player_columns": list,
+        "settings": dict,
+        "shape": list,
+    }
+    for key, kind in expected.items():
+        if not isinstance(meta.get(key), kind):
+            raise ExplanationFileError(
+                f"{str(path)!r} is damaged: its metadata has no {kind.__name__} {key!r}."
+            )
+    shape = meta["shape"]
+    if len(shape) not in (2, 3) or not all(
+        isinstance(size, int) and not isinstance(size, bool) and size >= 0 for size in shape
+    ):
+        raise ExplanationFileError(
+            f"{str(path)!r} is damaged: its metadata gives the shape of the values as {shape}."
+        )
+    if not all(isinstance(pair, list) and len(pair) == 2 for pair in meta["player_columns"]):
+        raise ExplanationFileError(f"{str(path)!r} is damaged: its player columns are malformed.")
+    return meta
+
+
+def _shape_problem(
+    shapes: dict[str, tuple[int, ...]], n_features: int, n_outputs: int, n_rows: int
+) -> str | None:
+    """What is inconsistent between the arrays' shapes, the names and the data, or None."""
+    values = shapes["values"]
+    if len(values) not in (2, 3):
+        return f"values have shape {values}; expected (rows, players) or (rows, players, outputs)"
+    n, d = values[0], values[1]
+    vector = (n, values[2]) if len(values) == 3 else (n,)
+    expected = {"std_errors": values, "base_values": vector, "predictions": vector,
+                "n_evals": (n,)}  # fmt: skip
+    for name, shape in expected.items():
+        if tuple(shapes[name]) != tuple(shape):
+            return f"{name} have shape {tuple(shapes[name])} but values have shape {values}"
+    if n_features != d:
+        return f"values have shape {values} ({d} players) but there are {n_features} feature names"
+    if len(values) == 3 and n_outputs != values[2]:
+        return (
+            f"values have shape {values} ({values[2]} outputs) but there are {n_outputs} "
+            "output names"
+        )
+    if len(values) == 2 and n_outputs > 1:
+        return f"values have shape {values} (one output) but there are {n_outputs} output names"
+    if n_rows != n:
+        return f"values have shape {values} ({n} rows) but the data has {n_rows} rows"
+    return None
+
+
+def _check_arrays(
+    meta: dict[str, Any], arrays: dict[str, np.ndarray], n_rows: int, path: Path
+) -> None:
+    """The arrays agree with the metadata's shape, names and rows, and are numbers."""
+    missing = [name for name in _ARRAYS if name not in arrays]
+    if missing:
+        raise ExplanationFileError(f"{str(path)!r} is damaged: the arrays {missing} are missing.")
+    for name in _ARRAYS:
+        if arrays[name].dtype.kind not in "biuf":
+            raise ExplanationFileError(
+                f"{str(path)!r} is damaged: {name} hold {arrays[name].dtype}, not numbers."
+            )
+    if tuple(arrays["values"].shape) != tuple(meta["shape"]):
+        raise ExplanationFileError(
+            f"{str(path)!r} is damaged: values have shape {tuple(arrays['values'].shape)} but "
+            f"its metadata says {tuple(meta['shape'])}."
+        )
+    problem = _shape_problem(
+        {name: tuple(arrays[name].shape) for name in _ARRAYS},
+        len(meta["feature_names"]),
+        len(meta["output_names"]),
+        n_rows,
+    )
+    if problem:
+        raise ExplanationFileError(f"{str(path)!r} is damaged: {problem}.")
 
 
 def _explanation(meta: dict[str, Any], arrays: dict[str, np.ndarray], data, background):
@@ -124,8 +293,11 @@ def _explanation(meta: dict[str, Any], arrays: dict[str, np.ndarray], data, back
 
 
 def _encode_label(label: Any) -> Any:
-    """A column, feature or output label as JSON (tuples tagged)."""
+    """A column, feature or output label as JSON: str, int, float, bool and None as they
+    are, tuples and numpy scalars tagged so they come back with their type."""
     if isinstance(label, np.generic):
+        if label.dtype.kind in "biufU":
+            return {"numpy": label.dtype.str, "value": label.item()}
         label = label.item()
     if label is None or isinstance(label, (str, bool, int, float)):
         return label
@@ -133,14 +305,22 @@ def _encode_label(label: Any) -> Any:
         return {"tuple": [_encode_label(item) for item in label]}
     raise TypeError(
         f"Cannot save the label {label!r} of type {type(label).__name__}: labels must be "
-        "str, int, float, bool, None or tuples of them."
+        "str, int, float, bool, None, numpy scalars or tuples of them."
     )
 
 
 def _decode_label(label: Any) -> Any:
-    if isinstance(label, dict) and "tuple" in label:
-        return tuple(_decode_label(item) for item in label["tuple"])
-    return label
+    """The label :func:`_encode_label` wrote; a ValueError for anything else."""
+    if label is None or isinstance(label, (str, bool, int, float)):
+        return label
+    if isinstance(label, dict):
+        if set(label) == {"tuple"} and isinstance(label["tuple"], list):
+            return tuple(_decode_label(item) for item in label["tuple"])
+        if set(label) == {"numpy", "value"} and isinstance(label["numpy"], str):
+            dtype = np.dtype(label["numpy"])
+            if dtype.kind in "biufU" and isinstance(label["value"], (str, bool, int, float)):
+                return dtype.type(label["value"])
+    raise ValueError(f"the label {label!r} is not one shapkit writes")
 
 
 def _encode_setting(value: Any) -> Any:
@@ -172,13 +352,49 @@ def _save_npz(expl: Explanation, path: Path) -> None:
 
 
 def _load_npz(path: Path) -> Explanation:
+    with open(path, "rb") as handle:
+        start = handle.read(6)
+    if start.startswith(b"\x93NUMPY"):
+        raise ExplanationFileError(
+            f"{str(path)!r} holds a single numpy array (.npy), not a shapkit explanation "
+            "(a .npz archive written by Explanation.save)."
+        )
+    if not start.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        what = "is empty" if not start else "does not start like one"
+        raise ExplanationFileError(
+            f"{str(path)!r} is not a .npz archive (it {what}): the file is damaged or is "
+            "another kind of file."
+        )
     with np.load(path, allow_pickle=False) as archive:
-        arrays = {name: archive[name] for name in archive.files}
+        try:
+            arrays = {name: archive[name] for name in archive.files}
+        except ValueError as error:
+            if "pickle" not in str(error):
+                raise
+            raise ExplanationFileError(
+                f"{str(path)!r} is not a shapkit explanation file: it holds pickled (object) "
+                "arrays, which shapkit never writes nor loads."
+            ) from error
     if "meta" not in arrays:
-        raise ValueError(f"{str(path)!r} is not a shapkit explanation file.")
-    meta = json.loads(str(arrays["meta"]))
-    _check_meta(meta, path)
+        raise ExplanationFileError(
+            f"{str(path)!r} is not a shapkit explanation file: the .npz archive has no "
+            f"shapkit metadata (its arrays: {preview(sorted(arrays))})."
+        )
+    if arrays["meta"].shape != () or arrays["meta"].dtype.kind != "U":
+        raise ExplanationFileError(
+            f"{str(path)!r} is not a shapkit explanation file: its 'meta' array is not "
+            "shapkit's metadata."
+        )
+    meta = _parse_meta(str(arrays["meta"]), path, "'meta' array")
+    for key in ("data", "background"):
+        if (
+            key not in meta
+            or not isinstance(meta[key], (dict, type(None)))
+            or (key == "data" and meta[key] is None)
+        ):
+            raise ExplanationFileError(f"{str(path)!r} is damaged: its metadata has no {key!r}.")
     data = _decode_frame(meta["data"], arrays)
+    _check_arrays(meta, arrays, len(data), path)
     background = None if meta["background"] is None else _decode_frame(meta["background"], arrays)
     return _explanation(meta, arrays, data, background)
 
@@ -212,6 +428,11 @@ def _encode_frame(frame: pd.DataFrame, prefix: str, arrays: dict[str, np.ndarray
 
 def _decode_frame(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> pd.DataFrame:
     series = [_decode_values(codec, arrays) for codec in meta["codecs"]]
+    for j, column in enumerate(series):
+        if len(column) != meta["n_rows"]:
+            raise ValueError(
+                f"data column {j} has {len(column)} rows but the table has {meta['n_rows']}"
+            )
     frame = (
         pd.DataFrame(dict(enumerate(series)))
         if series
@@ -467,12 +688,40 @@ def _load_parquet(path: Path) -> Explanation:
     arrow = pq.read_table(path)
     metadata = arrow.schema.metadata or {}
     if b"shapkit" not in metadata:
-        raise ValueError(f"{str(path)!r} is not a shapkit explanation file.")
-    meta = json.loads(metadata[b"shapkit"])
-    _check_meta(meta, path)
+        raise ExplanationFileError(
+            f"{str(path)!r} is not a shapkit explanation file: the parquet file has no shapkit "
+            "metadata (read a plain table with pandas.read_parquet)."
+        )
+    meta = _parse_meta(metadata[b"shapkit"], path, "shapkit metadata")
+    names = meta.get("arrays")
+    columns = meta.get("data_columns")
+    if not isinstance(names, dict) or not isinstance(columns, dict):
+        raise ExplanationFileError(
+            f"{str(path)!r} is damaged: its metadata does not list its columns."
+        )
     table = arrow.to_pandas()
     shape = tuple(meta["shape"])
-    names = meta["arrays"]
+    wanted = [
+        *names.get("values", []), *names.get("std_errors", []), *names.get("base_values", []),
+        *names.get("predictions", []), "n_evals", *columns.get("names", []),
+    ]  # fmt: skip
+    missing = [name for name in wanted if name not in table.columns]
+    if missing:
+        raise ExplanationFileError(
+            f"{str(path)!r} is damaged: the columns {preview(missing)} are missing."
+        )
+    n, per_row = len(table), int(np.prod(shape[1:]))
+    if shape[0] != n or len(names["values"]) != per_row or len(names["std_errors"]) != per_row:
+        raise ExplanationFileError(
+            f"{str(path)!r} is damaged: it has {n} rows and {len(names['values'])} value "
+            f"columns, but its metadata gives the values the shape {shape}."
+        )
+    k = shape[2] if len(shape) == 3 else 1
+    if len(names["base_values"]) != k or len(names["predictions"]) != k:
+        raise ExplanationFileError(
+            f"{str(path)!r} is damaged: it has {len(names['base_values'])} base value "
+            f"columns for {k} outputs."
+        )
     arrays = {
         "values": table[names["values"]].to_numpy(dtype=float).reshape(shape),
         "std_errors": table[names["std_errors"]].to_numpy(dtype=float).reshape(shape),
@@ -480,7 +729,6 @@ def _load_parquet(path: Path) -> Explanation:
         "predictions": _vector(table, names["predictions"], names["predictions_dtype"], shape),
         "n_evals": table["n_evals"].to_numpy(),
     }
-    columns = meta["data_columns"]
     data = table[columns["names"]].copy()
     data.columns = _column_index(
         [_decode_label(label) for label in columns["labels"]], columns["dtype"]
@@ -495,6 +743,7 @@ def _load_parquet(path: Path) -> Explanation:
             [_decode_label(label) for label in labels["labels"]], labels["dtype"]
         )
         background.columns.name = _decode_label(labels["name"])
+    _check_arrays(meta, arrays, len(data), path)
     return _explanation(meta, arrays, data, background)
 
 

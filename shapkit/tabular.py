@@ -156,18 +156,40 @@ def sample_background(
 
 
 def column_names_of(X: np.ndarray | pd.DataFrame, feature_names: Sequence[str] | None) -> list[str]:
-    """Display names of X's columns: ``feature_names``, the DataFrame's columns, or x0, x1, ..."""
+    """Display names of X's columns: ``feature_names``, the DataFrame's columns, or x0, x1, ...
+
+    Names are ``str()`` of the labels. Labels that read the same after ``str()`` (the
+    columns ``1`` and ``"1"``, or a name given twice) raise a ValueError naming both,
+    since their values would be reported under one name.
+    """
+    from ._labels import first_str_collision
+
     n_columns = X.shape[1]
     if feature_names is not None:
-        names = [str(n) for n in feature_names]
-        if len(names) != n_columns:
-            raise ValueError(f"feature_names has {len(names)} names but X has {n_columns} columns.")
-        if len(set(names)) != len(names):
-            raise ValueError("feature_names contains duplicates; names must be unique.")
-        return names
-    if isinstance(X, pd.DataFrame):
-        return [str(c) for c in X.columns]
-    return [f"x{j}" for j in range(n_columns)]
+        if isinstance(feature_names, str):
+            raise TypeError(
+                f"feature_names={feature_names!r} is one string; pass a list of {n_columns} names."
+            )
+        labels = list(feature_names)
+        if len(labels) != n_columns:
+            raise ValueError(
+                f"feature_names has {len(labels)} names but X has {n_columns} columns."
+            )
+        what = "feature_names"
+    elif isinstance(X, pd.DataFrame):
+        labels, what = list(X.columns), "X's columns"
+    else:
+        return [f"x{j}" for j in range(n_columns)]
+    collision = first_str_collision(labels)
+    if collision is not None:
+        a, b = collision
+        if type(a) is type(b) and a == b:
+            raise ValueError(f"{what} contains duplicates: {a!r} twice; names must be unique.")
+        raise ValueError(
+            f"{what} has {a!r} and {b!r}, which both read {str(a)!r} as a feature name; "
+            f"rename one so the names differ as strings."
+        )
+    return [str(label) for label in labels]
 
 
 def resolve_players(
@@ -187,7 +209,16 @@ def resolve_players(
             "groups must be a mapping {group name: [column names]}, e.g. "
             "groups={'size': ['height', 'weight']}."
         )
+    from ._labels import first_str_collision
+
     position = {name: j for j, name in enumerate(column_names)}
+    collision = first_str_collision(list(groups))
+    if collision is not None:
+        a, b = collision
+        raise ValueError(
+            f"The group names {a!r} and {b!r} both read {str(a)!r}; make the group names "
+            f"unique as strings."
+        )
     owner: dict[int, str] = {}
     for group, members in groups.items():
         members = [members] if isinstance(members, str) else list(members)
@@ -210,7 +241,8 @@ def resolve_players(
     for group in groups:
         if str(group) in position and position[str(group)] not in owner:
             raise ValueError(
-                f"group name {group!r} is also the name of an ungrouped column; rename the group."
+                f"group name {group!r} is also the name of an ungrouped column "
+                f"({str(group)!r}): both would read {str(group)!r}; rename the group."
             )
     player_names: list[str] = []
     player_index: dict[str, int] = {}

@@ -159,7 +159,7 @@ BINARY_DECISION = [
 def test_binary_classifiers_in_decision_space(model):
     model = fit(model, Y_BIN)
     form, values, _, pred = assert_matches_exact(model, "decision")
-    assert form.output_names == ["1"] and values.shape == (6, D, 1)
+    assert form.output_names == [1] and values.shape == (6, D, 1)
     np.testing.assert_allclose(pred[:, 0], model.decision_function(X_EXPLAIN), rtol=1e-10)
 
 
@@ -169,7 +169,7 @@ def test_binary_classifiers_in_decision_space(model):
 def test_multiclass_classifiers_in_decision_space(model):
     model = fit(model, Y_MULTICLASS)
     form, values, _, pred = assert_matches_exact(model, "decision")
-    assert form.output_names == ["0", "1", "2"] and values.shape == (6, D, 3)
+    assert form.output_names == [0, 1, 2] and values.shape == (6, D, 3)
     np.testing.assert_allclose(pred, model.decision_function(X_EXPLAIN), rtol=1e-10)
 
 

@@ -24,6 +24,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeRegressor
 
 import shapkit
+from shapkit.models.sklearn import SklearnModel
 
 # --------------------------------------------------------------------------- helpers
 
@@ -156,6 +157,48 @@ def test_binary_decision_is_single_output_and_linear():
     np.testing.assert_allclose(expl.values, expected, atol=1e-9)
 
 
+@pytest.mark.parametrize(
+    "classes",
+    [[1, 2, 3], [1.0, 2.0, 3.0], [False, True], ["a", "b", "c"], [np.int64(0), np.int64(1)]],
+    ids=["int", "float", "bool", "str", "numpy-int"],
+)
+def test_class_labels_keep_their_type(classes):
+    rng = np.random.default_rng(0)
+    y = np.array(classes * 10)
+    X = rng.normal(size=(len(y), 3)) + np.arange(len(y))[:, None] % len(classes)
+    model = LogisticRegression().fit(X, y)
+    names = SklearnModel(model).output_names
+    expected = [c.item() if isinstance(c, np.generic) else c for c in classes]
+    assert names == expected
+    assert [type(n) for n in names] == [type(c) for c in expected]  # no numpy scalars
+    if len(classes) == 2:  # binary decision: the positive class only
+        assert SklearnModel(model, output="decision").output_names == [expected[1]]
+        assert type(SklearnModel(model, output="decision").output_names[0]) is type(expected[1])
+
+
+def test_integer_classes_are_selected_by_label():
+    rng = np.random.default_rng(1)
+    y = np.array([1, 2, 3] * 12)
+    X = rng.normal(size=(36, 3)) + y[:, None]
+    model = LogisticRegression().fit(X, y)
+    expl = shapkit.explain(model, X[:4], background=X[::6])
+    assert expl.output_names == [1, 2, 3]
+    # class 1 is at position 0: expl[:, :, 1] and summary(output=1) act on class 1
+    np.testing.assert_array_equal(expl[:, :, 1].values, expl.values[:, :, 0])
+    np.testing.assert_allclose(expl[:, :, 1].predictions, model.predict_proba(X[:4])[:, 0])
+    pd.testing.assert_frame_equal(
+        shapkit.summary(expl, output=1), shapkit.summary(expl, output_position=0)
+    )
+    np.testing.assert_array_equal(expl.output_at(0).values, expl.values[:, :, 0])
+    with pytest.raises(KeyError, match=r"Unknown output 0; the outputs are \[1, 2, 3\]\..*"
+                                       r"expl\.output_at\(0\)"):  # fmt: skip
+        expl[:, :, 0]
+    with pytest.raises(KeyError, match=r"Unknown output 0"):
+        shapkit.summary(expl, output=0)
+    with pytest.raises(KeyError, match=r"True \(bool\) is not the label 1 \(number\)"):
+        expl[:, :, True]
+
+
 def test_linear_regression_on_dataframe_closed_form():
     rng = np.random.default_rng(1)
     X = pd.DataFrame(rng.normal(size=(60, 5)), columns=list("abcde"))
@@ -233,7 +276,8 @@ def test_pipeline_with_mixed_dtypes(estimator):
 
     expl = shapkit.explain(model, rows, background=background)
     assert expl.values.shape == (4, 5, 2)
-    assert expl.output_names == ["False", "True"]
+    assert expl.output_names == [False, True]  # the classes, with their type
+    assert all(type(name) is bool for name in expl.output_names)
     assert expl.feature_names == list(X.columns)
     assert_efficiency(expl)
     np.testing.assert_allclose(expl.predictions, model.predict_proba(rows), atol=1e-12)

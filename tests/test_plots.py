@@ -114,8 +114,12 @@ def test_bar_multi_output(multi):
     _png(ax)
     assert len(_labels(ax)) == d and len(_bars(ax)) == d * k
     assert [t.get_text() for t in ax.get_legend().get_texts()] == multi.output_names
-    ax = plots.bar(multi, output=1)
+    ax = plots.bar(multi, output_position=1)
     assert len(_bars(ax)) == d and "output: output_1" in ax.get_title()
+    ax = plots.bar(multi, output="output_1")
+    assert len(_bars(ax)) == d and "output: output_1" in ax.get_title()
+    with pytest.raises(KeyError, match=r"output_position=1"):
+        plots.bar(multi, output=1)
     ax = plots.bar(multi, aggregate=True, max_features=3)
     assert _labels(ax)[-1] == f"{d - 2} other features" and len(_bars(ax)) == 3
 
@@ -149,10 +153,12 @@ def test_beeswarm(single, max_features):
 
 
 def test_beeswarm_multi_output_and_groups(multi):
-    for output in (None, "output_0", 2):
-        ax = plots.beeswarm(multi, output=output)
+    for output, position, name in ((None, None, "output_2"), ("output_0", None, "output_0"),
+                                   (None, 1, "output_1")):  # fmt: skip
+        ax = plots.beeswarm(multi, output=output, output_position=position)
         _png(ax)
         assert len(_labels(ax)) == len(multi.feature_names)
+        assert ax.get_xlabel() == f"Shapley value (impact on {name})"
     assert "first two" in _labels(ax)
     with pytest.raises(KeyError, match="Unknown output"):
         plots.beeswarm(multi, output="missing")
@@ -187,10 +193,12 @@ def test_waterfall_of_a_feature_subset_shows_the_rest(single):
 
 
 def test_waterfall_multi_output(multi):
-    for output in (None, 0, 1):
-        ax = plots.waterfall(multi, 0, output=output)
+    for position in (None, 0, 1):
+        ax = plots.waterfall(multi, 0, output_position=position)
         _png(ax)
         assert len(_labels(ax)) == len(multi.feature_names)
+        name = multi.output_names[-1 if position is None else position]
+        assert ax.get_xlabel().startswith(f"model output (output {name}, ")
     assert "first two" in _labels(ax)  # a group is labelled by its name
     with pytest.raises(IndexError):
         plots.waterfall(multi, N_ROWS)
@@ -210,7 +218,7 @@ def test_dependence(single, multi):
     assert len(ax.get_legend().get_texts()) == 3
     ax = plots.dependence(single, "colour", color=None)  # categories on the x-axis
     assert [t.get_text() for t in ax.get_xticklabels()] == ["blue", "green", "red"]
-    ax = plots.dependence(multi, "first two", output=0)  # a group: its first column
+    ax = plots.dependence(multi, "first two", output_position=0)  # a group: its first column
     assert ax.get_xlabel() == "a rather long feature name 0"
     _png(ax)
     with pytest.raises(KeyError):
@@ -259,6 +267,113 @@ def test_convergence_from_an_explainer(multi):
     assert len(ax.get_legend().get_texts()) == 1
     with pytest.raises(TypeError, match="one-row DataFrame"):
         plots.convergence_trace(explainer, X.iloc[0])
+
+
+# --- names are drawn as they are, never as mathtext -----------------------------------------
+
+TRICKY = ["cost_$\\frac$", "a$b$c", "50%_$", "x_{1}^2"]
+GROUP = "g $\\frac{1}$"
+OUTPUTS = ["out $1$", "$\\sqrt$"]
+LEVELS = ["$x$", "y_$", "$\\alpha$"]
+
+
+@pytest.fixture(scope="module")
+def tricky():
+    """An explanation whose columns, group, outputs, category levels and index are math."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(24, 3)), columns=TRICKY[:3],
+                     index=pd.Index([f"row_$\\frac$ {i}" for i in range(24)]))  # fmt: skip
+    X[TRICKY[3]] = pd.Categorical(rng.choice(LEVELS, size=24))
+
+    def model(Z):
+        s = Z[TRICKY[0]] + 2 * Z[TRICKY[1]] * Z[TRICKY[2]] + (Z[TRICKY[3]] == "$x$")
+        return pd.DataFrame({OUTPUTS[0]: s, OUTPUTS[1]: -s})
+
+    groups = {GROUP: TRICKY[1:3]}
+    return shapkit.explain(model, X, background=X.iloc[:8], groups=groups, seed=0)
+
+
+def _drawn_literally(ax, expected):
+    """Draw the figure; every text is drawn as it is (no mathtext, no TeX), and each of
+    ``expected`` is the whole text of some artist."""
+    _png(ax)
+    texts = ax.figure.findobj(matplotlib.text.Text)
+    for text in texts:
+        if any(mark in text.get_text() for mark in "$\\^_{"):
+            assert text.get_parse_math() is False and text.get_usetex() is False, text
+    drawn = [text.get_text() for text in texts]
+    for name in expected:
+        assert name in drawn, (name, drawn)
+    return drawn
+
+
+def test_every_plot_draws_names_as_they_are(tricky):
+    assert tricky.feature_names == [TRICKY[0], GROUP, TRICKY[3]]
+    assert tricky.output_names == OUTPUTS
+    features = tricky.feature_names
+    _drawn_literally(plots.bar(tricky), [*features, *OUTPUTS])
+    drawn = _drawn_literally(plots.bar(tricky, output=OUTPUTS[0]), features)
+    assert f"output: {OUTPUTS[0]}" in drawn
+    drawn = _drawn_literally(plots.bar(tricky, aggregate=True), features)
+    assert f"summed over outputs {OUTPUTS[0]}, {OUTPUTS[1]}" in drawn
+    drawn = _drawn_literally(plots.beeswarm(tricky), features)
+    assert f"Shapley value (impact on {OUTPUTS[1]})" in drawn
+    ax = plots.waterfall(tricky, 0, output=OUTPUTS[0])
+    cell = tricky.data[TRICKY[0]].iloc[0]
+    level = tricky.data[TRICKY[3]].iloc[0]
+    drawn = _drawn_literally(ax, [f"{TRICKY[0]} = {cell:.4g}", GROUP, f"{TRICKY[3]} = {level}"])
+    assert f"model output (output {OUTPUTS[0]}, row row_$\\frac$ 0)" in drawn
+    ax = plots.dependence(tricky, TRICKY[0], color=TRICKY[3])  # a legend of math levels
+    drawn = _drawn_literally(ax, [TRICKY[0], *LEVELS])
+    assert f"Shapley value of {TRICKY[0]} ({OUTPUTS[1]})" in drawn
+    assert ax.get_legend().get_title().get_text() == TRICKY[3]
+    ax = plots.dependence(tricky, TRICKY[3], color=TRICKY[0])  # levels on the x-axis
+    _drawn_literally(ax, sorted(LEVELS))
+    assert [t.get_text() for t in ax.get_xticklabels()] == sorted(LEVELS)
+    colourbar = [a for a in ax.figure.axes if a is not ax][0]
+    assert colourbar.get_ylabel() == TRICKY[0]
+    ax = plots.dependence(tricky, GROUP, output_position=0, color=None)
+    _drawn_literally(ax, [TRICKY[1], f"Shapley value of {GROUP} ({OUTPUTS[0]})"])
+
+
+def test_convergence_draws_names_as_they_are():
+    weights = np.array([1.0, -2.0, 0.5])
+
+    def game(masks):
+        total = masks @ weights
+        return np.column_stack([total, 2 * total])
+
+    trace = plots.convergence_trace(game, n_players=3, budgets=[8, 16],
+                                    feature_names=TRICKY[:3])  # fmt: skip
+    trace["output"] = trace["output"].map({0: OUTPUTS[0], 1: OUTPUTS[1]})
+    ax = plots.convergence(trace, output=OUTPUTS[0])
+    drawn = _drawn_literally(ax, TRICKY[:3])
+    assert f"Shapley value ({OUTPUTS[0]})" in drawn
+
+
+def test_many_outputs_bar_shows_the_most_important():
+    rng = np.random.default_rng(2)
+    k = 40
+    values = rng.normal(size=(6, 3, k)) * np.arange(1, k + 1)  # later outputs larger
+    base = np.zeros((6, k))
+    expl = shapkit.Explanation(
+        values=values, base_values=base, std_errors=np.zeros_like(values),
+        data=pd.DataFrame(rng.normal(size=(6, 3)), columns=["a", "b", "c"]),
+        feature_names=["a", "b", "c"], output_names=[f"class {c}" for c in range(k)],
+        method="kernel", n_evals=np.full(6, 8), predictions=base + values.sum(axis=1),
+    )  # fmt: skip
+    importance = np.abs(values).mean(axis=0).sum(axis=0)
+    top = sorted(np.argsort(-importance)[:10])
+    ax = plots.bar(expl)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [f"class {c}" for c in top]
+    assert len(_bars(ax)) == 3 * 10
+    assert ax.get_title().startswith("the 10 of 40 outputs with the largest mean |value|")
+    ax = plots.bar(expl, max_outputs=3)
+    assert len(ax.get_legend().get_texts()) == 3 and "the 3 of 40" in ax.get_title()
+    ax = plots.bar(expl, max_outputs=40)
+    assert len(_bars(ax)) == 3 * 40 and ax.get_title() == ""
+    with pytest.raises(ValueError, match="max_outputs=0"):
+        plots.bar(expl, max_outputs=0)
 
 
 def test_plots_module_imports_by_name_without_matplotlib():

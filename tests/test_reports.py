@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 from html.parser import HTMLParser
 
@@ -153,9 +154,14 @@ def test_multi_output_blocks_and_aggregate():
     np.testing.assert_allclose(high["mean_abs"], 2 * single["mean_abs"])
     np.testing.assert_allclose(high["share"], single["share"])
     np.testing.assert_allclose(high["direction"], single["direction"])
-    # one output, by name or by position
+    # one output, by label or by an explicit position; an int is never a position
     pd.testing.assert_frame_equal(shapkit.summary(expl, output="high"), high, check_names=False)
-    pd.testing.assert_frame_equal(shapkit.summary(expl, output=1), high, check_names=False)
+    by_position = shapkit.summary(expl, output_position=1)
+    pd.testing.assert_frame_equal(by_position, high, check_names=False)
+    with pytest.raises(KeyError, match=r"Unknown output 1; .*output_position=1"):
+        shapkit.summary(expl, output=1)
+    with pytest.raises(ValueError, match="not both"):
+        shapkit.summary(expl, output="high", output_position=1)
     # aggregate: per row, sum of |value| over outputs = 3 |value of "low"|
     total = shapkit.summary(expl, aggregate=True)
     assert total.index.name == "feature"
@@ -251,3 +257,86 @@ def test_report_of_an_exact_explanation_and_one_row(tmp_path):
     text = _check_report(shapkit.report(expl, tmp_path / "exact.html", title="A & B"), 4)
     assert "A &amp; B" in text and "values are exact" in text
     _check_report(shapkit.report(expl[1], tmp_path / "row.html"), 3)  # one waterfall
+
+
+def test_report_with_math_and_markup_in_names(tmp_path):
+    names = ["cost_$\\frac$", "a$b$c", "50%_$ <b>&", "x_{1}^2"]
+    values = np.stack([VALUES, -VALUES], axis=2)
+    expl = small_explanation(values, np.stack([ERRORS, ERRORS], axis=2))
+    expl.data.columns = names
+    expl.background.columns = names
+    expl.feature_names = [names[0], names[1], "g $\\frac{1}$"]
+    expl.player_columns = {names[0]: [names[0]], names[1]: [names[1]],
+                           "g $\\frac{1}$": names[2:]}  # fmt: skip
+    expl.output_names = ["out $1$", "$\\sqrt$"]
+    text = _check_report(shapkit.report(expl, tmp_path / "math.html"), 1 + 2 + 4)
+    for name in [*expl.feature_names, *expl.output_names, names[2]]:
+        assert html.escape(name, quote=True) in text
+    assert "50%_$ &lt;b&gt;&amp;" in text and "<b>&" not in text
+
+
+def _many_outputs(k=1000, n=4):
+    """A hand-made explanation with k outputs; output c has values of size c + 1."""
+    rng = np.random.default_rng(4)
+    values = rng.choice([-1.0, 1.0], size=(n, 3, 1)) * np.arange(1, k + 1)  # |value| = c + 1
+    expl = small_explanation(VALUES[:n], ERRORS[:n])
+    base = np.zeros((n, k))
+    expl.values, expl.std_errors = values, np.zeros_like(values)
+    expl.base_values, expl.predictions = base, base + values.sum(axis=1)
+    expl.output_names = [f"item {c}" for c in range(k)]
+    return expl
+
+
+def test_report_of_1000_outputs_shows_the_most_important(tmp_path, monkeypatch):
+    from shapkit.reports import html as report_module
+    from shapkit.reports import plots as plot_module
+
+    made = []
+    axes = plot_module._axes
+
+    def counting_axes(*args, **kwargs):
+        made.append(1)
+        return axes(*args, **kwargs)
+
+    monkeypatch.setattr(plot_module, "_axes", counting_axes)
+    # count the figures, skip their PNG encoding (the slow part, not what is tested)
+    monkeypatch.setattr(
+        report_module, "_figure",
+        lambda ax, caption: '<figure><img src="data:image/png;base64,"></figure>',
+    )  # fmt: skip
+    expl = _many_outputs()
+    text = _check_report(shapkit.report(expl, tmp_path / "many.html"), 1 + 10 + 20)
+    assert len(made) == 1 + 10 + 20  # bar, a beeswarm and two waterfalls per output shown
+    shown = [f"item {c}" for c in range(990, 1000)]  # the largest values
+    for name in shown:
+        assert f"<h3>Output {name}</h3>" in text
+    assert "<h3>Output item 989</h3>" not in text
+    assert "This explanation has 1000 outputs; this report shows the 10 with the largest" in text
+    assert "<summary>990 outputs left out</summary>" in text
+    assert "item 0, item 1, item 2" in text and "item 989</p>" in text
+    assert "<code>outputs=[...]</code>" in text and "<code>max_outputs=</code> (now 10)" in text
+    assert "(the 10 shown of 1000 outputs)" in text
+    made.clear()
+    text = _check_report(shapkit.report(expl, tmp_path / "three.html", max_outputs=3), 1 + 6 + 3)
+    assert len(made) == 10 and "<summary>997 outputs left out</summary>" in text
+    with pytest.raises(ValueError, match="max_outputs=0"):
+        shapkit.report(expl, tmp_path / "none.html", max_outputs=0)
+
+
+def test_report_outputs_are_labels(tmp_path, monkeypatch):
+    from shapkit.reports import html as report_module
+
+    monkeypatch.setattr(
+        report_module, "_figure",
+        lambda ax, caption: '<figure><img src="data:image/png;base64,"></figure>',
+    )  # fmt: skip
+    values = np.stack([VALUES, -VALUES, 2 * VALUES], axis=2)
+    expl = small_explanation(values, np.stack([ERRORS] * 3, axis=2))
+    expl.output_names = [1, 2, 3]
+    text = shapkit.report(expl, tmp_path / "one.html", outputs=[1]).read_text()
+    assert "<h3>Output 1</h3>" in text and "<h3>Output 2</h3>" not in text
+    assert "left out" not in text  # outputs= is honoured as given
+    with pytest.raises(KeyError, match=r"Unknown output 0.*output_at\(0\)"):
+        shapkit.report(expl, tmp_path / "zero.html", outputs=[0])
+    by_position = shapkit.report(expl.output_at([0, 2]), tmp_path / "pos.html").read_text()
+    assert "<h3>Output 1</h3>" in by_position and "<h3>Output 3</h3>" in by_position

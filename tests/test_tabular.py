@@ -10,7 +10,7 @@ from conftest import brute_force_shapley
 import shapkit
 from shapkit.games import MarginalGame
 from shapkit.models import as_model
-from shapkit.tabular import RowMasker, resolve_players, sample_background
+from shapkit.tabular import RowMasker, column_names_of, resolve_players, sample_background
 
 
 def marginal_game_by_hand(f, x, background):
@@ -109,6 +109,34 @@ def test_resolve_players_orders_by_first_column_and_keeps_singletons():
     names, column_player = resolve_players(["a", "b", "c", "d"], {"g": ["d", "b"]})
     assert names == ["a", "g", "c"]
     assert column_player.tolist() == [0, 1, 2, 1]
+
+
+def test_names_that_collide_after_str_are_refused():
+    X = pd.DataFrame([[1.0, 2.0, 3.0]], columns=pd.Index([1, "1", "b"], dtype=object))
+    with pytest.raises(ValueError, match=r"X's columns has 1 and '1', which both read '1'"):
+        column_names_of(X, None)
+    with pytest.raises(ValueError, match=r"X's columns has 1 and '1'"):
+        shapkit.explain(lambda Z: Z.iloc[:, 0], X, background=X)
+    ok = column_names_of(X, ["one", "one as text", "b"])  # names given: the labels are free
+    assert ok == ["one", "one as text", "b"]
+    with pytest.raises(ValueError, match=r"feature_names has 2 and '2', which both read '2'"):
+        column_names_of(np.zeros((1, 3)), [2, "2", "c"])
+    with pytest.raises(ValueError, match=r"feature_names contains duplicates: 'c' twice"):
+        column_names_of(np.zeros((1, 3)), ["c", "d", "c"])
+    with pytest.raises(ValueError, match=r"has 0.5 and '0.5'"):
+        column_names_of(pd.DataFrame([[1, 2]], columns=pd.Index([0.5, "0.5"], dtype=object)), None)
+    assert column_names_of(pd.DataFrame([[1, 2]], columns=[0, 1]), None) == ["0", "1"]
+
+
+def test_group_names_that_collide_are_refused():
+    columns = ["a", "b", "c", "1"]
+    with pytest.raises(ValueError, match=r"group names 1 and '1' both read '1'"):
+        resolve_players(columns, {1: ["a"], "1": ["b"]})
+    with pytest.raises(ValueError, match=r"group name 1 is also the name of an ungrouped column "
+                                         r"\('1'\): both would read '1'"):  # fmt: skip
+        resolve_players(columns, {1: ["a", "b"]})
+    names, _ = resolve_players(columns, {1: ["a", "1"]})  # the column "1" is in the group
+    assert names == ["1", "b", "c"]
 
 
 def test_grouped_players_equal_the_game_on_groups():

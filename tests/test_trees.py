@@ -134,21 +134,22 @@ def test_predict_matches_model(case_id):
 @pytest.mark.parametrize(
     ("case_id", "space", "names"),
     [
-        ("rf_clf", "probability", ["0", "1", "2"]),
+        ("rf_clf", "probability", [0, 1, 2]),
         ("rf_reg", "raw", ["prediction"]),
-        ("gb_bin", "margin", ["1"]),
-        ("gb_multi", "margin", ["0", "1", "2"]),
+        ("gb_bin", "margin", [1]),
+        ("gb_multi", "margin", [0, 1, 2]),
         ("hgb_poisson", "margin", ["margin"]),
-        ("xgb_bin", "margin", ["1"]),
+        ("xgb_bin", "margin", [1]),
         ("xgb_poisson", "margin", ["margin"]),
         ("xgb_reg", "raw", ["prediction"]),
-        ("lgb_multi", "margin", ["0", "1", "2"]),
+        ("lgb_multi", "margin", [0, 1, 2]),
     ],
 )
 def test_space_and_output_names(case_id, space, names):
     tm = read_tree_model(fitted(case_id)[0])
     assert tm.space == space
     assert tm.output_names == names
+    assert [type(name) for name in tm.output_names] == [type(name) for name in names]
 
 
 def test_boosters():

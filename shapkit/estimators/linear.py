@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .._labels import plain
 from ..models.sklearn import (
     CLASSIFIER_OUTPUTS,
     REGRESSOR_OUTPUTS,
@@ -328,7 +329,7 @@ def _final_coefficients(
         names = ["prediction"] if k == 1 else [f"output_{c}" for c in range(k)]
         return weights, bias, names
 
-    classes = [str(c) for c in getattr(final, "classes_", [])]
+    classes = [plain(c) for c in getattr(final, "classes_", [])]
     n_classes = len(classes)
     expected = 1 if n_classes == 2 else n_classes
     if n_classes < 2 or k != expected:

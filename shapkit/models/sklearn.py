@@ -82,7 +82,7 @@ class SklearnModel:
     >>> X, y = load_iris(return_X_y=True)
     >>> model = SklearnModel(LogisticRegression(max_iter=500).fit(X, y))
     >>> model.predict(X[:2]).shape, model.output_names
-    ((2, 3), ['0', '1', '2'])
+    ((2, 3), [0, 1, 2])
     """
 
     def __init__(self, estimator: Any, output: str = "auto") -> None:
@@ -109,8 +109,11 @@ class SklearnModel:
                 f"{type(estimator).__name__} has no decision_function; "
                 f"use output='probability' or 'log_odds'."
             )
-        classes = [str(c) for c in getattr(estimator, "classes_", [])]
-        self.output_names: list[str] = []
+        # the classes as they are (numpy scalars as Python ones): ints stay ints
+        classes = [
+            c.item() if isinstance(c, np.generic) else c for c in getattr(estimator, "classes_", [])
+        ]
+        self.output_names: list[Any] = []
         if self.is_classifier:
             if self.output == "decision" and len(classes) == 2:
                 self.output_names = [classes[1]]

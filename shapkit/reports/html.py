@@ -61,6 +61,7 @@ def report(
     *,
     title: str | None = None,
     outputs: list[Any] | None = None,
+    max_outputs: int = 10,
     max_features: int = 12,
     level: float = 0.95,
 ) -> Path:
@@ -70,8 +71,36 @@ def report(
     (:func:`shapkit.summary`); the mean |value| bar plot and the beeswarm; waterfalls
     of the rows with the highest and the lowest prediction; estimator diagnostics
     (evaluations used, largest standard error, efficiency gap
-    ``max |base + sum - prediction|``). ``outputs`` restricts a multi-output
-    explanation to some outputs (default: all). Needs matplotlib.
+    ``max |base + sum - prediction|``). Needs matplotlib. Names are drawn and written
+    as they are: no mathtext in the figures, HTML-escaped in the page.
+
+    Parameters
+    ----------
+    explanation : Explanation
+    path : str or Path
+        The HTML file to write.
+    title : str, optional
+        Default: "Shapley values: <model>".
+    outputs : list of labels, optional
+        The outputs of a multi-output explanation to report, by label (an int is a
+        label, never a position). To choose by position, report
+        ``explanation.output_at([0, 2])``.
+    max_outputs : int
+        Without ``outputs=``, a multi-output explanation with more outputs than this is
+        reported on the ``max_outputs`` outputs with the largest mean |value| (summed
+        over players), and the report lists the others and says how to see them.
+        Each output costs three figures (beeswarm, two waterfalls).
+    max_features : int
+        Players drawn on their own in each plot; the rest are summed.
+    level : float
+        Coverage of the summary intervals.
+
+    Raises
+    ------
+    ValueError
+        No rows; ``outputs`` on a single-output explanation; ``max_outputs`` below 1.
+    KeyError
+        A label in ``outputs`` is not an output.
 
     Example
     -------
@@ -84,8 +113,9 @@ def report(
     """
     from . import plots
 
+    plots.check_max_outputs(max_outputs)
     with plots.detached_figures():
-        document = _document(explanation, title, outputs, max_features, level, plots)
+        document = _document(explanation, title, outputs, max_outputs, max_features, level, plots)
     path = Path(path)
     path.write_text(document, encoding="utf-8")
     return path
@@ -95,6 +125,7 @@ def _document(
     explanation: Explanation,
     title: str | None,
     outputs: list[Any] | None,
+    max_outputs: int,
     max_features: int,
     level: float,
     plots: Any,
@@ -102,10 +133,19 @@ def _document(
     expl = explanation
     if len(expl) == 0:
         raise ValueError("The explanation has no rows to report on.")
+    left_out: list[Any] = []
     if outputs is not None:
         if not expl.is_multi_output:
             raise ValueError("outputs= applies to multi-output explanations only.")
+        if isinstance(outputs, (str, tuple)) or not hasattr(outputs, "__iter__"):
+            outputs = [outputs]  # one label
         expl = expl[:, :, list(outputs)]
+    elif expl.is_multi_output:
+        shown = plots.top_outputs(expl, max_outputs)
+        if shown.size < expl.values.shape[2]:
+            kept = set(shown.tolist())
+            left_out = [n for c, n in enumerate(expl.output_names) if c not in kept]
+            expl = expl.output_at(shown)
     title = title or f"Shapley values: {expl.settings.get('model') or 'model'}"
     output_names = list(expl.output_names)
     multi = expl.is_multi_output
@@ -118,13 +158,14 @@ def _document(
         f"{_e(stamp)}.</p>"
     )
     parts.append(_nav())
+    if left_out:
+        parts.append(_left_out_note(expl, left_out, max_outputs))
 
     parts.append('<section id="settings"><h2>Model, data and estimator</h2>')
-    parts.append(_settings_table(expl))
+    parts.append(_settings_table(expl, n_outputs=len(explanation.output_names)))
     parts.append(_groups_block(expl))
     parts.append("</section>")
 
-    table = summary(expl, level=level)
     parts.append('<section id="summary"><h2>Global importance</h2>')
     parts.append(
         '<p class="note">Mean |Shapley value| per player over the explained rows, with a '
@@ -135,15 +176,17 @@ def _document(
         "and its Shapley value (+1: higher values push the output up).</p>"
     )
     if multi:
-        for name in output_names:
+        for c, name in enumerate(output_names):
             parts.append(f"<h3>Output {_e(name)}</h3>")
-            parts.append(_summary_html(table.xs(name, level="output")))
+            parts.append(_summary_html(summary(expl, output_position=c, level=level)))
     else:
-        parts.append(_summary_html(table))
+        parts.append(_summary_html(summary(expl, level=level)))
     parts.append("</section>")
 
     parts.append('<section id="importance"><h2>Mean |Shapley value|</h2>')
-    ax = plots.bar(expl, max_features=max_features, level=level)
+    ax = plots.bar(
+        expl, max_features=max_features, max_outputs=max(len(output_names), 1), level=level
+    )
     parts.append(
         _figure(
             ax,
@@ -158,10 +201,10 @@ def _document(
     parts.append("</section>")
 
     parts.append('<section id="beeswarm"><h2>Shapley values of every row</h2>')
-    for name in output_names:
+    for c, name in enumerate(output_names):
         if multi:
             parts.append(f"<h3>Output {_e(name)}</h3>")
-        ax = plots.beeswarm(expl, max_features=max_features, output=name if multi else None)
+        ax = plots.beeswarm(expl, max_features=max_features, output_position=c if multi else None)
         parts.append(
             _figure(
                 ax,
@@ -183,7 +226,7 @@ def _document(
             heading = f"{which.capitalize()} prediction: row {label}"
             parts.append(f"<h3>{_e(heading)}{_e(f' (output {name})') if multi else ''}</h3>")
             ax = plots.waterfall(
-                expl, row, output=name if multi else None, max_features=max_features
+                expl, row, output_position=c if multi else None, max_features=max_features
             )
             parts.append(
                 _figure(
@@ -242,12 +285,31 @@ def _figure(ax: Any, caption: str) -> str:
     )
 
 
+def _left_out_note(expl: Explanation, left_out: list[Any], max_outputs: int) -> str:
+    """Which outputs the report leaves out, and how to see them."""
+    shown = ", ".join(str(name) for name in expl.output_names)
+    total = len(left_out) + len(expl.output_names)
+    listed = ", ".join(str(name) for name in left_out)
+    return (
+        f'<p class="note warn" id="outputs-left-out">This explanation has {total} outputs; '
+        f"this report shows the {len(expl.output_names)} with the largest mean |Shapley "
+        f"value| (summed over players): {_e(shown)}. The other {len(left_out)} are left "
+        f"out (listed below). To see them, pass <code>outputs=[...]</code> (their "
+        f"labels) or a larger <code>max_outputs=</code> (now {max_outputs}) to "
+        f"<code>shapkit.report</code>, or use "
+        f"<code>shapkit.summary(expl, output=label)</code> and the plots' "
+        f"<code>output=</code>.</p>"
+        f"<details><summary>{len(left_out)} outputs left out</summary>"
+        f'<p class="wrap">{_e(listed)}</p></details>'
+    )
+
+
 def _kv_table(rows: list[tuple[str, Any]]) -> str:
     body = "".join(f"<tr><td>{_e(key)}</td><td>{_e(value)}</td></tr>" for key, value in rows)
     return f'<table class="kv"><tbody>{body}</tbody></table>'
 
 
-def _settings_table(expl: Explanation) -> str:
+def _settings_table(expl: Explanation, n_outputs: int | None = None) -> str:
     settings = expl.settings
     data = expl.data
     numeric = sum(pd.api.types.is_numeric_dtype(t) for t in data.dtypes)
@@ -263,7 +325,7 @@ def _settings_table(expl: Explanation) -> str:
     rows = [
         ("Model", settings.get("model", "not recorded")),
         ("Output space", _output_space(settings.get("output"))),
-        ("Outputs", ", ".join(map(str, expl.output_names))),
+        ("Outputs", _outputs_cell(expl.output_names, n_outputs)),
         ("Rows explained", len(expl)),
         ("Data columns", f"{data.shape[1]} ({numeric} numeric)"),
         ("Players", f"{len(expl.feature_names)} ({len(groups) or 'no'} groups of columns)"),
@@ -274,6 +336,14 @@ def _settings_table(expl: Explanation) -> str:
         ("Seed", "none" if settings.get("seed") is None else settings.get("seed")),
     ]
     return _kv_table(rows)
+
+
+def _outputs_cell(names: list[Any], n_outputs: int | None) -> str:
+    """The reported outputs, and how many the explanation has when some are left out."""
+    text = ", ".join(map(str, names))
+    if n_outputs is not None and n_outputs > len(names):
+        text += f" (the {len(names)} shown of {n_outputs} outputs)"
+    return text
 
 
 def _output_space(output: Any) -> str:

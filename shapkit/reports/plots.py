@@ -12,6 +12,12 @@ feature values.
 - :func:`dependence`: a feature's value against its Shapley value, coloured by another.
 - :func:`convergence`: one row's estimates +- standard error against the evaluations
   used, from :func:`convergence_trace`.
+
+Outputs of a multi-output explanation are chosen by label with ``output=`` (an int is a
+label, never a position) or by position with ``output_position=``. Every text drawn from
+a name or a cell (tick labels, titles, axis labels, legends, annotations) is drawn
+literally, never parsed as mathtext or LaTeX, so a column named ``cost_$\\frac$`` or
+``a$b$c`` is shown as it is.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._labels import label_positions, output_index, preview, same_label
 from .summary import abs_interval, numeric_column, player_columns, select_output
 
 if TYPE_CHECKING:
@@ -38,6 +45,12 @@ NEGATIVE = "#0072B2"  # blue: pushes it down
 NEUTRAL = "#8C8C8C"  # grey: "other features", missing or non-numeric values
 BAR = "#0072B2"
 VALUE_CMAP = "cividis"
+
+#: Text properties that draw a string as it is: no mathtext (``$...$``), no LaTeX.
+LITERAL = {"parse_math": False, "usetex": False}
+
+#: Default number of outputs :func:`bar` draws side by side (the most important ones).
+MAX_OUTPUTS = 10
 
 __all__ = [
     "bar",
@@ -92,22 +105,53 @@ def _axes(ax: Axes | None, width: float, height: float) -> Axes:
     return ax
 
 
+def _literal(texts: Any) -> None:
+    """Draw these Text artists as they are (see :data:`LITERAL`)."""
+    for text in texts:
+        if text is not None:
+            text.set_parse_math(False)
+            text.set_usetex(False)
+
+
+def _literal_legend(legend: Any) -> None:
+    _literal([*legend.get_texts(), legend.get_title()])
+
+
 def _tidy(ax: Axes) -> None:
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
 
 
-def _one_output(expl: Explanation, output: Any) -> tuple[Explanation, Any]:
-    """The single-output explanation to draw: ``output``, or the last output of a
-    multi-output explanation (the positive class of a binary classifier)."""
-    if not expl.is_multi_output:
-        if output is not None:
-            expl = select_output(expl, output)
-        return expl, expl.output_names[0] if expl.output_names else None
-    if output is None:
-        output = expl.output_names[-1]
-    single = select_output(expl, output)
-    return single, single.output_names[0]
+def _one_output(
+    expl: Explanation, output: Any, output_position: int | None = None
+) -> tuple[Explanation, Any]:
+    """The single-output explanation to draw: the output labelled ``output`` or at
+    ``output_position``, else the last output of a multi-output explanation (the
+    positive class of a binary classifier)."""
+    if output is None and output_position is None and expl.is_multi_output:
+        output_position = -1
+    single = select_output(expl, output, output_position)
+    return single, single.output_names[0] if single.output_names else None
+
+
+def check_max_outputs(max_outputs: Any) -> None:
+    """Raise unless ``max_outputs`` is an int of at least 1."""
+    if isinstance(max_outputs, (bool, np.bool_)) or not isinstance(max_outputs, (int, np.integer)):
+        raise TypeError(f"max_outputs={max_outputs!r}: pass an int, e.g. 10.")
+    if max_outputs < 1:
+        raise ValueError(f"max_outputs={max_outputs}: show at least 1 output.")
+
+
+def top_outputs(expl: Explanation, max_outputs: int) -> np.ndarray:
+    """Positions of the ``max_outputs`` outputs with the largest mean |value| (summed
+    over players), in the explanation's order; all of them when there are no more."""
+    check_max_outputs(max_outputs)
+    k = expl.values.shape[2] if expl.is_multi_output else 1
+    if k <= max_outputs:
+        return np.arange(k)
+    importance = np.abs(expl.values).mean(axis=0).sum(axis=0)
+    order = np.argsort(-importance, kind="stable")
+    return np.sort(order[:max_outputs])
 
 
 def _split_top(order: np.ndarray, max_features: int) -> tuple[np.ndarray, np.ndarray]:
@@ -177,8 +221,8 @@ def _value_colourbar(ax: Axes, label: str) -> None:
     bar = ax.figure.colorbar(
         mappable, ax=ax, ticks=[0, 1], aspect=25, pad=0.02, fraction=0.04, shrink=0.6
     )
-    bar.ax.set_yticklabels(["low", "high"])
-    bar.set_label(label)
+    bar.ax.set_yticklabels(["low", "high"], **LITERAL)
+    bar.set_label(label, **LITERAL)
     bar.outline.set_visible(False)
 
 
@@ -190,7 +234,9 @@ def bar(
     *,
     max_features: int = 10,
     output: Any = None,
+    output_position: int | None = None,
     aggregate: bool = False,
+    max_outputs: int = MAX_OUTPUTS,
     level: float = 0.95,
     rows: str = "sample",
     ax: Axes | None = None,
@@ -201,12 +247,37 @@ def bar(
     variation and estimation noise). Beyond ``max_features`` rows the least important
     features are summed into one "N other features" bar (the mean over rows of their
     summed |values|). A multi-output explanation gets one bar per output and feature,
-    unless ``output=`` picks one or ``aggregate=True`` sums |values| over outputs.
+    for the ``max_outputs`` outputs with the largest mean |value| (summed over
+    features; the title says how many were left out), unless ``output=`` (a label) or
+    ``output_position=`` picks one, or ``aggregate=True`` sums |values| over all outputs.
+
+    Raises
+    ------
+    KeyError
+        ``output`` is not one of the output labels.
+    ValueError
+        ``max_features`` or ``max_outputs`` below 1; both ``output`` and
+        ``output_position``.
+
+    Example
+    -------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import numpy as np, shapkit
+    >>> expl = shapkit.explain(lambda Z: Z @ np.array([1.0, 3.0]), np.eye(2))
+    >>> [t.get_text() for t in shapkit.plots.bar(expl).get_yticklabels()]
+    ['x1', 'x0']
     """
+    check_max_outputs(max_outputs)
     expl = explanation
-    if output is not None:
-        expl = select_output(expl, output)
+    if output is not None or output_position is not None:
+        expl = select_output(expl, output, output_position)
     grouped = expl.is_multi_output and not aggregate
+    left_out = 0
+    if grouped:
+        shown = top_outputs(expl, max_outputs)
+        left_out = expl.values.shape[2] - shown.size
+        if left_out:
+            expl = expl.output_at(shown)
     values = expl.values if expl.is_multi_output else expl.values[:, :, None]
     errors = expl.std_errors if expl.is_multi_output else expl.std_errors[:, :, None]
     if not grouped:
@@ -255,22 +326,33 @@ def bar(
         right = max(right, float(np.nanmax(ends)) if ends.size else 0.0)
         if k == 1:
             for yy, value, end in zip(position, mean, ends, strict=True):
-                ax.text(end, yy, f"  {value:.3g}", va="center", ha="left", fontsize=9)
-    ax.set_yticks(y, labels)
+                ax.text(end, yy, f"  {value:.3g}", va="center", ha="left", fontsize=9, **LITERAL)
+    ax.set_yticks(y, labels, **LITERAL)
     if rest.size:
         ax.get_yticklabels()[-1].set_color("#555555")
         ax.get_yticklabels()[-1].set_fontstyle("italic")
     ax.set_ylim(-0.6, m - 0.4)
     ax.set_xlim(0, right * (1.15 if k == 1 else 1.05) if right > 0 else 1)
-    ax.set_xlabel(f"mean |Shapley value|, whiskers: {level:.0%} interval")
+    ax.set_xlabel(f"mean |Shapley value|, whiskers: {level:.0%} interval", **LITERAL)
     ax.grid(axis="x", color="#E5E5E5", zorder=0)
     _tidy(ax)
     if k > 1:
-        ax.legend(title="output", loc="lower right", frameon=False)
+        _literal_legend(ax.legend(title="output", loc="lower right", frameon=False))
+        if left_out:
+            ax.set_title(
+                f"the {k} of {k + left_out} outputs with the largest mean |value|; "
+                f"max_outputs= or output= for the others",
+                fontsize=10,
+                **LITERAL,
+            )
     elif expl.is_multi_output and aggregate:
-        ax.set_title(f"summed over outputs {', '.join(map(str, expl.output_names))}")
+        names = expl.output_names
+        which = (
+            f"outputs {', '.join(map(str, names))}" if len(names) <= 5 else f"{len(names)} outputs"
+        )
+        ax.set_title(f"summed over {which}", **LITERAL)
     elif explanation.is_multi_output:
-        ax.set_title(f"output: {expl.output_names[0]}")
+        ax.set_title(f"output: {expl.output_names[0]}", **LITERAL)
     return ax
 
 
@@ -302,6 +384,7 @@ def beeswarm(
     *,
     max_features: int = 10,
     output: Any = None,
+    output_position: int | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Every row's Shapley value per feature, most important feature on top.
@@ -309,10 +392,19 @@ def beeswarm(
     A point's colour is its feature's value (``cividis``, scaled between the 5th and
     95th percentiles; a group of numeric columns uses the mean percentile of its
     columns); grey for missing or non-numeric values. Beyond ``max_features`` the rest
-    are summed per row into "N other features". A multi-output explanation draws
-    ``output`` (default: the last one, the positive class of a binary classifier).
+    are summed per row into "N other features". A multi-output explanation draws the
+    output labelled ``output``, or at ``output_position`` (default: the last one, the
+    positive class of a binary classifier); an unknown label raises KeyError.
+
+    Example
+    -------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import numpy as np, shapkit
+    >>> expl = shapkit.explain(lambda Z: Z @ np.array([1.0, 3.0]), np.eye(2))
+    >>> shapkit.plots.beeswarm(expl).get_xlabel()
+    'Shapley value (impact)'
     """
-    expl, output_name = _one_output(explanation, output)
+    expl, output_name = _one_output(explanation, output, output_position)
     values = expl.values
     order = np.argsort(-np.abs(values).mean(axis=0), kind="stable")
     top, rest = _split_top(order, max_features)
@@ -341,7 +433,7 @@ def beeswarm(
             x, y, s=size, c=facecolours, linewidths=0, alpha=0.9, zorder=3, rasterized=n > 2000
         )
     ax.axvline(0, color="#999999", linewidth=0.8, zorder=1)
-    ax.set_yticks(np.arange(m)[::-1], labels)
+    ax.set_yticks(np.arange(m)[::-1], labels, **LITERAL)
     if rest.size:
         ax.get_yticklabels()[-1].set_color("#555555")
         ax.get_yticklabels()[-1].set_fontstyle("italic")
@@ -349,7 +441,7 @@ def beeswarm(
     for position in range(m):
         ax.axhline(position, color="#EEEEEE", linewidth=0.8, zorder=0)
     target = f" on {output_name}" if explanation.is_multi_output else ""
-    ax.set_xlabel(f"Shapley value (impact{target})")
+    ax.set_xlabel(f"Shapley value (impact{target})", **LITERAL)
     _tidy(ax)
     ax.spines["left"].set_visible(False)
     ax.tick_params(axis="y", length=0)
@@ -365,6 +457,7 @@ def waterfall(
     row: int = 0,
     *,
     output: Any = None,
+    output_position: int | None = None,
     max_features: int = 10,
     ax: Axes | None = None,
 ) -> Axes:
@@ -373,9 +466,18 @@ def waterfall(
     ``row`` is a position in the explanation. The largest |values| are drawn one by one
     (label ``feature = value``; groups by name), the rest in one step, "N other
     features". Vermillion steps push the output up, blue ones down; whiskers show
-    ``+- 1.96`` standard errors for sampling estimators.
+    ``+- 1.96`` standard errors for sampling estimators. A multi-output explanation
+    draws the output labelled ``output``, or at ``output_position`` (default: the last).
+
+    Example
+    -------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import numpy as np, shapkit
+    >>> expl = shapkit.explain(lambda Z: Z @ np.array([1.0, 3.0]), np.eye(2))
+    >>> [t.get_text() for t in shapkit.plots.waterfall(expl, 1).get_yticklabels()]
+    ['x0 = 0', 'x1 = 1']
     """
-    expl, output_name = _one_output(explanation, output)
+    expl, output_name = _one_output(explanation, output, output_position)
     n = len(expl)
     if not -n <= row < n:
         raise IndexError(f"row={row} is out of range for an explanation of {n} rows.")
@@ -432,10 +534,10 @@ def waterfall(
     for y, ((_, value, error), (_left, right)) in enumerate(zip(steps, ends, strict=True)):
         gap = pad * 0.06 + 1.96 * error  # beyond the whisker
         if value >= 0:
-            ax.text(right + gap, y, _signed(value), va="center", ha="left", fontsize=9)
+            ax.text(right + gap, y, _signed(value), va="center", ha="left", fontsize=9, **LITERAL)
         else:
-            ax.text(right - gap, y, _signed(value), va="center", ha="right", fontsize=9)
-    ax.set_yticks(np.arange(m), [label for label, _, _ in steps])
+            ax.text(right - gap, y, _signed(value), va="center", ha="right", fontsize=9, **LITERAL)
+    ax.set_yticks(np.arange(m), [label for label, _, _ in steps], **LITERAL)
     ax.set_ylim(-1.1, m - 0.1 + 0.5)
     ax.axvline(base, color="#777777", linestyle=":", linewidth=1, zorder=1)
     ax.axvline(prediction, color="#333333", linestyle="--", linewidth=1, zorder=1)
@@ -451,6 +553,7 @@ def waterfall(
         fontsize=9,
         color="#333333",
         bbox=box,
+        **LITERAL,
     )
     ax.text(
         prediction + (nudge if prediction <= middle else -nudge),
@@ -461,9 +564,10 @@ def waterfall(
         fontsize=9,
         fontweight="bold",
         bbox=box,
+        **LITERAL,
     )
     target = f"output {output_name}, " if explanation.is_multi_output else ""
-    ax.set_xlabel(f"model output ({target}row {expl.data.index[row]!s})")
+    ax.set_xlabel(f"model output ({target}row {expl.data.index[row]!s})", **LITERAL)
     ax.grid(axis="x", color="#EEEEEE", zorder=0)
     _tidy(ax)
     return ax
@@ -479,6 +583,7 @@ def dependence(
     x: Any = None,
     color: Any = "auto",
     output: Any = None,
+    output_position: int | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """A feature's value (x-axis) against its Shapley value, one point per row.
@@ -488,12 +593,26 @@ def dependence(
     ``"auto"``: the numeric column (outside the feature's own) that best explains the
     spread of the values at a given x (a linear fit on its ranks within bins of x), a
     hint of an interaction. Non-numeric columns are drawn as categories. Vertical
-    whiskers: ``+- 1.96`` standard errors.
+    whiskers: ``+- 1.96`` standard errors. A multi-output explanation draws the output
+    labelled ``output``, or at ``output_position`` (default: the last).
+
+    Example
+    -------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import numpy as np, shapkit
+    >>> X = np.array([[1.0, 2.0], [0.0, 1.0], [2.0, 0.0]])
+    >>> expl = shapkit.explain(lambda Z: Z @ np.array([1.0, 3.0]), X)
+    >>> shapkit.plots.dependence(expl, "x1", color=None).get_ylabel()
+    'Shapley value of x1'
     """
-    expl, output_name = _one_output(explanation, output)
-    if feature not in expl.feature_names:
-        raise KeyError(f"Unknown feature {feature!r}; the features are {expl.feature_names}.")
-    j = expl.feature_names.index(feature)
+    expl, output_name = _one_output(explanation, output, output_position)
+    matches = label_positions(expl.feature_names, feature)
+    if len(matches) != 1:
+        raise KeyError(
+            f"Unknown feature {feature!r}; the features are {preview(expl.feature_names)}."
+        )
+    j = matches[0]
+    feature = expl.feature_names[j]
     y = expl.values[:, j]
     errors = expl.std_errors[:, j]
     own = player_columns(expl, feature)
@@ -545,13 +664,13 @@ def dependence(
                     label=level_name,
                     zorder=2,
                 )
-            ax.legend(title=str(color), frameon=False, loc="best")
+            _literal_legend(ax.legend(title=str(color), frameon=False, loc="best"))
     if ticks is not None:
-        ax.set_xticks(np.arange(len(ticks)), ticks)
+        ax.set_xticks(np.arange(len(ticks)), ticks, **LITERAL)
     ax.axhline(0, color="#999999", linewidth=0.8, zorder=0)
-    ax.set_xlabel(str(x))
+    ax.set_xlabel(str(x), **LITERAL)
     target = f" ({output_name})" if explanation.is_multi_output else ""
-    ax.set_ylabel(f"Shapley value of {feature}{target}")
+    ax.set_ylabel(f"Shapley value of {feature}{target}", **LITERAL)
     ax.grid(color="#F0F0F0", zorder=0)
     _tidy(ax)
     return ax
@@ -783,6 +902,7 @@ def convergence(
     features: Sequence[Any] | None = None,
     max_features: int = 5,
     output: Any = None,
+    output_position: int | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """One row's estimates ``+- 1.96`` standard errors against the evaluations used.
@@ -790,7 +910,9 @@ def convergence(
     ``source`` is an Explainer with ``X_row``, a game with ``n_players``, or a trace
     from :func:`convergence_trace` (see there for the other arguments). Draws
     ``features`` (default: the ``max_features`` largest |values| at the largest budget)
-    and, where the trace has them, the exact values as dotted lines.
+    and, where the trace has them, the exact values as dotted lines. With several
+    outputs it draws the one labelled ``output`` or at ``output_position`` (default:
+    the last).
     """
     if isinstance(source, pd.DataFrame):
         trace = source
@@ -798,12 +920,16 @@ def convergence(
         trace = convergence_trace(
             source, X_row, n_players=n_players, budgets=budgets, method=method, seed=seed
         )
-    outputs = list(dict.fromkeys(trace["output"]))
-    if output is None:
-        output = outputs[-1]
-    if output not in outputs:
-        raise KeyError(f"Unknown output {output!r}; the trace has {outputs}.")
-    trace = trace[trace["output"] == output]
+    outputs: list[Any] = []
+    for label in trace["output"]:
+        if not label_positions(outputs, label):
+            outputs.append(label)
+    if output is None and output_position is None:
+        output_position = -1
+    output = outputs[output_index(outputs, output, output_position)]
+    attrs = trace.attrs
+    trace = trace[[same_label(label, output) for label in trace["output"]]]
+    trace.attrs = attrs
     last = trace[trace["budget"] == trace["budget"].max()]
     if features is None:
         ranked = last.assign(size=last["value"].abs()).sort_values("size", ascending=False)
@@ -826,14 +952,16 @@ def convergence(
 
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_xlabel("game evaluations used (log scale)")
+    ax.set_xlabel("game evaluations used (log scale)", **LITERAL)
     target = f" ({output})" if len(outputs) > 1 else ""
-    ax.set_ylabel(f"Shapley value{target}")
+    ax.set_ylabel(f"Shapley value{target}", **LITERAL)
     title = f"{trace.attrs.get('method', '')} estimates, band: \u00b11.96 standard errors"
     if exact:
         title += "; dotted: exact"
-    ax.set_title(title.strip(), fontsize=10)
+    ax.set_title(title.strip(), fontsize=10, **LITERAL)
     ax.grid(color="#EEEEEE")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="feature")
+    _literal_legend(
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="feature")
+    )
     _tidy(ax)
     return ax

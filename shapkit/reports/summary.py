@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._labels import output_index
+
 if TYPE_CHECKING:
     from ..explanation import Explanation
 
@@ -41,6 +43,7 @@ def summary(
     explanation: Explanation,
     *,
     output: Any = None,
+    output_position: int | None = None,
     aggregate: bool = False,
     level: float = 0.95,
     rows: str = "sample",
@@ -50,9 +53,12 @@ def summary(
     Parameters
     ----------
     explanation : Explanation
-    output : label or int, optional
-        For a multi-output explanation, summarise this output only (an output name, or
-        its position when no name matches).
+    output : label, optional
+        Summarise this output only, chosen by its label in ``output_names`` (an int is a
+        label, never a position: with classes ``[1, 2, 3]``, ``output=1`` is class 1 and
+        ``output=0`` a KeyError; a bool matches only a bool).
+    output_position : int, optional
+        Summarise the output at this position instead (0 first, -1 last).
     aggregate : bool
         For a multi-output explanation: per row, sum ``|value|`` over the outputs, then
         summarise that (standard errors are summed too, which bounds the noise of the
@@ -82,6 +88,14 @@ def summary(
         ``df.attrs`` holds the settings: method, model, output space, budget, tol,
         background size, n rows, seed, level, rows, aggregate, outputs.
 
+    Raises
+    ------
+    KeyError
+        ``output`` is not one of the labels (the message says how to select by position).
+    ValueError
+        Both ``output`` and ``output_position``, or one of them with ``aggregate``; a bad
+        ``level`` or ``rows``; no rows.
+
     Example
     -------
     >>> import numpy as np, shapkit
@@ -96,10 +110,10 @@ def summary(
     if not 0.0 < float(level) < 1.0:
         raise ValueError(f"level={level!r}: choose a coverage between 0 and 1, e.g. 0.95.")
     expl = explanation
-    if output is not None:
+    if output is not None or output_position is not None:
         if aggregate:
             raise ValueError("Pass either output= (one output) or aggregate=True, not both.")
-        expl = select_output(expl, output)
+        expl = select_output(expl, output, output_position)
     n = len(expl)
     if n == 0:
         raise ValueError("The explanation has no rows to summarise.")
@@ -152,13 +166,21 @@ def settings_attrs(expl: Explanation) -> dict[str, Any]:
     }
 
 
-def select_output(expl: Explanation, output: Any) -> Explanation:
-    """The single-output explanation of ``output`` (a name, or a position)."""
-    if not expl.is_multi_output:
-        if output in expl.output_names or output == 0:
-            return expl
-        raise KeyError(f"Unknown output {output!r}; this explanation has {expl.output_names}.")
-    return expl[:, :, output]
+def select_output(
+    expl: Explanation, output: Any = None, output_position: int | None = None
+) -> Explanation:
+    """The single-output explanation of the output labelled ``output`` or at
+    ``output_position`` (see :func:`shapkit._labels.output_index`); ``expl`` itself when
+    neither is given or it has one output (which must then match)."""
+    k = output_index(
+        expl.output_names,
+        output,
+        output_position,
+        n_outputs=expl.values.shape[2] if expl.is_multi_output else 1,
+    )
+    if k is None or not expl.is_multi_output:
+        return expl
+    return expl.output_at(k)
 
 
 def abs_interval(

@@ -69,7 +69,8 @@ class TreeModel:
         (identity link), boosting margins.
     family : {"forest", "boosting"}
     is_classifier : bool
-    output_names : list of str
+    output_names : list
+        The classes (with their type) for classifiers, else "prediction", "margin", ...
     to_features : callable
         User rows (the type of X) -> numeric ``(n, n_features)`` in the trees' columns,
         one column per input column (Pipeline steps / the HGB category encoder applied).
@@ -82,7 +83,7 @@ class TreeModel:
     space: str
     family: str
     is_classifier: bool
-    output_names: list[str]
+    output_names: list[Any]
     to_features: Callable[[Any], np.ndarray]
     native: Callable[[Any], np.ndarray]
 
@@ -144,15 +145,16 @@ def read_tree_model(model: Any) -> TreeModel:
     )
 
 
-def _class_names(model: Any) -> list[str]:
-    return [str(c) for c in getattr(model, "classes_", [])]
+def _class_names(model: Any) -> list[Any]:
+    """``classes_`` as they are (numpy scalars as Python ones), like SklearnModel."""
+    return [c.item() if isinstance(c, np.generic) else c for c in getattr(model, "classes_", [])]
 
 
 def _regression_names(k: int) -> list[str]:
     return ["prediction"] if k == 1 else [f"output_{c}" for c in range(k)]
 
 
-def _margin_names(model: Any, k: int) -> list[str]:
+def _margin_names(model: Any, k: int) -> list[Any]:
     classes = _class_names(model)
     if len(classes) == 2 and k == 1:
         return [classes[1]]
