@@ -60,7 +60,9 @@ def check_seed(seed: Any, *, generator: bool = True, name: str = "seed") -> Any:
         if seed < 0:
             raise ValueError(f"{name} must be a non-negative integer; got {seed!r}.")
         return int(seed)
-    accepted = "None, a non-negative int, a numpy SeedSequence" + (
-        " or a numpy Generator" if generator else ""
+    accepted = (
+        "None, a non-negative int, a numpy SeedSequence or a numpy Generator"
+        if generator
+        else "None, a non-negative int or a numpy SeedSequence"
     )
     raise TypeError(f"{name} must be {accepted}; got {seed!r} of type {type(seed).__name__}.")

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._validation import check_budget, check_positive_int, check_tol
+from ._validation import check_budget, check_positive_int, check_seed, check_tol
 from .cost import check_feasible, estimate_cost
 from .estimators import Estimator, get_estimator, resolve_tol
 from .estimators.base import check_finite
@@ -64,8 +64,11 @@ class Explainer:
         players of their own.
     feature_names : list of str, optional
         Names for the columns of an ndarray X (default x0, x1, ...).
-    seed : int, optional
-        Seed; each row gets its own stream spawned from it.
+    seed : int or numpy SeedSequence, optional
+        Seed; each row gets its own stream spawned from it (keyed by the row's content,
+        so a row's values do not depend on the other rows, their order, the chunking or
+        ``n_jobs``). ``None``: fresh entropy, different values on every call. A
+        ``numpy.random.Generator`` cannot key per-row streams and is refused.
     max_rows : int
         Most rows handed to the model in one call (bounds memory); calls also stay
         near 8 MB of cells (at least 4,096 rows), see ``shapkit.games.CALL_BYTES``.
@@ -105,7 +108,7 @@ class Explainer:
         output: str = "auto",
         groups: Mapping[str, Sequence[str] | str] | None = None,
         feature_names: Sequence[str] | None = None,
-        seed: int | None = None,
+        seed: int | np.random.SeedSequence | None = None,
         max_rows: int = DEFAULT_MAX_ROWS,
         n_jobs: int | None = 1,
         progress: bool | None = None,
@@ -124,7 +127,7 @@ class Explainer:
         self.output = output
         self.groups = groups
         self.feature_names = feature_names
-        self.seed = seed
+        self.seed = check_seed(seed, generator=False)
         self.max_rows = check_positive_int(max_rows, "max_rows")
         from .parallel import resolve_n_jobs
 
@@ -200,11 +203,11 @@ class Explainer:
             tol = resolve_tol(estimator, budget, tol)
             method_name = estimator.name
             self._check_cost(estimator, X, background, n_players, budget, tol)
-        entropy = self.seed if self.seed is not None else np.random.SeedSequence().entropy
+        seed = self.seed if self.seed is not None else np.random.SeedSequence().entropy
         return _Plan(
             model=self.model, tree=self._tree, form=form, estimator=estimator,
             background=background, column_names=column_names, player_names=player_names,
-            column_player=column_player, budget=budget, tol=tol, entropy=entropy,
+            column_player=column_player, budget=budget, tol=tol, entropy=seed,
             max_rows=self.max_rows, method_name=method_name,
         )  # fmt: skip
 
@@ -291,7 +294,7 @@ class _Plan:
     column_player: np.ndarray
     budget: int | None
     tol: float | None
-    entropy: int
+    entropy: int | np.random.SeedSequence
     max_rows: int
     method_name: str
 
@@ -372,7 +375,9 @@ def _row_values(
     return values, errors, base, full, n_evals
 
 
-def row_streams(X: np.ndarray | pd.DataFrame, seed: int | None) -> _RowStreams:
+def row_streams(
+    X: np.ndarray | pd.DataFrame, seed: int | np.random.SeedSequence | None
+) -> _RowStreams:
     """One random stream per row, keyed by the row's content and the seed.
 
     A row gets the same stream whatever its position, the other rows or the chunking of
@@ -380,6 +385,8 @@ def row_streams(X: np.ndarray | pd.DataFrame, seed: int | None) -> _RowStreams:
     ``row_streams(X, seed)[i]`` is row i's ``SeedSequence``, made when asked for (the
     sequence holds one 64-bit hash per row, not one object per row).
     """
+    if isinstance(seed, np.random.SeedSequence):
+        return _RowStreams(seed.entropy, row_hashes(X), tuple(seed.spawn_key))
     entropy = seed if seed is not None else np.random.SeedSequence().entropy
     return _RowStreams(entropy, row_hashes(X))
 
@@ -419,17 +426,18 @@ def _mix64(z: np.ndarray) -> np.ndarray:
 
 
 class _RowStreams:
-    """Row i's ``SeedSequence(entropy, spawn_key=(hash_i,))`` on indexing."""
+    """Row i's ``SeedSequence(entropy, spawn_key=(*key, hash_i))`` on indexing."""
 
-    def __init__(self, entropy: int, hashes: np.ndarray) -> None:
+    def __init__(self, entropy: Any, hashes: np.ndarray, key: tuple[int, ...] = ()) -> None:
         self.entropy = entropy
         self.hashes = hashes
+        self.key = key
 
     def __len__(self) -> int:
         return self.hashes.shape[0]
 
     def __getitem__(self, row: int) -> np.random.SeedSequence:
-        return np.random.SeedSequence(self.entropy, spawn_key=(int(self.hashes[row]),))
+        return np.random.SeedSequence(self.entropy, spawn_key=(*self.key, int(self.hashes[row])))
 
 
 def _nbytes(data: np.ndarray | pd.DataFrame) -> int:
@@ -512,5 +520,5 @@ def explain(
     X = check_tabular(X, "X")
     if background is None:
         size = check_positive_int(background_size, "background_size")
-        background = sample_background(X, size, kwargs.get("seed"))
+        background = sample_background(X, size, check_seed(kwargs.get("seed"), generator=False))
     return Explainer(model, background, **kwargs)(X, budget=budget, tol=tol)

@@ -435,3 +435,33 @@ def test_outputs_near_the_float64_maximum_raise_instead_of_overflowing():
         shapkit.explain(lambda Z: 1.7e308 * (Z[:, 1] > 0), X[:2], background=X)
     with pytest.raises(GameOutputError, match="overflowed float64"):
         shapkit.shapley_values(lambda m: np.where(m[:, 0], 1.7e308, -1.7e308), 3)
+
+
+# ------------------------------------------------------------------------------------ seeds
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
+def test_seed_is_checked_by_one_rule_everywhere(array, seed):
+    kind = ValueError if seed == -1 else TypeError
+    with pytest.raises(kind, match=r"^seed must be"):
+        shapkit.explain(linear, array[:2], seed=seed)
+    with pytest.raises(kind, match=r"^seed must be"):
+        shapkit.Explainer(linear, array, seed=seed)
+    with pytest.raises(kind, match=r"^seed must be"):
+        shapkit.shapley_values(lambda m: m.sum(axis=1), 3, seed=seed)
+    with pytest.raises(kind, match=r"^seed must be"):
+        shapkit.ShapSelector(LinearRegression(), seed=seed).fit(array, array[:, 0])
+
+
+def test_generators_and_seed_sequences_where_accepted(array):
+    game = lambda m: m[:, 0] * m[:, 1] * m[:, 2] + m.sum(axis=1)  # noqa: E731
+    a = shapkit.shapley_values(game, 6, method="kernel", budget=40, seed=np.random.default_rng(4))
+    b = shapkit.shapley_values(game, 6, method="kernel", budget=40, seed=np.random.default_rng(4))
+    np.testing.assert_array_equal(a.values, b.values)
+    with pytest.raises(TypeError, match="Generator cannot give each row"):
+        shapkit.Explainer(linear, array, seed=np.random.default_rng(0))
+    sequence = np.random.SeedSequence(7)
+    kwargs = dict(background=array[4:], method="kernel", budget=6, seed=sequence)
+    one = shapkit.explain(lambda Z: np.sin(Z).sum(axis=1), array[:4], **kwargs)
+    two = shapkit.explain(lambda Z: np.sin(Z).sum(axis=1), array[:4], **kwargs)
+    np.testing.assert_array_equal(one.values, two.values)  # the sequence is not consumed

@@ -13,6 +13,7 @@ from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._validation import check_seed
 from ._importance import (
     adapt_columns,
     column_labels,
@@ -269,7 +270,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         y = self._check_target(y, X.shape[0])
         self._classifier = is_classifier(self.estimator)
         self._labels = column_labels(X)
-        self._rng = np.random.default_rng(self.seed)
+        self._rng = np.random.default_rng(check_seed(self.seed))
         self._shap_methods: set[str] = set()
         self._outputs: set[str] = set()
         self.rfe_scores_ = None
