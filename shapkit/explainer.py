@@ -26,6 +26,7 @@ from .tabular import (
     DEFAULT_BACKGROUND_SIZE,
     RowMasker,
     align_background,
+    align_text_columns,
     check_tabular,
     column_names_of,
     resolve_players,
@@ -188,6 +189,7 @@ class Explainer:
 
     def _plan(self, X: Any, budget: int | None, tol: float | None) -> _Plan:
         """Everything a worker needs to explain any chunk of the rows of ``X``."""
+        X = align_text_columns(X, self.background)
         background = align_background(X, self.background)
         column_names = column_names_of(X, self.feature_names)
         player_names, column_player = resolve_players(column_names, self.groups)
@@ -306,6 +308,7 @@ def explain_rows(
     and output names of the rows of ``X`` (a chunk). Each row's values depend only on
     the row, so any chunking gives the same, bit-identical, values."""
     n_players = len(plan.player_names)
+    X = align_text_columns(X, plan.background)  # e.g. Dask partitions' string columns
     if plan.form is not None:
         values, base, full = linear_shapley(
             plan.form, X, plan.background, plan.column_player, n_players

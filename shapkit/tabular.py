@@ -39,10 +39,21 @@ def check_tabular(X: Any, name: str = "X") -> np.ndarray | pd.DataFrame:
     else:
         if hasattr(X, "__dataframe__") or hasattr(X, "to_pandas"):
             raise TypeError(f"{name} is a {type(X).__name__}; convert it with .to_pandas() first.")
+        if hasattr(X, "tocsr") and hasattr(X, "nnz"):  # scipy.sparse, without importing it
+            raise TypeError(
+                f"{name} is a scipy sparse matrix; shapkit masks cells of dense rows: pass "
+                f"{name}.toarray() (or a DataFrame). If the model needs sparse input, "
+                f"explain a wrapper: lambda Z: model.predict(scipy.sparse.csr_matrix(Z))."
+            )
         try:
             frame = np.asarray(X)
         except Exception as exc:  # ragged lists and the like
             raise TypeError(f"{name} could not be read as a 2-D array: {exc}") from exc
+        if frame.dtype.names is not None:
+            raise TypeError(
+                f"{name} is a structured (record) array with fields {list(frame.dtype.names)}; "
+                f"convert it with pandas.DataFrame({name}) so each field is a column."
+            )
         if frame.ndim == 1:
             raise ValueError(
                 f"{name} is 1-D with shape {frame.shape}; pass a 2-D array with one row per "
@@ -54,14 +65,45 @@ def check_tabular(X: Any, name: str = "X") -> np.ndarray | pd.DataFrame:
         raise ValueError(f"{name} is empty (0 rows); pass at least one row.")
     if frame.shape[1] == 0:
         raise ValueError(f"{name} has no columns; pass at least one feature column.")
+    _check_scalar_cells(frame, name)
     return frame
+
+
+def _check_scalar_cells(frame: np.ndarray | pd.DataFrame, name: str) -> None:
+    """Raise a TypeError naming the first object cell that holds a container (list, dict,
+    set, array): a cell must be one value to be masked, hashed and compared."""
+    if isinstance(frame, pd.DataFrame):
+        columns = [(label, frame[label]) for label in frame.columns if frame[label].dtype == object]
+    elif frame.dtype == object:
+        columns = [(j, pd.Series(frame[:, j])) for j in range(frame.shape[1])]
+    else:
+        return
+    for label, column in columns:
+        bad = column.map(lambda v: isinstance(v, (list, dict, set, np.ndarray))).to_numpy(bool)
+        if bad.any():
+            row = int(np.argmax(bad))
+            value = column.iloc[row]
+            raise TypeError(
+                f"{name}'s column {label!r} holds a {type(value).__name__} in row {row} "
+                f"({_short(value)}); each cell must be one value (number, string, bool, "
+                f"category or NaN). Expand such columns into one column per item first."
+            )
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def align_background(X: np.ndarray | pd.DataFrame, background: Any) -> np.ndarray | pd.DataFrame:
     """Check ``background`` against ``X`` and return it with X's columns, order and dtypes.
 
-    DataFrame columns are matched by name; missing or extra columns and columns whose
-    dtype differs from X's raise a ``ValueError`` naming them.
+    DataFrame columns are matched by name; missing or extra columns raise a
+    ``ValueError`` naming them, and so do columns whose dtype differs from X's (with
+    advice that works: cast X to the background's dtypes, naming any category levels
+    of X the background's categories lack). Text columns that differ only in how they
+    store strings (``object`` vs pandas' ``string`` dtypes, e.g. from ``dd.from_pandas``)
+    are not an error: see :func:`align_text_columns`.
     """
     background = check_tabular(background, "background")
     if isinstance(X, pd.DataFrame):
@@ -82,19 +124,9 @@ def align_background(X: np.ndarray | pd.DataFrame, background: Any) -> np.ndarra
                 + ". Pass background rows with exactly the columns of X."
             )
         background = background[list(X.columns)]
-        mismatched = {
-            c: (str(X[c].dtype), str(background[c].dtype))
-            for c in X.columns
-            if X[c].dtype != background[c].dtype
-        }
+        mismatched = [c for c in X.columns if X[c].dtype != background[c].dtype]
         if mismatched:
-            detail = ", ".join(
-                f"{c!r}: X {a} vs background {b}" for c, (a, b) in mismatched.items()
-            )
-            raise ValueError(
-                f"background's dtypes differ from X's ({detail}). The model must see one dtype "
-                f"per column; cast with background = background.astype(X.dtypes)."
-            )
+            raise ValueError(_dtype_advice(X, background, mismatched))
         return background.reset_index(drop=True)
     if isinstance(background, pd.DataFrame):
         background = background.to_numpy()
@@ -106,10 +138,73 @@ def align_background(X: np.ndarray | pd.DataFrame, background: Any) -> np.ndarra
         if not (lossless or both_float):
             raise ValueError(
                 f"background's dtype {background.dtype} does not fit X's dtype {X.dtype}; "
-                f"pass both with the same dtype, e.g. background.astype(X.dtype)."
+                f"pass both with the same dtype, e.g. X = X.astype(background.dtype)."
             )
         background = background.astype(X.dtype)  # floats are rounded to X's precision
     return background
+
+
+def align_text_columns(X: Any, background: Any) -> Any:
+    """X with each text column stored as the background's (``object`` vs pandas'
+    ``string`` dtypes), so the model receives strings the way it was fitted on them;
+    X unchanged when nothing differs or either is not a DataFrame. The strings and
+    missing values themselves are kept."""
+    if not (isinstance(X, pd.DataFrame) and isinstance(background, pd.DataFrame)):
+        return X
+    casts = {
+        c: background[c].dtype
+        for c in X.columns
+        if c in background.columns
+        and X[c].dtype != background[c].dtype
+        and _is_text(X[c])
+        and _is_text(background[c])
+    }
+    return X.astype(casts) if casts else X
+
+
+def _is_text(column: pd.Series) -> bool:
+    """A column of strings (and missing values): pandas' string dtype, or object cells."""
+    if isinstance(column.dtype, pd.StringDtype):
+        return True
+    if column.dtype != object:
+        return False
+    present = column.dropna()
+    return bool(present.map(lambda v: isinstance(v, str)).all())
+
+
+def _dtype_difference(label: Any, x_dtype: Any, background_dtype: Any) -> str:
+    both = (x_dtype, background_dtype)
+    if all(isinstance(t, pd.CategoricalDtype) for t in both):
+        x_levels, b_levels = (_short(list(t.categories), 60) for t in both)
+        return f"{label!r}: X's categories {x_levels} vs the background's {b_levels}"
+    return f"{label!r}: X {x_dtype} vs background {background_dtype}"
+
+
+def _dtype_advice(X: pd.DataFrame, background: pd.DataFrame, columns: list[Any]) -> str:
+    """The message for columns whose dtypes differ: what differs, and the cast of X to
+    the background's dtypes (the dtypes the model was most likely fitted on), with the
+    category levels of X that cast would lose."""
+    detail = ", ".join(_dtype_difference(c, X[c].dtype, background[c].dtype) for c in columns)
+    lost = []
+    for c in columns:
+        target = background[c].dtype
+        if isinstance(target, pd.CategoricalDtype):
+            present = pd.unique(X[c].dropna())
+            unseen = [v for v in present if v not in set(target.categories)]
+            if unseen:
+                lost.append(f"{c!r} holds levels {unseen[:5]} the background's categories lack")
+    message = (
+        f"background's dtypes differ from X's ({detail}). The model must see one dtype "
+        f"per column: cast X to the background's dtypes, "
+        f"X = X.astype(background.dtypes.to_dict()), or pass a background with X's dtypes."
+    )
+    if lost:
+        message += (
+            " That cast would turn unseen category levels into NaN: "
+            + "; ".join(lost)
+            + ". Add them to the background's categories (or recode them) first."
+        )
+    return message
 
 
 def _frame_like(X: pd.DataFrame, background: np.ndarray) -> pd.DataFrame:

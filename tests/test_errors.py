@@ -465,3 +465,65 @@ def test_generators_and_seed_sequences_where_accepted(array):
     one = shapkit.explain(lambda Z: np.sin(Z).sum(axis=1), array[:4], **kwargs)
     two = shapkit.explain(lambda Z: np.sin(Z).sum(axis=1), array[:4], **kwargs)
     np.testing.assert_array_equal(one.values, two.values)  # the sequence is not consumed
+
+
+# ------------------------------------------------------------------------- data types and cells
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (
+            lambda: __import__("scipy.sparse").sparse.csr_matrix(np.eye(3)),
+            r"sparse matrix.*toarray",
+        ),
+        (lambda: np.zeros(3, dtype=[("a", float), ("b", int)]), r"structured .*DataFrame\(X\)"),
+        (
+            lambda: pd.DataFrame({"a": [[1, 2], [3]], "b": [1, 2]}),
+            r"column 'a' holds a list in row 0",
+        ),
+        (
+            lambda: np.array([[1, {"k": 2}], [3, 4]], dtype=object),
+            r"column 1 holds a dict in row 0",
+        ),
+    ],
+)
+def test_data_shapkit_cannot_mask_is_refused_with_what_to_do(bad, match):
+    with pytest.raises(TypeError, match=match):
+        shapkit.explain(lambda Z: np.zeros(len(Z)), bad())
+
+
+def test_dtype_advice_casts_x_and_names_unseen_levels():
+    background = pd.DataFrame({"a": np.arange(6.0), "c": pd.Categorical(list("xyzxyz"))})
+    X = pd.DataFrame({"a": [1.0, 2.0], "c": pd.Categorical(["x", "w"])})
+    with pytest.raises(ValueError) as info:
+        shapkit.explain(lambda Z: np.zeros(len(Z)), X, background=background)
+    message = str(info.value)
+    assert "X = X.astype(background.dtypes.to_dict())" in message
+    assert "'c' holds levels ['w']" in message and "categories" in message
+    # the advice works when no level is unseen
+    X = pd.DataFrame({"a": [1.0, 2.0], "c": pd.Categorical(["x", "y"])})
+    with pytest.raises(ValueError, match="X's categories"):
+        shapkit.explain(lambda Z: np.zeros(len(Z)), X, background=background)
+    cast = X.astype(background.dtypes.to_dict())
+    expl = shapkit.explain(lambda Z: Z["a"].to_numpy(), cast, background=background)
+    np.testing.assert_allclose(expl.values[:, 0], [1.0 - 2.5, 2.0 - 2.5])
+
+
+def test_string_columns_stored_differently_just_work():
+    """dd.from_pandas turns object strings into pandas' string dtype: the model still
+    receives the strings the way it was fitted on them (the background's dtype)."""
+    seen = []
+
+    def model(Z):
+        seen.append(Z["c"].dtype)
+        return (Z["c"] == "x").to_numpy(float) + Z["a"].to_numpy()
+
+    background = pd.DataFrame({"a": np.arange(4.0), "c": ["x", "y", "x", None]})
+    background["c"] = background["c"].astype(object)
+    X = background.iloc[:2].astype({"c": "string"})
+    expl = shapkit.explain(model, X, background=background, seed=0)
+    assert X["c"].dtype != background["c"].dtype
+    assert all(dtype == background["c"].dtype for dtype in seen)
+    reference = shapkit.explain(model, background.iloc[:2], background=background, seed=0)
+    np.testing.assert_array_equal(expl.values, reference.values)
