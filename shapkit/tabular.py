@@ -499,9 +499,10 @@ class RowMasker:
         data = {}
         for j, column in enumerate(self._columns):
             values = self._pool[j]
-            data[column] = (
-                np.take(values, index[:, j])
-                if isinstance(values, np.ndarray)
-                else values.take(index[:, j])
-            )
+            if not isinstance(values, np.ndarray):
+                data[column] = values.take(index[:, j])
+            elif values.dtype == object:  # a Series keeps object: pandas 3 would infer str
+                data[column] = pd.Series(np.take(values, index[:, j]), dtype=object, copy=False)
+            else:
+                data[column] = np.take(values, index[:, j])
         return pd.DataFrame(data, columns=self._columns, copy=False)
