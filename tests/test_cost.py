@@ -1,0 +1,90 @@
+"""The cost estimate: evaluations and memory before any work, and the requests it refuses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import shapkit
+from shapkit import InfeasibleRequestError
+from shapkit.cost import MAX_EVALUATIONS_WITHOUT_TOL, check_feasible, estimate_cost
+from shapkit.estimators import (
+    ExactEstimator,
+    KernelEstimator,
+    PermutationEstimator,
+    ProxyEstimator,
+)
+
+
+def never_called(masks):
+    raise AssertionError("the game must not be evaluated for a refused request")
+
+
+def test_evaluations_match_what_the_estimators_spend():
+    game = lambda m: m[:, 0] * m[:, 1] * m[:, 2] + m.sum(axis=1)  # noqa: E731
+    for estimator, d, budget in [
+        (KernelEstimator(), 12, 300),
+        (PermutationEstimator(), 12, 300),
+        (ExactEstimator(), 8, None),
+        (KernelEstimator(), 6, 1000),  # all 2^6 coalitions: exact
+    ]:
+        cost = estimate_cost(estimator, d, budget, None)
+        result = shapkit.shapley_values(game, d, method=estimator, budget=budget, seed=0)
+        assert result.n_evals == cost.evaluations_per_row
+
+
+def test_memory_grows_with_budget_and_players():
+    small = estimate_cost(KernelEstimator(), 30, 3000, None).peak_bytes
+    assert estimate_cost(KernelEstimator(), 30, 300_000, None).peak_bytes > 50 * small
+    assert estimate_cost(KernelEstimator(), 300, 3000, None).peak_bytes > 5 * small
+    # the Gaussian process's dense matrices dominate the proxy at its unit limit
+    proxy = estimate_cost(ProxyEstimator(), 30, 8000, None).peak_bytes
+    assert proxy > 1e9 and proxy > 100 * estimate_cost(KernelEstimator(), 30, 8000, None).peak_bytes
+    # the permutation estimator streams its pairs: flat in the budget
+    flat = [estimate_cost(PermutationEstimator(), 30, b, None).peak_bytes for b in (10**3, 10**8)]
+    assert flat[0] == flat[1]
+
+
+def test_a_budget_that_cannot_fit_is_refused_with_the_largest_that_does():
+    with pytest.raises(InfeasibleRequestError) as info:
+        shapkit.shapley_values(never_called, 30, method="kernel", budget=10**12)
+    message = str(info.value)
+    assert "budget=1e+12" in message and "the largest budget that fits is about" in message
+    largest = int(message.split("fits is about ")[1].split(".")[0].replace(",", ""))
+    cost = estimate_cost(KernelEstimator(), 30, largest, None)
+    assert check_feasible(cost, KernelEstimator()) is cost  # the advice works
+    assert 10**5 < largest < 10**12
+
+
+def test_memory_check_against_a_given_limit():
+    cost = estimate_cost(KernelEstimator(), 50, 200_000, None)
+    assert check_feasible(cost, KernelEstimator(), available=10**12) is cost
+    with pytest.raises(InfeasibleRequestError, match=r"of memory, but 10.0 MB is available"):
+        check_feasible(cost, KernelEstimator(), available=10**7)
+    workers = estimate_cost(KernelEstimator(), 50, 200_000, None, n_workers=8)
+    with pytest.raises(InfeasibleRequestError, match=r"in each of 8 workers.*n_jobs"):
+        check_feasible(workers, KernelEstimator(), available=int(workers.peak_bytes * 4))
+
+
+def test_huge_player_counts_are_refused():
+    with pytest.raises(InfeasibleRequestError, match="reduce the number of players"):
+        shapkit.shapley_values(never_called, 10**6, method="kernel")
+
+
+def test_days_of_work_without_tol_are_refused_but_tol_makes_the_budget_a_cap():
+    budget = 2 * MAX_EVALUATIONS_WITHOUT_TOL
+    with pytest.raises(InfeasibleRequestError, match=r"days of work.*tol="):
+        shapkit.shapley_values(never_called, 30, method="permutation", budget=budget)
+    result = shapkit.shapley_values(
+        lambda m: m.sum(axis=1), 30, method="permutation", budget=budget, tol=0.1, seed=0
+    )
+    np.testing.assert_allclose(result.values, 1.0)
+    assert result.n_evals <= 2 * 10**5  # the first round is capped, and it converged
+
+
+def test_explainer_refuses_before_calling_the_model():
+    X = np.random.default_rng(0).normal(size=(20, 30))
+    with pytest.raises(InfeasibleRequestError, match="per row"):
+        shapkit.explain(never_called, X[:2], background=X, method="permutation", budget=10**10)
+    with pytest.raises(InfeasibleRequestError, match="of memory"):
+        shapkit.explain(never_called, X[:2], background=X, method="kernel", budget=10**12)
