@@ -187,6 +187,24 @@ class Explainer:
         return self._explanation(plan, X, values_arr, errors_arr, base_arr, full_arr,
                                  n_evals_arr, output_names)  # fmt: skip
 
+    def resolved_method(
+        self, X: Any, *, budget: int | None = None, tol: float | None = None
+    ) -> str:
+        """The method ``self(X, budget=budget, tol=tol)`` would run: ``"linear"``,
+        ``"tree"``, or the estimator ``method`` (``"auto"`` included) resolves to. Nothing
+        is evaluated.
+
+        Example
+        -------
+        >>> import numpy as np, shapkit
+        >>> X = np.random.default_rng(0).normal(size=(20, 12))
+        >>> explainer = shapkit.Explainer(lambda Z: np.tanh(Z).sum(1), X)
+        >>> explainer.resolved_method(X, budget=100), explainer.resolved_method(X, budget=5000)
+        ('kernel', 'exact')
+        """
+        X = check_tabular(X, "X")
+        return self._plan(X, check_budget(budget), check_tol(tol)).method_name
+
     def _plan(self, X: Any, budget: int | None, tol: float | None) -> _Plan:
         """Everything a worker needs to explain any chunk of the rows of ``X``."""
         X = align_text_columns(X, self.background)

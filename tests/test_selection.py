@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -359,6 +359,34 @@ def test_string_and_categorical_columns_through_a_pipeline():
     small = sel.transform(df)
     assert list(small.dtypes) == list(df[["city", "colour", "num"]].dtypes)
     assert down.fit(small, y).score(small, y) > 0.8
+
+
+def test_positional_column_transformers_get_their_probes_and_survive_rfe():
+    """A ColumnTransformer that selects columns by position must encode the probes too
+    (with remainder="drop" they were dropped: every probe 0, noise "beat" them)."""
+    from shapkit.selection._importance import adapt_columns
+
+    labels = ["f0", "f1", "f2", "f3"]
+    for cols in ([0, 1, 2, 3], slice(0, 4), np.ones(4, bool)):
+        ct = ColumnTransformer([("s", StandardScaler(), cols)])
+        extra = {"probe0": "f1", "probe1": "f3"}
+        rewired = adapt_columns(make_pipeline(ct, LinearRegression()), labels, extra, labels)
+        assert rewired.steps[0][1].transformers[0][2] == [0, 1, 2, 3, 4, 5]
+        kept = adapt_columns(
+            ColumnTransformer([("s", StandardScaler(), cols)]), ["f0", "f2", "f3"], {}, labels
+        )
+        assert kept.transformers[0][2] == [0, 1, 2]
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(rng.normal(size=(90, 4)), columns=labels)
+    y = 2 * X.f0 + rng.normal(size=90)
+    kw = dict(seed=0, cv=3, n_repeats=2, max_rows=15, n_probes=2, background_size=10)
+    reports = []
+    for cols in ([0, 1, 2, 3], labels):
+        est = make_pipeline(ColumnTransformer([("s", StandardScaler(), cols)]), LinearRegression())
+        reports.append(ShapSelector(est, method="probe", select="fdr", **kw).fit(X, y).report_)
+        ShapSelector(est, method="rfe", **kw).fit(X, y)  # dropping a column kept working
+    pd.testing.assert_frame_equal(reports[0], reports[1])
+    assert (reports[0]["probe_threshold"] > 0).all()
 
 
 # ----------------------------------------------------------------- errors

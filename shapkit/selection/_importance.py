@@ -210,6 +210,12 @@ def heldout_importance(
     if budget == "auto":
         budget = int(min(1024, max(256, 8 * (d + 1))))
     explainer = Explainer(model, bg, output=space, seed=int(rng.integers(2**31)))
+    if explainer.resolved_method(X_rows, budget=budget) == "proxy":
+        # refits explain cheap models many times: the proxy's own work (seconds per row)
+        # would dominate; the kernel estimator's values rank features as well
+        explainer = Explainer(
+            model, bg, output=space, method="kernel", seed=int(rng.integers(2**31))
+        )
     expl = explainer(X_rows, budget=budget)
     values = np.asarray(expl.values, dtype=float)
     pred = np.asarray(expl.base_values, dtype=float) + values.sum(axis=1)
@@ -249,15 +255,20 @@ def heldout_importance(
 # --- keeping a Pipeline's column lists in step with added / dropped columns -----------
 
 
-def adapt_columns(estimator: Any, keep: list[Any], extra: dict[Any, Any]) -> Any:
+def adapt_columns(
+    estimator: Any, keep: list[Any], extra: dict[Any, Any], original: list[Any] | None = None
+) -> Any:
     """``estimator`` (unfitted clone) rewired for data whose columns are ``keep`` (a
     subset of the original, by label) followed by the ``extra`` columns (``{new label:
     original label it copies}``).
 
     A ColumnTransformer (on its own or as a Pipeline's first step) that names its columns
     in lists of labels gets the dropped labels removed and each probe label added next
-    to the label it copies, so probes are encoded like the column they copy. Column
-    selectors given by dtype or callables need no change and are left alone.
+    to the label it copies, so probes are encoded like the column they copy. Columns
+    selected by position (ints, a slice, a boolean mask) are read against ``original``
+    (the labels of the data the estimator was configured for) and rewritten as the
+    positions of the same columns and probes in the new data. Column selectors given by
+    dtype or callables need no change and are left alone.
     """
     from sklearn.base import clone
     from sklearn.compose import ColumnTransformer
@@ -265,7 +276,7 @@ def adapt_columns(estimator: Any, keep: list[Any], extra: dict[Any, Any]) -> Any
 
     if isinstance(estimator, Pipeline) and estimator.steps:
         name, first = estimator.steps[0]
-        new_first = adapt_columns(first, keep, extra)
+        new_first = adapt_columns(first, keep, extra, original)
         if new_first is first:
             return estimator
         steps = [(name, new_first)] + list(estimator.steps[1:])
@@ -273,29 +284,56 @@ def adapt_columns(estimator: Any, keep: list[Any], extra: dict[Any, Any]) -> Any
     if not isinstance(estimator, ColumnTransformer):
         return estimator
     keep_set = set(keep)
+    new_columns = [*keep, *extra]
     changed = False
     transformers = []
     for tname, trans, cols in estimator.transformers:
-        if isinstance(cols, (list, tuple, np.ndarray, pd.Index)) and all(
+        by_position = original is not None and _positional(cols, len(original))
+        if by_position:
+            labels = [original[j] for j in np.arange(len(original))[_as_index(cols)]]
+        elif isinstance(cols, (list, tuple, np.ndarray, pd.Index)) and all(
             isinstance(c, str) for c in cols
         ):
-            new_cols = [c for c in cols if c in keep_set]
-            for probe, source in extra.items():
-                if source in cols:
-                    new_cols.append(probe)
-            if list(new_cols) != list(cols):
-                changed = True
-            if not new_cols:
-                trans = "drop"
-                new_cols = []
-            transformers.append((tname, trans, new_cols))
-        elif isinstance(cols, str) and cols in keep_set | set(extra.values()):
-            # a single label: a 1-D selection that a probe cannot join; keep it as it is
+            labels = list(cols)
+        else:  # a single label, a dtype selector or a callable: left as it is
             transformers.append((tname, trans, cols))
-        else:
-            transformers.append((tname, trans, cols))
+            continue
+        new_labels = [c for c in labels if c in keep_set]
+        new_labels += [probe for probe, source in extra.items() if source in labels]
+        new_cols: Any = [new_columns.index(c) for c in new_labels] if by_position else new_labels
+        if new_labels != labels or by_position and list(new_cols) != list(_as_list(cols)):
+            changed = True
+        if not new_cols:
+            trans, new_cols = "drop", []
+        transformers.append((tname, trans, new_cols))
     if not changed:
         return estimator
     new = clone(estimator)
     new.set_params(transformers=transformers)
     return new
+
+
+def _positional(cols: Any, n_columns: int) -> bool:
+    """Whether a ColumnTransformer column selection is by position: an int, a slice, a
+    list or array of ints, or a boolean mask of the columns."""
+    if isinstance(cols, slice):
+        return cols.start is None or isinstance(cols.start, (int, np.integer))
+    if isinstance(cols, (int, np.integer)) and not isinstance(cols, (bool, np.bool_)):
+        return True
+    if not isinstance(cols, (list, tuple, np.ndarray, pd.Index)) or len(cols) == 0:
+        return False
+    array = np.asarray(cols)
+    if array.dtype == bool:
+        return array.shape == (n_columns,)
+    return array.dtype.kind in "iu"
+
+
+def _as_index(cols: Any) -> Any:
+    """A positional selection as a numpy index (1-D for a single int)."""
+    if isinstance(cols, slice):
+        return cols
+    return np.atleast_1d(np.asarray(cols))
+
+
+def _as_list(cols: Any) -> list[Any]:
+    return [cols] if isinstance(cols, (int, np.integer)) else list(np.atleast_1d(cols))

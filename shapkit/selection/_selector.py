@@ -433,7 +433,8 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         X_tr, X_va = take_rows(X, train), take_rows(X, val)
         labels = self._labels
         extra = {f"{PROBE_PREFIX}{i}": labels[j] for i, j in enumerate(sources)}
-        est = adapt_columns(self._seed_estimator(self.estimator, seed % 2**31), labels, extra)
+        est = self._seed_estimator(self.estimator, seed % 2**31)
+        est = adapt_columns(est, labels, extra, self._labels)
         est.fit(X_tr, y[train])
         imp = self._importance(est, X_tr, X_va, int(rng.integers(2**31)), y[val])
         gains = None if imp.loss_gain is None else imp.loss_gain[:, :d]
@@ -622,7 +623,8 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         Xs = take_columns(X, columns)
         X_tr, X_va = take_rows(Xs, train), take_rows(Xs, val)
         keep = [self._labels[j] for j in columns]
-        est = adapt_columns(self._seed_estimator(self.estimator, seed % 2**31), keep, {})
+        est = self._seed_estimator(self.estimator, seed % 2**31)
+        est = adapt_columns(est, keep, {}, self._labels)
         est.fit(X_tr, y[train])
         score = np.nan
         if with_score:
