@@ -540,6 +540,12 @@ def explain(
         return Explainer(model, background, **kwargs)(X, budget=budget, tol=tol)
     X = check_tabular(X, "X")
     if background is None:
+        if X.shape[0] == 1:
+            raise ValueError(
+                "explain(model, X) samples the background from X, but X has one row: it "
+                "would be its own background and every value 0. Pass background= (e.g. "
+                "a sample of the training data: X_train.sample(100))."
+            )
         size = check_positive_int(background_size, "background_size")
         background = sample_background(X, size, check_seed(kwargs.get("seed"), generator=False))
     return Explainer(model, background, **kwargs)(X, budget=budget, tol=tol)

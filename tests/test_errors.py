@@ -527,3 +527,10 @@ def test_string_columns_stored_differently_just_work():
     assert all(dtype == background["c"].dtype for dtype in seen)
     reference = shapkit.explain(model, background.iloc[:2], background=background, seed=0)
     np.testing.assert_array_equal(expl.values, reference.values)
+
+
+def test_explaining_one_row_without_a_background_is_refused(array):
+    with pytest.raises(ValueError, match="X has one row.*background="):
+        shapkit.explain(linear, array[:1])
+    expl = shapkit.explain(linear, array[:1], background=array[1:])
+    np.testing.assert_allclose(expl.values[0], array[0] - array[1:].mean(axis=0))
