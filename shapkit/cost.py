@@ -108,7 +108,7 @@ def estimate_cost(
     Example
     -------
     >>> from shapkit.estimators import KernelEstimator
-    >>> cost = estimate_cost(KernelEstimator(), 30, 10**12, None)
+    >>> cost = estimate_cost(KernelEstimator(), 50, 10**12, None)
     >>> cost.evaluations_per_row, cost.peak_bytes > 10**14
     (1000000000000, True)
     """
