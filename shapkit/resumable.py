@@ -283,12 +283,11 @@ def explain_to_dataset(
         pending.append(index)
     done_rows = n_rows - sum(bounds[i][1] - bounds[i][0] for i in pending)
     with progress_bar(n_rows, progress, desc="shapkit explain", initial=done_rows) as bar:
-        chunks = iter_chunks(plan, X, [bounds[i] for i in pending], n_jobs, ordered=False)
+        chunks = iter_chunks(plan, X, [bounds[i] for i in pending], n_jobs, on_rows=bar.update)
         for position, result in chunks:
             index = pending[position]
             start, stop = bounds[index]
             _write_part(out / PART.format(index), part_frame(result, start, stop), key, index)
-            bar.update(stop - start)
     return {
         "n_chunks": len(bounds),
         "reused": len(bounds) - len(pending),
