@@ -8,7 +8,8 @@ test can signal the process at that moment without guessing times:
 * ``SHAPKIT_TEST_SLOW_IMPORT``: importing this module marks ``import`` and sleeps.
 * ``SHAPKIT_TEST_SLOW_LOAD``: unpickling a :class:`MarkedModel` marks ``load`` and sleeps.
 * ``SHAPKIT_TEST_PARENT``: a :class:`MarkedModel` called in a process whose parent is
-  not this pid (a worker of the command's process) marks ``call`` and sleeps.
+  not this pid (a worker of the command's process) marks ``call`` and sleeps, on its
+  first call in that process.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ if os.environ.get("SHAPKIT_TEST_SLOW_IMPORT"):
     time.sleep(BLOCK_SECONDS)
 
 
+_BLOCKED: list[bool] = []
+
+
 def _in_worker() -> bool:
     parent = os.environ.get("SHAPKIT_TEST_PARENT")
     return parent is not None and os.getppid() != int(parent)
@@ -57,7 +61,8 @@ class MarkedModel:
             time.sleep(BLOCK_SECONDS)
 
     def __call__(self, X):
-        if _in_worker():
+        if _in_worker() and not _BLOCKED:
+            _BLOCKED.append(True)  # block once per process
             mark("call")
             time.sleep(BLOCK_SECONDS)
         Z = np.asarray(X, dtype=float)

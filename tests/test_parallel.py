@@ -223,3 +223,32 @@ def test_auto_progress_in_a_notebook(monkeypatch):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     with progress_bar(5, None) as bar:
         assert isinstance(bar, tqdm) and bar.delay == AUTO_DELAY  # auto: after 2 s only
+
+
+def _ignores_sigint(Z):
+    """1.0 where this process ignores Ctrl-C."""
+    import signal
+
+    return np.full(len(Z), float(signal.getsignal(signal.SIGINT) == signal.SIG_IGN))
+
+
+def test_workers_ignore_ctrl_c_from_birth():
+    """Workers start with SIGINT ignored (inherited while they are spawned, so even
+    their start-up ignores it) and keep it so; the parent gets its handler back."""
+    import signal
+    import subprocess
+
+    from shapkit.parallel import _sigint_ignored
+
+    before = signal.getsignal(signal.SIGINT)
+    with _sigint_ignored():
+        child = subprocess.run(
+            [sys.executable, "-c", "import signal as s; print(s.getsignal(s.SIGINT) == s.SIG_IGN)"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    assert child.stdout.strip() == "True"
+    assert signal.getsignal(signal.SIGINT) is before
+    X = np.random.default_rng(7).normal(size=(6, 2))
+    expl = shapkit.explain(_ignores_sigint, X, method="exact", n_jobs=2, seed=0)
+    np.testing.assert_array_equal(expl.predictions, np.ones(6))  # computed in workers
+    assert _ignores_sigint(X[:1])[0] == 0.0  # not in this process
