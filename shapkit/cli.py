@@ -1,4 +1,9 @@
-"""The ``shapkit`` command line."""
+"""The ``shapkit`` command line.
+
+Every failure is one line on stderr (``shapkit COMMAND: error: ...``) and a non-zero
+exit code; Ctrl-C at any moment after start-up is one line and exit code 130, and stops
+the worker processes of ``--n-jobs``.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,12 @@ TRUST_WARNING = (
     "Security: pickle and joblib model files run code when they are loaded; load only "
     "files from sources you trust. TorchScript (.pt) and torch.export (.pt2) files are "
     "loaded with torch."
+)
+
+#: Printed once to stderr when a pickle or joblib model file is loaded.
+PICKLE_NOTICE = (
+    "shapkit: note: {path} is loaded with joblib/pickle, which runs code from the file; "
+    "load only model files from sources you trust."
 )
 
 METHODS = ["auto", "exact", "kernel", "permutation", "linear", "tree"]
@@ -104,7 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("--seed", type=int, default=0, help="random seed (0)")
     explain.add_argument(
-        "--overwrite", action="store_true", help="replace a run with other arguments found at --out"
+        "--overwrite",
+        action="store_true",
+        help="replace a run with other arguments found at --out (deletes only shapkit's own "
+        "files there; a directory holding other files is refused)",
     )
     _progress_args(explain)
 
@@ -172,19 +186,20 @@ def _progress_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``shapkit`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    """Entry point of the ``shapkit`` console script; returns the exit code."""
+    command = None
     try:
-        return _COMMANDS[args.command](args)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        command = args.command
+        if command is None:
+            parser.print_help()
+            return 0
+        return _COMMANDS[command](args)
     except KeyboardInterrupt:
-        print(
-            f"shapkit {args.command}: interrupted; rerun the same command to resume.",
-            file=sys.stderr,
-        )
+        prefix = f"shapkit {command}" if command else "shapkit"
+        resume = "; rerun the same command to resume" if command == "explain" else ""
+        print(f"{prefix}: interrupted{resume}.", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - one line, no traceback, for any failure
         if os.environ.get("SHAPKIT_TRACEBACK"):
@@ -192,13 +207,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(error).split()) or type(error).__name__
         if not isinstance(error, CLIError):
             message = f"{type(error).__name__}: {message}"
-        print(f"shapkit {args.command}: error: {message}", file=sys.stderr)
+        print(f"shapkit {command}: error: {message}", file=sys.stderr)
         return 2 if isinstance(error, CLIError) else 1
+
+
+def _check_seed(seed: Any) -> None:
+    """A CLIError unless ``--seed`` passes :func:`shapkit._validation.check_seed`."""
+    from ._validation import check_seed
+
+    try:
+        check_seed(seed, generator=False, name="--seed")
+    except (TypeError, ValueError) as error:
+        raise CLIError(str(error)) from error
+
+
+def _check_file(path: str, what: str) -> None:
+    if not Path(path).is_file():
+        raise CLIError(f"{what} file not found: {path}")
 
 
 def _demo(args: argparse.Namespace) -> int:
     if not 1 <= args.rows <= 171:
         raise CLIError("--rows must be between 1 and 171 (held-out rows).")
+    _check_seed(args.seed)
     from .demo import run_demo
 
     run_demo(n_rows=args.rows, out_dir=args.out, seed=args.seed)
@@ -230,7 +261,9 @@ def read_table(path: str, what: str) -> Any:
 
 
 def load_model(path: str) -> Any:
-    """A model from a joblib/pickle, torch.export (.pt2) or TorchScript (.pt) file."""
+    """A model from a joblib/pickle, torch.export (.pt2) or TorchScript (.pt) file.
+
+    Loading a joblib/pickle file first prints :data:`PICKLE_NOTICE` to stderr."""
     file = Path(path)
     if not file.is_file():
         raise CLIError(f"model file not found: {path}")
@@ -247,6 +280,7 @@ def load_model(path: str) -> Any:
         except Exception as error:  # noqa: BLE001
             detail = " ".join(str(error).split())
             raise CLIError(f"cannot load torch model {path}: {detail}") from error
+    print(PICKLE_NOTICE.format(path=path), file=sys.stderr)
     import joblib
 
     try:
@@ -319,6 +353,21 @@ def _explain(args: argparse.Namespace) -> int:
         raise CLIError("--n-jobs must be a non-zero integer (-1: every core).")
     if args.background_size < 1:
         raise CLIError(f"--background-size must be positive; got {args.background_size}.")
+    _check_seed(args.seed)
+    out = Path(args.out)
+    to_csv = out.suffix.lower() == ".csv"
+    directory = out.with_name(out.name + ".parts") if to_csv else out
+    if to_csv and out.is_dir():
+        raise CLIError(f"--out {out} is an existing directory; a .csv output is a file.")
+    if directory.exists() and not directory.is_dir():
+        raise CLIError(
+            f"--out {directory} is an existing file; a Parquet output is a directory of "
+            "part files: choose another path (or a .csv file name for a CSV output)."
+        )
+    _check_file(args.model, "model")
+    _check_file(args.data, "data")
+    if args.background is not None:
+        _check_file(args.background, "background")
     model = load_model(args.model)
     data = read_table(args.data, "data")
     check_columns(model, data, args.data)
@@ -332,7 +381,16 @@ def _explain(args: argparse.Namespace) -> int:
 
         background = sample_background(data, args.background_size, args.seed)
     from .explainer import Explainer
-    from .resumable import explain_to_dataset, file_digest, read_dataset
+    from .parallel import UnpicklableModelError
+    from .resumable import (
+        ForeignFilesError,
+        ManifestError,
+        RunLockedError,
+        RunMismatchError,
+        explain_to_dataset,
+        file_digest,
+        read_dataset,
+    )
 
     explainer = Explainer(
         model,
@@ -342,11 +400,6 @@ def _explain(args: argparse.Namespace) -> int:
         seed=args.seed,
         n_jobs=args.n_jobs,
     )
-    out = Path(args.out)
-    to_csv = out.suffix.lower() == ".csv"
-    directory = out.with_name(out.name + ".parts") if to_csv else out
-    from .resumable import RunMismatchError
-
     try:
         summary = explain_to_dataset(
             explainer,
@@ -360,24 +413,50 @@ def _explain(args: argparse.Namespace) -> int:
             fingerprint={"model": file_digest(args.model)},
             overwrite=args.overwrite,
         )
-    except RunMismatchError as error:
+    except UnpicklableModelError as error:
+        raise CLIError(
+            f"--n-jobs {args.n_jobs}: the model cannot be sent to worker processes "
+            f"({error.reason}); use --n-jobs 1."
+        ) from error
+    except (
+        RunMismatchError,
+        ForeignFilesError,
+        ManifestError,
+        RunLockedError,
+        NotADirectoryError,
+    ) as error:
         raise CLIError(str(error)) from error
-    if to_csv:
-        frame = read_dataset(directory)
-        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-        frame.to_csv(tmp, index=False)
-        os.replace(tmp, out)
+    if to_csv:  # from the verified dataset of this run only
+        _write_csv(read_dataset(directory, key=summary["key"]), out)
     reused = f" ({summary['reused']} reused from an earlier run)" if summary["reused"] else ""
     print(
-        f"shapkit explain: {len(data)} rows, {summary['n_chunks']} chunks{reused} -> {out}",
+        f"shapkit explain: {len(data)} rows, {summary['n_chunks']} chunks{reused}, "
+        f"verified -> {out}",
         file=sys.stderr,
     )
     return 0
 
 
+def _write_csv(frame: Any, out: Path) -> None:
+    """Write ``frame`` to ``out`` through a temporary file, flushed and renamed."""
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w", newline="") as handle:
+            frame.to_csv(handle, index=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def _select(args: argparse.Namespace) -> int:
     import importlib
 
+    _check_seed(args.seed)
+    _check_file(args.model, "model")
+    _check_file(args.data, "data")
     model = load_model(args.model)
     data = read_table(args.data, "data")
     if args.target not in data.columns:

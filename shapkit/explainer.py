@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -320,11 +320,13 @@ class _Plan:
 
 
 def explain_rows(
-    plan: _Plan, X: np.ndarray | pd.DataFrame
+    plan: _Plan, X: np.ndarray | pd.DataFrame, on_rows: Callable[[int], None] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[Any]]:
     """Values, errors, base values, predictions ``(n, d, k)``/``(n, k)``, evaluations
     and output names of the rows of ``X`` (a chunk). Each row's values depend only on
-    the row, so any chunking gives the same, bit-identical, values."""
+    the row, so any chunking gives the same, bit-identical, values. ``on_rows(1)`` is
+    called after each row of the model-agnostic estimators (the closed forms do all
+    rows at once and do not call it)."""
     n_players = len(plan.player_names)
     X = align_text_columns(X, plan.background)  # e.g. Dask partitions' string columns
     if plan.form is not None:
@@ -341,7 +343,7 @@ def explain_rows(
         return values, np.zeros_like(values), base, full, zeros, list(plan.model.output_names)
     result = _row_values(
         X, plan.background, plan.model, plan.column_player, n_players, plan.estimator,
-        plan.budget, plan.tol, plan.entropy, plan.max_rows,
+        plan.budget, plan.tol, plan.entropy, plan.max_rows, on_rows,
     )  # fmt: skip
     return (*result, list(plan.model.output_names))
 
@@ -357,9 +359,11 @@ def _row_values(
     tol: float | None,
     seed: int | None,
     max_rows: int,
+    on_rows: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Values, errors, base values, predictions ``(n, d, k)``/``(n, k)`` and evaluations
-    of every row, one marginal game per row (dummy players left out)."""
+    of every row, one marginal game per row (dummy players left out); ``on_rows(1)``
+    after each row."""
     masker = RowMasker(X, background, column_player)
     streams = row_streams(X, seed)
     n_rows = X.shape[0]
@@ -390,6 +394,8 @@ def _row_values(
         base[row] = empty_value
         full[row] = full_value
         n_evals[row] = row_evals
+        if on_rows is not None:
+            on_rows(1)
     if values is None:  # no rows
         values, errors = np.zeros((0, n_players, 0)), np.zeros((0, n_players, 0))
         base, full = np.zeros((0, 0)), np.zeros((0, 0))

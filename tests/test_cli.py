@@ -39,9 +39,14 @@ def files(tmp_path_factory):
 
 
 def _one_line_error(capsys, command, *fragments):
+    """The error is one line; the only other line allowed is the pickle notice."""
     err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    if lines and lines[0].startswith("shapkit: note: ") and "pickle" in lines[0]:
+        lines = lines[1:]
+    err = "\n".join(lines)
     assert err.startswith(f"shapkit {command}: error: "), err
-    assert len(err.strip().splitlines()) == 1, err
+    assert len(lines) == 1, err
     assert "Traceback" not in err
     for fragment in fragments:
         assert fragment in err, err
@@ -217,3 +222,30 @@ def test_real_subprocess_one_line_error_and_success(files):
     result = subprocess.run(ok, capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
     assert len(pd.read_csv(out)) == 30
+
+
+@pytest.mark.parametrize("command", ["explain", "select", "demo"])
+def test_seed_follows_the_one_rule(files, capsys, command):
+    args = {
+        "explain": ["--model", str(files / "model.joblib"), "--data", str(files / "data.csv")],
+        "select": ["--model", str(files / "model.joblib"), "--data",
+                   str(files / "labelled.csv"), "--target", "target"],
+        "demo": ["--out", str(files / "never_demo")],
+    }[command]  # fmt: skip
+    assert main([command, *args, "--seed", "-1"]) == 2
+    err = _one_line_error(capsys, command, "--seed must be a non-negative integer; got -1")
+    assert "note" not in err  # refused before the model file is opened
+
+
+def test_pickle_notice_once_at_run_time(files, capsys):
+    out = files / "notice.csv"
+    args = ["explain", "--model", str(files / "model.joblib"), "--data", str(files / "data.csv"),
+            "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    notices = [line for line in lines if line.startswith("shapkit: note: ")]
+    assert notices == [
+        f"shapkit: note: {files / 'model.joblib'} is loaded with joblib/pickle, which runs "
+        "code from the file; load only model files from sources you trust."
+    ]
+    assert lines[-1] == f"shapkit explain: 30 rows, 1 chunks, verified -> {out}"

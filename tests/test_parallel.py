@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+import types
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,14 +16,18 @@ from sklearn.linear_model import LinearRegression
 import shapkit
 from shapkit.explainer import Explainer
 from shapkit.parallel import (
+    UnpicklableModelError,
+    _TaskSizer,
     chunk_bounds,
     default_chunk_size,
     explain_chunks,
     explanation_frame,
+    iter_chunks,
     resolve_n_jobs,
+    ship_plan,
     value_columns,
 )
-from shapkit.progress import progress_enabled
+from shapkit.progress import AUTO_DELAY, progress_bar, progress_enabled
 
 
 def _same(a, b):
@@ -140,3 +148,107 @@ def test_flat_columns(cancer):
     assert value_columns(["a"], ["y"], 1) == [
         "base_value", "shap_value:a", "std_error:a", "prediction", "n_evals"
     ]  # fmt: skip
+
+
+def test_sequential_progress_moves_per_row_and_closed_forms_per_chunk():
+    X = pd.DataFrame(np.random.default_rng(4).normal(size=(23, 6)), columns=list("abcdef"))
+    plan = Explainer(_nonlinear, X.iloc[:10], method="kernel", seed=0)._plan(X, 40, None)
+    calls = []
+    chunks = dict(iter_chunks(plan, X, chunk_bounds(23, 10), 1, on_rows=calls.append))
+    assert calls == [1] * 23 and sorted(chunks) == [0, 1, 2]
+    linear = LinearRegression().fit(X, X["a"] * 2 - X["b"])
+    plan = Explainer(linear, X.iloc[:10], method="linear")._plan(X, None, None)
+    calls.clear()
+    list(iter_chunks(plan, X, chunk_bounds(23, 10), 1, on_rows=calls.append))
+    assert calls == [10, 10, 3]
+
+
+def test_parallel_progress_per_task_with_unchanged_values():
+    X = pd.DataFrame(np.random.default_rng(5).normal(size=(40, 5)), columns=list("abcde"))
+    explainer = Explainer(_nonlinear, X.iloc[:10], method="kernel", seed=2)
+    plan = explainer._plan(X, 32, None)
+    calls = []
+    results = dict(iter_chunks(plan, X, [(0, 25), (25, 40)], 2, on_rows=calls.append))
+    assert sum(calls) == 40 and len(calls) > 2
+    assert 1 in calls  # the first task explains one row, to learn the speed
+    values = np.concatenate([results[0][0], results[1][0]])[:, :, 0]
+    np.testing.assert_array_equal(values, explainer(X, budget=32).values)
+
+
+def test_task_sizes_follow_the_speed_of_the_rows():
+    sizer = _TaskSizer(limit=100, seconds=1.0, workers=2)
+    # speed unknown: one row per worker, then doubling while no task has reported
+    assert [sizer.size() for _ in range(10)] == [1, 1, 2, 4, 8, 16, 32, 64, 100, 100]
+    sizer.record(1, 2.0)  # a first task with the worker's start-up
+    assert sizer.size() == 1
+    sizer.record(1, 0.02)  # speed-ups are trusted at once
+    assert sizer.size() == 50
+    sizer.record(10, 1.0)  # slow-downs are averaged in: (0.02 + 0.1) / 2 s per row
+    assert sizer.size() == 16
+    sizer.record(50, 0.0)
+    assert sizer.size() == 100  # capped for load balance
+
+
+def test_unpicklable_model_with_n_jobs_is_refused_before_any_work():
+    calls = []
+
+    def model(Z):
+        calls.append(len(Z))
+        return _nonlinear(Z)
+
+    model.lock = threading.Lock()
+    X = np.random.default_rng(6).normal(size=(8, 3))
+    with pytest.raises(TypeError, match=r"n_jobs=2: the model cannot be sent to worker proc"):
+        shapkit.explain(model, X, method="kernel", budget=20, seed=0, n_jobs=2)
+    assert calls == []
+    with pytest.raises(UnpicklableModelError, match="use n_jobs=1"):
+        ship_plan(Explainer(model, X)._plan(X, 20, None), 2)
+    assert ship_plan(Explainer(model, X)._plan(X, 20, None), 1) is None
+
+
+def test_auto_progress_in_a_notebook(monkeypatch):
+    from tqdm.auto import tqdm
+
+    kernel = types.SimpleNamespace(config={"IPKernelApp": {}})
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: kernel))
+    assert progress_enabled(None) is False  # never under pytest
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")
+    assert progress_enabled(None) is True
+    kernel.config = {}  # IPython in a terminal: stderr decides (not a TTY here)
+    assert progress_enabled(None) is False
+    with progress_bar(5, True) as bar:
+        assert isinstance(bar, tqdm) and bar.delay == 0
+    with progress_bar(5, None) as bar:
+        assert bar.update(1) is None  # no bar: a no-op
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    with progress_bar(5, None) as bar:
+        assert isinstance(bar, tqdm) and bar.delay == AUTO_DELAY  # auto: after 2 s only
+
+
+def _ignores_sigint(Z):
+    """1.0 where this process ignores Ctrl-C."""
+    import signal
+
+    return np.full(len(Z), float(signal.getsignal(signal.SIGINT) == signal.SIG_IGN))
+
+
+def test_workers_ignore_ctrl_c_from_birth():
+    """Workers start with SIGINT ignored (inherited while they are spawned, so even
+    their start-up ignores it) and keep it so; the parent gets its handler back."""
+    import signal
+    import subprocess
+
+    from shapkit.parallel import _sigint_ignored
+
+    before = signal.getsignal(signal.SIGINT)
+    with _sigint_ignored():
+        child = subprocess.run(
+            [sys.executable, "-c", "import signal as s; print(s.getsignal(s.SIGINT) == s.SIG_IGN)"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    assert child.stdout.strip() == "True"
+    assert signal.getsignal(signal.SIGINT) is before
+    X = np.random.default_rng(7).normal(size=(6, 2))
+    expl = shapkit.explain(_ignores_sigint, X, method="exact", n_jobs=2, seed=0)
+    np.testing.assert_array_equal(expl.predictions, np.ones(6))  # computed in workers
+    assert _ignores_sigint(X[:1])[0] == 0.0  # not in this process
