@@ -261,3 +261,27 @@ def test_ctrl_c_in_select_and_demo(files, tmp_path):
     rc, err = _interrupt(process)
     _assert_one_line_interrupt(rc, err, "demo")
     assert not (tmp_path / "demo" / "values.csv").exists()
+
+
+def test_ctrl_c_while_the_console_script_starts():
+    """The console script arms its handler in its first statement: a Ctrl-C before
+    shapkit.cli.main takes over is one line and exit code 130, no traceback."""
+    program = (
+        "import os, signal, time\n"
+        "import shapkit._console\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "time.sleep(30)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.returncode == 130
+    assert result.stderr.strip() == "shapkit: interrupted."
+
+
+def test_python_dash_m_shapkit_runs_the_command_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "shapkit", "--version"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stdout.startswith("shapkit ")
