@@ -589,3 +589,28 @@ def test_save_refuses_an_inconsistent_explanation(tmp_path):
     with pytest.raises(shapkit.ExplanationFileError, match=r"Cannot save .*3 feature names"):
         expl.save(tmp_path / "bad.npz")
     assert not (tmp_path / "bad.npz").exists()
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.Categorical([3, 5, 3, 5]),
+        pd.Categorical([1.5, 2.5, np.nan, 1.5], categories=[2.5, 1.5, 9.0], ordered=True),
+        pd.Categorical([7, 7, 2, 2], categories=[7, 2, 4], ordered=True),
+        pd.Categorical(["u", "v", "u", None], categories=["v", "u", "w"]),
+    ],
+    ids=["int", "float-ordered-unused", "int-ordered", "str-unused"],
+)
+def test_parquet_keeps_numeric_categories(tmp_path, column):
+    """Parquet stores only string categories as dictionaries: int and float categories
+    (ordered or not, unused levels too) came back as plain int64/float64 columns."""
+    pytest.importorskip("pyarrow")
+    X = pd.DataFrame({"n": [1.0, 2.0, 3.0, 4.0], "c": column})
+    expl = shapkit.explain(lambda Z: Z["n"].to_numpy(), X, X, seed=0)
+    back = shapkit.load_explanation(expl.save(tmp_path / "cat.parquet"))
+    assert_same(expl, back)
+    assert back.data["c"].dtype == X["c"].dtype
+    assert back.background["c"].dtype == X["c"].dtype
+    # the loaded background still explains the same X
+    again = shapkit.explain(lambda Z: Z["n"].to_numpy(), X, back.background, seed=0)
+    np.testing.assert_array_equal(again.values, expl.values)
