@@ -223,6 +223,44 @@ def test_torch_module_given_strings():
     assert isinstance(info.value.__cause__, TypeError)
 
 
+def test_torch_module_on_nullable_columns_and_with_several_outputs():
+    torch = pytest.importorskip("torch")
+
+    class Imputing(torch.nn.Module):  # NaN (a missing cell) counts as -1
+        def forward(self, x):
+            return torch.nan_to_num(x, nan=-1.0) @ torch.tensor([1.0, 2.0, 4.0])
+
+    module = Imputing()
+    X = pd.DataFrame({"a": pd.array([1, None, 3], dtype="Int64"),
+                      "b": pd.array([0.5, 1.5, None], dtype="Float64"),
+                      "c": pd.array([True, None, False], dtype="boolean")})  # fmt: skip
+    expl = shapkit.explain(module, X, background=X, seed=0)
+    np.testing.assert_array_equal(expl.predictions, [1.0 + 1.0 + 4.0, -1.0 + 3.0 - 4.0, 3.0 - 2.0])
+
+    class Pair(torch.nn.Module):
+        def forward(self, x):
+            return x[:, 0], x[:, 1]
+
+    class Named(torch.nn.Module):
+        def forward(self, x):
+            return {"score": x[:, 0]}
+
+    for module, kind in ((Pair(), "tuple"), (Named(), "dict")):
+        with pytest.raises(ModelOutputError, match=rf"returned a {kind}, not a tensor.*Return one"):
+            shapkit.explain(module, np.ones((1, 3)), background=np.zeros((2, 3)))
+
+
+def test_multi_target_classifiers_are_refused(array):
+    from sklearn.multioutput import MultiOutputClassifier
+
+    y = np.column_stack([array[:, 0] > 0, array[:, 1] > 0]).astype(int)
+    model = MultiOutputClassifier(LogisticRegression()).fit(array, y)
+    with pytest.raises(
+        ModelOutputError, match=r"multi-target classifiers are not supported.*estimators_\[i\]"
+    ):
+        shapkit.explain(model, array[:2], background=array)
+
+
 # --------------------------------------------------------------------------- options
 
 
@@ -245,6 +283,20 @@ def test_unknown_output(array):
         shapkit.explain(linear, X, background=X, output="log_odds")
     with pytest.raises(ValueError, match=r"output='decision' applies to scikit-learn classifiers"):
         shapkit.Explainer(classifier.predict_proba, X, output="decision")
+    with pytest.raises(ValueError, match=r"^Unknown output='foo'; choose one of \['auto', 'raw'\]"):
+        shapkit.explain(linear, X, background=X, output="foo")
+
+
+def test_outlier_detectors_are_not_regressors(array):
+    from sklearn.ensemble import IsolationForest
+
+    detector = IsolationForest(n_estimators=3, random_state=0).fit(array)
+    with pytest.raises(
+        ValueError,
+        match=r"output='proba' for the outlier detector IsolationForest; choose one of "
+        r"\['auto', 'raw', 'decision'\] \('auto'/'raw' explain predict, its \+1/-1",
+    ):
+        shapkit.explain(detector, array[:2], background=array, output="proba")
 
 
 def test_classifier_without_decision_function(array):
@@ -259,6 +311,17 @@ def test_classifier_without_decision_function(array):
 def test_unfitted_sklearn_model(array):
     with pytest.raises(ValueError, match=r"LinearRegression is not fitted; call \.fit"):
         shapkit.explain(LinearRegression(), array, background=array)
+    from sklearn.base import BaseEstimator, RegressorMixin
+
+    class Stateless(RegressorMixin, BaseEstimator):  # fit sets no attribute ending in _
+        def fit(self, X, y):
+            return self
+
+        def predict(self, X):
+            return np.asarray(X)[:, 0]
+
+    with pytest.raises(ValueError, match=r"stateless estimator.*__sklearn_is_fitted__"):
+        shapkit.explain(Stateless().fit(array, None), array, background=array)
 
 
 def test_not_a_model(array):
