@@ -129,6 +129,8 @@ def test_feature_names_wrong_length_or_duplicated(array):
         shapkit.explain(linear, array, background=array, feature_names=["p", "q"])
     with pytest.raises(ValueError, match=r"feature_names contains duplicates"):
         shapkit.explain(linear, array, background=array, feature_names=["p", "q", "p"])
+    with pytest.raises(TypeError, match=r"feature_names='pqr' is one string; pass a list of 3"):
+        shapkit.explain(linear, array, background=array, feature_names="pqr")
 
 
 # --------------------------------------------------------------------------- model outputs
@@ -549,11 +551,35 @@ def test_generators_and_seed_sequences_where_accepted(array):
             lambda: np.array([[1, {"k": 2}], [3, 4]], dtype=object),
             r"column 1 holds a dict in row 0",
         ),
+        (
+            lambda: np.ma.array([[1.0, 2.0]], mask=[[False, True]]),
+            r"X is a numpy masked array; .*Fill the masked cells first, e\.g\. X\.filled\(np\.nan\)",
+        ),
+        (lambda: {"a": [1, 2], "b": [3, 4]}, r"X is a dict \(columns by key\); pass pandas\.Data"),
+        (
+            lambda: [{"a": 1, "b": 2}, {"a": 3, "b": 4}],
+            r"X is a list of dicts \(one record per row\); pass pandas\.DataFrame\(X\)",
+        ),
     ],
 )
 def test_data_shapkit_cannot_mask_is_refused_with_what_to_do(bad, match):
     with pytest.raises(TypeError, match=match):
         shapkit.explain(lambda Z: np.zeros(len(Z)), bad())
+
+
+def test_masked_arrays_and_dask_backgrounds_are_refused_with_what_to_do(array):
+    masked = np.ma.array(array, mask=array > 1.5)
+    with pytest.raises(TypeError, match=r"background is a numpy masked array.*filled\(np\.nan\)"):
+        shapkit.explain(linear, array[:2], background=masked)
+    dd = pytest.importorskip("dask.dataframe")
+    frame = pd.DataFrame(array, columns=list("abc"))
+    lazy = dd.from_pandas(frame, npartitions=2)
+    message = r"background is a Dask DataFrame \(dask\.DataFrame\); .*background\.compute\(\)"
+    with pytest.raises(TypeError, match=message) as info:
+        shapkit.explain(linear, lazy, background=lazy)
+    assert "background.head(100)" in str(info.value) and "to_pandas" not in str(info.value)
+    with pytest.raises(TypeError, match=r"X is a Dask DataFrame.*X\.compute\(\)"):
+        shapkit.tabular.check_tabular(lazy)
 
 
 def test_dtype_advice_casts_x_and_names_unseen_levels():
