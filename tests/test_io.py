@@ -107,7 +107,9 @@ def test_index_rows_by_slice_list_and_mask():
     np.testing.assert_array_equal(chosen.values, expl.values[mask])
     np.testing.assert_array_equal(chosen.std_errors, expl.std_errors[mask])
     pd.testing.assert_frame_equal(chosen.data, expl.data[mask])
-    np.testing.assert_array_equal(expl[pd.Series(mask)].n_evals, expl.n_evals[mask])
+    np.testing.assert_array_equal(
+        expl[pd.Series(mask, index=expl.data.index)].n_evals, expl.n_evals[mask]
+    )
     np.testing.assert_array_equal(expl[[4, 0]].values, expl.values[[4, 0]])
     with pytest.raises(IndexError, match="length"):
         expl[mask[:-1]]
@@ -115,6 +117,18 @@ def test_index_rows_by_slice_list_and_mask():
         expl[6]
     with pytest.raises(KeyError, match=r"expl\[:, name\]"):
         expl["age"]
+
+
+def test_boolean_series_are_aligned_on_the_index_like_pandas():
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0]}, index=[10, 20, 30])
+    expl = shapkit.explain(lambda Z: Z["a"].to_numpy(), df, df, seed=0)
+    mask = pd.Series([True, False, False], index=[30, 20, 10])  # selects the label 30
+    assert expl[mask].data.index.tolist() == [30]
+    np.testing.assert_array_equal(expl[mask].values, expl.values[[2]])
+    np.testing.assert_array_equal(expl[mask.to_numpy()].values, expl.values[[0]])  # positions
+    for other in ([0, 1, 2], [10, 20, 40], [10, 20]):
+        with pytest.raises(IndexError, match=r"index does not match the explained rows' index"):
+            expl[pd.Series([True] * len(other), index=other)]
 
 
 def test_index_features_by_name():
@@ -262,6 +276,18 @@ def test_to_frame_wide_and_long():
     assert len(multi.to_frame()) == 6 * 4 * 3
     with pytest.raises(ValueError, match="kind="):
         expl.to_frame("tall")
+
+
+@pytest.mark.parametrize("tuples", [True, False], ids=["tuple-labels", "multiindex"])
+def test_to_frame_with_tuple_row_labels(tuples):
+    labels = [("u", 1), ("u", 2), ("v", 1)]
+    index = pd.Index(labels, tupleize_cols=False) if tuples else pd.MultiIndex.from_tuples(labels)
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.0, 1.0, 0.0]}, index=index)
+    expl = shapkit.explain(lambda Z: Z.sum(axis=1).to_numpy(), df, df, seed=0)
+    long = expl.to_frame()
+    assert long["row"].tolist() == [label for label in labels for _ in range(2)]
+    np.testing.assert_array_equal(long["shap_value"], expl.values.reshape(-1))
+    assert long["feature"].tolist() == ["a", "b"] * 3
 
 
 @pytest.mark.filterwarnings("ignore:All-NaN slice")  # shap's beeswarm on NaN data columns
