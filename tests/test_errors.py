@@ -273,6 +273,22 @@ def test_unknown_method(array):
         shapkit.shapley_values(lambda m: m.sum(1), 3, method="Exact")
 
 
+@pytest.mark.parametrize("method", ["tree", "linear"])
+def test_model_methods_for_games_say_they_read_a_fitted_model(method):
+    message = (
+        rf"^method='{method}' reads a fitted model .*applies to Explainer/explain, not to "
+        r"games; use one of \['auto', 'exact', 'kernel', 'permutation', 'proxy'\]\.$"
+    )
+    with pytest.raises(ValueError, match=message):
+        shapkit.shapley_values(lambda m: m.sum(1), 3, method=method)
+
+
+def test_budget_errors_name_the_method_asked_for():
+    for method in ("proxy", "kernel"):
+        with pytest.raises(ValueError, match=rf"^method='{method}' needs at least d \+ 2 = 12"):
+            shapkit.shapley_values(lambda m: m.sum(1), 10, method=method, budget=5)
+
+
 def test_unknown_output(array):
     X, y = array, (array[:, 0] > 0).astype(int)
     regressor = LinearRegression().fit(X, y)
