@@ -139,7 +139,7 @@ def linear_coefficients(model: Any, output: str = "auto") -> LinearForm:
     >>> clf = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, [0, 0, 1, 1])
     >>> form = linear_coefficients(clf, output="decision")
     >>> form.coef.shape, form.output_names
-    ((2, 1), ['1'])
+    ((2, 1), [1])
     >>> bool(np.allclose(X @ form.coef[:, 0] + form.intercept[0], clf.decision_function(X)))
     True
     """
