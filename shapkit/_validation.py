@@ -24,6 +24,19 @@ def check_tol(tol: Any) -> float | None:
     return float(tol)
 
 
+def check_level(level: Any, name: str = "level") -> float:
+    """A coverage strictly between 0 and 1: a ``TypeError`` for a non-number (a str, a
+    bool), a ``ValueError`` outside (0, 1)."""
+    if isinstance(level, bool) or not isinstance(level, numbers.Real):
+        raise TypeError(
+            f"{name}={level!r} ({type(level).__name__}): pass a coverage between 0 and 1 as "
+            f"a number, e.g. {name}=0.95."
+        )
+    if not 0.0 < float(level) < 1.0:
+        raise ValueError(f"{name}={level!r}: choose a coverage between 0 and 1, e.g. 0.95.")
+    return float(level)
+
+
 def check_positive_int(value: Any, name: str) -> int:
     """A positive int, or a ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:

@@ -47,12 +47,38 @@ def _client(client: Any) -> Any:
         return None
 
 
-def _partition(part: pd.DataFrame, plan: Any) -> pd.DataFrame:
-    """Worker side: the flat values table of one partition."""
+def _partition(part: pd.DataFrame, plan: Any, array_dtype: Any = None) -> pd.DataFrame:
+    """Worker side: the flat values table of one partition. ``array_dtype`` (X was an
+    ndarray): the partition's cells go back into an ndarray of X's dtype, so the model
+    receives what it receives locally."""
     from .explainer import explain_rows
     from .parallel import flat_frame
 
-    return flat_frame(explain_rows(plan, part), part.index, plan.player_names)
+    rows = part if array_dtype is None else part.to_numpy(dtype=array_dtype)
+    return flat_frame(explain_rows(plan, rows), part.index, plan.player_names)
+
+
+def _array_frame(array: np.ndarray) -> pd.DataFrame:
+    """An ndarray as a DataFrame whose columns hold its cells unchanged: numeric columns
+    keep the dtype, others are object columns (pandas would infer its str dtype)."""
+    numeric = array.dtype.kind in "biufmM"
+    return pd.DataFrame(
+        {
+            j: pd.Series(array[:, j], dtype=array.dtype if numeric else object, copy=False)
+            for j in range(array.shape[1])
+        }
+    )
+
+
+def _from_pandas(frame: pd.DataFrame, npartitions: int) -> Any:
+    """``dd.from_pandas`` keeping the columns' dtypes: Dask would otherwise store object
+    columns as pyarrow strings (``dataframe.convert-string``), turning numbers, None and
+    pandas' ``str`` columns into other values or dtypes."""
+    import dask
+    import dask.dataframe as dd
+
+    with dask.config.set({"dataframe.convert-string": False}):
+        return dd.from_pandas(frame, npartitions=npartitions, sort=False)
 
 
 def explain_dask(
@@ -67,42 +93,39 @@ def explain_dask(
     pandas DataFrame / ndarray split into ``npartitions``, default two per worker)."""
     try:
         import dask
-        import dask.dataframe as dd
+        import dask.dataframe  # noqa: F401
     except ImportError as error:
         raise ImportError("The Dask backend needs dask: pip install 'shapkit[dask]'.") from error
     from ._validation import check_budget, check_tol
     from .explainer import explain_rows
     from .parallel import flat_frame
-    from .tabular import column_names_of
+    from .tabular import check_tabular
 
     budget, tol = check_budget(budget), check_tol(tol)
     client = _client(client)
-    if not is_dask_frame(X):
-        frame = (
-            X
-            if isinstance(X, pd.DataFrame)
-            else pd.DataFrame(
-                np.asarray(X), columns=column_names_of(np.asarray(X), explainer.feature_names)
-            )
-        )
+    array_dtype = None
+    if is_dask_frame(X):
+        meta_rows = X._meta
+    else:
+        X = check_tabular(X, "X")
+        if isinstance(X, pd.DataFrame):
+            frame = meta_rows = X
+        else:  # an ndarray: partitions go back to ndarrays of its dtype on the workers
+            frame, meta_rows, array_dtype = _array_frame(X), X, X.dtype
         if npartitions is None:
             workers = len(client.scheduler_info().get("workers", {})) if client else 2
             npartitions = max(1, min(len(frame), 2 * max(workers, 1)))
-        X = dd.from_pandas(frame, npartitions=npartitions, sort=False)
-    meta_rows = X._meta
-    plan = explainer._plan(meta_rows, budget, tol)
+        X = _from_pandas(frame, npartitions)
+    plan = explainer._plan(meta_rows[:0], budget, tol)
     # The output columns: explain one background row here (cheap) to learn the outputs.
-    probe = (
-        pd.DataFrame(plan.background).iloc[:1]
-        if not isinstance(plan.background, pd.DataFrame)
-        else plan.background.iloc[:1]
-    )
-    if not isinstance(plan.background, pd.DataFrame):
-        probe = probe.to_numpy()
+    background = plan.background
+    probe = background.iloc[:1] if isinstance(background, pd.DataFrame) else background[:1]
     meta = flat_frame(explain_rows(plan, probe), pd.RangeIndex(1), plan.player_names).iloc[:0]
-    meta.index = meta_rows.index[:0]
+    meta.index = X._meta.index[:0]
     if client is not None:
         shipped = client.scatter(plan, broadcast=True, hash=False)
     else:
         shipped = dask.delayed(plan, pure=True, traverse=False)
-    return X.map_partitions(_partition, shipped, meta=meta, align_dataframes=False)
+    return X.map_partitions(
+        _partition, shipped, array_dtype, meta=meta, align_dataframes=False
+    )

@@ -59,7 +59,9 @@ class Explainer:
     output : {"auto", "probability", "log_odds", "decision", "raw", "margin"}
         Output space; the log-odds and decision options apply to classifiers;
         ``"margin"`` (boosted tree models: the raw margin) is an alias of ``"decision"``
-        for boosted classifiers and also applies to Boosters and log-link regressors.
+        for boosted classifiers and also applies to Boosters and log-link regressors;
+        ``"decision"`` explains outlier detectors' ``decision_function`` (``"auto"``:
+        their +1/-1 ``predict``).
     groups : dict, optional
         ``{"group name": [column, ...]}``: each group is one player; other columns are
         players of their own.

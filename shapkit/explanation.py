@@ -130,7 +130,7 @@ class Explanation:
             raise IndexError(
                 f"An Explanation has 3 axes at most (rows, features, outputs); got {len(key)}."
             )
-        rows = _positions(key[0], len(self), "row")
+        rows = _positions(_aligned_row_mask(key[0], self.data.index), len(self), "row")
         values = self.values[rows]
         errors = self.std_errors[rows]
         base = self.base_values[rows]
@@ -276,12 +276,11 @@ class Explanation:
         errors = self.std_errors if self.is_multi_output else self.std_errors[:, :, None]
         n, d, k = values.shape
         features = self._feature_values()
-        index = list(self.data.index)
         return pd.DataFrame(
             {
-                "row": np.repeat(np.asarray(index, dtype=object), d * k),
-                "feature": np.tile(np.repeat(np.asarray(self.feature_names, dtype=object), k), n),
-                "output": np.tile(np.asarray(self.output_names, dtype=object), n * d),
+                "row": np.repeat(_object_array(self.data.index), d * k),
+                "feature": np.tile(np.repeat(_object_array(self.feature_names), k), n),
+                "output": np.tile(_object_array(self.output_names), n * d),
                 "feature_value": pd.Series(
                     [features[i][j] for i in range(n) for j in range(d) for _ in range(k)],
                     dtype=object,
@@ -359,6 +358,38 @@ class Explanation:
 
 def _is_full_slice(key: Any) -> bool:
     return isinstance(key, slice) and key == slice(None)
+
+
+def _object_array(labels: Any) -> np.ndarray:
+    """A 1-D object array of ``labels``, tuples kept whole (MultiIndex rows, tuple labels:
+    ``np.asarray`` would make a 2-D array of their items)."""
+    out = np.empty(len(labels), dtype=object)
+    for position, label in enumerate(labels):
+        out[position] = label
+    return out
+
+
+def _aligned_row_mask(key: Any, index: pd.Index) -> Any:
+    """A boolean Series as a row mask aligned on the explained rows' ``index`` by label,
+    as pandas' ``df[mask]`` does; other keys unchanged. A Series whose index does not
+    hold exactly the rows' labels raises IndexError."""
+    if not (isinstance(key, pd.Series) and pd.api.types.is_bool_dtype(key.dtype)):
+        return key
+    if key.index.equals(index):
+        return key.to_numpy(dtype=bool)
+    same_labels = (
+        len(key.index) == len(index)
+        and key.index.is_unique
+        and index.is_unique
+        and key.index.isin(index).all()
+    )
+    if not same_labels:
+        raise IndexError(
+            "The boolean Series' index does not match the explained rows' index "
+            "(expl.data.index), so its labels cannot be aligned; pass "
+            "mask.reindex(expl.data.index), or mask.to_numpy() to select by position."
+        )
+    return key.reindex(index).to_numpy(dtype=bool)
 
 
 def _positions(key: Any, size: int, what: str, names: list[Any] | None = None) -> np.ndarray:

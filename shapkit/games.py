@@ -14,7 +14,7 @@ import numpy as np
 
 from ._kernels.masking import accumulate_by_coalition
 from .exceptions import GameOutputError, ModelCallError, ModelOutputError
-from .models.base import Model
+from .models.base import Model, tensor_to_numpy
 from .tabular import RowMasker
 
 #: Default bound on the rows handed to the model in one call.
@@ -31,7 +31,8 @@ MIN_ROWS_PER_CALL = 4096
 class CheckedGame:
     """A user game ``fn(masks) -> (m,) or (m, k)`` made safe for estimators.
 
-    Calls return float64 ``(m, k)``; a wrong shape, non-numeric or non-finite output, or
+    Calls return float64 ``(m, k)`` (a torch tensor is detached and copied to the CPU
+    first, so one that requires grad is fine); a wrong shape, non-numeric or non-finite output, or
     an output width that changes between calls raises :class:`GameOutputError`.
     ``squeeze`` tells whether the user's game returned 1-D values.
     """
@@ -57,6 +58,7 @@ class CheckedGame:
                 "The game tried to write into its masks argument, which shapkit keeps "
                 "and passes read-only; copy it first (masks = masks.copy())."
             ) from exc
+        raw = tensor_to_numpy(raw)  # a torch tensor, detached even if it requires grad
         if np.iscomplexobj(raw):
             raise GameOutputError(
                 "The game returned complex numbers; Shapley values need real game values "

@@ -657,6 +657,7 @@ def _save_parquet(expl: Explanation, path: Path) -> None:
         "dtype": str(expl.data.columns.dtype),
         "name": _encode_label(expl.data.columns.name),
     }
+    meta["categoricals"] = {"data": _categorical_dtypes(expl.data, data_names, pa, pq)}
     meta["arrays"] = {
         "values": value_names,
         "std_errors": error_names,
@@ -673,6 +674,9 @@ def _save_parquet(expl: Explanation, path: Path) -> None:
         buffer = io.BytesIO()
         pq.write_table(background_table, buffer)
         extra[b"shapkit.background"] = base64.b64encode(buffer.getvalue())
+        meta["categoricals"]["background"] = _categorical_dtypes(
+            background, background_names, pa, pq
+        )
         meta["background_columns"] = {
             "labels": [_encode_label(label) for label in background.columns],
             "dtype": str(background.columns.dtype),
@@ -729,7 +733,8 @@ def _load_parquet(path: Path) -> Explanation:
         "predictions": _vector(table, names["predictions"], names["predictions_dtype"], shape),
         "n_evals": table["n_evals"].to_numpy(),
     }
-    data = table[columns["names"]].copy()
+    categoricals = meta.get("categoricals") or {}
+    data = _restore_categoricals(table[columns["names"]].copy(), categoricals.get("data"), pa, pq)
     data.columns = _column_index(
         [_decode_label(label) for label in columns["labels"]], columns["dtype"]
     )
@@ -738,6 +743,7 @@ def _load_parquet(path: Path) -> Explanation:
     if b"shapkit.background" in metadata:
         raw = base64.b64decode(metadata[b"shapkit.background"])
         background = pq.read_table(pa.BufferReader(raw)).to_pandas()
+        background = _restore_categoricals(background, categoricals.get("background"), pa, pq)
         labels = meta["background_columns"]
         background.columns = _column_index(
             [_decode_label(label) for label in labels["labels"]], labels["dtype"]
@@ -745,6 +751,40 @@ def _load_parquet(path: Path) -> Explanation:
         background.columns.name = _decode_label(labels["name"])
     _check_arrays(meta, arrays, len(data), path)
     return _explanation(meta, arrays, data, background)
+
+
+def _categorical_dtypes(frame: pd.DataFrame, names: list[str], pa: Any, pq: Any) -> dict:
+    """The categories (as a one-column parquet table, base64) and order flag of each
+    categorical column, by arrow column name. Parquet stores only string categories as
+    dictionaries: int and float categories would come back as plain numbers."""
+    dtypes = {}
+    for j, name in enumerate(names):
+        dtype = frame.iloc[:, j].dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            categories = pd.DataFrame({"categories": dtype.categories})
+            buffer = io.BytesIO()
+            pq.write_table(_frame_table(categories, ["categories"], pa), buffer)
+            dtypes[name] = {
+                "ordered": bool(dtype.ordered),
+                "categories": base64.b64encode(buffer.getvalue()).decode("ascii"),
+            }
+    return dtypes
+
+
+def _restore_categoricals(frame: pd.DataFrame, dtypes: Any, pa: Any, pq: Any) -> pd.DataFrame:
+    """``frame`` (arrow column names) with the categorical dtypes
+    :func:`_categorical_dtypes` recorded; unchanged for files written without them."""
+    for name, codec in (dtypes or {}).items():
+        if name not in frame.columns:
+            continue
+        raw = base64.b64decode(codec["categories"])
+        categories = pq.read_table(pa.BufferReader(raw)).to_pandas()["categories"]
+        frame[name] = pd.Categorical(
+            frame[name],
+            categories=pd.Index(categories.array),
+            ordered=bool(codec["ordered"]),
+        )
+    return frame
 
 
 def _vector(table: pd.DataFrame, names: list[str], dtype: str, shape: tuple) -> np.ndarray:

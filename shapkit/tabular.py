@@ -22,10 +22,38 @@ from ._kernels.masking import fill_masked_index, fill_masked_rows
 DEFAULT_BACKGROUND_SIZE = 100
 
 _NUMERIC_KINDS = "biuf"
+#: Numeric dtypes Numba has no type for, and the same-size unsigned ints the masking
+#: kernels copy their bits as (cells are copied, never computed, so this is exact).
+_BIT_VIEWS = {np.dtype(np.float16): np.dtype(np.uint16)}
+
+
+def _is_maskable_number(dtype: Any) -> bool:
+    """Numbers and bools the Numba masking kernels copy (directly or as bits)."""
+    return isinstance(dtype, np.dtype) and dtype.kind in _NUMERIC_KINDS and dtype.itemsize <= 8
+
+
+def _kernel_view(array: np.ndarray) -> np.ndarray:
+    """``array`` as the kernels read it: float16 cells as their uint16 bits."""
+    bits = _BIT_VIEWS.get(array.dtype)
+    return array if bits is None else array.view(bits)
+
+
+def _type_name(X: Any) -> str:
+    """``package.Class`` of X (``polars.DataFrame``, ``pyarrow.Table``)."""
+    package = (type(X).__module__ or "").split(".")[0]
+    return f"{package}.{type(X).__name__}" if package else type(X).__name__
 
 
 def check_tabular(X: Any, name: str = "X") -> np.ndarray | pd.DataFrame:
-    """Return ``X`` as a non-empty 2-D ndarray or DataFrame, or raise a clear error."""
+    """Return ``X`` as a non-empty 2-D ndarray or DataFrame, or raise a clear error.
+
+    Accepted: a pandas DataFrame, or anything numpy reads as a 2-D array (an ndarray,
+    a list of rows). Refused with what to do instead (``TypeError``): a Series, a dict of
+    columns or a list of dicts (``pandas.DataFrame(X)``), a Dask DataFrame
+    (``.compute()``), other data frames (``.to_pandas()``), scipy sparse matrices,
+    structured arrays, numpy masked arrays (``X.filled(np.nan)``) and object cells
+    holding containers.
+    """
     if isinstance(X, pd.Series):
         raise TypeError(
             f"{name} is a pandas Series; pass a DataFrame with one row per instance, "
@@ -37,8 +65,7 @@ def check_tabular(X: Any, name: str = "X") -> np.ndarray | pd.DataFrame:
             raise ValueError(f"{name} has duplicated column names {dupes}; make them unique.")
         frame = X
     else:
-        if hasattr(X, "__dataframe__") or hasattr(X, "to_pandas"):
-            raise TypeError(f"{name} is a {type(X).__name__}; convert it with .to_pandas() first.")
+        _refuse_containers(X, name)
         if hasattr(X, "tocsr") and hasattr(X, "nnz"):  # scipy.sparse, without importing it
             raise TypeError(
                 f"{name} is a scipy sparse matrix; shapkit masks cells of dense rows: pass "
@@ -67,6 +94,42 @@ def check_tabular(X: Any, name: str = "X") -> np.ndarray | pd.DataFrame:
         raise ValueError(f"{name} has no columns; pass at least one feature column.")
     _check_scalar_cells(frame, name)
     return frame
+
+
+def refuse_dask(X: Any, name: str = "X") -> None:
+    """A TypeError saying to ``.compute()`` (or ``.head(n)``) a Dask collection given
+    where shapkit needs the rows in memory (never imports dask)."""
+    if (type(X).__module__ or "").startswith("dask"):
+        raise TypeError(
+            f"{name} is a Dask {type(X).__name__} ({_type_name(X)}); shapkit needs these "
+            f"rows in memory here: pass {name}.compute(), or a sample of it, e.g. "
+            f"{name}.head(100) (only Explainer(...)(X) and explain(model, X, ...) take a "
+            f"Dask X, explained partition by partition)."
+        )
+
+
+def _refuse_containers(X: Any, name: str) -> None:
+    """Raise a TypeError, saying how to convert it, for data that is not an ndarray or a
+    list of rows: dicts and records, Dask and other data frames, masked arrays."""
+    if isinstance(X, Mapping):
+        raise TypeError(
+            f"{name} is a {type(X).__name__} (columns by key); pass pandas.DataFrame({name}) "
+            f"so each key is a column."
+        )
+    if isinstance(X, (list, tuple)) and X and all(isinstance(row, Mapping) for row in X):
+        raise TypeError(
+            f"{name} is a {type(X).__name__} of dicts (one record per row); pass "
+            f"pandas.DataFrame({name}) so each key is a column."
+        )
+    refuse_dask(X, name)
+    if hasattr(X, "__dataframe__") or hasattr(X, "to_pandas"):
+        raise TypeError(f"{name} is a {_type_name(X)}; convert it with .to_pandas() first.")
+    if isinstance(X, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a numpy masked array; shapkit would read the values under its mask "
+            f"as data. Fill the masked cells first, e.g. {name}.filled(np.nan) for missing "
+            f"values the model handles, and pass that."
+        )
 
 
 def _check_scalar_cells(frame: np.ndarray | pd.DataFrame, name: str) -> None:
@@ -322,7 +385,7 @@ def resolve_players(
         )
     owner: dict[int, str] = {}
     for group, members in groups.items():
-        members = [members] if isinstance(members, str) else list(members)
+        members = _group_members(group, members, position)
         if not members:
             raise ValueError(f"group {group!r} is empty; give it at least one column.")
         for column in members:
@@ -355,6 +418,22 @@ def resolve_players(
             player_names.append(player)
         column_player[j] = player_index[player]
     return player_names, column_player
+
+
+def _group_members(group: Any, members: Any, position: Mapping[str, int]) -> list[Any]:
+    """A group's members as a list: a column name alone, or a list (any iterable) of
+    them; anything else (None, a number that names no column) raises a ValueError."""
+    if isinstance(members, str):
+        return [members]
+    if members is not None:
+        if hasattr(members, "__iter__"):
+            return list(members)
+        if str(members) in position:  # a non-string label that names a column, e.g. 1
+            return [members]
+    raise ValueError(
+        f"group {group!r} has members {members!r} ({type(members).__name__}); members must "
+        f"be a column name or a list of them, e.g. groups={{{group!r}: ['a', 'b']}}."
+    )
 
 
 def _codes(X: np.ndarray | pd.DataFrame, background: np.ndarray | pd.DataFrame) -> np.ndarray:
@@ -426,7 +505,7 @@ class RowMasker:
         if isinstance(X, pd.DataFrame):
             dtypes = set(X.dtypes)
             single = next(iter(dtypes)) if len(dtypes) == 1 else None
-            if isinstance(single, np.dtype) and single.kind in _NUMERIC_KINDS:
+            if _is_maskable_number(single):
                 self._numeric = (X.to_numpy(), background.to_numpy())
             else:
                 for j in range(X.shape[1]):
@@ -435,7 +514,7 @@ class RowMasker:
                     if isinstance(column.dtype, np.dtype):
                         values = column.to_numpy()
                     self._pool.append(values)
-        elif X.dtype.kind in _NUMERIC_KINDS:
+        elif _is_maskable_number(X.dtype):
             self._numeric = (np.ascontiguousarray(X), np.ascontiguousarray(background))
         else:
             self._pool = [np.concatenate([X, background], axis=0)]
@@ -487,7 +566,14 @@ class RowMasker:
             if buffer is None or buffer.shape[0] < n_out:
                 buffer = self._buffer = row_buffer(n_out, X.shape[1], X.dtype)
             out = buffer[:n_out]
-            fill_masked_rows(masks, column_player, X[row], background, start, out)
+            fill_masked_rows(
+                masks,
+                column_player,
+                _kernel_view(X[row]),
+                _kernel_view(background),
+                start,
+                _kernel_view(out),
+            )
             if self._columns is None:
                 return out
             return pd.DataFrame(out, columns=self._columns, copy=False)

@@ -71,6 +71,83 @@ def test_plan_is_one_delayed_node_without_client():
     assert large - small < 100_000  # ... and not once more per partition
 
 
+def _local_and_dask(model, X, background, budget=None, **kwargs):
+    """The local explanation's flat frame and the Dask one (backend="dask", computed with
+    the synchronous scheduler: no client exists before the cluster tests below)."""
+    local = Explainer(model, background, seed=3, **kwargs)(X, budget=budget)
+    lazy = Explainer(model, background, seed=3, backend="dask", **kwargs)(X, budget=budget)
+    return explanation_frame(local), lazy.compute(scheduler="sync")
+
+
+def test_ndarray_x_reaches_the_model_as_an_ndarray_of_its_dtype():
+    rng = np.random.default_rng(1)
+    X, background = rng.normal(size=(6, 3)), rng.normal(size=(5, 3))
+    seen = set()
+
+    def model(Z):
+        seen.add((type(Z).__name__, Z.dtype))
+        return Z[:, 0] * 2 + np.sin(Z[:, 1]) * Z[:, 2]  # positional: fails on a frame
+
+    local, remote = _local_and_dask(model, X, background, method="kernel", budget=12)
+    pd.testing.assert_frame_equal(remote, local, check_exact=True)
+    assert seen == {("ndarray", np.dtype(np.float64))}
+    # float32 and object arrays (mixed cells, None) keep their dtype and cells
+    local, remote = _local_and_dask(model, X.astype(np.float32), background.astype(np.float32))
+    pd.testing.assert_frame_equal(remote, local, check_exact=True)
+    assert ("ndarray", np.dtype(np.float32)) in seen
+    cells = np.array([["u", None, 1.5], ["v", "w", 2], ["u", "w", 2]], dtype=object)
+    cells_seen = []
+
+    def on_objects(Z):
+        cells_seen.extend(Z[:, 1].tolist() + Z[:, 2].tolist())
+        return (Z[:, 0] == "u") + (Z[:, 1] == "w") * 2.0 + Z[:, 2].astype(float)
+
+    local, remote = _local_and_dask(on_objects, cells, cells)
+    pd.testing.assert_frame_equal(remote, local, check_exact=True)
+    assert {type(v) for v in cells_seen} == {str, type(None), float, int}
+
+
+def test_string_and_categorical_columns_equal_the_local_run():
+    """Dask stores object and str columns as pyarrow strings unless told not to: the
+    frames shapkit splits keep X's dtypes, so the model sees what it sees locally."""
+    X = pd.DataFrame(
+        {
+            "a": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            "s": pd.array(["u", "v", None, "u", "w", "v"], dtype="str"),
+            "o": pd.Series(["x", 1, None, "x", 2.5, "y"], dtype=object),
+            "c": pd.Categorical(["p", "q", "p", None, "q", "p"], categories=["q", "p"]),
+        }
+    )
+    seen = []
+
+    def model(Z):
+        seen.append(tuple(Z.dtypes))
+        return (
+            Z["a"].to_numpy()
+            + (Z["s"] == "u").to_numpy(float)
+            + Z["o"].map(lambda v: isinstance(v, (int, float)) and v == v).to_numpy(float) * 3
+            + (Z["c"] == "p").to_numpy(float) * 0.5
+        )
+
+    local, remote = _local_and_dask(model, X, X.iloc[[1, 3, 5]], method="exact")
+    pd.testing.assert_frame_equal(remote, local, check_exact=True)
+    assert set(seen) == {tuple(X.dtypes)}
+    # a Dask frame the user made (object/str columns became pyarrow strings): still equal
+    # for string and categorical columns
+    text = X.drop(columns="o")
+    lazy = shapkit.explain(
+        _no_object_model, dd.from_pandas(text, npartitions=2), text.iloc[[1, 3, 5]], seed=3
+    )
+    local = shapkit.explain(_no_object_model, text, text.iloc[[1, 3, 5]], seed=3)
+    pd.testing.assert_frame_equal(
+        lazy.compute(scheduler="sync"), explanation_frame(local), check_exact=True
+    )
+
+
+def _no_object_model(Z):
+    return Z["a"].to_numpy() + (Z["s"] == "u").to_numpy(float) + (Z["c"] == "p").to_numpy(float)
+
+
 def test_local_cluster_matches_local(data, client):
     model, X, background = data
     local = Explainer(model, background, method="kernel", seed=5)(X, budget=40)

@@ -22,6 +22,8 @@ def _modules() -> list[str]:
 def test_docstring_examples(name: str) -> None:
     if name == "shapkit.models.torch":
         pytest.importorskip("torch")
+    if name == "shapkit.models.boosters":
+        pytest.importorskip("xgboost")
     module = importlib.import_module(name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

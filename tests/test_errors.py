@@ -129,6 +129,8 @@ def test_feature_names_wrong_length_or_duplicated(array):
         shapkit.explain(linear, array, background=array, feature_names=["p", "q"])
     with pytest.raises(ValueError, match=r"feature_names contains duplicates"):
         shapkit.explain(linear, array, background=array, feature_names=["p", "q", "p"])
+    with pytest.raises(TypeError, match=r"feature_names='pqr' is one string; pass a list of 3"):
+        shapkit.explain(linear, array, background=array, feature_names="pqr")
 
 
 # --------------------------------------------------------------------------- model outputs
@@ -223,6 +225,44 @@ def test_torch_module_given_strings():
     assert isinstance(info.value.__cause__, TypeError)
 
 
+def test_torch_module_on_nullable_columns_and_with_several_outputs():
+    torch = pytest.importorskip("torch")
+
+    class Imputing(torch.nn.Module):  # NaN (a missing cell) counts as -1
+        def forward(self, x):
+            return torch.nan_to_num(x, nan=-1.0) @ torch.tensor([1.0, 2.0, 4.0])
+
+    module = Imputing()
+    X = pd.DataFrame({"a": pd.array([1, None, 3], dtype="Int64"),
+                      "b": pd.array([0.5, 1.5, None], dtype="Float64"),
+                      "c": pd.array([True, None, False], dtype="boolean")})  # fmt: skip
+    expl = shapkit.explain(module, X, background=X, seed=0)
+    np.testing.assert_array_equal(expl.predictions, [1.0 + 1.0 + 4.0, -1.0 + 3.0 - 4.0, 3.0 - 2.0])
+
+    class Pair(torch.nn.Module):
+        def forward(self, x):
+            return x[:, 0], x[:, 1]
+
+    class Named(torch.nn.Module):
+        def forward(self, x):
+            return {"score": x[:, 0]}
+
+    for module, kind in ((Pair(), "tuple"), (Named(), "dict")):
+        with pytest.raises(ModelOutputError, match=rf"returned a {kind}, not a tensor.*Return one"):
+            shapkit.explain(module, np.ones((1, 3)), background=np.zeros((2, 3)))
+
+
+def test_multi_target_classifiers_are_refused(array):
+    from sklearn.multioutput import MultiOutputClassifier
+
+    y = np.column_stack([array[:, 0] > 0, array[:, 1] > 0]).astype(int)
+    model = MultiOutputClassifier(LogisticRegression()).fit(array, y)
+    with pytest.raises(
+        ModelOutputError, match=r"multi-target classifiers are not supported.*estimators_\[i\]"
+    ):
+        shapkit.explain(model, array[:2], background=array)
+
+
 # --------------------------------------------------------------------------- options
 
 
@@ -231,6 +271,22 @@ def test_unknown_method(array):
         shapkit.Explainer(linear, array, method="sampling")
     with pytest.raises(ValueError, match=r"Unknown method='Exact'"):
         shapkit.shapley_values(lambda m: m.sum(1), 3, method="Exact")
+
+
+@pytest.mark.parametrize("method", ["tree", "linear"])
+def test_model_methods_for_games_say_they_read_a_fitted_model(method):
+    message = (
+        rf"^method='{method}' reads a fitted model .*applies to Explainer/explain, not to "
+        r"games; use one of \['auto', 'exact', 'kernel', 'permutation', 'proxy'\]\.$"
+    )
+    with pytest.raises(ValueError, match=message):
+        shapkit.shapley_values(lambda m: m.sum(1), 3, method=method)
+
+
+def test_budget_errors_name_the_method_asked_for():
+    for method in ("proxy", "kernel"):
+        with pytest.raises(ValueError, match=rf"^method='{method}' needs at least d \+ 2 = 12"):
+            shapkit.shapley_values(lambda m: m.sum(1), 10, method=method, budget=5)
 
 
 def test_unknown_output(array):
@@ -245,6 +301,20 @@ def test_unknown_output(array):
         shapkit.explain(linear, X, background=X, output="log_odds")
     with pytest.raises(ValueError, match=r"output='decision' applies to scikit-learn classifiers"):
         shapkit.Explainer(classifier.predict_proba, X, output="decision")
+    with pytest.raises(ValueError, match=r"^Unknown output='foo'; choose one of \['auto', 'raw'\]"):
+        shapkit.explain(linear, X, background=X, output="foo")
+
+
+def test_outlier_detectors_are_not_regressors(array):
+    from sklearn.ensemble import IsolationForest
+
+    detector = IsolationForest(n_estimators=3, random_state=0).fit(array)
+    with pytest.raises(
+        ValueError,
+        match=r"output='proba' for the outlier detector IsolationForest; choose one of "
+        r"\['auto', 'raw', 'decision'\] \('auto'/'raw' explain predict, its \+1/-1",
+    ):
+        shapkit.explain(detector, array[:2], background=array, output="proba")
 
 
 def test_classifier_without_decision_function(array):
@@ -259,6 +329,17 @@ def test_classifier_without_decision_function(array):
 def test_unfitted_sklearn_model(array):
     with pytest.raises(ValueError, match=r"LinearRegression is not fitted; call \.fit"):
         shapkit.explain(LinearRegression(), array, background=array)
+    from sklearn.base import BaseEstimator, RegressorMixin
+
+    class Stateless(RegressorMixin, BaseEstimator):  # fit sets no attribute ending in _
+        def fit(self, X, y):
+            return self
+
+        def predict(self, X):
+            return np.asarray(X)[:, 0]
+
+    with pytest.raises(ValueError, match=r"stateless estimator.*__sklearn_is_fitted__"):
+        shapkit.explain(Stateless().fit(array, None), array, background=array)
 
 
 def test_not_a_model(array):
@@ -486,11 +567,35 @@ def test_generators_and_seed_sequences_where_accepted(array):
             lambda: np.array([[1, {"k": 2}], [3, 4]], dtype=object),
             r"column 1 holds a dict in row 0",
         ),
+        (
+            lambda: np.ma.array([[1.0, 2.0]], mask=[[False, True]]),
+            r"X is a numpy masked array; .*Fill the masked cells first, e\.g\. X\.filled\(np",
+        ),
+        (lambda: {"a": [1, 2], "b": [3, 4]}, r"X is a dict \(columns by key\); pass pandas\.Data"),
+        (
+            lambda: [{"a": 1, "b": 2}, {"a": 3, "b": 4}],
+            r"X is a list of dicts \(one record per row\); pass pandas\.DataFrame\(X\)",
+        ),
     ],
 )
 def test_data_shapkit_cannot_mask_is_refused_with_what_to_do(bad, match):
     with pytest.raises(TypeError, match=match):
         shapkit.explain(lambda Z: np.zeros(len(Z)), bad())
+
+
+def test_masked_arrays_and_dask_backgrounds_are_refused_with_what_to_do(array):
+    masked = np.ma.array(array, mask=array > 1.5)
+    with pytest.raises(TypeError, match=r"background is a numpy masked array.*filled\(np\.nan\)"):
+        shapkit.explain(linear, array[:2], background=masked)
+    dd = pytest.importorskip("dask.dataframe")
+    frame = pd.DataFrame(array, columns=list("abc"))
+    lazy = dd.from_pandas(frame, npartitions=2)
+    message = r"background is a Dask DataFrame \(dask\.DataFrame\); .*background\.compute\(\)"
+    with pytest.raises(TypeError, match=message) as info:
+        shapkit.explain(linear, lazy, background=lazy)
+    assert "background.head(100)" in str(info.value) and "to_pandas" not in str(info.value)
+    with pytest.raises(TypeError, match=r"X is a Dask DataFrame.*X\.compute\(\)"):
+        shapkit.tabular.check_tabular(lazy)
 
 
 def test_dtype_advice_casts_x_and_names_unseen_levels():

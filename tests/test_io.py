@@ -107,7 +107,9 @@ def test_index_rows_by_slice_list_and_mask():
     np.testing.assert_array_equal(chosen.values, expl.values[mask])
     np.testing.assert_array_equal(chosen.std_errors, expl.std_errors[mask])
     pd.testing.assert_frame_equal(chosen.data, expl.data[mask])
-    np.testing.assert_array_equal(expl[pd.Series(mask)].n_evals, expl.n_evals[mask])
+    np.testing.assert_array_equal(
+        expl[pd.Series(mask, index=expl.data.index)].n_evals, expl.n_evals[mask]
+    )
     np.testing.assert_array_equal(expl[[4, 0]].values, expl.values[[4, 0]])
     with pytest.raises(IndexError, match="length"):
         expl[mask[:-1]]
@@ -115,6 +117,18 @@ def test_index_rows_by_slice_list_and_mask():
         expl[6]
     with pytest.raises(KeyError, match=r"expl\[:, name\]"):
         expl["age"]
+
+
+def test_boolean_series_are_aligned_on_the_index_like_pandas():
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0]}, index=[10, 20, 30])
+    expl = shapkit.explain(lambda Z: Z["a"].to_numpy(), df, df, seed=0)
+    mask = pd.Series([True, False, False], index=[30, 20, 10])  # selects the label 30
+    assert expl[mask].data.index.tolist() == [30]
+    np.testing.assert_array_equal(expl[mask].values, expl.values[[2]])
+    np.testing.assert_array_equal(expl[mask.to_numpy()].values, expl.values[[0]])  # positions
+    for other in ([0, 1, 2], [10, 20, 40], [10, 20]):
+        with pytest.raises(IndexError, match=r"index does not match the explained rows' index"):
+            expl[pd.Series([True] * len(other), index=other)]
 
 
 def test_index_features_by_name():
@@ -262,6 +276,18 @@ def test_to_frame_wide_and_long():
     assert len(multi.to_frame()) == 6 * 4 * 3
     with pytest.raises(ValueError, match="kind="):
         expl.to_frame("tall")
+
+
+@pytest.mark.parametrize("tuples", [True, False], ids=["tuple-labels", "multiindex"])
+def test_to_frame_with_tuple_row_labels(tuples):
+    labels = [("u", 1), ("u", 2), ("v", 1)]
+    index = pd.Index(labels, tupleize_cols=False) if tuples else pd.MultiIndex.from_tuples(labels)
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.0, 1.0, 0.0]}, index=index)
+    expl = shapkit.explain(lambda Z: Z.sum(axis=1).to_numpy(), df, df, seed=0)
+    long = expl.to_frame()
+    assert long["row"].tolist() == [label for label in labels for _ in range(2)]
+    np.testing.assert_array_equal(long["shap_value"], expl.values.reshape(-1))
+    assert long["feature"].tolist() == ["a", "b"] * 3
 
 
 @pytest.mark.filterwarnings("ignore:All-NaN slice")  # shap's beeswarm on NaN data columns
@@ -589,3 +615,28 @@ def test_save_refuses_an_inconsistent_explanation(tmp_path):
     with pytest.raises(shapkit.ExplanationFileError, match=r"Cannot save .*3 feature names"):
         expl.save(tmp_path / "bad.npz")
     assert not (tmp_path / "bad.npz").exists()
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.Categorical([3, 5, 3, 5]),
+        pd.Categorical([1.5, 2.5, np.nan, 1.5], categories=[2.5, 1.5, 9.0], ordered=True),
+        pd.Categorical([7, 7, 2, 2], categories=[7, 2, 4], ordered=True),
+        pd.Categorical(["u", "v", "u", None], categories=["v", "u", "w"]),
+    ],
+    ids=["int", "float-ordered-unused", "int-ordered", "str-unused"],
+)
+def test_parquet_keeps_numeric_categories(tmp_path, column):
+    """Parquet stores only string categories as dictionaries: int and float categories
+    (ordered or not, unused levels too) came back as plain int64/float64 columns."""
+    pytest.importorskip("pyarrow")
+    X = pd.DataFrame({"n": [1.0, 2.0, 3.0, 4.0], "c": column})
+    expl = shapkit.explain(lambda Z: Z["n"].to_numpy(), X, X, seed=0)
+    back = shapkit.load_explanation(expl.save(tmp_path / "cat.parquet"))
+    assert_same(expl, back)
+    assert back.data["c"].dtype == X["c"].dtype
+    assert back.background["c"].dtype == X["c"].dtype
+    # the loaded background still explains the same X
+    again = shapkit.explain(lambda Z: Z["n"].to_numpy(), X, back.background, seed=0)
+    np.testing.assert_array_equal(again.values, expl.values)

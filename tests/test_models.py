@@ -718,3 +718,163 @@ def test_row_buffer_is_reused_across_calls_unless_still_referenced():
         shapkit.explain(tidy, X[i : i + 1], background=X[:40], method="kernel", budget=200,
                         seed=0, max_rows=300)  # fmt: skip
     assert len(set(addresses)) == 1
+
+
+# --------------------------------------------------------------------------- output containers
+
+
+def _logistic_proba(X):
+    return 1.0 / (1.0 + np.exp(-np.asarray(X, dtype=float)[:, 0]))
+
+
+def _frame_proba_classifier(columns):
+    """A classifier whose predict_proba returns a DataFrame with ``columns``: the first
+    column labelled like ``columns[0]`` holds P(classes_[1])."""
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    class FrameProba(ClassifierMixin, BaseEstimator):
+        def fit(self, X, y):
+            self.classes_ = np.array(["n", "p"])
+            return self
+
+        def predict_proba(self, X):
+            p = _logistic_proba(X)
+            return pd.DataFrame({columns[0]: p, columns[1]: 1 - p})
+
+        def decision_function(self, X):
+            return pd.DataFrame({columns[0]: np.asarray(X)[:, 0], columns[1]: 0.0})
+
+    return FrameProba
+
+
+def test_frame_probabilities_are_matched_to_classes_by_label():
+    X = pd.DataFrame({"a": [2.0, -1.0, 0.5], "b": [0.0, 1.0, 0.0]})
+    model = _frame_proba_classifier(["p", "n"])().fit(X, None)  # columns in another order
+    expl = shapkit.explain(model, X, background=X, seed=0)
+    assert expl.output_names == ["n", "p"]
+    np.testing.assert_allclose(expl.predictions[:, 1], _logistic_proba(X), rtol=1e-15)
+    np.testing.assert_allclose(expl.predictions[:, 0], 1 - _logistic_proba(X), rtol=1e-15)
+    reference = shapkit.explain(
+        lambda Z: np.column_stack([1 - _logistic_proba(Z), _logistic_proba(Z)]), X, X, seed=0
+    )
+    np.testing.assert_array_equal(expl.values, reference.values)
+    # positional columns (a DataFrame built from an array) keep classes_ order
+    positional = _frame_proba_classifier([0, 1])().fit(X, None)
+    expl = shapkit.explain(positional, X, background=X, seed=0)
+    np.testing.assert_allclose(expl.predictions[:, 0], _logistic_proba(X), rtol=1e-15)
+
+
+def test_frame_outputs_whose_labels_are_not_the_classes_raise():
+    X = pd.DataFrame({"a": [2.0, -1.0], "b": [0.0, 1.0]})
+    model = _frame_proba_classifier(["yes", "no"])().fit(X, None)
+    with pytest.raises(shapkit.ModelOutputError, match=r"columns \['yes', 'no'\], which are not"):
+        shapkit.explain(model, X, background=X)
+    with pytest.raises(shapkit.ModelOutputError, match=r"decision_function returned a DataFrame"):
+        shapkit.explain(model, X, background=X, output="decision")
+
+
+def test_sparse_predictions_are_densified():
+    import scipy.sparse
+    from sklearn.base import BaseEstimator, RegressorMixin
+
+    class SparseOut(RegressorMixin, BaseEstimator):
+        def fit(self, X, y):
+            self.n_features_in_ = 2
+            return self
+
+        def predict(self, X):
+            X = np.asarray(X)
+            return scipy.sparse.csr_matrix((X[:, 0] * 2 + X[:, 1])[:, None])
+
+    X = np.random.default_rng(3).normal(size=(6, 2))
+    expl = shapkit.explain(SparseOut().fit(X, None), X[:2], background=X[2:], seed=0)
+    reference = shapkit.explain(lambda Z: Z[:, 0] * 2 + Z[:, 1], X[:2], X[2:], seed=0)
+    np.testing.assert_array_equal(expl.values, reference.values)
+
+
+def test_tensors_that_require_grad_are_detached():
+    torch = pytest.importorskip("torch")
+    X = np.random.default_rng(4).normal(size=(6, 3))
+    weight = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64, requires_grad=True)
+
+    def model(Z):
+        return torch.as_tensor(Z) @ weight  # requires grad
+
+    expl = shapkit.explain(model, X[:2], background=X[2:], seed=0)
+    expected = (X[:2] - X[2:].mean(axis=0)) * np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(expl.values, expected, rtol=0, atol=1e-12)
+    game = shapkit.shapley_values(lambda m: torch.as_tensor(m * 1.0) @ weight, 3)
+    np.testing.assert_allclose(game.values, [1.0, -2.0, 0.5], rtol=0, atol=1e-12)
+
+
+def test_outlier_detectors_explain_their_decision_function():
+    from sklearn.ensemble import IsolationForest
+    from sklearn.neighbors import LocalOutlierFactor
+    from sklearn.svm import OneClassSVM
+
+    X = np.random.default_rng(5).normal(size=(12, 3))  # LOF warns about names on frames
+    for detector in (
+        IsolationForest(n_estimators=5, random_state=0),
+        OneClassSVM(gamma=0.5),
+        LocalOutlierFactor(n_neighbors=4, novelty=True),
+    ):
+        detector.fit(X)
+        expl = shapkit.explain(detector, X[:2], background=X, output="decision", seed=0)
+        assert expl.output_names == ["decision"]
+        score = lambda Z, d=detector: d.decision_function(Z)  # noqa: E731
+        reference = shapkit.explain(score, X[:2], background=X, seed=0)
+        np.testing.assert_array_equal(expl.values, reference.values)
+        np.testing.assert_allclose(expl.predictions, detector.decision_function(X[:2]))
+        labels = shapkit.explain(detector, X[:2], background=X, seed=0)  # auto: predict
+        np.testing.assert_array_equal(labels.predictions, detector.predict(X[:2]))
+
+
+# --------------------------------------------------------------------------- boosters
+
+
+def _booster_data():
+    rng = np.random.default_rng(6)
+    X = pd.DataFrame(rng.normal(size=(120, 3)), columns=["a", "b", "c"])
+    y = (X["a"] + X["b"] * X["c"] > 0).astype(int)
+    return X, y
+
+
+def test_xgboost_booster_with_every_method():
+    xgb = pytest.importorskip("xgboost")
+    X, y = _booster_data()
+    params = {"objective": "binary:logistic", "max_depth": 2, "nthread": 1}
+    booster = xgb.train(params, xgb.DMatrix(X, label=y), num_boost_round=4)
+    rows, background = X.iloc[:3], X.iloc[:30]
+    tree = shapkit.explain(booster, rows, background, method="tree", output="margin")
+    for output in ("margin", "decision"):
+        exact = shapkit.explain(booster, rows, background, method="exact", output=output)
+        np.testing.assert_allclose(exact.values, tree.values, rtol=0, atol=1e-5)
+        assert exact.output_names == ["margin"]
+    # the default output is the booster's own prediction (probabilities here)
+    exact = shapkit.explain(booster, rows, background, method="exact")
+    np.testing.assert_allclose(exact.predictions, booster.predict(xgb.DMatrix(rows)), rtol=1e-6)
+    reference = shapkit.explain(
+        lambda Z: booster.predict(xgb.DMatrix(Z)), rows, background, method="exact"
+    )
+    np.testing.assert_array_equal(exact.values, reference.values)
+    kernel = shapkit.explain(booster, rows, background, method="kernel", budget=10, seed=0)
+    np.testing.assert_allclose(kernel.values, exact.values, rtol=0, atol=1e-6)  # d = 3
+    # an ndarray X: the booster's feature names are passed along
+    array = shapkit.explain(booster, rows.to_numpy(), background.to_numpy(), method="exact")
+    np.testing.assert_array_equal(array.values, exact.values)
+    with pytest.raises(ValueError, match=r"Unknown output='proba' for a xgboost Booster"):
+        shapkit.explain(booster, rows, background, method="exact", output="proba")
+
+
+def test_lightgbm_booster_margin_with_every_method():
+    lgb = pytest.importorskip("lightgbm")
+    X, y = _booster_data()
+    params = {"objective": "binary", "num_leaves": 4, "verbose": -1, "num_threads": 1}
+    booster = lgb.train(params, lgb.Dataset(X, label=y), num_boost_round=4)
+    rows, background = X.iloc[:3], X.iloc[:30]
+    tree = shapkit.explain(booster, rows, background, method="tree", output="margin")
+    for output in ("margin", "decision"):
+        exact = shapkit.explain(booster, rows, background, method="exact", output=output)
+        np.testing.assert_allclose(exact.values, tree.values, rtol=0, atol=1e-9)
+    exact = shapkit.explain(booster, rows, background, method="exact")
+    np.testing.assert_allclose(exact.predictions, booster.predict(rows), rtol=1e-12)

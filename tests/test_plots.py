@@ -182,6 +182,25 @@ def test_waterfall_goes_from_base_to_prediction(single):
     assert bars[-1].get_width() == pytest.approx(single.values[row, top])
 
 
+def test_plot_arguments_of_the_wrong_type_name_the_argument(single):
+    message = r"^row='3' \(str\): pass the row's position, an int from 0 to 39 .*get_loc\('3'\)"
+    with pytest.raises(TypeError, match=message):
+        plots.waterfall(single, "3")
+    for row, kind in ((2.0, "float"), (True, "bool"), (None, "NoneType")):
+        with pytest.raises(TypeError, match=rf"^row={row!r} \({kind}\)"):
+            plots.waterfall(single, row)
+    with pytest.raises(IndexError, match=r"row=40 is out of range for an explanation of 40"):
+        plots.waterfall(single, 40)
+    assert plots.waterfall(single, np.int64(-1)) is not None
+    for draw in (plots.bar, plots.beeswarm, plots.waterfall):
+        with pytest.raises(TypeError, match=r"^max_features='5' \(str\): pass an int"):
+            draw(single, max_features="5")
+    with pytest.raises(TypeError, match=r"^level='high' \(str\)"):
+        plots.bar(single, level="high")
+    with pytest.raises(ValueError, match=r"^rows='all': choose 'sample' or 'fixed'"):
+        plots.bar(single, rows="all")
+
+
 def test_waterfall_of_a_feature_subset_shows_the_rest(single):
     names = list(shapkit.summary(single).index[:3])
     ax = plots.waterfall(single[:, names], 2)

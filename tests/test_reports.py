@@ -183,6 +183,20 @@ def test_summary_rejects_bad_arguments():
         shapkit.summary(small_explanation(), rows="population")
     with pytest.raises(ValueError, match="level="):
         shapkit.summary(small_explanation(), level=95)
+    with pytest.raises(TypeError, match=r"^level='high' \(str\): pass a coverage between 0 and 1"):
+        small_explanation().summary(level="high")
+    with pytest.raises(TypeError, match=r"^level=True \(bool\)"):
+        shapkit.summary(small_explanation(), level=True)
+    with pytest.raises(ValueError, match=r"^rows=\['sample'\]: choose 'sample' or 'fixed'"):
+        shapkit.summary(small_explanation(), rows=["sample"])
+
+
+def test_report_rejects_bad_arguments(tmp_path):
+    with pytest.raises(TypeError, match=r"^level='95%' \(str\)"):
+        shapkit.report(small_explanation(), tmp_path / "r.html", level="95%")
+    with pytest.raises(TypeError, match=r"^max_features='5' \(str\): pass an int"):
+        shapkit.report(small_explanation(), tmp_path / "r.html", max_features="5")
+    assert not (tmp_path / "r.html").exists()
 
 
 def test_summary_of_a_real_explanation():

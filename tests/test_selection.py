@@ -420,10 +420,39 @@ def test_errors_for_bad_input():
         ShapSelector(FAST_TREE, step=0).fit(X, y)
     with pytest.raises(ValueError, match="1-D"):
         ShapSelector(FAST_TREE).fit(X, np.c_[y, y])
+    with pytest.raises(ValueError, match=r"DecisionTreeRegressor is a regressor, but y holds "
+                                         r"values that are not numbers, e\.g\. 'a'"):  # fmt: skip
+        ShapSelector(FAST_TREE).fit(X, np.array(["a", "b"] * 30))
     df = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
     sel = ShapSelector(FAST_TREE, seed=0, n_repeats=1, cv=2).fit(df, y)
     with pytest.raises(ValueError, match="expecting 3 features|feature names"):
         sel.transform(df[["a", "b"]])
+
+
+def test_estimators_and_columns_the_selector_cannot_use_are_named():
+    X, y = planted_regression(n=60)
+
+    class Duck:  # fit/predict without get_params: cannot be cloned per fold
+        def fit(self, X, y):
+            return self
+
+        def predict(self, X):
+            return np.zeros(len(X))
+
+    for estimator, got in ((None, "got None"), (lambda Z: Z.sum(1), "got a function"),
+                           (Duck(), "got a Duck without get_params")):  # fmt: skip
+        message = rf"needs a scikit-learn estimator \(fit/predict\).*{got}"
+        with pytest.raises(TypeError, match=message):
+            shapkit.select_features(estimator, X, y)
+    df = pd.DataFrame(X[:, :3], columns=["a", "b", "c"]).assign(s=["u", "v"] * 30)
+    message = r"X has string columns \['s'\], which DecisionTreeRegressor cannot take.*Pipeline"
+    with pytest.raises(ValueError, match=message):
+        ShapSelector(FAST_TREE).fit(df, y)
+    with pytest.raises(ValueError, match=r"string columns \[3\], which DecisionTreeRegressor"):
+        ShapSelector(FAST_TREE).fit(df.to_numpy(), y)
+    dd = pytest.importorskip("dask.dataframe")
+    with pytest.raises(TypeError, match=r"X is a Dask DataFrame.*X\.compute\(\)"):
+        ShapSelector(FAST_TREE).fit(dd.from_pandas(df, npartitions=2), y)
 
 
 # ----------------------------------------------------------------- statistics

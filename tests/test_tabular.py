@@ -231,3 +231,51 @@ def test_masked_row_kernels_match_a_direct_construction(start, stop):
     index = np.full((stop - start, 5), -1, dtype=np.int64)
     fill_masked_index(masks, column_player, 99, background_index, start, index)
     np.testing.assert_array_equal(index, np.where(held, 99, background_index[b][:, None]))
+
+
+def test_group_members_must_be_a_column_name_or_a_list_of_them():
+    columns = ["a", "b", "1"]
+    for members in (2, None, 0.5):
+        with pytest.raises(
+            ValueError,
+            match=rf"group 'g' has members {members!r} \(\w+\); members must be a column name "
+            r"or a list of them",
+        ):
+            resolve_players(columns, {"g": members})
+    assert resolve_players(columns, {"g": "b"})[1].tolist() == [0, 1, 2]
+    assert resolve_players(columns, {"g": 1})[0] == ["a", "b", "g"]  # the column labelled 1
+    assert resolve_players(columns, {"g": ("a", "1")})[0] == ["g", "b"]
+
+
+@pytest.mark.parametrize("as_frame", [False, True])
+def test_float16_cells_are_copied_exactly_and_reach_the_model_as_float16(as_frame):
+    """Numba has no float16: the masking kernels copy the cells' bits as uint16."""
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(3, 4)).astype(np.float16)
+    background = rng.normal(size=(5, 4)).astype(np.float16)
+    X[1, 2] = np.nan
+    seen = set()
+
+    def model(Z):
+        Z = Z.to_numpy() if as_frame else Z
+        seen.add(Z.dtype)
+        cells = np.nan_to_num(Z.astype(np.float64), nan=-1.0)
+        return cells[:, 0] * cells[:, 1] + cells[:, 2] - cells[:, 3] ** 2
+
+    def data(array):
+        return pd.DataFrame(array, columns=list("abcd")) if as_frame else array
+
+    half = shapkit.explain(model, data(X), background=data(background), seed=0)
+    single = shapkit.explain(
+        model, data(X.astype(np.float32)), background=data(background.astype(np.float32)), seed=0
+    )
+    assert np.dtype(np.float16) in seen
+    np.testing.assert_array_equal(half.values, single.values)  # float16 -> float32 is exact
+    np.testing.assert_array_equal(half.predictions, single.predictions)
+    # the masker's rows hold the very cells of X and the background
+    masker = RowMasker(X, background, np.arange(4))
+    masks = np.array([[True, False, True, False]])
+    rows = masker.masked_rows(1, masks, np.arange(4), 0, 5)
+    expected = np.where(masks[0], X[1], background)
+    assert rows.dtype == np.float16
+    np.testing.assert_array_equal(rows.view(np.uint16), expected.view(np.uint16))

@@ -36,6 +36,11 @@ ESTIMATORS: dict[str, type[Estimator]] = {
 }
 
 METHODS = ("auto", *ESTIMATORS)
+#: Methods that read a fitted model rather than evaluate a game: Explainer/explain only.
+MODEL_METHODS = {
+    "linear": "the coefficients of a linear model",
+    "tree": "the trees of a tree ensemble",
+}
 
 
 def get_estimator(method: str | Estimator, n_players: int, budget: int | None) -> Estimator:
@@ -51,14 +56,15 @@ def get_estimator(method: str | Estimator, n_players: int, budget: int | None) -
     if isinstance(method, Estimator):
         method.check_budget(n_players, budget)
         return method
-    if method == "linear":
+    if isinstance(method, str) and method in MODEL_METHODS:
         raise ValueError(
-            "method='linear' reads the coefficients of a fitted linear model, so it applies "
-            "to Explainer/explain, not to games; use 'exact', 'kernel' or 'permutation'."
+            f"method={method!r} reads a fitted model ({MODEL_METHODS[method]}), so it "
+            f"applies to Explainer/explain, not to games; use one of {list(METHODS)}."
         )
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(
-            f"Unknown method={method!r}; choose one of {[*METHODS, 'linear']} or pass an "
+            f"Unknown method={method!r}; choose one of {list(METHODS)} (and, for "
+            f"Explainer/explain on a fitted model, {list(MODEL_METHODS)}) or pass an "
             f"Estimator instance such as KernelEstimator(size_distribution='kernel')."
         )
     if method == "auto":

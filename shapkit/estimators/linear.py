@@ -37,6 +37,7 @@ from ..models.sklearn import (
     REGRESSOR_OUTPUTS,
     check_fitted,
     is_classifier_model,
+    is_outlier_model,
     is_sklearn_model,
 )
 from ..models.torch import is_torch_module
@@ -151,6 +152,11 @@ def linear_coefficients(model: Any, output: str = "auto") -> LinearForm:
         )
     check_fitted(model)
     is_classifier = is_classifier_model(model)
+    if not is_classifier and is_outlier_model(model):
+        raise LinearNotApplicableError(
+            f"{name} is an outlier detector; the exact linear path covers linear regressors "
+            f"and classifiers. {_FALLBACK.capitalize()}."
+        )
     allowed = CLASSIFIER_OUTPUTS if is_classifier else REGRESSOR_OUTPUTS
     if output not in allowed:
         kind = "classifier" if is_classifier else "regressor"

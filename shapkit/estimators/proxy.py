@@ -62,6 +62,7 @@ from .base import (
 from .coalition_design import SIZE_DISTRIBUTIONS, CoalitionSampler
 from .exact import exact_if_affordable
 from .kernel import KernelEstimator, _evaluate, kernel_state_bytes
+from .kernel import min_budget as kernel_min_budget
 from .odd_proxy import GP_MAX_UNITS, GP_PRIORS, estimate_odd
 from .odd_regression import default_n_terms
 
@@ -271,7 +272,13 @@ class ProxyEstimator(Estimator):
         self.gp_prior = gp_prior
 
     def check_budget(self, n_players: int, budget: int | None) -> None:
-        KernelEstimator().check_budget(n_players, budget)
+        """The kernel estimator's rule (at least ``d + 2`` evaluations, or ``2^d``),
+        refused in the proxy's name."""
+        if budget is not None and budget < min(kernel_min_budget(n_players), 2**n_players):
+            raise ValueError(
+                f"method='proxy' needs at least d + 2 = {kernel_min_budget(n_players)} game "
+                f"evaluations for d={n_players} players; got budget={budget}."
+            )
 
     def max_evaluations(self, n_players: int, budget: int | None) -> int:
         return KernelEstimator().max_evaluations(n_players, budget)

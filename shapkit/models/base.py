@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Protocol
 
 import numpy as np
@@ -18,12 +19,45 @@ class Model(Protocol):
         ...
 
 
+def tensor_to_numpy(raw: Any) -> Any:
+    """A torch tensor as a numpy array (detached from autograd, moved to the CPU;
+    bfloat16 and float16 widened to float32); anything else unchanged. Never imports
+    torch: a tensor cannot exist unless torch is loaded."""
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(raw, torch.Tensor):
+        return raw
+    tensor = raw.detach().cpu()
+    if tensor.dtype in (torch.bfloat16, torch.float16):
+        tensor = tensor.float()
+    return tensor.numpy()
+
+
 def as_matrix(raw: Any, n_rows: int, source: str) -> np.ndarray:
-    """Turn a model's raw output into float64 ``(rows, k)``, or raise ModelOutputError."""
+    """Turn a model's raw output into float64 ``(rows, k)``, or raise ModelOutputError.
+
+    Accepted: arrays, lists, pandas objects, torch tensors (detached: a tensor that
+    requires grad is fine) and scipy sparse matrices (densified), of shape ``(rows,)``
+    or ``(rows, k)``, real and finite. A list or tuple of 2-D arrays (one per target,
+    as ``MultiOutputClassifier.predict_proba`` returns) is refused.
+    """
     from ..exceptions import ModelOutputError
 
     if hasattr(raw, "to_numpy"):
         raw = raw.to_numpy()
+    raw = tensor_to_numpy(raw)
+    if hasattr(raw, "toarray") and hasattr(raw, "nnz"):  # scipy sparse, without importing it
+        raw = raw.toarray()
+    if (
+        isinstance(raw, (list, tuple))
+        and raw
+        and all(np.ndim(part) == 2 and hasattr(part, "shape") for part in raw)
+    ):
+        raise ModelOutputError(
+            f"{source} returned a {type(raw).__name__} of {len(raw)} arrays, one per target "
+            f"(as MultiOutputClassifier.predict_proba does); multi-target classifiers are "
+            f"not supported. Explain one target's estimator, e.g. model.estimators_[i], or "
+            f"wrap the model to return one array of shape ({n_rows}, k)."
+        )
     if np.iscomplexobj(raw):
         raise ModelOutputError(
             f"{source} returned complex numbers; Shapley values need real outputs. Wrap "

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from .._labels import label_positions, preview
+from ..exceptions import ModelOutputError
 from .base import as_matrix
 
 #: Probabilities are clipped to [eps, 1 - eps] before taking log-odds, so a model that
@@ -14,6 +17,10 @@ LOG_ODDS_EPS = 1e-15
 
 CLASSIFIER_OUTPUTS = ("auto", "probability", "log_odds", "decision")
 REGRESSOR_OUTPUTS = ("auto", "raw")
+#: Outlier detectors (IsolationForest, OneClassSVM, LocalOutlierFactor(novelty=True)):
+#: "auto"/"raw" explain ``predict`` (the +1/-1 inlier/outlier labels), "decision" the
+#: continuous ``decision_function`` (negative for outliers).
+OUTLIER_OUTPUTS = ("auto", "raw", "decision")
 
 
 def check_fitted(model: Any) -> None:
@@ -31,8 +38,12 @@ def check_fitted(model: Any) -> None:
     try:
         check_is_fitted(model)
     except NotFittedError as exc:
+        name = type(model).__name__
         raise ValueError(
-            f"The model {type(model).__name__} is not fitted; call .fit(X, y) first."
+            f"The model {name} is not fitted; call .fit(X, y) first. scikit-learn calls "
+            f"an estimator fitted when it has an attribute ending in '_' (set by fit); a "
+            f"stateless estimator whose fit sets none should define "
+            f"__sklearn_is_fitted__(self) returning True."
         ) from exc
     except TypeError:
         pass
@@ -51,6 +62,18 @@ def is_sklearn_model(obj: Any) -> bool:
     if isinstance(obj, BaseEstimator):
         return hasattr(obj, "fit") and predicts
     return all(hasattr(obj, m) for m in ("fit", "predict_proba", "classes_"))
+
+
+def is_outlier_model(estimator: Any) -> bool:
+    """scikit-learn's ``is_outlier_detector`` (False where its tags cannot be read)."""
+    from sklearn.base import BaseEstimator, is_outlier_detector
+
+    if not isinstance(estimator, BaseEstimator):
+        return False
+    try:
+        return bool(is_outlier_detector(estimator))
+    except (AttributeError, TypeError):
+        return False
 
 
 def is_classifier_model(estimator: Any) -> bool:
@@ -73,7 +96,14 @@ class SklearnModel:
     Classifiers give ``predict_proba`` for every class (``output="probability"``, the
     default), per-class log-odds ``log(p / (1 - p))`` (``"log_odds"``), or
     ``decision_function`` (``"decision"``); outputs are named by ``classes_``.
-    Regressors give ``predict``.
+    Regressors give ``predict``. Outlier detectors give ``predict`` (their +1/-1
+    inlier/outlier labels) for ``output="auto"``/``"raw"``, and ``decision_function``
+    (one continuous score, negative for outliers; usually the more telling output) for
+    ``output="decision"``.
+
+    A ``predict_proba`` or ``decision_function`` that returns a DataFrame whose columns
+    are the classes has its columns matched to ``classes_`` by label, whatever their
+    order; columns that are not the classes raise :class:`~shapkit.ModelOutputError`.
 
     Example
     -------
@@ -89,15 +119,28 @@ class SklearnModel:
         check_fitted(estimator)
         self.estimator = estimator
         self.is_classifier = is_classifier_model(estimator)
-        allowed = CLASSIFIER_OUTPUTS if self.is_classifier else REGRESSOR_OUTPUTS
+        self.is_outlier_detector = not self.is_classifier and is_outlier_model(estimator)
+        if self.is_classifier:
+            allowed, kind = CLASSIFIER_OUTPUTS, "classifier"
+        elif self.is_outlier_detector:
+            allowed, kind = OUTLIER_OUTPUTS, "outlier detector"
+        else:
+            allowed, kind = REGRESSOR_OUTPUTS, "regressor"
         if output not in allowed:
-            kind = "classifier" if self.is_classifier else "regressor"
+            hint = (
+                " ('auto'/'raw' explain predict, its +1/-1 inlier/outlier labels; 'decision' "
+                "its decision_function, a continuous score that is negative for outliers)"
+                if self.is_outlier_detector
+                else ""
+            )
             raise ValueError(
                 f"Unknown output={output!r} for the {kind} {type(estimator).__name__}; "
-                f"choose one of {list(allowed)}."
+                f"choose one of {list(allowed)}{hint}."
             )
         if self.is_classifier:
             self.output = "probability" if output == "auto" else output
+        elif self.is_outlier_detector and output == "decision":
+            self.output = "decision"
         else:
             self.output = "raw"
         if self.output in ("probability", "log_odds") and not hasattr(estimator, "predict_proba"):
@@ -114,28 +157,52 @@ class SklearnModel:
             c.item() if isinstance(c, np.generic) else c for c in getattr(estimator, "classes_", [])
         ]
         self.output_names: list[Any] = []
+        self.classes = classes
         if self.is_classifier:
             if self.output == "decision" and len(classes) == 2:
                 self.output_names = [classes[1]]
             else:
                 self.output_names = classes
+        elif self.output == "decision":
+            self.output_names = ["decision"]
+
+    def _per_class(self, raw: Any, source: str) -> Any:
+        """``raw`` with a DataFrame's columns put in ``classes_`` order by label; raw
+        unchanged when it has no column labels, or default positional ones."""
+        columns = getattr(raw, "columns", None)
+        classes = self.classes
+        if columns is None or not self.is_classifier or len(classes) < 2:
+            return raw
+        if len(columns) != len(classes):
+            return raw  # as_matrix names the width problem
+        labels = list(columns)
+        order = [label_positions(labels, c) for c in classes]
+        if all(len(found) == 1 for found in order):
+            return raw.iloc[:, [found[0] for found in order]]
+        if isinstance(columns, pd.RangeIndex) and labels == list(range(len(labels))):
+            return raw  # positional columns (a DataFrame built from an array)
+        raise ModelOutputError(
+            f"{source} returned a DataFrame with the columns {preview(labels)}, which are "
+            f"not its classes_ {preview(classes)}; shapkit cannot tell which column is "
+            f"which class. Return the classes as column labels (any order), or an array "
+            f"with the columns in classes_ order."
+        )
 
     def predict(self, data: Any) -> np.ndarray:
         est = self.estimator
         source = f"{type(est).__name__}"
-        if self.output == "probability":
-            out = as_matrix(est.predict_proba(data), len(data), f"{source}.predict_proba")
-        elif self.output == "log_odds":
-            p = np.clip(
-                as_matrix(est.predict_proba(data), len(data), f"{source}.predict_proba"),
-                LOG_ODDS_EPS,
-                1 - LOG_ODDS_EPS,
-            )
-            out = np.log(p) - np.log1p(-p)
+        n = len(data)
+        if self.output in ("probability", "log_odds"):
+            where = f"{source}.predict_proba"
+            out = as_matrix(self._per_class(est.predict_proba(data), where), n, where)
+            if self.output == "log_odds":
+                p = np.clip(out, LOG_ODDS_EPS, 1 - LOG_ODDS_EPS)
+                out = np.log(p) - np.log1p(-p)
         elif self.output == "decision":
-            out = as_matrix(est.decision_function(data), len(data), f"{source}.decision_function")
+            where = f"{source}.decision_function"
+            out = as_matrix(self._per_class(est.decision_function(data), where), n, where)
         else:
-            out = as_matrix(est.predict(data), len(data), f"{source}.predict")
+            out = as_matrix(est.predict(data), n, f"{source}.predict")
         if not self.output_names:
             k = out.shape[1]
             self.output_names = ["prediction"] if k == 1 else [f"output_{c}" for c in range(k)]

@@ -7,7 +7,19 @@ from typing import Any
 
 import numpy as np
 
+from ..exceptions import ModelOutputError
 from .base import as_matrix
+
+
+def _is_numeric(dtype: Any) -> bool:
+    """numpy numbers and bools, and pandas' nullable Int64 / Float64 / boolean dtypes."""
+    if isinstance(dtype, np.dtype):
+        return dtype.kind in "biuf"
+    numpy_dtype = getattr(dtype, "numpy_dtype", None)
+    try:
+        return numpy_dtype is not None and np.dtype(numpy_dtype).kind in "biuf"
+    except TypeError:
+        return False
 
 
 def is_torch_module(obj: Any) -> bool:
@@ -21,9 +33,11 @@ class TorchModel:
 
     Inputs are converted to a tensor of the module's dtype on the module's device (taken
     from its first parameter or buffer; float32 on the CPU for a module with neither),
-    in batches of at most ``batch_size`` rows. Outputs ``(rows,)``, ``(rows, 1)`` or
-    ``(rows, k)`` come back as float64. The module's training flag is restored after
-    each call.
+    in batches of at most ``batch_size`` rows. Numeric columns include pandas' nullable
+    ``Int64``/``Float64``/``boolean`` (missing values become NaN). The module must return
+    one tensor; a tuple or dict raises :class:`~shapkit.ModelOutputError`. Outputs
+    ``(rows,)``, ``(rows, 1)`` or ``(rows, k)`` come back as float64. The module's
+    training flag is restored after each call.
 
     Example
     -------
@@ -49,17 +63,14 @@ class TorchModel:
 
     def _to_numpy(self, data: Any) -> np.ndarray:
         if hasattr(data, "dtypes"):  # DataFrame
-            non_numeric = [
-                str(c)
-                for c, t in data.dtypes.items()
-                if not (isinstance(t, np.dtype) and t.kind in "biuf")
-            ]
+            non_numeric = [str(c) for c, t in data.dtypes.items() if not _is_numeric(t)]
             if non_numeric:
                 raise TypeError(
                     f"A torch module needs numeric inputs, but columns {non_numeric} are not "
                     f"numeric; encode them first (e.g. one-hot) and explain the encoded data."
                 )
-            return data.to_numpy(dtype=np.float64)
+            # nullable Int64 / Float64 / boolean columns: missing values become NaN
+            return data.to_numpy(dtype=np.float64, na_value=np.nan)
         array = np.asarray(data)
         if array.dtype.kind not in "biuf":
             raise TypeError(
@@ -86,6 +97,14 @@ class TorchModel:
                         device=self.device,
                     )
                     out = self.module(batch)
+                    if not isinstance(out, torch.Tensor):
+                        raise ModelOutputError(
+                            f"The torch module {type(self.module).__name__} returned a "
+                            f"{type(out).__name__}, not a tensor; shapkit explains one "
+                            f"tensor of shape (rows,) or (rows, k). Return one tensor; wrap "
+                            f"the module to pick the output, e.g. lambda Z: "
+                            f"module(torch.as_tensor(Z))[0] for the first of a tuple."
+                        )
                     parts.append(out.detach().to(device="cpu", dtype=torch.float64).numpy())
         finally:
             self.module.train(was_training)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._validation import check_level
 from .summary import summary
 
 if TYPE_CHECKING:
@@ -114,6 +115,8 @@ def report(
     from . import plots
 
     plots.check_max_outputs(max_outputs)
+    plots.check_count(max_features, "max_features", "draw at least 1 feature", 12)
+    level = check_level(level)
     with plots.detached_figures():
         document = _document(explanation, title, outputs, max_outputs, max_features, level, plots)
     path = Path(path)

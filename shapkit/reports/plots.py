@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .._labels import label_positions, output_index, preview, same_label
+from .._validation import check_level
 from .summary import abs_interval, numeric_column, player_columns, select_output
 
 if TYPE_CHECKING:
@@ -136,10 +137,31 @@ def _one_output(
 
 def check_max_outputs(max_outputs: Any) -> None:
     """Raise unless ``max_outputs`` is an int of at least 1."""
-    if isinstance(max_outputs, (bool, np.bool_)) or not isinstance(max_outputs, (int, np.integer)):
-        raise TypeError(f"max_outputs={max_outputs!r}: pass an int, e.g. 10.")
-    if max_outputs < 1:
-        raise ValueError(f"max_outputs={max_outputs}: show at least 1 output.")
+    check_count(max_outputs, "max_outputs", "show at least 1 output", 10)
+
+
+def check_count(value: Any, name: str, least: str, example: int) -> None:
+    """A TypeError unless ``value`` is an int, a ValueError (saying ``least``) below 1."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"{name}={value!r} ({type(value).__name__}): pass an int, e.g. {name}={example}."
+        )
+    if value < 1:
+        raise ValueError(f"{name}={value}: {least}.")
+
+
+def _check_row(row: Any, n: int) -> int:
+    """``row`` as a position in ``range(n)`` (negative from the end): a TypeError for
+    anything but an int (a label, a str), an IndexError out of range."""
+    if isinstance(row, (bool, np.bool_)) or not isinstance(row, (int, np.integer)):
+        raise TypeError(
+            f"row={row!r} ({type(row).__name__}): pass the row's position, an int from 0 to "
+            f"{n - 1} (negative from the end). For the row labelled {row!r}, pass "
+            f"expl.data.index.get_loc({row!r})."
+        )
+    if not -n <= row < n:
+        raise IndexError(f"row={row} is out of range for an explanation of {n} rows.")
+    return int(row) % n
 
 
 def top_outputs(expl: Explanation, max_outputs: int) -> np.ndarray:
@@ -156,8 +178,7 @@ def top_outputs(expl: Explanation, max_outputs: int) -> np.ndarray:
 
 def _split_top(order: np.ndarray, max_features: int) -> tuple[np.ndarray, np.ndarray]:
     """The players drawn on their own and the rest, drawn summed as "N other features"."""
-    if max_features < 1:
-        raise ValueError(f"max_features={max_features}: draw at least 1 feature.")
+    check_count(max_features, "max_features", "draw at least 1 feature", 10)
     if len(order) <= max_features:
         return order, order[:0]
     return order[: max_features - 1], order[max_features - 1 :]
@@ -268,6 +289,10 @@ def bar(
     ['x1', 'x0']
     """
     check_max_outputs(max_outputs)
+    check_count(max_features, "max_features", "draw at least 1 feature", 10)
+    level = check_level(level)
+    if not isinstance(rows, str) or rows not in ("sample", "fixed"):
+        raise ValueError(f"rows={rows!r}: choose 'sample' or 'fixed'.")
     expl = explanation
     if output is not None or output_position is not None:
         expl = select_output(expl, output, output_position)
@@ -463,7 +488,8 @@ def waterfall(
 ) -> Axes:
     """One row's values as steps from the base value (bottom) to the model's output (top).
 
-    ``row`` is a position in the explanation. The largest |values| are drawn one by one
+    ``row`` is a position in the explanation (an int; a label or a str is a
+    ``TypeError`` saying how to find the position). The largest |values| are drawn one by one
     (label ``feature = value``; groups by name), the rest in one step, "N other
     features". Vermillion steps push the output up, blue ones down; whiskers show
     ``+- 1.96`` standard errors for sampling estimators. A multi-output explanation
@@ -478,10 +504,7 @@ def waterfall(
     ['x0 = 0', 'x1 = 1']
     """
     expl, output_name = _one_output(explanation, output, output_position)
-    n = len(expl)
-    if not -n <= row < n:
-        raise IndexError(f"row={row} is out of range for an explanation of {n} rows.")
-    row = row % n
+    row = _check_row(row, len(expl))
     phi = expl.values[row]
     errors = expl.std_errors[row]
     base = float(np.asarray(expl.base_values)[row])
@@ -914,6 +937,7 @@ def convergence(
     outputs it draws the one labelled ``output`` or at ``output_position`` (default:
     the last).
     """
+    check_count(max_features, "max_features", "draw at least 1 feature", 5)
     if isinstance(source, pd.DataFrame):
         trace = source
     else:

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .._labels import output_index
+from .._validation import check_level
 
 if TYPE_CHECKING:
     from ..explanation import Explanation
@@ -95,6 +96,8 @@ def summary(
     ValueError
         Both ``output`` and ``output_position``, or one of them with ``aggregate``; a bad
         ``level`` or ``rows``; no rows.
+    TypeError
+        ``level`` is not a number (e.g. the string ``"high"``).
 
     Example
     -------
@@ -105,10 +108,9 @@ def summary(
     >>> table["mean_abs"].round(3).to_dict(), table["share"].round(3).to_dict()
     ({'x1': 2.0, 'x0': 0.667}, {'x1': 0.75, 'x0': 0.25})
     """
-    if rows not in _ROWS:
+    if not isinstance(rows, str) or rows not in _ROWS:
         raise ValueError(f"rows={rows!r}: choose 'sample' or 'fixed'.")
-    if not 0.0 < float(level) < 1.0:
-        raise ValueError(f"level={level!r}: choose a coverage between 0 and 1, e.g. 0.95.")
+    level = check_level(level)
     expl = explanation
     if output is not None or output_position is not None:
         if aggregate:

@@ -7,13 +7,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.base import BaseEstimator, clone
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._labels import plain as _plain
+from .._labels import preview
 from .._validation import check_seed
+from ..models.sklearn import is_classifier_model
+from ..tabular import _is_text, refuse_dask
 from ._importance import (
     adapt_columns,
     column_labels,
@@ -234,8 +238,16 @@ class ShapSelector(SelectorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any) -> ShapSelector:
-        """Select features of ``X`` for target ``y``; see the class docstring."""
+        """Select features of ``X`` for target ``y``; see the class docstring.
+
+        Raises ``TypeError`` when the estimator is not a scikit-learn estimator (it is
+        cloned and refitted on every fold) or X is a Dask DataFrame, and ``ValueError``
+        when X has string columns the estimator cannot take (pass a Pipeline that encodes
+        them) or a regressor is given non-numeric targets."""
+        _check_estimator(self.estimator)
         self._check_params()
+        if not isinstance(X, pd.DataFrame):
+            refuse_dask(X, "X")
         if y is None:
             raise ValueError(
                 "ShapSelector requires y to be passed, but the target y is None; pass the "
@@ -251,6 +263,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
             X = X.reset_index(drop=True)
             y = np.asarray(y.to_numpy() if isinstance(y, pd.Series) else y)
             check_consistent_length(X, y)
+            _check_text_columns(self.estimator, [c for c in X.columns if _is_text(X[c])])
         else:
             X, y = validate_data(
                 self,
@@ -265,10 +278,11 @@ class ShapSelector(SelectorMixin, BaseEstimator):
             if X.dtype == object:
                 try:  # numbers stored as objects: the tree and linear paths want floats
                     X = X.astype(float)
-                except (TypeError, ValueError):
-                    pass  # strings: for a Pipeline estimator that encodes them
+                except (TypeError, ValueError):  # strings: for a Pipeline that encodes them
+                    text = [j for j in range(X.shape[1]) if _is_text(pd.Series(X[:, j]))]
+                    _check_text_columns(self.estimator, text)
         y = self._check_target(y, X.shape[0])
-        self._classifier = is_classifier(self.estimator)
+        self._classifier = is_classifier_model(self.estimator)
         self._labels = column_labels(X)
         self._rng = np.random.default_rng(check_seed(self.seed))
         self._shap_methods: set[str] = set()
@@ -341,7 +355,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         y = column_or_1d(y)
         if y.shape[0] != n:
             raise ValueError(f"X has {n} rows but y has {y.shape[0]}; pass one target per row.")
-        if is_classifier(self.estimator):
+        if is_classifier_model(self.estimator):
             kind = type_of_target(y, input_name="y")
             if kind not in ("binary", "multiclass"):
                 raise ValueError(
@@ -354,7 +368,15 @@ class ShapSelector(SelectorMixin, BaseEstimator):
                     "classifier needs at least 2 classes."
                 )
         else:
-            values = np.asarray(y, dtype=float)
+            try:
+                values = np.asarray(y, dtype=float)
+            except (TypeError, ValueError) as exc:
+                example = next((v for v in y if not _is_number(v)), y[0])
+                raise ValueError(
+                    f"{type(self.estimator).__name__} is a regressor, but y holds values that "
+                    f"are not numbers, e.g. {_plain(example)!r}; pass numeric targets, or a "
+                    f"classifier to select features for class labels."
+                ) from exc
             if not np.all(np.isfinite(values)):
                 raise ValueError("y contains NaN or infinity; drop or impute those rows.")
             if np.ptp(values) == 0:
@@ -795,6 +817,66 @@ def rank_cut(importance: np.ndarray, max_features: int | None, share: float | No
     keep = np.zeros(d, dtype=bool)
     keep[order[:n_keep]] = True
     return keep & (importance > 0)
+
+
+def _check_estimator(estimator: Any) -> None:
+    """A TypeError unless ``estimator`` is a scikit-learn estimator the selector can clone
+    and refit on every fold (``fit``, ``predict`` or ``predict_proba``, ``get_params``)."""
+    predicts = any(hasattr(estimator, m) for m in ("predict", "predict_proba"))
+    if hasattr(estimator, "fit") and predicts and hasattr(estimator, "get_params"):
+        return
+    if estimator is None:
+        got = "None"
+    elif callable(estimator) and not hasattr(estimator, "fit"):
+        got = f"a {type(estimator).__name__} (a fitted function cannot be refitted per fold)"
+    else:
+        got = f"a {type(estimator).__name__} without " + ", ".join(
+            m for m in ("fit", "predict", "get_params") if not hasattr(estimator, m)
+        )
+    raise TypeError(
+        f"Feature selection needs a scikit-learn estimator (fit/predict) to clone and refit "
+        f"on every fold; got {got}. Pass an unfitted estimator or Pipeline, e.g. "
+        f"LinearRegression(), or subclass sklearn.base.BaseEstimator; to explain a fitted "
+        f"model or a function, use shapkit.explain."
+    )
+
+
+def _encodes_text(estimator: Any) -> bool:
+    """Whether ``estimator`` may take string columns: a Pipeline or ColumnTransformer, a
+    meta-estimator holding one, or an object outside scikit-learn (which cannot tell)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    encoders = (Pipeline, ColumnTransformer)
+    if not isinstance(estimator, BaseEstimator) or isinstance(estimator, encoders):
+        return True
+    try:
+        params = estimator.get_params(deep=True).values()
+    except Exception:  # noqa: BLE001 - cannot tell
+        return True
+    return any(isinstance(value, encoders) for value in params)
+
+
+def _check_text_columns(estimator: Any, text: list[Any]) -> None:
+    """A ValueError naming the string columns when the estimator cannot take them."""
+    if not text or _encodes_text(estimator):
+        return
+    name = type(estimator).__name__
+    columns = preview(text, 5)
+    raise ValueError(
+        f"X has string columns {columns}, which {name} cannot take (it is not a Pipeline "
+        f"that encodes them). Pass a Pipeline that encodes them, e.g. make_pipeline("
+        f"make_column_transformer((OneHotEncoder(handle_unknown='ignore'), <the string "
+        f"columns>), remainder='passthrough'), {name}(...)), or encode X first."
+    )
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def select_features(estimator: Any, X: Any, y: Any, **kwargs: Any) -> pd.DataFrame:
