@@ -28,7 +28,7 @@ PICKLE_NOTICE = (
     "load only model files from sources you trust."
 )
 
-METHODS = ["auto", "exact", "kernel", "permutation", "linear", "tree"]
+METHODS = ["auto", "exact", "kernel", "permutation", "proxy", "linear", "tree"]
 OUTPUTS = ["auto", "probability", "log_odds", "decision", "raw", "margin"]
 
 
@@ -337,6 +337,36 @@ def check_columns(model: Any, frame: Any, path: str) -> None:
         )
 
 
+def in_model_order(model: Any, frame: Any, path: str) -> Any:
+    """``frame`` with its columns in the order the model was fitted on (a CSV's column
+    order is no part of its meaning), after :func:`check_columns`."""
+    check_columns(model, frame, path)
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        return frame
+    by_name = {str(c): c for c in frame.columns}
+    return frame[[by_name[str(n)] for n in names]]
+
+
+def common_numeric_dtypes(data: Any, background: Any) -> tuple[Any, Any]:
+    """Data and background with each numeric column in one dtype: files read separately
+    can disagree (an int column in one, floats where the other has a blank cell), and the
+    lossless common type (int64 and float64 -> float64) is what both hold."""
+    import numpy as np
+
+    casts = {}
+    for column in data.columns:
+        a, b = data[column].dtype, background[column].dtype
+        if a == b or not all(isinstance(t, np.dtype) and t.kind in "biuf" for t in (a, b)):
+            continue
+        common = np.result_type(a, b)
+        if common.kind == "f" or common == a or common == b:
+            casts[column] = common
+    if not casts:
+        return data, background
+    return data.astype(casts), background.astype(casts)
+
+
 def _few(names: list[str], limit: int = 5) -> str:
     shown = ", ".join(repr(n) for n in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
@@ -369,13 +399,14 @@ def _explain(args: argparse.Namespace) -> int:
     if args.background is not None:
         _check_file(args.background, "background")
     model = load_model(args.model)
-    data = read_table(args.data, "data")
-    check_columns(model, data, args.data)
+    data = in_model_order(model, read_table(args.data, "data"), args.data)
     if args.background is not None:
-        background = read_table(args.background, "background")
-        check_columns(model, background, args.background)
-        if list(background.columns) != list(data.columns):
+        background = in_model_order(
+            model, read_table(args.background, "background"), args.background
+        )
+        if set(background.columns) != set(data.columns):
             raise CLIError(f"the columns of {args.background} differ from those of {args.data}.")
+        data, background = common_numeric_dtypes(data, background[list(data.columns)])
     else:
         from .tabular import sample_background
 

@@ -742,7 +742,11 @@ def explain_to_dataset(
         "method": plan.method_name,
         "requested_method": str(explainer.method),
         "output": explainer.output,
-        "groups": json.dumps(explainer.groups, sort_keys=True, default=str),
+        # the resolved players, not the groups as given: a set of columns has no order
+        # that survives a new process (PYTHONHASHSEED), the columns' players do
+        "players": json.dumps(
+            [[str(p) for p in plan.player_names], [int(j) for j in plan.column_player]]
+        ),
         "budget": budget,
         "tol": tol,
         "seed": str(explainer.seed),

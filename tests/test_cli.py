@@ -249,3 +249,29 @@ def test_pickle_notice_once_at_run_time(files, capsys):
         "code from the file; load only model files from sources you trust."
     ]
     assert lines[-1] == f"shapkit explain: 30 rows, 1 chunks, verified -> {out}"
+
+
+def test_columns_in_another_order_and_int_vs_float_files(files, tmp_path):
+    """A CSV's column order means nothing: data and background are put in the model's
+    order; an int column that holds floats in the other file is read as floats."""
+    X = pd.read_csv(files / "data.csv")
+    reordered = X[list(reversed(X.columns))]
+    reordered.to_csv(tmp_path / "reordered.csv", index=False)
+    background = X.iloc[10:20].copy()
+    ints = X.iloc[:10].copy()
+    ints["age"] = (ints["age"] * 100).round().astype("int64")
+    background["age"] = (background["age"] * 100).round() + 0.5  # floats: read as float64
+    ints.to_csv(tmp_path / "ints.csv", index=False)
+    background.to_csv(tmp_path / "bg.csv", index=False)
+    model = files / "model.joblib"
+    for data, out in (("data.csv", "a.csv"), (tmp_path / "reordered.csv", "b.csv")):
+        assert main(["explain", "--model", str(model), "--data", str(files / data),
+                     "--out", str(tmp_path / out), "--no-progress"]) == 0  # fmt: skip
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv"))
+    assert main(["explain", "--model", str(model), "--data", str(tmp_path / "ints.csv"),
+                 "--background", str(tmp_path / "reordered.csv"), "--out",
+                 str(tmp_path / "c.csv"), "--no-progress"]) == 0  # fmt: skip
+    assert main(["explain", "--model", str(model), "--data", str(tmp_path / "ints.csv"),
+                 "--background", str(tmp_path / "bg.csv"), "--method", "proxy", "--budget",
+                 "60", "--out", str(tmp_path / "d.csv"), "--no-progress"]) == 0  # fmt: skip
+    assert pd.read_csv(tmp_path / "d.csv").shape[0] == 10

@@ -399,3 +399,24 @@ def test_n_jobs_with_an_unpicklable_model_fails_before_any_work(files, capsys):
     assert "--n-jobs 2: the model cannot be sent to worker processes (TypeError" in err
     assert "use --n-jobs 1" in err
     assert main([*args, "--n-jobs", "1"]) == 0
+
+
+def test_groups_given_as_sets_resume_in_a_new_process(tmp_path):
+    """A set's order depends on PYTHONHASHSEED: the run key must not."""
+    program = (
+        "import sys, numpy as np, pandas as pd, shapkit\n"
+        "from shapkit.resumable import explain_to_dataset\n"
+        "df = pd.DataFrame(np.random.default_rng(0).normal(size=(6, 6)), columns=list('abcdef'))\n"
+        "ex = shapkit.Explainer(lambda Z: Z.to_numpy().sum(axis=1), df, seed=0,\n"
+        "                       groups={'g': {'a', 'b', 'c', 'd'}})\n"
+        "print(explain_to_dataset(ex, df, sys.argv[1], chunk_size=2)['reused'])\n"
+    )
+    reused = []
+    for hash_seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed, PYTHONPATH=str(ROOT))
+        result = subprocess.run(
+            [sys.executable, "-c", program, str(tmp_path / "run")],
+            capture_output=True, text=True, env=env, timeout=120, check=True,
+        )  # fmt: skip
+        reused.append(int(result.stdout.split()[-1]))
+    assert reused == [0, 3]
