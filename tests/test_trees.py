@@ -215,6 +215,13 @@ def test_pipeline_with_column_maps():
     assert np.allclose(tm.ensemble.predict(tm.to_features(X))[:, 0], scaled.predict(X))
 
 
+def _dart_booster(X, y, reload=False):
+    """A DART Booster with dropout, trained by ``xgb.train`` (no sklearn wrapper); with
+    ``reload``, saved and read back, so only the saved model tells that it is DART."""
+    booster = xgb.train({"booster": "dart", "rate_drop": 0.5, "seed": 0}, xgb.DMatrix(X, y), 3)
+    return xgb.Booster(model_file=bytearray(booster.save_raw("json"))) if reload else booster
+
+
 @pytest.mark.parametrize(
     ("make", "match"),
     [
@@ -225,7 +232,16 @@ def test_pipeline_with_column_maps():
             ),
             "init",
         ),
+        # XGBoost <= 3.2 saves DART as its own booster; 3.3+ trains it as "gbtree" (with
+        # dropout, the tree weights in model.weight_drop): all of these must be refused.
         (lambda X, y: xgb.XGBRegressor(n_estimators=3, booster="dart").fit(X, y), "dart"),
+        pytest.param(
+            lambda X, y: xgb.XGBRegressor(n_estimators=3, booster="dart", rate_drop=0.5).fit(X, y),
+            "dart",
+            id="dart-dropout",
+        ),
+        pytest.param(lambda X, y: _dart_booster(X, y), "dart", id="dart-booster"),
+        pytest.param(lambda X, y: _dart_booster(X, y, True), "dart", id="dart-booster-reloaded"),
         (lambda X, y: xgb.XGBRegressor(n_estimators=3, booster="gblinear").fit(X, y), "gblinear"),
         (
             lambda X, y: lgb.LGBMRegressor(n_estimators=3, linear_tree=True, verbose=-1).fit(X, y),
@@ -239,6 +255,7 @@ def test_pipeline_with_column_maps():
         (lambda X, y: lambda X, y: X, "not a tree model"),
     ],
 )
+@pytest.mark.filterwarnings("ignore:.*`booster=(dart|gblinear)` is deprecated:UserWarning")
 def test_unsupported_raise_clearly(make, match):
     X, y, _, _ = make_data(False)
     model = make(X, y)

@@ -471,10 +471,16 @@ def _read_xgboost(model: Any) -> TreeModel:
     doc = json.loads(bytes(booster.save_raw(raw_format="json")))
     learner = doc["learner"]
     gb = learner["gradient_booster"]
+    if _xgboost_dart(gb, wrapper):
+        raise TreeNotSupportedError(
+            f"{name} is an XGBoost DART model (booster='dart' or dropout with rate_drop > 0); "
+            f"its dropout weights scale the trees, which the exact tree path does not read. "
+            f"Use method='exact' or 'kernel'."
+        )
     if gb.get("name") != "gbtree":
         raise TreeNotSupportedError(
             f"XGBoost booster={gb.get('name')!r} is not supported by the exact tree path (only "
-            f"'gbtree'; DART reweights trees and gblinear has none). Use method='exact'."
+            f"'gbtree'; gblinear has no trees). Use method='exact'."
         )
     params = learner["learner_model_param"]
     if int(params.get("num_target", "1")) > 1:
@@ -550,6 +556,25 @@ def _read_xgboost(model: Any) -> TreeModel:
     _fit_offset(ens, margin, _probe_rows(ens), name)
     classifier = wrapper is not None and hasattr(wrapper, "classes_")
     return _boosting_model(ens, model, classifier, k, margin, transformed)
+
+
+def _xgboost_dart(gb: dict[str, Any], wrapper: Any) -> bool:
+    """Whether an XGBoost model was trained as DART, in any XGBoost version.
+
+    Up to 3.2 a DART model is saved as ``gradient_booster.name == "dart"`` with its tree
+    weights in ``gradient_booster.weight_drop``. From 3.3 ``booster="dart"`` is deprecated
+    and trained as "gbtree": with ``rate_drop > 0`` the weights move to
+    ``gradient_booster.model.weight_drop``; with no dropout nothing in the saved model
+    tells DART apart, so the wrapper's own ``booster`` parameter is read as well, and
+    ``booster="dart"`` is refused in every version alike.
+    """
+    if gb.get("name") == "dart" or "weight_drop" in gb:
+        return True
+    model = gb.get("model")
+    if isinstance(model, dict) and "weight_drop" in model:
+        return True
+    params = wrapper.get_params() if wrapper is not None else {}
+    return params.get("booster") == "dart"
 
 
 def _boosting_model(
