@@ -31,14 +31,20 @@ def data():
 
 
 @pytest.fixture(scope="module")
-def client():
+def cluster():
     cluster = distributed.LocalCluster(
         n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
     )
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
+    yield cluster
     cluster.close()
+
+
+@pytest.fixture
+def client(cluster):
+    """A client for one test only: a client left open stays the default one and changes
+    what the tests "without client" test, whatever order they run in."""
+    with distributed.Client(cluster) as client:
+        yield client
 
 
 def test_dask_frame_without_client_matches_local(data):
