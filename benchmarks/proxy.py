@@ -51,7 +51,7 @@ SECTION = "## Proxy"
 
 
 def _tree_exact(model, x: np.ndarray, background: np.ndarray) -> np.ndarray:
-    from shapkit.estimators.tree import tree_shapley
+    from shapkit.closed_form.tree import tree_shapley
     from shapkit.trees import read_tree_model
 
     values, _, _ = tree_shapley(read_tree_model(model), x[None, :], background)

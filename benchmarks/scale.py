@@ -98,7 +98,7 @@ def speed(path: str, n_rows: int, budget: int, dask: bool) -> list[dict[str, Any
     import numba
 
     import shapkit
-    from shapkit.parallel import explanation_frame
+    from shapkit.columns import explanation_frame
 
     numba.set_num_threads(1)
     rows, y, X, background = make_data(n_rows)
@@ -158,7 +158,7 @@ def memory_child(path: str, n_rows: int, budget: int) -> None:
     import numba
 
     import shapkit
-    from shapkit.resumable import explain_to_dataset
+    from shapkit.execution.resumable import explain_to_dataset
 
     numba.set_num_threads(1)
     chunked = path.endswith("-chunked")

@@ -56,7 +56,8 @@ def main() -> None:
     save(shapkit.plots.beeswarm(expl, output="malignant"), "beeswarm.png")
     top = int(expl.predictions[:, 1].argmax())
     save(shapkit.plots.waterfall(expl, top, output="malignant"), "waterfall.png")
-    save(shapkit.plots.convergence(explainer, X_test.iloc[[top]]), "convergence.png")
+    trace = shapkit.diagnostics.convergence_trace(explainer, X_test.iloc[[top]])
+    save(shapkit.plots.convergence(trace), "convergence.png")
 
     columns = shapkit.Explainer(model, background.iloc[:50], method="kernel", seed=0)
     per_column = columns(X_test.iloc[:60], budget=256)

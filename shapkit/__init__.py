@@ -28,7 +28,7 @@ _EXPORTS = {
     "ExplanationFileError": "shapkit.exceptions",
     "InfeasibleRequestError": "shapkit.exceptions",
     "GameOutputError": "shapkit.exceptions",
-    "LinearNotApplicableError": "shapkit.estimators.linear",
+    "LinearNotApplicableError": "shapkit.closed_form",
     "ModelCallError": "shapkit.exceptions",
     "ModelOutputError": "shapkit.exceptions",
     "TooManyPlayersError": "shapkit.exceptions",
@@ -40,7 +40,11 @@ _EXPORTS = {
 }
 
 #: Submodules reachable as attributes: ``shapkit.plots.bar(expl)``.
-_SUBMODULES = {"plots": "shapkit.plots", "reports": "shapkit.reports"}
+_SUBMODULES = {
+    "diagnostics": "shapkit.diagnostics",
+    "plots": "shapkit.plots",
+    "reports": "shapkit.reports",
+}
 
 __all__ = [
     "Explainer",
@@ -56,6 +60,7 @@ __all__ = [
     "TooManyPlayersError",
     "__version__",
     "as_model",
+    "diagnostics",
     "explain",
     "load_explanation",
     "plots",
@@ -67,8 +72,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from .closed_form import LinearNotApplicableError
     from .estimators.base import ShapleyResult
-    from .estimators.linear import LinearNotApplicableError
     from .exceptions import (
         ExplanationFileError,
         GameOutputError,

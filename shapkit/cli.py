@@ -411,9 +411,8 @@ def _explain(args: argparse.Namespace) -> int:
         from .tabular import sample_background
 
         background = sample_background(data, args.background_size, args.seed)
-    from .explainer import Explainer
-    from .parallel import UnpicklableModelError
-    from .resumable import (
+    from .execution.local import UnpicklableModelError
+    from .execution.resumable import (
         ForeignFilesError,
         ManifestError,
         RunLockedError,
@@ -422,6 +421,7 @@ def _explain(args: argparse.Namespace) -> int:
         file_digest,
         read_dataset,
     )
+    from .explainer import Explainer
 
     explainer = Explainer(
         model,

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ._labels import preview
+from .columns import labelled_names, value_names
 from .exceptions import (
     ExplanationFileError,
     ExplanationFileNotFoundError,
@@ -578,7 +579,8 @@ def _decode_item(item: Any) -> Any:
 # --- .parquet --------------------------------------------------------------------------
 
 
-def _pyarrow() -> tuple[Any, Any]:
+def pyarrow_modules() -> tuple[Any, Any]:
+    """``(pyarrow, pyarrow.parquet)``, or an ImportError saying how to install pyarrow."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -590,24 +592,10 @@ def _pyarrow() -> tuple[Any, Any]:
     return pa, pq
 
 
-def _column_names(prefix: str, labels: list[Any]) -> list[str]:
-    """Readable unique arrow column names ``prefix:label``, positional if labels clash."""
-    names = [f"{prefix}:{label}" for label in labels]
-    if len(set(names)) < len(names):
-        names = [f"{prefix}#{j}" for j in range(len(labels))]
-    return names
-
-
 def _value_names(prefix: str, expl: Explanation) -> list[str]:
-    """Arrow column names of ``values[:, j, k]`` in (j, k) order."""
-    if not expl.is_multi_output:
-        return _column_names(prefix, list(expl.feature_names))
-    pairs = [f"{f}:{o}" for f in expl.feature_names for o in expl.output_names]
-    names = [f"{prefix}:{pair}" for pair in pairs]
-    if len(set(names)) < len(names):
-        k = len(expl.output_names)
-        names = [f"{prefix}#{i // k},{i % k}" for i in range(len(pairs))]
-    return names
+    """Arrow column names of ``values[:, j, k]`` in (j, k) order (:mod:`shapkit.columns`)."""
+    outputs = list(expl.output_names) if expl.is_multi_output else None
+    return value_names(prefix, list(expl.feature_names), outputs)
 
 
 def _frame_table(frame: pd.DataFrame, names: list[str], pa: Any) -> Any:
@@ -623,15 +611,14 @@ def _frame_table(frame: pd.DataFrame, names: list[str], pa: Any) -> Any:
 
 
 def _save_parquet(expl: Explanation, path: Path) -> None:
-    pa, pq = _pyarrow()
+    pa, pq = pyarrow_modules()
     n = len(expl)
-    data_names = _column_names("data", list(expl.data.columns))
-    value_names = _value_names("shap_value", expl)
+    data_names = labelled_names("data", list(expl.data.columns))
+    shap_names = _value_names("shap_value", expl)
     error_names = _value_names("std_error", expl)
     if expl.is_multi_output:
-        output_names = _column_names("", list(expl.output_names))
-        base_names = [f"base_value{name}" for name in output_names]
-        prediction_names = [f"prediction{name}" for name in output_names]
+        base_names = labelled_names("base_value", list(expl.output_names))
+        prediction_names = labelled_names("prediction", list(expl.output_names))
     else:
         base_names, prediction_names = ["base_value"], ["prediction"]
     data = expl.data.copy()
@@ -644,7 +631,7 @@ def _save_parquet(expl: Explanation, path: Path) -> None:
             np.asarray(expl.predictions, dtype=float).reshape(n, -1),
         ]
     )
-    number_names = [*value_names, *error_names, *base_names, *prediction_names]
+    number_names = [*shap_names, *error_names, *base_names, *prediction_names]
     numbers_frame = pd.DataFrame(numbers, columns=number_names)
     numbers_frame["n_evals"] = np.asarray(expl.n_evals)
     table = pd.concat([data.reset_index(drop=True), numbers_frame], axis=1)
@@ -659,7 +646,7 @@ def _save_parquet(expl: Explanation, path: Path) -> None:
     }
     meta["categoricals"] = {"data": _categorical_dtypes(expl.data, data_names, pa, pq)}
     meta["arrays"] = {
-        "values": value_names,
+        "values": shap_names,
         "std_errors": error_names,
         "base_values": base_names,
         "predictions": prediction_names,
@@ -669,7 +656,7 @@ def _save_parquet(expl: Explanation, path: Path) -> None:
     extra = {b"shapkit": json.dumps(meta).encode()}
     if expl.background is not None:
         background = expl.background
-        background_names = _column_names("data", list(background.columns))
+        background_names = labelled_names("data", list(background.columns))
         background_table = _frame_table(background, background_names, pa)
         buffer = io.BytesIO()
         pq.write_table(background_table, buffer)
@@ -688,7 +675,7 @@ def _save_parquet(expl: Explanation, path: Path) -> None:
 
 
 def _load_parquet(path: Path) -> Explanation:
-    pa, pq = _pyarrow()
+    pa, pq = pyarrow_modules()
     arrow = pq.read_table(path)
     metadata = arrow.schema.metadata or {}
     if b"shapkit" not in metadata:

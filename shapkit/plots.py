@@ -11,9 +11,8 @@ from .reports.plots import (
     bar,
     beeswarm,
     convergence,
-    convergence_trace,
     dependence,
     waterfall,
 )
 
-__all__ = ["bar", "beeswarm", "convergence", "convergence_trace", "dependence", "waterfall"]
+__all__ = ["bar", "beeswarm", "convergence", "dependence", "waterfall"]

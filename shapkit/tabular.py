@@ -44,8 +44,9 @@ def _type_name(X: Any) -> str:
     return f"{package}.{type(X).__name__}" if package else type(X).__name__
 
 
-def check_tabular(X: Any, name: str = "X") -> np.ndarray | pd.DataFrame:
-    """Return ``X`` as a non-empty 2-D ndarray or DataFrame, or raise a clear error.
+def check_tabular(X: Any, name: str = "X", *, min_rows: int = 1) -> np.ndarray | pd.DataFrame:
+    """Return ``X`` as a 2-D ndarray or DataFrame with at least ``min_rows`` rows (and
+    a column), or raise a clear error.
 
     Accepted: a pandas DataFrame, or anything numpy reads as a 2-D array (an ndarray,
     a list of rows). Refused with what to do instead (``TypeError``): a Series, a dict of
@@ -88,7 +89,7 @@ def check_tabular(X: Any, name: str = "X") -> np.ndarray | pd.DataFrame:
             )
         if frame.ndim != 2:
             raise ValueError(f"{name} must be 2-D (rows, columns); got shape {frame.shape}.")
-    if frame.shape[0] == 0:
+    if frame.shape[0] < min_rows:
         raise ValueError(f"{name} is empty (0 rows); pass at least one row.")
     if frame.shape[1] == 0:
         raise ValueError(f"{name} has no columns; pass at least one feature column.")
@@ -158,8 +159,11 @@ def _short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def align_background(X: np.ndarray | pd.DataFrame, background: Any) -> np.ndarray | pd.DataFrame:
-    """Check ``background`` against ``X`` and return it with X's columns, order and dtypes.
+def align_background(
+    X: np.ndarray | pd.DataFrame, background: np.ndarray | pd.DataFrame
+) -> np.ndarray | pd.DataFrame:
+    """Check ``background`` (validated by :func:`check_tabular`) against ``X`` and return
+    it with X's columns, order and dtypes.
 
     DataFrame columns are matched by name; missing or extra columns raise a
     ``ValueError`` naming them, and so do columns whose dtype differs from X's (with
@@ -168,7 +172,6 @@ def align_background(X: np.ndarray | pd.DataFrame, background: Any) -> np.ndarra
     store strings (``object`` vs pandas' ``string`` dtypes, e.g. from ``dd.from_pandas``)
     are not an error: see :func:`align_text_columns`.
     """
-    background = check_tabular(background, "background")
     if isinstance(X, pd.DataFrame):
         if not isinstance(background, pd.DataFrame):
             if background.shape[1] != X.shape[1]:

@@ -15,8 +15,8 @@ from sklearn.linear_model import LinearRegression
 
 import shapkit
 from shapkit.cli import build_parser, main
+from shapkit.columns import explanation_frame
 from shapkit.explainer import Explainer
-from shapkit.parallel import explanation_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 

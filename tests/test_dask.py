@@ -13,8 +13,8 @@ from sklearn.datasets import load_breast_cancer  # noqa: E402
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
 
 import shapkit  # noqa: E402
+from shapkit.columns import explanation_frame  # noqa: E402
 from shapkit.explainer import Explainer  # noqa: E402
-from shapkit.parallel import explanation_frame  # noqa: E402
 
 
 def _nonlinear(Z):
@@ -69,7 +69,7 @@ def _graph_bytes(npartitions):
     return len(_cloudpickle(dict(lazy.__dask_graph__())))
 
 
-def test_plan_is_one_delayed_node_without_client():
+def test_job_is_one_delayed_node_without_client():
     """Without a client the plan (model + background) is one delayed node: the graph
     holds the large background once, not once per partition."""
     small, large = _graph_bytes(2), _graph_bytes(8)
@@ -179,7 +179,7 @@ def test_explain_needs_background_for_dask(data):
         shapkit.explain(model, dd.from_pandas(X, npartitions=2))
 
 
-def test_plan_is_scattered_with_a_client(client):
+def test_job_is_scattered_with_a_client(client):
     """With a client the plan is scattered to the workers (broadcast) beforehand: the
     graph only refers to it."""
     assert _graph_bytes(8) < 100_000

@@ -98,7 +98,7 @@ def test_linear_method_says_why_it_does_not_apply():
 
 
 def test_row_hashes_depend_on_the_row_content_only():
-    from shapkit.explainer import row_hashes
+    from shapkit.rows import row_hashes
 
     rng = np.random.default_rng(4)
     X = rng.normal(size=(6, 4))
@@ -123,7 +123,7 @@ def test_row_hashes_depend_on_the_row_content_only():
 def test_solves_run_on_one_blas_thread_and_restore_the_pool():
     from threadpoolctl import threadpool_info
 
-    from shapkit._blas import one_blas_thread
+    from shapkit.estimators.blas import one_blas_thread
 
     before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
     with one_blas_thread():

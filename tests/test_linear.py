@@ -39,7 +39,7 @@ from sklearn.preprocessing import (
 from sklearn.svm import SVC, LinearSVC, LinearSVR
 
 import shapkit
-from shapkit.estimators.linear import (
+from shapkit.closed_form.linear import (
     LinearForm,
     LinearNotApplicableError,
     linear_coefficients,

@@ -14,20 +14,20 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestRegress
 from sklearn.linear_model import LinearRegression
 
 import shapkit
-from shapkit.explainer import Explainer
-from shapkit.parallel import (
+from shapkit.columns import explanation_frame, value_columns
+from shapkit.execution.local import (
+    TaskSizer,
     UnpicklableModelError,
-    _TaskSizer,
     chunk_bounds,
     default_chunk_size,
-    explain_chunks,
-    explanation_frame,
     iter_chunks,
     resolve_n_jobs,
-    ship_plan,
-    value_columns,
+    run,
+    ship_job,
+    sigint_ignored,
 )
-from shapkit.progress import AUTO_DELAY, progress_bar, progress_enabled
+from shapkit.execution.progress import AUTO_DELAY, progress_bar, progress_enabled
+from shapkit.explainer import Explainer
 
 
 def _same(a, b):
@@ -86,11 +86,11 @@ def test_any_chunking_gives_the_same_values():
     X = pd.DataFrame(np.random.default_rng(4).normal(size=(23, 6)), columns=list("abcdef"))
     explainer = Explainer(_nonlinear, X.iloc[:10], method="kernel", seed=0)
     whole = explainer(X, budget=40)
-    plan = explainer._plan(X, 40, None)
+    job = explainer.row_job(X, budget=40)
     for size in (1, 5, 23):
-        values, errors, *_ = explain_chunks(plan, X, chunk_size=size)
-        np.testing.assert_array_equal(values[:, :, 0], whole.values)
-        np.testing.assert_array_equal(errors[:, :, 0], whole.std_errors)
+        rows = run(job, X, chunk_size=size)
+        np.testing.assert_array_equal(rows.values[:, :, 0], whole.values)
+        np.testing.assert_array_equal(rows.std_errors[:, :, 0], whole.std_errors)
 
 
 def test_unseeded_parallel_run_shares_one_entropy():
@@ -117,7 +117,7 @@ def test_n_jobs_validation():
         Explainer(_nonlinear, np.zeros((1, 2)), backend="spark")
 
 
-def test_chunk_plan():
+def test_chunk_bounds_and_sizes():
     assert chunk_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]
     assert default_chunk_size(10_000, 1, False) == 10_000  # quiet sequential: one chunk
     assert default_chunk_size(10_000, 1, True) == 256
@@ -152,31 +152,31 @@ def test_flat_columns(cancer):
 
 def test_sequential_progress_moves_per_row_and_closed_forms_per_chunk():
     X = pd.DataFrame(np.random.default_rng(4).normal(size=(23, 6)), columns=list("abcdef"))
-    plan = Explainer(_nonlinear, X.iloc[:10], method="kernel", seed=0)._plan(X, 40, None)
+    job = Explainer(_nonlinear, X.iloc[:10], method="kernel", seed=0).row_job(X, budget=40)
     calls = []
-    chunks = dict(iter_chunks(plan, X, chunk_bounds(23, 10), 1, on_rows=calls.append))
+    chunks = dict(iter_chunks(job, X, chunk_bounds(23, 10), 1, on_rows=calls.append))
     assert calls == [1] * 23 and sorted(chunks) == [0, 1, 2]
     linear = LinearRegression().fit(X, X["a"] * 2 - X["b"])
-    plan = Explainer(linear, X.iloc[:10], method="linear")._plan(X, None, None)
+    job = Explainer(linear, X.iloc[:10], method="linear").row_job(X)
     calls.clear()
-    list(iter_chunks(plan, X, chunk_bounds(23, 10), 1, on_rows=calls.append))
+    list(iter_chunks(job, X, chunk_bounds(23, 10), 1, on_rows=calls.append))
     assert calls == [10, 10, 3]
 
 
 def test_parallel_progress_per_task_with_unchanged_values():
     X = pd.DataFrame(np.random.default_rng(5).normal(size=(40, 5)), columns=list("abcde"))
     explainer = Explainer(_nonlinear, X.iloc[:10], method="kernel", seed=2)
-    plan = explainer._plan(X, 32, None)
+    job = explainer.row_job(X, budget=32)
     calls = []
-    results = dict(iter_chunks(plan, X, [(0, 25), (25, 40)], 2, on_rows=calls.append))
+    results = dict(iter_chunks(job, X, [(0, 25), (25, 40)], 2, on_rows=calls.append))
     assert sum(calls) == 40 and len(calls) > 2
     assert 1 in calls  # the first task explains one row, to learn the speed
-    values = np.concatenate([results[0][0], results[1][0]])[:, :, 0]
+    values = np.concatenate([results[0].values, results[1].values])[:, :, 0]
     np.testing.assert_array_equal(values, explainer(X, budget=32).values)
 
 
 def test_task_sizes_follow_the_speed_of_the_rows():
-    sizer = _TaskSizer(limit=100, seconds=1.0, workers=2)
+    sizer = TaskSizer(limit=100, seconds=1.0, workers=2)
     # speed unknown: one row per worker, then doubling while no task has reported
     assert [sizer.size() for _ in range(10)] == [1, 1, 2, 4, 8, 16, 32, 64, 100, 100]
     sizer.record(1, 2.0)  # a first task with the worker's start-up
@@ -202,8 +202,8 @@ def test_unpicklable_model_with_n_jobs_is_refused_before_any_work():
         shapkit.explain(model, X, method="kernel", budget=20, seed=0, n_jobs=2)
     assert calls == []
     with pytest.raises(UnpicklableModelError, match="use n_jobs=1"):
-        ship_plan(Explainer(model, X)._plan(X, 20, None), 2)
-    assert ship_plan(Explainer(model, X)._plan(X, 20, None), 1) is None
+        ship_job(Explainer(model, X).row_job(X, budget=20), 2)
+    assert ship_job(Explainer(model, X).row_job(X, budget=20), 1) is None
 
 
 def test_auto_progress_in_a_notebook(monkeypatch):
@@ -238,10 +238,10 @@ def test_workers_ignore_ctrl_c_from_birth():
     import signal
     import subprocess
 
-    from shapkit.parallel import _sigint_ignored
+
 
     before = signal.getsignal(signal.SIGINT)
-    with _sigint_ignored():
+    with sigint_ignored():
         child = subprocess.run(
             [sys.executable, "-c", "import signal as s; print(s.getsignal(s.SIGINT) == s.SIG_IGN)"],
             capture_output=True, text=True, check=True,

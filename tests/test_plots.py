@@ -20,6 +20,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 
 import shapkit  # noqa: E402
 from shapkit import plots  # noqa: E402
+from shapkit.diagnostics import convergence_trace  # noqa: E402
 
 N_ROWS = 40
 
@@ -250,14 +251,14 @@ def test_convergence_from_a_game_reaches_the_exact_values():
     def game(masks):
         return masks @ weights + 2.0 * (masks[:, 0] & masks[:, 3])
 
-    trace = plots.convergence_trace(game, n_players=6, budgets=[8, 16, 32, 64])
+    trace = convergence_trace(game, n_players=6, budgets=[8, 16, 32, 64])
     assert sorted(trace["budget"].unique()) == [8, 16, 32, 64]
     assert set(trace.columns) == {"budget", "n_evals", "feature", "output", "value", "std_error"}
     exact = np.array([4.0, -1.0, 0.5, 3.0, 0.0, 1.0])
     final = trace[trace["budget"] == 64].sort_values("feature")
     np.testing.assert_allclose(final["value"], exact, atol=1e-9)  # 2^6 = 64: enumerated
     assert trace.attrs["exact"][("x0", "value")] == pytest.approx(4.0)
-    again = plots.convergence_trace(game, n_players=6, budgets=[8, 16, 32, 64])
+    again = convergence_trace(game, n_players=6, budgets=[8, 16, 32, 64])
     pd.testing.assert_frame_equal(trace, again)  # same seed, same trace
     ax = plots.convergence(trace, max_features=3)
     _png(ax)
@@ -270,7 +271,9 @@ def test_convergence_from_an_explainer(multi):
     explainer = shapkit.Explainer(
         lambda Z: _model(Z).to_numpy(), X.iloc[:10], seed=0, method="permutation"
     )
-    ax = plots.convergence(explainer, X.iloc[[0]], budgets=[64, 128, 256], max_features=4)
+    ax = plots.convergence(
+        convergence_trace(explainer, X.iloc[[0]], budgets=[64, 128, 256]), max_features=4
+    )
     _png(ax)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert len(labels) == 4 and set(labels) <= set(X.columns)
@@ -279,13 +282,15 @@ def test_convergence_from_an_explainer(multi):
     multi_explainer = shapkit.Explainer(
         lambda Z: np.column_stack([_model(Z), -_model(Z)]), X.iloc[:10], seed=0
     )
-    trace = plots.convergence_trace(multi_explainer, X.iloc[[1]], budgets=[16, 32])
+    trace = convergence_trace(multi_explainer, X.iloc[[1]], budgets=[16, 32])
     assert set(trace["output"]) == {"output_0", "output_1"}
     assert trace.attrs["method"] == "kernel"  # "auto" enumerates, so the trace samples
     ax = plots.convergence(trace, output=trace["output"].iloc[0], features=[X.columns[0]])
     assert len(ax.get_legend().get_texts()) == 1
     with pytest.raises(TypeError, match="one-row DataFrame"):
-        plots.convergence_trace(explainer, X.iloc[0])
+        convergence_trace(explainer, X.iloc[0])
+    with pytest.raises(TypeError, match="convergence draws a trace"):
+        plots.convergence(explainer)  # reports draw; diagnostics run estimators
 
 
 # --- names are drawn as they are, never as mathtext -----------------------------------------
@@ -362,7 +367,7 @@ def test_convergence_draws_names_as_they_are():
         total = masks @ weights
         return np.column_stack([total, 2 * total])
 
-    trace = plots.convergence_trace(game, n_players=3, budgets=[8, 16],
+    trace = convergence_trace(game, n_players=3, budgets=[8, 16],
                                     feature_names=TRICKY[:3])  # fmt: skip
     trace["output"] = trace["output"].map({0: OUTPUTS[0], 1: OUTPUTS[1]})
     ax = plots.convergence(trace, output=OUTPUTS[0])

@@ -22,11 +22,11 @@ pytest.importorskip("pyarrow")
 
 from _runs_models import CountingModel, LockedModel  # noqa: E402
 
-import shapkit.resumable as resumable  # noqa: E402
+import shapkit.execution.resumable as resumable  # noqa: E402
 from shapkit.cli import main  # noqa: E402
-from shapkit.explainer import Explainer  # noqa: E402
-from shapkit.parallel import UnpicklableModelError, explanation_frame  # noqa: E402
-from shapkit.resumable import (  # noqa: E402
+from shapkit.columns import explanation_frame  # noqa: E402
+from shapkit.execution.local import UnpicklableModelError  # noqa: E402
+from shapkit.execution.resumable import (  # noqa: E402
     LOCK,
     MANIFEST,
     ForeignFilesError,
@@ -37,6 +37,7 @@ from shapkit.resumable import (  # noqa: E402
     explain_to_dataset,
     read_dataset,
 )
+from shapkit.explainer import Explainer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = np.array([1.0, -2.0, 0.5, 3.0])
@@ -168,7 +169,7 @@ def test_a_second_run_is_refused_while_the_first_holds_the_directory(files):
     out.mkdir()
     program = (
         "import sys, time\n"
-        "from shapkit.resumable import RunLock\n"
+        "from shapkit.execution.resumable import RunLock\n"
         "RunLock(sys.argv[1]).acquire()\n"
         "print('locked', flush=True)\n"
         "time.sleep(60)\n"
@@ -405,7 +406,7 @@ def test_groups_given_as_sets_resume_in_a_new_process(tmp_path):
     """A set's order depends on PYTHONHASHSEED: the run key must not."""
     program = (
         "import sys, numpy as np, pandas as pd, shapkit\n"
-        "from shapkit.resumable import explain_to_dataset\n"
+        "from shapkit.execution.resumable import explain_to_dataset\n"
         "df = pd.DataFrame(np.random.default_rng(0).normal(size=(6, 6)), columns=list('abcdef'))\n"
         "ex = shapkit.Explainer(lambda Z: Z.to_numpy().sum(axis=1), df, seed=0,\n"
         "                       groups={'g': {'a', 'b', 'c', 'd'}})\n"

@@ -20,7 +20,7 @@ from sklearn.preprocessing import OrdinalEncoder, PolynomialFeatures, StandardSc
 from test_trees import CASES, fitted, xgb
 
 import shapkit
-from shapkit.estimators.tree import tree_shapley
+from shapkit.closed_form.tree import tree_shapley
 from shapkit.trees import TreeNotSupportedError, read_tree_model
 
 warnings.filterwarnings("ignore", message=".*feature names.*")

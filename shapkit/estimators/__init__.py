@@ -13,7 +13,10 @@ from .permutation import PermutationEstimator
 from .proxy import PROXY_AUTO_EVALS_PER_PLAYER, ProxyEstimator
 
 __all__ = [
+    "ALL_METHODS",
     "ESTIMATORS",
+    "METHODS",
+    "MODEL_METHODS",
     "Estimator",
     "ExactEstimator",
     "Game",
@@ -35,12 +38,16 @@ ESTIMATORS: dict[str, type[Estimator]] = {
     "proxy": ProxyEstimator,
 }
 
+#: The ``method=`` names of games: ``shapley_values`` takes these.
 METHODS = ("auto", *ESTIMATORS)
-#: Methods that read a fitted model rather than evaluate a game: Explainer/explain only.
+#: Methods that read a fitted model rather than evaluate a game (``shapkit.closed_form``):
+#: Explainer/explain only.
 MODEL_METHODS = {
     "linear": "the coefficients of a linear model",
     "tree": "the trees of a tree ensemble",
 }
+#: Every ``method=`` name of Explainer/explain and the command line, in one list.
+ALL_METHODS = (*METHODS, *MODEL_METHODS)
 
 
 def get_estimator(method: str | Estimator, n_players: int, budget: int | None) -> Estimator:

@@ -18,7 +18,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from .._blas import one_blas_thread
 from .._kernels.regression import helmert_design, stratified_variance
 from .base import (
     MIN_ERROR_DF,
@@ -30,6 +29,7 @@ from .base import (
     has_converged,
     honest_errors,
 )
+from .blas import one_blas_thread
 from .coalition_design import SIZE_DISTRIBUTIONS, CoalitionSampler, UnitChooser
 from .exact import exact_if_affordable
 

@@ -35,11 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from .._blas import one_blas_thread
 from ..trees import read_tree_model
 from ..trees.fourier import odd_interactions
 from ._boosters import boosted_trees
 from .base import MIN_ERROR_DF, Game, ShapleyResult, first_round, has_converged, honest_errors
+from .blas import one_blas_thread
 from .coalition_design import CoalitionSampler
 from .gp_design import DesignPrior, choose_units
 from .kernel import _KernelState, draw_units

@@ -47,7 +47,6 @@ from typing import Any
 
 import numpy as np
 
-from .._blas import one_blas_thread
 from ._boosters import BOOSTERS, boosted_trees
 from .base import (
     MIN_ERROR_DF,
@@ -59,6 +58,7 @@ from .base import (
     has_converged,
     honest_errors,
 )
+from .blas import one_blas_thread
 from .coalition_design import SIZE_DISTRIBUTIONS, CoalitionSampler
 from .exact import exact_if_affordable
 from .kernel import KernelEstimator, _evaluate, kernel_state_bytes

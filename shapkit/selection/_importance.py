@@ -159,7 +159,7 @@ def choose_output(model: Any, classifier: bool, requested: str | None) -> str:
         return requested
     if not classifier:
         return "auto"
-    from ..estimators.tree import tree_model_for
+    from ..closed_form.tree import tree_model_for
 
     if tree_model_for(model, "auto", "auto") is not None:
         return "auto"
@@ -169,7 +169,7 @@ def choose_output(model: Any, classifier: bool, requested: str | None) -> str:
     except Exception:  # noqa: BLE001 - any reader failure means: no closed form
         pass
     try:
-        from ..estimators.linear import linear_coefficients
+        from ..closed_form.linear import linear_coefficients
 
         linear_coefficients(model, "decision")
         return "decision"

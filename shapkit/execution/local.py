@@ -1,11 +1,12 @@
-"""Parallel explanation over chunks of rows (joblib / loky worker processes).
+"""Local execution: the rows of a :class:`~shapkit.rows.RowJob` in this process or on
+joblib/loky worker processes (``n_jobs``), with a progress bar.
 
 Each row's values depend only on the row and the seed (its random stream is keyed by the
-row's content, see :func:`shapkit.explainer.row_streams`), so splitting the rows into
+row's content, see :func:`shapkit.rows.row_streams`), so splitting the rows into
 chunks and tasks and explaining them in any order on any worker gives bit-identical
 values.
 
-The recipe (model, background, estimator) is pickled once in the parent and unpickled
+The job (model, background, estimator) is pickled once in the parent and unpickled
 once per worker process; each task carries its rows and the pickled bytes, which the
 worker recognises by their digest and does not unpickle again. Numba kernels are compiled
 with ``cache=True``, so workers load them from the on-disk cache instead of compiling
@@ -35,6 +36,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ..rows import RowJob, RowValues, explain_rows
+from .progress import progress_bar, progress_enabled
 
 #: Tasks per worker at most, for load balance: no task holds more than
 #: ``ceil(rows / (workers * CHUNKS_PER_WORKER))`` rows.
@@ -108,21 +112,21 @@ def take_rows(X: np.ndarray | pd.DataFrame, start: int, stop: int) -> np.ndarray
     return X.iloc[start:stop] if isinstance(X, pd.DataFrame) else X[start:stop]
 
 
-def ship_plan(plan: Any, n_jobs: int | None) -> bytes | None:
-    """The pickled plan for worker processes, or None when ``n_jobs`` resolves to 1.
+def ship_job(job: RowJob, n_jobs: int | None) -> bytes | None:
+    """The pickled job for worker processes, or None when ``n_jobs`` resolves to 1.
 
     Raises :class:`UnpicklableModelError` (a ``TypeError``) naming ``n_jobs`` when the
-    plan cannot be pickled, before any work is done."""
+    job cannot be pickled, before any work is done."""
     if resolve_n_jobs(n_jobs) == 1:
         return None
     try:
-        return _dumps(plan)
+        return dumps(job)
     except Exception as error:  # noqa: BLE001 - pickling fails in many ways
         detail = " ".join(str(error).split())
         raise UnpicklableModelError(n_jobs, f"{type(error).__name__}: {detail}") from error
 
 
-_WORKER_PLAN: dict[str, Any] = {}
+_WORKER_JOB: dict[str, Any] = {}
 _WATCHDOG: list[threading.Thread] = []
 
 
@@ -154,39 +158,37 @@ def start_watchdog(interval: float = WATCHDOG_INTERVAL) -> None:
     _WATCHDOG.append(thread)
 
 
-def _worker_plan(payload: bytes, digest: str) -> Any:
-    """The unpickled plan of ``digest`` (unpickled once per worker process)."""
-    plan = _WORKER_PLAN.get(digest)
-    if plan is None:
+def _worker_job(payload: bytes, digest: str) -> Any:
+    """The unpickled job of ``digest`` (unpickled once per worker process)."""
+    job = _WORKER_JOB.get(digest)
+    if job is None:
         import pickle
 
         try:
-            plan = pickle.loads(payload)  # cloudpickle output loads with plain pickle
+            job = pickle.loads(payload)  # cloudpickle output loads with plain pickle
         except Exception as error:  # noqa: BLE001
             detail = " ".join(str(error).split())
             raise WorkerLoadError(
                 f"a worker process could not load the model ({type(error).__name__}: "
                 f"{detail}); use n_jobs=1, or a model importable in a fresh Python process."
             ) from None
-        _WORKER_PLAN.clear()
-        _WORKER_PLAN[digest] = plan
-    return plan
+        _WORKER_JOB.clear()
+        _WORKER_JOB[digest] = job
+    return job
 
 
 def _explain_task(
     payload: bytes, digest: str, index: int, start: int, X: Any
-) -> tuple[int, int, tuple, float]:
+) -> tuple[int, int, RowValues, float]:
     """Worker side: explain one task's rows; returns the chunk index, the first row, the
-    ``explain_rows`` result and the seconds it took."""
-    from .explainer import explain_rows
-
-    plan = _worker_plan(payload, digest)
+    values and the seconds it took."""
+    job = _worker_job(payload, digest)
     began = time.perf_counter()
-    result = explain_rows(plan, X)
+    result = explain_rows(job, X)
     return index, start, result, time.perf_counter() - began
 
 
-class _TaskSizer:
+class TaskSizer:
     """Rows per parallel task: about ``seconds`` of work once a task has reported its
     speed, at most ``limit`` rows. Until then, one row for each of the first
     ``workers`` tasks (the first progress comes after one row), then 2, 4, 8, ... rows
@@ -222,7 +224,7 @@ class _TaskSizer:
 
 
 @contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
+def sigint_ignored() -> Iterator[None]:
     """Ignore SIGINT while worker processes may be started: they inherit the ignored
     disposition from birth, so a terminal's Ctrl-C (sent to the whole process group)
     reaches only this process, which stops them. Only in the main thread; a Ctrl-C in
@@ -238,19 +240,19 @@ def _sigint_ignored() -> Iterator[None]:
 
 
 def iter_chunks(
-    plan: Any,
+    job: RowJob,
     X: np.ndarray | pd.DataFrame,
     bounds: list[tuple[int, int]],
     n_jobs: int | None = 1,
     *,
     on_rows: Callable[[int], None] | None = None,
     payload: bytes | None = None,
-) -> Iterator[tuple[int, tuple]]:
-    """``(chunk index, explain_rows result)`` for each chunk of ``bounds`` as it
+) -> Iterator[tuple[int, RowValues]]:
+    """``(chunk index, its values)`` for each chunk of ``bounds`` as it
     finishes: in order in this process, in any order on ``n_jobs`` worker processes
     (chunks split into tasks sized by time). ``on_rows(n)`` is called as rows finish
-    (per row in this process, per task in parallel). ``payload``: the plan already
-    pickled by :func:`ship_plan`.
+    (per row in this process, per task in parallel). ``payload``: the job already
+    pickled by :func:`ship_job`.
 
     Close the iterator (``contextlib.closing``) when stopping early: that stops the
     workers."""
@@ -258,22 +260,22 @@ def iter_chunks(
     workers = min(resolve_n_jobs(n_jobs), max(total, 1))
     for index, (start, stop) in enumerate(bounds):
         if workers == 1 or stop == start:  # empty chunks need no worker
-            yield index, _explain_counted(plan, take_rows(X, start, stop), on_rows)
+            yield index, _explain_counted(job, take_rows(X, start, stop), on_rows)
     if workers == 1:
         return
     if payload is None:
-        payload = ship_plan(plan, n_jobs)
+        payload = ship_job(job, n_jobs)
     busy = [(i, bound) for i, bound in enumerate(bounds) if bound[1] > bound[0]]
     yield from _parallel_chunks(payload, X, busy, workers, on_rows)
 
 
-def _explain_counted(plan: Any, X: Any, on_rows: Callable[[int], None] | None) -> tuple:
-    """``explain_rows`` with ``on_rows`` called for every row (the closed-form paths,
+def _explain_counted(
+    job: RowJob, X: Any, on_rows: Callable[[int], None] | None
+) -> RowValues:
+    """:func:`explain_rows` with ``on_rows`` called for every row (the closed-form paths,
     which do all rows at once, report them at the end)."""
-    from .explainer import explain_rows
-
     if on_rows is None:
-        return explain_rows(plan, X)
+        return explain_rows(job, X)
     counted = 0
 
     def count(n: int) -> None:
@@ -281,7 +283,7 @@ def _explain_counted(plan: Any, X: Any, on_rows: Callable[[int], None] | None) -
         counted += n
         on_rows(n)
 
-    result = explain_rows(plan, X, on_rows=count)
+    result = explain_rows(job, X, on_rows=count)
     if X.shape[0] > counted:
         on_rows(X.shape[0] - counted)
     return result
@@ -293,20 +295,20 @@ def _parallel_chunks(
     bounds: list[tuple[int, tuple[int, int]]],
     workers: int,
     on_rows: Callable[[int], None] | None,
-) -> Iterator[tuple[int, tuple]]:
+) -> Iterator[tuple[int, RowValues]]:
     """The parallel side of :func:`iter_chunks` (``bounds``: ``(chunk index, (start,
     stop))`` of non-empty chunks)."""
     from joblib import Parallel, delayed, parallel_config
 
     digest = hashlib.sha256(payload).hexdigest()
     total = sum(stop - start for _, (start, stop) in bounds)
-    sizer = _TaskSizer(
+    sizer = TaskSizer(
         limit=default_chunk_size(total, workers, False),
         seconds=max(TASK_SECONDS, len(payload) / PAYLOAD_BYTES_PER_SECOND),
         workers=workers,
     )
     left = {index: stop - start for index, (start, stop) in bounds}
-    pieces: dict[int, list[tuple[int, tuple]]] = {index: [] for index in left}
+    pieces: dict[int, list[tuple[int, RowValues]]] = {index: [] for index in left}
 
     def tasks() -> Iterator[Any]:
         for index, (start, stop) in bounds:
@@ -326,10 +328,10 @@ def _parallel_chunks(
         )
     results = None
     try:
-        with _sigint_ignored():
+        with sigint_ignored():
             results = parallel(tasks())
         for index, start, result, seconds in results:
-            n = result[0].shape[0]
+            n = len(result)
             sizer.record(n, seconds)
             if on_rows is not None:
                 on_rows(n)
@@ -337,7 +339,7 @@ def _parallel_chunks(
             left[index] -= n
             if left[index] == 0:
                 parts = sorted(pieces.pop(index), key=lambda piece: piece[0])
-                yield index, stack_results([part for _, part in parts])
+                yield index, RowValues.concat([part for _, part in parts])
     finally:
         if results is not None:
             with warnings.catch_warnings():  # joblib warns about the cancelled tasks
@@ -345,7 +347,7 @@ def _parallel_chunks(
                 results.close()  # stops (kills) the workers when the run stops early
 
 
-def _dumps(obj: Any) -> bytes:
+def dumps(obj: Any) -> bytes:
     """Pickle with cloudpickle (lambdas, local classes) where installed (joblib >= 1.5
     depends on it), else plain pickle."""
     try:
@@ -357,33 +359,23 @@ def _dumps(obj: Any) -> bytes:
     return cloudpickle.dumps(obj)
 
 
-def stack_results(results: list[tuple]) -> tuple:
-    """Concatenate per-chunk ``explain_rows`` results in order."""
-    if len(results) == 1:  # one chunk: no copy
-        return results[0]
-    arrays = tuple(np.concatenate([r[i] for r in results]) for i in range(5))
-    names = next((r[5] for r in results if len(r[5])), results[0][5])
-    return (*arrays, names)
-
-
-def explain_chunks(
-    plan: Any,
+def run(
+    job: RowJob,
     X: np.ndarray | pd.DataFrame,
+    *,
     n_jobs: int | None = 1,
     progress: bool | None = None,
     chunk_size: int | None = None,
-) -> tuple:
-    """The stacked ``explain_rows`` result for all rows of X, explained in this process
-    (in chunks of ``chunk_size`` rows) or on ``n_jobs`` worker processes, with an
-    optional progress bar that moves per row (sequential) or per task (parallel).
+) -> RowValues:
+    """The values of every row of X, explained in this process (in chunks of
+    ``chunk_size`` rows) or on ``n_jobs`` worker processes, with an optional progress bar
+    that moves per row (sequential) or per task (parallel).
 
     Raises :class:`UnpicklableModelError` before any work when ``n_jobs > 1`` and the
     model cannot be pickled."""
-    from .progress import progress_bar, progress_enabled
-
     n_rows = X.shape[0]
     workers = resolve_n_jobs(n_jobs)
-    payload = ship_plan(plan, n_jobs)
+    payload = ship_job(job, n_jobs)
     show = progress_enabled(progress) and n_rows > 1
     if chunk_size is None:
         chunk_size = default_chunk_size(n_rows, 1, show) if workers == 1 else max(n_rows, 1)
@@ -391,57 +383,9 @@ def explain_chunks(
     results: list[Any] = [None] * len(bounds)
     with progress_bar(n_rows, progress if show else False) as bar:
         chunks = iter_chunks(
-            plan, X, bounds, workers, on_rows=bar.update if show else None, payload=payload
+            job, X, bounds, workers, on_rows=bar.update if show else None, payload=payload
         )
         with contextlib.closing(chunks):
             for index, result in chunks:
                 results[index] = result
-    return stack_results(results)
-
-
-def value_columns(player_names: list[Any], output_names: list[Any], n_outputs: int) -> list[str]:
-    """Column names of the flat (one row per explained row) table of values.
-
-    One output: ``base_value``, ``shap_value:<feature>`` ..., ``std_error:<feature>`` ...,
-    ``prediction``, ``n_evals``. Several outputs: ``base_value:<output>``,
-    ``shap_value:<feature>:<output>`` (feature-major), ``std_error:<feature>:<output>``,
-    ``prediction:<output>``, ``n_evals``.
-    """
-    if n_outputs == 1:
-        outs = [""]
-    else:
-        names = list(output_names) if len(output_names) == n_outputs else range(n_outputs)
-        outs = [f":{o}" for o in names]
-    columns = [f"base_value{o}" for o in outs]
-    columns += [f"shap_value:{p}{o}" for p in player_names for o in outs]
-    columns += [f"std_error:{p}{o}" for p in player_names for o in outs]
-    columns += [f"prediction{o}" for o in outs]
-    return [*columns, "n_evals"]
-
-
-def flat_frame(result: tuple, index: Any, player_names: list[Any]) -> pd.DataFrame:
-    """The flat table (see :func:`value_columns`) of an ``explain_rows`` result."""
-    values, errors, base, full, n_evals, output_names = result
-    n, d = values.shape[:2]
-    k = values.shape[2] if values.ndim == 3 else 1
-    numbers = np.column_stack(
-        [base.reshape(n, k), values.reshape(n, d * k), errors.reshape(n, d * k), full.reshape(n, k)]
-    )
-    columns = value_columns(player_names, output_names, k)
-    frame = pd.DataFrame(numbers, index=index, columns=columns[:-1])
-    frame["n_evals"] = np.asarray(n_evals, dtype=np.int64)
-    return frame
-
-
-def explanation_frame(expl: Any) -> pd.DataFrame:
-    """The flat table of an :class:`~shapkit.Explanation` (same columns as the Dask and
-    command-line outputs)."""
-    result = (
-        expl.values,
-        expl.std_errors,
-        expl.base_values,
-        expl.predictions,
-        expl.n_evals,
-        list(expl.output_names),
-    )
-    return flat_frame(result, expl.data.index, list(expl.feature_names))
+    return RowValues.concat(results)

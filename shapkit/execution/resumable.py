@@ -51,6 +51,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..rows import RowValues, explain_rows
+from .._validation import check_budget, check_positive_int, check_tol
+from ..columns import flat_frame
+from ..io import pyarrow_modules
+from ..tabular import check_tabular
+from .local import chunk_bounds, dumps, iter_chunks, resolve_n_jobs, ship_job, take_rows
+from .progress import progress_bar
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -118,10 +126,8 @@ def file_digest(path: str | Path) -> str:
 
 
 def _model_digest(model: Any) -> str:
-    from .parallel import _dumps
-
     try:
-        return hashlib.sha256(_dumps(model)).hexdigest()
+        return hashlib.sha256(dumps(model)).hexdigest()
     except Exception as error:  # noqa: BLE001 - pickling fails in many ways
         detail = " ".join(str(error).split())
         raise TypeError(
@@ -132,9 +138,7 @@ def _model_digest(model: Any) -> str:
 
 
 def _pyarrow() -> tuple[Any, Any]:
-    from .io import _pyarrow as load
-
-    return load()
+    return pyarrow_modules()
 
 
 # --------------------------------------------------------------------------- locking
@@ -710,11 +714,6 @@ def explain_to_dataset(
     VerificationError
         A part did not verify after it was written (rerun to redo it).
     """
-    from ._validation import check_budget, check_positive_int, check_tol
-    from .parallel import chunk_bounds, flat_frame, iter_chunks, resolve_n_jobs, ship_plan
-    from .progress import progress_bar
-    from .tabular import check_tabular
-
     if explainer.seed is None:
         raise ValueError("a resumable run needs a seed: Explainer(..., seed=0).")
     X = check_tabular(X, "X")
@@ -731,28 +730,28 @@ def explain_to_dataset(
             f"{out} is an existing file, not a directory: a resumable run writes a "
             f"directory (part files and {MANIFEST}); choose another path."
         )
-    plan = explainer._plan(X, budget, tol)
-    payload = ship_plan(plan, n_jobs)  # an unpicklable model fails here, before any work
+    job = explainer.row_job(X, budget=budget, tol=tol)
+    payload = ship_job(job, n_jobs)  # an unpicklable model fails here, before any work
     identity = dict(fingerprint or {})
     if "model" not in identity:
-        identity["model"] = _model_digest(explainer._estimator)
+        identity["model"] = _model_digest(explainer.model)
     description = {
         "format": FORMAT_VERSION,
         "identity": {str(k): str(v) for k, v in sorted(identity.items())},
-        "method": plan.method_name,
+        "method": job.method,
         "requested_method": str(explainer.method),
         "output": explainer.output,
         # the resolved players, not the groups as given: a set of columns has no order
         # that survives a new process (PYTHONHASHSEED), the columns' players do
         "players": json.dumps(
-            [[str(p) for p in plan.player_names], [int(j) for j in plan.column_player]]
+            [[str(p) for p in job.player_names], [int(j) for j in job.column_player]]
         ),
         "budget": budget,
         "tol": tol,
         "seed": str(explainer.seed),
         "max_rows": explainer.max_rows,
         "data": frame_digest(X),
-        "background": frame_digest(plan.background),
+        "background": frame_digest(job.background),
         "chunk_size": chunk_size,
     }
     key = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()
@@ -760,8 +759,11 @@ def explain_to_dataset(
     bounds = chunk_bounds(n_rows, chunk_size)
     out.mkdir(parents=True, exist_ok=True)
 
-    def part_frame(result: tuple, start: int, stop: int) -> pd.DataFrame:
-        frame = flat_frame(result, pd.RangeIndex(stop - start), plan.player_names)
+    def part_frame(rows: RowValues, start: int, stop: int) -> pd.DataFrame:
+        frame = flat_frame(
+            rows.values, rows.std_errors, rows.base_values, rows.predictions, rows.n_evals,
+            rows.output_names, job.player_names, pd.RangeIndex(stop - start),
+        )  # fmt: skip
         frame.insert(0, "row", labels[start:stop])
         return frame
 
@@ -769,7 +771,7 @@ def explain_to_dataset(
         manifest = _prepare(out, key, overwrite)
         if manifest is None:
             # Columns from one cheap row, so every part can be checked against them.
-            probe = explain_rows_first(plan, X)
+            probe = explain_rows(job, take_rows(X, 0, 1))  # the output columns
             manifest = {
                 "format": FORMAT_VERSION,
                 "key": key,
@@ -796,7 +798,7 @@ def explain_to_dataset(
         done = n_rows - sum(bounds[i][1] - bounds[i][0] for i in pending)
         with progress_bar(n_rows, progress, desc="shapkit explain", initial=done) as bar:
             chunks = iter_chunks(
-                plan, X, [bounds[i] for i in pending], workers,
+                job, X, [bounds[i] for i in pending], workers,
                 on_rows=bar.update, payload=payload,
             )  # fmt: skip
             with contextlib.closing(chunks):
@@ -813,11 +815,3 @@ def explain_to_dataset(
         "key": key,
         "directory": str(out),
     }
-
-
-def explain_rows_first(plan: Any, X: Any) -> tuple:
-    """``explain_rows`` of X's first row (to learn the output columns)."""
-    from .explainer import explain_rows
-    from .parallel import take_rows
-
-    return explain_rows(plan, take_rows(X, 0, 1))

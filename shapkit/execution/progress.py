@@ -6,7 +6,7 @@ seconds (short runs stay quiet); ``True`` forces it from the start, ``False`` hi
 The bar comes from ``tqdm.auto`` (a widget in notebooks where ipywidgets is installed,
 text elsewhere) and shows the rows done, the rate and the remaining-time estimate. Runs
 move it per row in this process and per task (about a second of work) on worker
-processes (see :mod:`shapkit.parallel`).
+processes (see :mod:`shapkit.execution.local`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``Explainer(model, background)(ddf)`` (or ``backend="dask"``) returns a lazy Dask
 DataFrame with one row per explained row, the index of X, and the columns of
-:func:`shapkit.parallel.value_columns`::
+:func:`shapkit.columns.value_columns`::
 
     base_value, shap_value:<feature>..., std_error:<feature>..., prediction, n_evals
 
@@ -10,7 +10,8 @@ DataFrame with one row per explained row, the index of X, and the columns of
 bit-identical to the local result under the same seed, because each row's random stream
 is keyed by its content.
 
-The model, background and estimator (one pickled "plan") go to the workers once: with
+The model, background and estimator (one pickled :class:`~shapkit.rows.RowJob`) go to
+the workers once: with
 a ``distributed.Client`` they are scattered with ``broadcast=True``; without one they are
 a single ``dask.delayed`` node that every partition task depends on.
 """
@@ -21,6 +22,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ..rows import RowJob, RowValues, explain_rows
+from .._validation import check_budget, check_tol
+from ..columns import flat_frame
+from ..tabular import check_tabular
 
 
 def is_dask_frame(X: Any) -> bool:
@@ -47,15 +53,19 @@ def _client(client: Any) -> Any:
         return None
 
 
-def _partition(part: pd.DataFrame, plan: Any, array_dtype: Any = None) -> pd.DataFrame:
+def _partition(part: pd.DataFrame, job: RowJob, array_dtype: Any = None) -> pd.DataFrame:
     """Worker side: the flat values table of one partition. ``array_dtype`` (X was an
     ndarray): the partition's cells go back into an ndarray of X's dtype, so the model
     receives what it receives locally."""
-    from .explainer import explain_rows
-    from .parallel import flat_frame
-
     rows = part if array_dtype is None else part.to_numpy(dtype=array_dtype)
-    return flat_frame(explain_rows(plan, rows), part.index, plan.player_names)
+    return _flat(explain_rows(job, rows), job, part.index)
+
+
+def _flat(rows: RowValues, job: RowJob, index: Any) -> pd.DataFrame:
+    return flat_frame(
+        rows.values, rows.std_errors, rows.base_values, rows.predictions, rows.n_evals,
+        rows.output_names, job.player_names, index,
+    )  # fmt: skip
 
 
 def _array_frame(array: np.ndarray) -> pd.DataFrame:
@@ -96,11 +106,6 @@ def explain_dask(
         import dask.dataframe  # noqa: F401
     except ImportError as error:
         raise ImportError("The Dask backend needs dask: pip install 'shapkit[dask]'.") from error
-    from ._validation import check_budget, check_tol
-    from .explainer import explain_rows
-    from .parallel import flat_frame
-    from .tabular import check_tabular
-
     budget, tol = check_budget(budget), check_tol(tol)
     client = _client(client)
     array_dtype = None
@@ -116,16 +121,14 @@ def explain_dask(
             workers = len(client.scheduler_info().get("workers", {})) if client else 2
             npartitions = max(1, min(len(frame), 2 * max(workers, 1)))
         X = _from_pandas(frame, npartitions)
-    plan = explainer._plan(meta_rows[:0], budget, tol)
+    job = explainer.row_job(meta_rows[:0], budget=budget, tol=tol)
     # The output columns: explain one background row here (cheap) to learn the outputs.
-    background = plan.background
+    background = job.background
     probe = background.iloc[:1] if isinstance(background, pd.DataFrame) else background[:1]
-    meta = flat_frame(explain_rows(plan, probe), pd.RangeIndex(1), plan.player_names).iloc[:0]
+    meta = _flat(explain_rows(job, probe), job, pd.RangeIndex(1)).iloc[:0]
     meta.index = X._meta.index[:0]
     if client is not None:
-        shipped = client.scatter(plan, broadcast=True, hash=False)
+        shipped = client.scatter(job, broadcast=True, hash=False)
     else:
-        shipped = dask.delayed(plan, pure=True, traverse=False)
-    return X.map_partitions(
-        _partition, shipped, array_dtype, meta=meta, align_dataframes=False
-    )
+        shipped = dask.delayed(job, pure=True, traverse=False)
+    return X.map_partitions(_partition, shipped, array_dtype, meta=meta, align_dataframes=False)

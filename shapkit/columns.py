@@ -1,0 +1,114 @@
+"""The flat table of values: one row per explained row, one column per number.
+
+The one encoder of the column names shared by the Dask backend, the command line,
+resumable runs and Parquet files::
+
+    base_value, shap_value:<feature>..., std_error:<feature>..., prediction, n_evals
+
+With several outputs every name but ``n_evals`` gets an ``:<output>`` suffix
+(``shap_value:<feature>:<output>``, feature-major). Where two names would read the same
+(a feature ``"a:b"`` beside a feature ``"a"`` and an output ``"b"``), that group of
+columns is named by position instead: ``shap_value#<j>`` or ``shap_value#<j>,<c>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["explanation_frame", "flat_frame", "labelled_names", "value_columns", "value_names"]
+
+
+def labelled_names(prefix: str, labels: Sequence[Any]) -> list[str]:
+    """``prefix:<label>`` for each label; ``prefix#<j>`` for all when two would clash."""
+    names = [f"{prefix}:{label}" for label in labels]
+    if len(set(names)) < len(names):
+        names = [f"{prefix}#{j}" for j in range(len(labels))]
+    return names
+
+
+def value_names(
+    prefix: str, player_names: Sequence[Any], output_names: Sequence[Any] | None
+) -> list[str]:
+    """Names of the ``(player, output)`` columns in player-major order; one column per
+    player (no output suffix) when ``output_names`` is None."""
+    if output_names is None:
+        return labelled_names(prefix, player_names)
+    names = [f"{prefix}:{p}:{o}" for p in player_names for o in output_names]
+    if len(set(names)) < len(names):
+        k = len(output_names)
+        names = [f"{prefix}#{i // k},{i % k}" for i in range(len(names))]
+    return names
+
+
+def output_names_or_none(output_names: Sequence[Any], n_outputs: int) -> list[Any] | None:
+    """The output labels a flat table suffixes its names with: None for one output,
+    else the labels (positions where the model named fewer outputs than it returned)."""
+    if n_outputs == 1:
+        return None
+    return list(output_names) if len(output_names) == n_outputs else list(range(n_outputs))
+
+
+def value_columns(
+    player_names: Sequence[Any], output_names: Sequence[Any], n_outputs: int
+) -> list[str]:
+    """Every column name of the flat table, in order (see the module docstring)."""
+    outputs = output_names_or_none(output_names, n_outputs)
+    per_output = ["base_value"] if outputs is None else labelled_names("base_value", outputs)
+    predictions = ["prediction"] if outputs is None else labelled_names("prediction", outputs)
+    return [
+        *per_output,
+        *value_names("shap_value", player_names, outputs),
+        *value_names("std_error", player_names, outputs),
+        *predictions,
+        "n_evals",
+    ]
+
+
+def flat_frame(
+    values: np.ndarray,
+    std_errors: np.ndarray,
+    base_values: np.ndarray,
+    predictions: np.ndarray,
+    n_evals: np.ndarray,
+    output_names: Sequence[Any],
+    player_names: Sequence[Any],
+    index: Any,
+) -> pd.DataFrame:
+    """The flat table of values ``(n, d)`` or ``(n, d, k)`` and their errors, base values
+    and predictions ``(n,)`` or ``(n, k)``, with the given row index."""
+    n, d = values.shape[:2]
+    k = values.shape[2] if values.ndim == 3 else 1
+    numbers = np.column_stack(
+        [
+            np.asarray(base_values, dtype=float).reshape(n, k),
+            values.reshape(n, d * k),
+            std_errors.reshape(n, d * k),
+            np.asarray(predictions, dtype=float).reshape(n, k),
+        ]
+    )
+    columns = value_columns(player_names, output_names, k)
+    frame = pd.DataFrame(numbers, index=index, columns=columns[:-1])
+    frame["n_evals"] = np.asarray(n_evals, dtype=np.int64)
+    return frame
+
+
+def explanation_frame(expl: Any) -> pd.DataFrame:
+    """The flat table of an :class:`~shapkit.Explanation` (the columns of the Dask and
+    command-line outputs), indexed like its rows.
+
+    Example
+    -------
+    >>> import numpy as np, shapkit
+    >>> expl = shapkit.explain(lambda Z: Z.sum(1), np.eye(2), background=np.zeros((1, 2)))
+    >>> list(explanation_frame(expl).columns)
+    ['base_value', 'shap_value:x0', 'shap_value:x1', 'std_error:x0', 'std_error:x1',
+     'prediction', 'n_evals']
+    """
+    return flat_frame(
+        expl.values, expl.std_errors, expl.base_values, expl.predictions, expl.n_evals,
+        list(expl.output_names), list(expl.feature_names), expl.data.index,
+    )  # fmt: skip
