@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .rows import RowJob, RowValues
 from ._validation import check_budget, check_positive_int, check_seed, check_tol
 from .closed_form import as_tree_aware_model, closed_form_for, tree_form_for
 from .cost import check_feasible, estimate_cost
@@ -18,6 +17,7 @@ from .execution.dask import explain_dask, is_dask_frame
 from .execution.local import resolve_n_jobs, run
 from .explanation import Explanation
 from .games import CALL_BYTES, DEFAULT_MAX_ROWS, MIN_ROWS_PER_CALL
+from .rows import RowJob, RowValues
 from .tabular import (
     DEFAULT_BACKGROUND_SIZE,
     align_background,

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..rows import RowJob, RowValues, explain_rows
 from .._validation import check_budget, check_tol
 from ..columns import flat_frame
+from ..rows import RowJob, RowValues, explain_rows
 from ..tabular import check_tabular
 
 

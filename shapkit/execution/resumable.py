@@ -51,10 +51,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..rows import RowValues, explain_rows
 from .._validation import check_budget, check_positive_int, check_tol
 from ..columns import flat_frame
 from ..io import pyarrow_modules
+from ..rows import RowValues, explain_rows
 from ..tabular import check_tabular
 from .local import chunk_bounds, dumps, iter_chunks, resolve_n_jobs, ship_job, take_rows
 from .progress import progress_bar
