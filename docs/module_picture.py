@@ -1,5 +1,6 @@
 """The module picture of a package: import circles, imports of other modules' private
-names, and the largest modules. Imports inside functions count as imports.
+names, and the largest modules. Imports inside functions count as imports; imports under
+``if TYPE_CHECKING:`` do not (they never run).
 
 Run from the repository root: ``python docs/module_picture.py shapkit``.
 """
@@ -21,14 +22,24 @@ def module_files(root: str) -> dict[str, Path]:
     return modules
 
 
+def runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of ``tree`` except those under ``if TYPE_CHECKING:`` (imports there are
+    for type checkers only and never run)."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(child) for stmt in node.body for child in ast.walk(stmt))
+    return [node for node in ast.walk(tree) if id(node) not in skipped]
+
+
 def imports(modules: dict[str, Path], root: str) -> tuple[dict, list]:
-    """The import edges between the modules, and the private names imported from another
-    module (``(importer, module, name)``)."""
+    """The import edges between the modules (at run time), and the private names
+    imported from another module (``(importer, module, name)``)."""
     edges: dict[str, set[str]] = defaultdict(set)
     private = []
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in runtime_nodes(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):
                 if node.level:
                     parts = package.split(".")[: len(package.split(".")) - node.level + 1]

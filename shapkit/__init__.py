@@ -32,7 +32,7 @@ _EXPORTS = {
     "ModelCallError": "shapkit.exceptions",
     "ModelOutputError": "shapkit.exceptions",
     "TooManyPlayersError": "shapkit.exceptions",
-    "load_explanation": "shapkit.io",
+    "load_explanation": "shapkit.explanation",
     "report": "shapkit.reports.html",
     "summary": "shapkit.reports.summary",
     "ShapSelector": "shapkit.selection",
@@ -83,8 +83,7 @@ if TYPE_CHECKING:
         TooManyPlayersError,
     )
     from .explainer import Explainer, explain
-    from .explanation import Explanation
-    from .io import load_explanation
+    from .explanation import Explanation, load_explanation
     from .models import as_model
     from .reports import plots
     from .reports.html import report

@@ -182,7 +182,7 @@ class Explainer:
         -------
         >>> import numpy as np, shapkit
         >>> X = np.random.default_rng(0).normal(size=(20, 3))
-        >>> job = shapkit.Explainer(lambda Z: Z.sum(1), X, seed=0).row_job(X[:0], budget=6)
+        >>> job = shapkit.Explainer(lambda Z: Z.sum(1), X, seed=0).row_job(X[:0], budget=8)
         >>> job.method, job.player_names
         ('exact', ['x0', 'x1', 'x2'])
         """

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ._labels import check_position, output_label_position, preview
+from .io import read_explanation_fields, save_explanation
 
 
 @dataclass
@@ -241,11 +242,31 @@ class Explanation:
             output_names=output_names,
         )
 
-    def summary(self, **kwargs: Any) -> pd.DataFrame:
-        """Global importance per player; see :func:`shapkit.summary`."""
-        from .reports.summary import summary
+    def columns_of(self, name: Any) -> list[Any]:
+        """The data columns of player ``name`` (a group's members, or the column itself).
 
-        return summary(self, **kwargs)
+        Example
+        -------
+        >>> import numpy as np, shapkit
+        >>> X = np.random.default_rng(0).normal(size=(4, 3))
+        >>> expl = shapkit.explain(lambda Z: Z.sum(1), X, groups={"g": ["x0", "x2"]})
+        >>> expl.columns_of("g"), expl.columns_of("x1")
+        (['x0', 'x2'], ['x1'])
+        """
+        if name in self.player_columns:
+            return list(self.player_columns[name])
+        return [name] if name in self.data.columns else []
+
+    def numeric_values(self, name: Any) -> np.ndarray | None:
+        """The float values ``(n,)`` of player ``name``'s single numeric column (NaN for
+        missing cells), else None (a group, or a non-numeric column)."""
+        columns = self.columns_of(name)
+        if len(columns) != 1:
+            return None
+        column = self.data[columns[0]]
+        if not pd.api.types.is_numeric_dtype(column.dtype):
+            return None
+        return column.to_numpy(dtype=float, na_value=np.nan)
 
     def to_frame(self, kind: str = "long") -> pd.DataFrame:
         """The values as a DataFrame.
@@ -317,12 +338,10 @@ class Explanation:
                 "Explanation.to_shap() needs the shap package: pip install shap "
                 "(or shapkit[bench])."
             ) from error
-        from .reports.summary import numeric_column
-
         n, d = self.values.shape[:2]
         numeric = np.full((n, d), np.nan)
         for j, name in enumerate(self.feature_names):
-            column = numeric_column(self, name)
+            column = self.numeric_values(name)
             if column is not None:
                 numeric[:, j] = column
         display = np.empty((n, d), dtype=object)
@@ -343,17 +362,15 @@ class Explanation:
     def save(self, path: str | Path) -> Path:
         """Write the explanation to ``path``: ``.npz`` (always available) or
         ``.parquet`` (needs pyarrow), chosen by the suffix. Values, names, data,
-        background and settings come back with :meth:`load`."""
-        from .io import save_explanation
-
+        background and settings come back with :meth:`load`
+        (:func:`shapkit.io.save_explanation`)."""
         return save_explanation(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> Explanation:
-        """Read an explanation written by :meth:`save`."""
-        from .io import load_explanation
-
-        return load_explanation(path)
+        """Read an explanation written by :meth:`save` (the errors of
+        :func:`shapkit.io.read_explanation_fields`)."""
+        return cls(**read_explanation_fields(path))
 
 
 def _is_full_slice(key: Any) -> bool:
@@ -497,3 +514,29 @@ def _take_outputs(
         predictions[:, outputs],
         names,
     )
+
+
+def load_explanation(path: str | Path) -> Explanation:
+    """Read an explanation written by :meth:`Explanation.save` (``.npz`` or
+    ``.parquet``).
+
+    Raises
+    ------
+    ExplanationFileError
+        The file is not a shapkit explanation, is damaged or cut off, or its arrays
+        disagree with its metadata; the message names the file and what is wrong. A
+        missing file raises its subclass ``ExplanationFileNotFoundError`` (also a
+        ``FileNotFoundError``), a directory ``ExplanationIsADirectoryError`` (also an
+        ``IsADirectoryError``).
+    ImportError
+        A ``.parquet`` file without pyarrow installed.
+
+    Example
+    -------
+    >>> import numpy as np, shapkit, tempfile, pathlib
+    >>> expl = shapkit.explain(lambda Z: Z.sum(1), np.eye(2), background=np.zeros((1, 2)))
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "expl.npz"
+    >>> load_explanation(expl.save(path)).values.tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    return Explanation.load(path)

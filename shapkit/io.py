@@ -32,7 +32,7 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,9 @@ from .exceptions import (
     ExplanationFileNotFoundError,
     ExplanationIsADirectoryError,
 )
-from .explanation import Explanation
+
+if TYPE_CHECKING:  # io reads and writes the fields; explanation.py builds the object
+    from .explanation import Explanation
 
 FORMAT = "shapkit.explanation"
 #: 2: labels may be tagged numpy scalars (``{"numpy": "<i8", "value": 1}``); version 1
@@ -103,8 +105,10 @@ def save_explanation(explanation: Explanation, path: str | Path) -> Path:
     return path
 
 
-def load_explanation(path: str | Path) -> Explanation:
-    """Read an explanation written by :func:`save_explanation` (``.npz`` or ``.parquet``).
+def read_explanation_fields(path: str | Path) -> dict[str, Any]:
+    """The fields of an explanation written by :func:`save_explanation` (``.npz`` or
+    ``.parquet``): the keyword arguments of :class:`~shapkit.Explanation`, which
+    :meth:`shapkit.Explanation.load` and :func:`shapkit.load_explanation` build it from.
 
     Raises
     ------
@@ -273,8 +277,10 @@ def _check_arrays(
         raise ExplanationFileError(f"{str(path)!r} is damaged: {problem}.")
 
 
-def _explanation(meta: dict[str, Any], arrays: dict[str, np.ndarray], data, background):
-    return Explanation(
+def _explanation(
+    meta: dict[str, Any], arrays: dict[str, np.ndarray], data: Any, background: Any
+) -> dict[str, Any]:
+    return dict(
         values=arrays["values"],
         base_values=arrays["base_values"],
         std_errors=arrays["std_errors"],
@@ -352,7 +358,7 @@ def _save_npz(expl: Explanation, path: Path) -> None:
         np.savez_compressed(handle, **arrays)
 
 
-def _load_npz(path: Path) -> Explanation:
+def _load_npz(path: Path) -> dict[str, Any]:
     with open(path, "rb") as handle:
         start = handle.read(6)
     if start.startswith(b"\x93NUMPY"):
@@ -674,7 +680,7 @@ def _save_parquet(expl: Explanation, path: Path) -> None:
     pq.write_table(arrow, path)
 
 
-def _load_parquet(path: Path) -> Explanation:
+def _load_parquet(path: Path) -> dict[str, Any]:
     pa, pq = pyarrow_modules()
     arrow = pq.read_table(path)
     metadata = arrow.schema.metadata or {}

@@ -32,7 +32,7 @@ import pandas as pd
 
 from .._labels import label_positions, output_index, preview, same_label
 from .._validation import check_level
-from .summary import abs_interval, numeric_column, player_columns, select_output
+from .summary import abs_interval, select_output
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -207,10 +207,10 @@ def _colour_values(expl: Explanation, name: Any) -> np.ndarray | None:
     One numeric column: its value scaled between its 5th and 95th percentiles. A group
     of numeric columns: the mean of its columns' percentile ranks among the rows.
     """
-    x = numeric_column(expl, name)
+    x = expl.numeric_values(name)
     if x is not None:
         return _scale(x)
-    columns = player_columns(expl, name)
+    columns = expl.columns_of(name)
     if len(columns) < 2:
         return None
     ranks = []
@@ -514,7 +514,7 @@ def waterfall(
     steps: list[tuple[str, float, float]] = []
     for j in top:
         name = expl.feature_names[j]
-        columns = player_columns(expl, name)
+        columns = expl.columns_of(name)
         if len(columns) == 1:
             label = f"{name} = {_format_value(record[columns[0]])}"
         else:
@@ -637,7 +637,7 @@ def dependence(
     feature = expl.feature_names[j]
     y = expl.values[:, j]
     errors = expl.std_errors[:, j]
-    own = player_columns(expl, feature)
+    own = expl.columns_of(feature)
     if x is None:
         numeric = [c for c in own if pd.api.types.is_numeric_dtype(expl.data[c].dtype)]
         if not (numeric or own):

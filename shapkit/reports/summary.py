@@ -231,25 +231,6 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
     return float((rx * ry).sum() / denominator)
 
 
-def numeric_column(expl: Explanation, name: Any) -> np.ndarray | None:
-    """The float values of the player's single numeric column, else None (group,
-    non-numeric or missing column)."""
-    columns = player_columns(expl, name)
-    if len(columns) != 1:
-        return None
-    column = expl.data[columns[0]]
-    if not pd.api.types.is_numeric_dtype(column.dtype):
-        return None
-    return column.to_numpy(dtype=float, na_value=np.nan)
-
-
-def player_columns(expl: Explanation, name: Any) -> list[Any]:
-    """The data columns of player ``name``."""
-    if name in expl.player_columns:
-        return list(expl.player_columns[name])
-    return [name] if name in expl.data.columns else []
-
-
 def _block(
     expl: Explanation,
     magnitudes: np.ndarray,
@@ -271,7 +252,7 @@ def _block(
         mean = values.mean(axis=0)
         direction = np.full(d, np.nan)
         for j, name in enumerate(expl.feature_names):
-            x = numeric_column(expl, name)
+            x = expl.numeric_values(name)
             if x is not None:
                 direction[j] = spearman(x, values[:, j])
     index = pd.Index(list(expl.feature_names), name="feature")
