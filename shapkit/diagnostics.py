@@ -168,13 +168,7 @@ def _game_runner(game: Callable, d: int, method: Any, seed: int) -> Callable:
 
 
 def _default_budgets(estimator: Any, d: int, cap: int) -> list[int]:
-    low = d + 2
-    while True:
-        try:
-            estimator.check_budget(d, low)
-            break
-        except ValueError:
-            low *= 2
+    low = estimator.min_budget(d)
     high = max(min(cap, 2**d if d <= 30 else cap), low)
     count = max(2, min(8, int(np.log2(high / low)) + 2))
     return sorted({int(round(b)) for b in np.geomspace(low, high, count)})

@@ -10,7 +10,8 @@ from .base import DEFAULT_TOL, Estimator, Game, ShapleyResult, default_budget
 from .exact import MAX_EXACT_PLAYERS, ExactEstimator
 from .kernel import KernelEstimator
 from .permutation import PermutationEstimator
-from .proxy import PROXY_AUTO_EVALS_PER_PLAYER, ProxyEstimator
+from .proxy import ProxyEstimator
+from .proxy.tuning import MIN_EVALS_PER_PLAYER as PROXY_AUTO_EVALS_PER_PLAYER
 
 __all__ = [
     "ALL_METHODS",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -22,14 +22,19 @@ class ShapleyResult:
     values : ndarray of shape (n_players,) or (n_players, k)
         The estimated (or exact) Shapley values.
     std_errors : ndarray, same shape as ``values``
-        Standard errors of ``values``; zeros for exact methods.
+        Standard errors of ``values``; zeros for exact methods, ``inf`` where the
+        evaluated coalitions do not determine a value.
     n_evals : int
         Number of coalitions the game was evaluated on.
     method : str
-        The estimator that produced the values.
+        The estimator that produced the values: what ran, which may differ from what
+        was asked for (a sampling estimator whose budget covers every coalition
+        enumerates them: ``"exact"``).
     empty_value, full_value : ndarray of shape () or (k,)
         ``v(empty set)`` and ``v(all players)``; by efficiency
         ``values.sum(0) == full_value - empty_value``.
+    reason : str
+        Why ``method`` differs from the estimator asked for (empty when it does not).
     """
 
     values: np.ndarray
@@ -38,12 +43,22 @@ class ShapleyResult:
     method: str
     empty_value: np.ndarray
     full_value: np.ndarray
+    reason: str = ""
 
     def __repr__(self) -> str:
+        why = f", reason={self.reason!r}" if self.reason else ""
         return (
             f"ShapleyResult(method={self.method!r}, n_evals={self.n_evals}, "
-            f"values={np.array2string(self.values, precision=4, threshold=20)})"
+            f"values={np.array2string(self.values, precision=4, threshold=20)}{why})"
         )
+
+    def with_method(self, method: str, reason: str) -> ShapleyResult:
+        """This result, saying that ``method`` ran and why."""
+        return replace(self, method=method, reason=reason)
+
+    def with_reason(self, reason: str) -> ShapleyResult:
+        """This result, saying why its method is not the one asked for."""
+        return replace(self, reason=reason)
 
 
 class Estimator(ABC):
@@ -70,8 +85,18 @@ class Estimator(ABC):
     ) -> ShapleyResult:
         """Shapley values of ``game``; values have shape ``(n_players, k)``."""
 
-    def check_budget(self, n_players: int, budget: int | None) -> None:  # noqa: B027
-        """Raise if this estimator cannot run ``n_players`` players within ``budget``."""
+    def min_budget(self, n_players: int) -> int:
+        """The smallest budget :meth:`estimate` accepts for ``n_players`` players."""
+        return 1
+
+    def check_budget(self, n_players: int, budget: int | None) -> None:
+        """Raise a ``ValueError`` naming this method and its smallest budget when
+        ``budget`` is below :meth:`min_budget`."""
+        if budget is not None and budget < self.min_budget(n_players):
+            raise ValueError(
+                f"method={self.name!r} needs budget >= {self.min_budget(n_players)} game "
+                f"evaluations for d={n_players} players; got budget={budget}."
+            )
 
     def max_evaluations(self, n_players: int, budget: int | None) -> int:
         """Most game evaluations :meth:`estimate` makes for ``budget`` (None: the
@@ -143,6 +168,38 @@ def first_round(total: int, fraction: float, smallest: int, per_sample: int = 1)
     :data:`FIRST_ROUND_MAX_EVALUATIONS` evaluations' worth, never more than ``total``."""
     cap = max(FIRST_ROUND_MAX_EVALUATIONS // max(per_sample, 1), 1)
     return min(total, max(smallest, min(math.ceil(fraction * total), cap)))
+
+
+def sample_in_rounds(
+    total: int,
+    first: int,
+    draw: Callable[[int], int],
+    solve: Callable[[], tuple[np.ndarray, np.ndarray]],
+    tol: float | None,
+    exhausted: Callable[[], bool] = lambda: False,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The one rounds loop of the sampling estimators.
+
+    ``draw(n)`` samples and evaluates ``n`` more samples (units, pairs) and returns how
+    many it drew; ``solve()`` returns the values and standard errors ``(d, k)`` from all
+    samples so far. Without ``tol`` everything (``total``) is drawn at once; with it,
+    ``first`` (:func:`first_round`) first, then rounds that double the samples drawn,
+    until :func:`has_converged` holds, ``total`` is spent or ``exhausted()`` (every
+    sample drawn). The first round always draws. Returns the last values, errors and
+    the samples drawn.
+    """
+    target = total if tol is None else min(first, total)
+    used = 0
+    drawn_once = False
+    while True:
+        want = min(target, total) - used
+        if not drawn_once or (want > 0 and not exhausted()):
+            used += draw(want)
+            drawn_once = True
+        values, errors = solve()
+        if used >= total or exhausted() or has_converged(values, errors, tol):
+            return values, errors, used
+        target = min(total, 2 * max(target, used))
 
 
 #: Relative accuracy targeted when neither budget nor tol is given (Covert & Lee 2021).

@@ -36,6 +36,9 @@ class ExactEstimator(Estimator):
     name = "exact"
     exact = True
 
+    def min_budget(self, n_players: int) -> int:
+        return 2**n_players
+
     def check_budget(self, n_players: int, budget: int | None) -> None:
         if n_players > MAX_EXACT_PLAYERS:
             raise TooManyPlayersError(
@@ -90,8 +93,12 @@ def exact_if_affordable(
 ) -> ShapleyResult | None:
     """Exact values when all ``2^d`` coalitions fit the budget (or ``d = 1``), else None.
 
-    Sampling estimators call this first: enumeration is exact and costs no more.
+    Sampling estimators call this first: enumeration is exact and costs no more. The
+    result says so (``method == "exact"``, with the reason).
     """
     if n_players == 1 or (n_players <= MAX_EXACT_PLAYERS and 2**n_players <= budget):
-        return ExactEstimator().estimate(game, n_players, None, None, rng)
+        result = ExactEstimator().estimate(game, n_players, None, None, rng)
+        return result.with_reason(
+            f"all 2^{n_players} = {2**n_players} coalitions fit the budget: enumerated"
+        )
     return None

@@ -12,8 +12,8 @@ from .base import (
     ShapleyResult,
     default_budget,
     first_round,
-    has_converged,
     honest_errors,
+    sample_in_rounds,
 )
 
 #: Most coalitions handed to the game per call.
@@ -105,6 +105,9 @@ class PermutationEstimator(Estimator):
 
     name = "permutation"
 
+    def min_budget(self, n_players: int) -> int:
+        return min_budget(n_players)
+
     def check_budget(self, n_players: int, budget: int | None) -> None:
         if budget is None:
             return
@@ -159,21 +162,20 @@ class PermutationEstimator(Estimator):
         moments = _RunningMoments((d, empty.shape[0]))
 
         max_pairs = (budget - 2) // (2 * (d - 1))
-        if tol is None:
-            self._add_pairs(game, max_pairs, rng, empty, full, moments)
-        else:
-            smallest = MIN_ERROR_DF + 1  # fewer pairs leave the errors unknown
-            target = first_round(max_pairs, FIRST_ROUND_FRACTION, smallest, 2 * (d - 1))
-            while True:
-                self._add_pairs(game, target - moments.count, rng, empty, full, moments)
-                if target == max_pairs or has_converged(moments.mean, moments.std_errors(), tol):
-                    break
-                target = min(max_pairs, 2 * target)
+        smallest = MIN_ERROR_DF + 1  # fewer pairs leave the errors unknown
 
+        def draw(pairs: int) -> int:
+            self._add_pairs(game, pairs, rng, empty, full, moments)
+            return pairs
+
+        values, errors, pairs = sample_in_rounds(
+            max_pairs, first_round(max_pairs, FIRST_ROUND_FRACTION, smallest, 2 * (d - 1)),
+            draw, lambda: (moments.mean, moments.std_errors()), tol,
+        )  # fmt: skip
         return ShapleyResult(
-            values=moments.mean,
-            std_errors=moments.std_errors(),
-            n_evals=2 + 2 * (d - 1) * moments.count,
+            values=values,
+            std_errors=errors,
+            n_evals=2 + 2 * (d - 1) * pairs,
             method=self.name,
             empty_value=empty,
             full_value=full,

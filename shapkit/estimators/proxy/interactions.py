@@ -1,4 +1,6 @@
-"""The Fourier (Walsh) spectrum of a tree ensemble read on 0/1 inputs.
+"""The proxy's interactions: boosted trees fitted to the sampled coalitions, read as a
+Fourier (Walsh) spectrum on 0/1 inputs, whose largest odd terms of three or more players
+the Gaussian process and the regression take as extra features.
 
 On the cube ``z in {0, 1}^d`` write ``x_j = 2 z_j - 1`` (so ``x_j = +1`` when player j is
 in the coalition). Every function of z is a sum ``f(z) = sum_U a_U chi_U(x)`` of the
@@ -7,11 +9,12 @@ characters ``chi_U(x) = prod_{j in U} x_j``. A tree leaf reached through the con
 ``prod_j (1 + s_j x_j) / 2`` with ``s_j = +1`` for ``b_j = 1`` and ``-1`` for ``b_j = 0``,
 so it adds ``value * 2^-k * prod_{j in U} s_j`` to ``a_U`` for every subset U of its
 path. Summing over leaves and trees gives the ensemble's spectrum exactly.
-
 :func:`odd_interactions` ranks the odd subsets of three or more players by ``|a_U|``:
 the Shapley value only depends on a game's odd part (Fumagalli et al. 2026, "An odd
-estimator for Shapley values"), and the single players are always in the regression
-that uses these terms (:mod:`shapkit.estimators.odd_regression`).
+estimator for Shapley values").
+
+A component of :class:`~shapkit.estimators.proxy.ProxyEstimator`; tree shapes and
+shares are in :mod:`~shapkit.estimators.proxy.tuning`.
 """
 
 from __future__ import annotations
@@ -19,10 +22,84 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 
-from .ensemble import DEC_LE, DEC_LE_NAN_AS_ZERO, DEC_LE_ZERO_MISSING, DEC_LT, TreeEnsemble
+from ...trees import read_tree_model
+from ...trees.ensemble import (
+    DEC_LE,
+    DEC_LE_NAN_AS_ZERO,
+    DEC_LE_ZERO_MISSING,
+    DEC_LT,
+    TreeEnsemble,
+)
+from ..paired import PairedSample
+from .tuning import LINEAR_SHARE, MAX_DEPTH, N_TREES, PROXY_LEAVES, PROXY_MIN_LEAF
+
+BOOSTERS = ("auto", "lightgbm", "xgboost", "sklearn")
+
+
+def boosted_trees(
+    booster: str,
+    preference: str,
+    n_trees: int,
+    max_depth: int,
+    learning_rate: float,
+    seed: int,
+    leaves: int = 31,
+    min_leaf: int = 20,
+) -> Any:
+    """An unfitted regressor. ``booster="auto"`` takes ``preference`` ("lightgbm" or
+    "xgboost") when it imports, else scikit-learn; a named library must import.
+    ``leaves`` and ``min_leaf`` (LightGBM's and scikit-learn's defaults) bound the
+    leaf-wise growers; XGBoost grows depth-wise and has no such bounds here."""
+    library = preference if booster == "auto" else booster
+    if library == "lightgbm":
+        try:
+            import lightgbm
+        except ImportError:
+            if booster == "lightgbm":
+                raise
+        else:
+            return lightgbm.LGBMRegressor(
+                n_estimators=n_trees,
+                max_depth=max_depth,
+                num_leaves=leaves,
+                min_child_samples=min_leaf,
+                learning_rate=learning_rate,
+                n_jobs=1,
+                verbose=-1,
+                random_state=seed,
+            )
+    if library == "xgboost":
+        try:
+            import xgboost
+        except ImportError:
+            if booster == "xgboost":
+                raise
+        else:
+            return xgboost.XGBRegressor(
+                n_estimators=n_trees,
+                max_depth=max_depth,
+                learning_rate=learning_rate,
+                tree_method="hist",
+                base_score=0.0,
+                n_jobs=1,
+                random_state=seed,
+            )
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    return HistGradientBoostingRegressor(
+        max_iter=n_trees,
+        max_depth=max_depth,
+        max_leaf_nodes=leaves,
+        min_samples_leaf=min_leaf,
+        learning_rate=learning_rate,
+        early_stopping=False,
+        random_state=seed,
+    )
+
 
 _LESS_EQUAL = (DEC_LE, DEC_LE_NAN_AS_ZERO, DEC_LE_ZERO_MISSING)
 
@@ -159,3 +236,59 @@ def odd_interactions(
     row = np.concatenate([np.arange(len(values)) for _, values in orders])
     best = np.argsort(-magnitude, kind="stable")[:max_terms]
     return [tuple(int(j) for j in orders[owner[b]][0][row[b]]) for b in best]
+
+
+def fit_interaction_trees(
+    z: np.ndarray,
+    y: np.ndarray,
+    booster: str,
+    n_trees: int,
+    max_depth: int,
+    rng: np.random.Generator,
+) -> Any:
+    """Gradient-boosted trees fitted to ``y`` (standardised) on 0/1 rows ``z``; returns
+    shapkit's flat :class:`~shapkit.trees.TreeEnsemble`, or None for a constant ``y``.
+
+    ``booster``: ``"auto"`` (LightGBM when importable, else scikit-learn's
+    HistGradientBoostingRegressor, which grows the same trees here, measured: identical
+    errors, 1.5-3x slower), ``"lightgbm"``, ``"sklearn"`` or ``"xgboost"``.
+    """
+    spread = float(y.std())
+    if not np.isfinite(spread) or spread <= 1e-12 * (1.0 + float(np.abs(y).mean())):
+        return None
+    target = (y - y.mean()) / spread
+    seed = int(rng.integers(0, 2**31 - 1))
+    model = boosted_trees(
+        booster, "lightgbm", n_trees, max_depth, 0.1, seed, PROXY_LEAVES, PROXY_MIN_LEAF
+    )
+    model.fit(z, target)
+    return read_tree_model(model).ensemble
+
+
+def interactions(
+    rows: np.ndarray,
+    target: np.ndarray,
+    n_terms: int,
+    booster: str,
+    rng: np.random.Generator,
+) -> list[tuple[int, ...]]:
+    """The ``n_terms`` odd interactions (of three or more players) with the largest
+    Fourier coefficients of trees fitted to ``target`` on the 0/1 ``rows``, less
+    :data:`~shapkit.estimators.proxy.tuning.LINEAR_SHARE` of its least-squares additive
+    fit (trees that must also learn a strong additive part spend their splits on it;
+    docs/proxy.md). Empty for a constant target."""
+    design = np.column_stack([np.ones(len(rows)), rows])
+    coefs, *_ = np.linalg.lstsq(design, target, rcond=None)
+    target = target - LINEAR_SHARE * (design @ coefs)
+    trees = fit_interaction_trees(rows, target, booster, N_TREES, MAX_DEPTH, rng)
+    return [] if trees is None else odd_interactions(trees, n_terms)
+
+
+def proxy_rows(
+    state: PairedSample, masks: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The trees' rows (every sampled coalition plus the empty and full ones, as floats)
+    and their values."""
+    d = state.d
+    rows = np.concatenate([masks, [np.zeros(d, bool), np.ones(d, bool)]]).astype(np.float64)
+    return rows, np.concatenate([values, state.empty[None, :], state.full[None, :]])

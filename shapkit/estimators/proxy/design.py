@@ -1,7 +1,7 @@
 """Choose which sampled units to evaluate so that the Gaussian process on the odd part
 learns the most about the Shapley values (a greedy A-optimal design).
 
-Under the Moebius prior of :mod:`~shapkit.estimators.odd_gp` (every dividend of two or
+Under the Moebius prior of :mod:`~shapkit.estimators.proxy.gp` (every dividend of two or
 more players with variance ``prod eta_j``, the odd interactions the trees found with a
 common variance, the single players with a flat prior), the posterior covariance of phi
 depends on where the game is observed, not on what it returns. So units can be picked
@@ -11,7 +11,7 @@ Var(o_c | chosen)``, one pivoted-Cholesky step per pick (the flat prior is stood
 by a large variance). Random units often repeat what others already tell about the
 interactions; the picked ones spread over them.
 
-:func:`~shapkit.estimators.odd_proxy.estimate_odd` evaluates half of each round's units
+The proxy estimator evaluates half of each round's units
 at random first, and picks the other half given them, under the prior the Gaussian
 process fits to the first half (:class:`DesignPrior`). Picking every unit was worse
 where the pool covered most of the game (the d = 10 diabetes MLP at 50 d: 0.34 of the
@@ -27,29 +27,30 @@ strata's weights are those of the random design.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from .odd_gp import mobius_covariance_from_sums, mobius_norm, mobius_shares
-from .odd_regression import interaction_columns, shapley_map
+from ..coalition_design import UnitChooser
+from ..paired import PairedSample
+from .gp import (
+    fit_odd_gp,
+    mobius_covariance_from_sums,
+    mobius_norm,
+    mobius_shares,
+    player_relevance,
+)
+from .interactions import interactions, proxy_rows
+from .regression import interaction_columns, shapley_map
+from .tuning import DESIGN_ETA, DESIGN_REML_UNITS, MAX_TERM_WEIGHT, TERM_VARIANCE
 
-#: The default design prior on the dividends: ``eta = DESIGN_ETA / d`` (their prior
-#: variances then sum to about ``e - 2``). On the d = 10 MLP at 10 d, eta 0.02 / 0.1 / 0.3
-#: gave 0.63 / 0.58 / 0.57 of the kernel's error (every unit picked).
-DESIGN_ETA = 1.0
 #: The single players' prior variance, relative to the interactions' (dividends' and
 #: terms') prior variance at the constraint row per player: large, a stand-in for the
 #: Gaussian process's flat prior on them.
 LINEAR_VARIANCE = 1e3
 #: Residual variances below this share of the interactions' prior variance count as zero.
 FLOOR = 1e-9
-#: The terms' weight is capped here: beyond, the dividends' residual variances would sink
-#: below the round-off of the linear part (and the picks follow the terms anyway).
-MAX_TERM_WEIGHT = 100.0
-#: Prior variance of the odd interactions of the default design prior, all together,
-#: relative to that of all dividends together.
-TERM_VARIANCE = 1.0
 
 
 def design_prior(n_players: int) -> np.ndarray:
@@ -191,3 +192,43 @@ def choose_units(
             open_[offset:] &= group != g
         posterior.pick(p)
     return np.asarray(picked, dtype=np.int64)
+
+
+def greedy_chooser(
+    state: PairedSample,
+    coalitions: list[np.ndarray],
+    evaluated: list[np.ndarray],
+    n_terms: Callable[[int, int], int],
+    booster: str,
+    rng: np.random.Generator,
+) -> UnitChooser:
+    """The unit chooser of a greedy round, given the units evaluated so far: the
+    Gaussian process (first output) fitted to them, its REML prior and the odd
+    interactions its trees find, is the prior the design is chosen for
+    (:class:`DesignPrior`; the default prior plus the trees' interactions below
+    :data:`~.tuning.DESIGN_REML_UNITS` units per player, or where no fit is possible).
+    ``n_terms(evaluations, d)`` is the trees' interaction count. Without the
+    interactions picked units left their coefficients undetermined; with the default
+    prior's eta sums of unanimity games lost (docs/proxy.md)."""
+    d = state.d
+    masks, values = np.concatenate(coalitions), np.concatenate(evaluated)
+    rows, targets = proxy_rows(state, masks, values)
+    terms = interactions(rows, targets[:, 0], n_terms(len(rows), d), booster, rng)
+    prior = DesignPrior.default(d, terms)
+    earlier = masks[0::2]  # the units' first coalitions
+    if len(earlier) >= DESIGN_REML_UNITS * d:
+        phi, _ = state.solve()
+        y = state.unit_targets(values)[:, 0]
+        relevance = player_relevance(phi[:, 0])
+        fitted = fit_odd_gp(earlier, y, float(state.delta[0]), terms, rng, relevance)
+        if fitted is not None:
+            hyper = fitted[1]
+            etas = hyper["eta_mobius"] * relevance ** hyper.get("gamma", 0.0)
+            prior = DesignPrior(etas, tuple(terms), hyper.get("mu", 0.0))
+
+    def choose(
+        fixed: np.ndarray, pool: np.ndarray, stratum: np.ndarray, counts: np.ndarray
+    ) -> np.ndarray:
+        return choose_units(np.concatenate([earlier, fixed]), pool, stratum, counts, prior)
+
+    return choose

@@ -4,8 +4,8 @@ The Shapley value of a game depends only on its odd part ``(v(S) - v(N-S)) / 2``
 (Fumagalli et al. 2026), and a paired unit ``{S, N-S}`` observes exactly that. The kernel
 estimator regresses it on the single players; this module adds characters
 ``chi_U(x) = prod_{j in U} x_j`` (``x_j = 2 z_j - 1``) of odd subsets U of three or more
-players, chosen elsewhere (:func:`shapkit.trees.fourier.odd_interactions`). A character
-of odd order gives each of its players ``2 / |U|`` of its coefficient (it is symmetric in
+players, chosen elsewhere (:func:`.interactions.odd_interactions`). A character of odd
+order gives each of its players ``2 / |U|`` of its coefficient (it is symmetric in
 U and ``chi_U(N) - chi_U(empty) = 2``), so the fitted function's Shapley values are known
 in closed form, and efficiency is one linear constraint on the coefficients.
 
@@ -20,7 +20,8 @@ kernel estimator's (Shapley kernel over inclusion expectation), for which the
 regression-adjusted Monte Carlo correction of the fitted function vanishes identically
 (docs/proxy.md): the estimate *is* ``phi(f) + (unbiased correction of v - f)`` with a
 zero correction. A ridge penalty ``ridge * sum(w)`` on each ``b_U`` shrinks the
-interactions toward the kernel estimate.
+interactions toward the kernel estimate. A component of
+:class:`~shapkit.estimators.proxy.ProxyEstimator`.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ import math
 
 import numpy as np
 
-from .base import honest_errors
-from .kernel import leave_one_out_residuals, linearised_errors
+from ..base import honest_errors
+from ..paired import leave_one_out_residuals, linearised_errors
+from .tuning import MAX_TERMS, TERMS_PER_EVAL, TERMS_PER_PLAYER
 
 
 def interaction_columns(z: np.ndarray, terms: list[tuple[int, ...]]) -> np.ndarray:
@@ -153,13 +155,6 @@ def design_errors(
     if not sampled.any():
         return np.zeros((effect.shape[1], residual.shape[1]))
     return linearised_errors(residual[sampled], effect[sampled], stratum[sampled], n_units)
-
-
-#: Interactions per game evaluation, and their caps per player and in all (the solve is
-#: cubic in the parameters): measured in benchmarks/proxy.py, docs/proxy.md.
-TERMS_PER_EVAL = 0.2
-TERMS_PER_PLAYER = 10
-MAX_TERMS = 1000
 
 
 def default_n_terms(budget: int, n_players: int) -> int:
