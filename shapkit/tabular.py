@@ -222,13 +222,13 @@ def align_text_columns(X: Any, background: Any) -> Any:
         for c in X.columns
         if c in background.columns
         and X[c].dtype != background[c].dtype
-        and _is_text(X[c])
-        and _is_text(background[c])
+        and is_text_column(X[c])
+        and is_text_column(background[c])
     }
     return X.astype(casts) if casts else X
 
 
-def _is_text(column: pd.Series) -> bool:
+def is_text_column(column: pd.Series) -> bool:
     """A column of strings (and missing values): pandas' string dtype, or object cells."""
     if isinstance(column.dtype, pd.StringDtype):
         return True

@@ -17,7 +17,7 @@ from .._labels import plain as _plain
 from .._labels import preview
 from .._validation import check_seed
 from ..models.sklearn import is_classifier_model
-from ..tabular import _is_text, refuse_dask
+from ..tabular import is_text_column, refuse_dask
 from ._importance import (
     adapt_columns,
     column_labels,
@@ -263,7 +263,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
             X = X.reset_index(drop=True)
             y = np.asarray(y.to_numpy() if isinstance(y, pd.Series) else y)
             check_consistent_length(X, y)
-            _check_text_columns(self.estimator, [c for c in X.columns if _is_text(X[c])])
+            _check_text_columns(self.estimator, [c for c in X.columns if is_text_column(X[c])])
         else:
             X, y = validate_data(
                 self,
@@ -279,7 +279,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
                 try:  # numbers stored as objects: the tree and linear paths want floats
                     X = X.astype(float)
                 except (TypeError, ValueError):  # strings: for a Pipeline that encodes them
-                    text = [j for j in range(X.shape[1]) if _is_text(pd.Series(X[:, j]))]
+                    text = [j for j in range(X.shape[1]) if is_text_column(pd.Series(X[:, j]))]
                     _check_text_columns(self.estimator, text)
         y = self._check_target(y, X.shape[0])
         self._classifier = is_classifier_model(self.estimator)

@@ -232,7 +232,7 @@ def run_row_chunks(fn: Callable[[int, int], None], n_rows: int, work_per_row: fl
 
 
 @dataclass
-class _Tree:
+class Tree:
     """One tree in local indices, as the readers build it."""
 
     feature: np.ndarray
@@ -249,7 +249,7 @@ class _Tree:
 
 
 def concat_trees(
-    trees: list[_Tree],
+    trees: list[Tree],
     n_outputs: int,
     n_features: int,
     *,

@@ -44,7 +44,7 @@ from .ensemble import (
     DEC_LT,
     TreeEnsemble,
     TreeNotSupportedError,
-    _Tree,
+    Tree,
     concat_trees,
 )
 
@@ -217,7 +217,7 @@ def _fit_offset(
 # --------------------------------------------------------------------------- scikit-learn
 
 
-def _sk_tree(est: Any, *, classifier: bool, scale: float, output: int) -> _Tree:
+def _sk_tree(est: Any, *, classifier: bool, scale: float, output: int) -> Tree:
     t = est.tree_
     feature = np.where(t.children_left < 0, -1, t.feature).astype(np.int64)
     value = np.asarray(t.value, dtype=np.float64)  # (n_nodes, n_outputs, n_classes)
@@ -237,7 +237,7 @@ def _sk_tree(est: Any, *, classifier: bool, scale: float, output: int) -> _Tree:
     default_left = (
         np.zeros(feature.shape[0], dtype=bool) if missing is None else np.asarray(missing) != 0
     )
-    return _Tree(
+    return Tree(
         feature=feature,
         threshold=np.asarray(t.threshold, dtype=np.float64),
         left=np.asarray(t.children_left, dtype=np.int64),
@@ -396,7 +396,7 @@ def _read_hgb(model: Any) -> TreeModel:
                     known_bitsets[f_idx_map[nodes["feature_idx"][node]]], dtype=np.uint32
                 )
             trees.append(
-                _Tree(
+                Tree(
                     feature=feature,
                     threshold=nodes["num_threshold"].astype(np.float64),
                     left=nodes["left"].astype(np.int64),
@@ -518,7 +518,7 @@ def _read_xgboost(model: Any) -> TreeModel:
         cond = np.asarray(td["split_conditions"], dtype=np.float32).astype(np.float64)
         is_leaf = left < 0
         trees.append(
-            _Tree(
+            Tree(
                 feature=np.where(is_leaf, -1, np.asarray(td["split_indices"], dtype=np.int64)),
                 threshold=np.where(is_leaf, 0.0, cond),
                 left=left,
@@ -661,7 +661,7 @@ def _read_lightgbm(model: Any) -> TreeModel:
     return _boosting_model(ens, model, classifier, k, margin, transformed)
 
 
-def _lgb_tree(root: dict[str, Any], output: int, scale: float) -> _Tree:
+def _lgb_tree(root: dict[str, Any], output: int, scale: float) -> Tree:
     nodes: list[dict[str, Any]] = []
     feature, threshold, left, right, dl, dec, vals, cover = [], [], [], [], [], [], [], []
     cats: list[np.ndarray | None] = []
@@ -701,7 +701,7 @@ def _lgb_tree(root: dict[str, Any], output: int, scale: float) -> _Tree:
             )
         stack.append((node["right_child"], idx, False))
         stack.append((node["left_child"], idx, True))
-    return _Tree(
+    return Tree(
         feature=np.asarray(feature, dtype=np.int64),
         threshold=np.asarray(threshold),
         left=np.asarray(left, dtype=np.int64),
