@@ -12,6 +12,7 @@ import pandas as pd
 from benchmarks.games import BenchmarkGame
 from benchmarks.methods import Method
 from benchmarks.metrics import mean_and_se
+from benchmarks.runs import run_once, warm_up
 
 
 def geometric_grid(start: int, stop: int, ratio: float = 2.0) -> list[int]:
@@ -39,8 +40,6 @@ def time_to_target(
     Returns ``(summary, curve)``: one summary row per method (budget reached or not, error
     and time there) and every (method, budget) tried with its mean error and time.
     """
-    from benchmarks.run import run_once, warm_up  # run imports this module
-
     curve_rows, summary_rows = [], []
     for method in methods:
         budgets = [b for b in grid if method.applies(family[0], b)]

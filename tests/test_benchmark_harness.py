@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import shapkit
+from benchmarks.comparison import compare, paired_difference, verdict
 from benchmarks.games import (
     BenchmarkGame,
     _split_explicand_background,
@@ -22,7 +23,7 @@ from benchmarks.games import (
 )
 from benchmarks.methods import SHAPKIT_METHODS, Method, build_methods
 from benchmarks.metrics import mean_and_se, relative_l2_error
-from benchmarks.run import compare, main, paired_difference, verdict
+from benchmarks.run import main
 from benchmarks.target import geometric_grid, time_to_target
 
 
@@ -222,7 +223,7 @@ def test_time_to_target_time_cap() -> None:
 
 
 def test_foreign_sections_are_kept() -> None:
-    from benchmarks.run import foreign_sections
+    from benchmarks.report import foreign_sections
 
     text = (
         "# Benchmarks\n\nintro\n\n## Machine\n\n- cpu\n\n## 2. Speed at equal budget\n\nx\n\n"
