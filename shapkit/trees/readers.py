@@ -42,9 +42,9 @@ from .ensemble import (
     DEC_LE_NAN_AS_ZERO,
     DEC_LE_ZERO_MISSING,
     DEC_LT,
+    Tree,
     TreeEnsemble,
     TreeNotSupportedError,
-    Tree,
     concat_trees,
 )
 
