@@ -131,13 +131,13 @@ def unanimity_family(d: int) -> Callable[[int], BenchmarkGame]:
 def _methods() -> dict[str, Callable[[], object]]:
     from shapkit.estimators import KernelEstimator, ProxyEstimator
 
+    from .proxy_variants import RandomUnitsProxy, RegressionProxy
+
     return {
         "kernel": KernelEstimator,
         "proxy": ProxyEstimator,
-        "proxy random units": lambda: ProxyEstimator(design="random"),
-        "proxy regression": lambda: ProxyEstimator(solver="regression"),
-        "proxy tree (MSR)": lambda: ProxyEstimator(proxy="tree"),
-        "proxy linear": lambda: ProxyEstimator(proxy="linear"),
+        "proxy random units": RandomUnitsProxy,
+        "proxy regression": RegressionProxy,
     }
 
 
@@ -276,12 +276,11 @@ def main(argv: list[str] | None = None) -> None:
         "error to exact values (enumeration, closed form, or shapkit's tree path for the "
         "tree models). 'proxy' is the default (a Gaussian process on the odd spectrum plus "
         "the odd interactions trees pick, half its units picked by the greedy design), "
-        "'proxy random units' the same with every unit drawn at random "
-        "(`design='random'`), 'proxy regression' the kernel-weighted "
-        "regression on those interactions with the additive-share guard "
-        "(`solver='regression'`), "
-        "'proxy tree (MSR)' Witter et al.'s tree proxy with the Monte Carlo correction, "
-        "'proxy linear' its additive proxy. 'ratio' = mean error / kernel's mean error "
+        "'proxy random units' the same with every unit drawn at random, 'proxy "
+        "regression' the kernel-weighted regression on those interactions with the "
+        "additive-share guard (both in benchmarks/proxy_variants.py; Witter et al.'s tree "
+        "proxy and the additive proxy measured earlier are in docs/proxy.md, 'Design "
+        "notes'). 'ratio' = mean error / kernel's mean error "
         "(target <= 0.7); '95% coverage' = share of players whose value lies within "
         "1.96 standard errors of the truth, over the cell; 'ran as' = `result.method` over "
         "the cell ('kernel' where the "

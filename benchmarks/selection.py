@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.selection [--quick] [--seeds N] [--first-seed S] [--null-seeds N]
 [--max-minutes M] [--methods NAME ...] [--csv FILE] [--out FILE] [--docs]``: runs
-ShapSelector(method="probe") side by side with scikit-learn's RFECV, SelectFromModel
+ShapSelector(strategy="probe") side by side with scikit-learn's RFECV, SelectFromModel
 (impurity/gain importance), a permutation-importance threshold and powershap (when
 importable; it is looked for in ``$SHAPKIT_SELECTION_EXTRAS`` too, a ``pip install
 --target`` folder, because its pins would downgrade shap in the project environment).
@@ -154,7 +154,7 @@ def model(task, seed):
 def sel_probe(pr, X, y, seed):
     from shapkit.selection import ShapSelector
 
-    s = ShapSelector(model(pr.task, seed), method="probe", cv=5, n_repeats=5, seed=seed)
+    s = ShapSelector(model(pr.task, seed), strategy="probe", cv=5, n_repeats=5, seed=seed)
     return list(s.fit(X, y).get_feature_names_out())
 
 

@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(select)
     select.add_argument("--target", required=True, metavar="COLUMN", help="target column")
     select.add_argument(
-        "--method", default=None, help="selection method, e.g. probe, rfe, rank (library default)"
+        "--strategy", default=None, help="selection strategy: probe (default), rfe or rank"
     )
     select.add_argument(
         "--select", default=None, choices=["f1", "fdr"],
@@ -514,7 +514,7 @@ def _select(args: argparse.Namespace) -> int:
             "feature selection is unavailable in this shapkit installation "
             "(shapkit.select_features not found)."
         )
-    kwargs = {name: getattr(args, name) for name in ("method", "select", "alpha", "seed")}
+    kwargs = {name: getattr(args, name) for name in ("strategy", "select", "alpha", "seed")}
     kwargs = {name: value for name, value in kwargs.items() if value is not None}
     result = select_features(model, X, y, **kwargs)
     report = _report_frame(result)

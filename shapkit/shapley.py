@@ -17,6 +17,7 @@ from .games import CheckedGame
 def shapley_values(
     game: Callable[[np.ndarray], Any],
     n_players: int,
+    *,
     method: str | Estimator = "auto",
     budget: int | None = None,
     tol: float | None = None,

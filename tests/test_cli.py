@@ -128,11 +128,11 @@ def test_select_writes_the_report(files, monkeypatch, capsys):
     monkeypatch.setattr(shapkit, "select_features", fake_select, raising=False)
     out = files / "report.csv"
     args = ["select", "--model", str(files / "model.joblib"), "--data",
-            str(files / "labelled.csv"), "--target", "target", "--method", "m",
+            str(files / "labelled.csv"), "--target", "target", "--strategy", "m",
             "--select", "fdr", "--alpha", "0.1", "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     assert calls == [(["age", "sex", "bmi", "bp", "s1"], "target",
-                      {"method": "m", "select": "fdr", "alpha": 0.1})]  # fmt: skip
+                      {"strategy": "m", "select": "fdr", "alpha": 0.1})]  # fmt: skip
     assert pd.read_csv(out, index_col=0)["selected"].all()
 
 
@@ -142,12 +142,12 @@ def test_select_with_the_library(files, capsys):
         pytest.skip("shapkit.select_features is not available")
     out = files / "real_report.csv"
     args = ["select", "--model", str(files / "model.joblib"), "--data",
-            str(files / "labelled.csv"), "--target", "target", "--method", "rank",
+            str(files / "labelled.csv"), "--target", "target", "--strategy", "rank",
             "--seed", "0", "--out", str(out)]  # fmt: skip
     assert main(args) == 0, capsys.readouterr().err
     assert len(pd.read_csv(out)) == 5
     capsys.readouterr()
-    assert main([*args[:-4], "--method", "nonsense"]) != 0
+    assert main([*args[:-4], "--strategy", "nonsense"]) != 0
     _one_line_error(capsys, "select", "nonsense")
 
 

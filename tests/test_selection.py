@@ -239,12 +239,12 @@ def test_rank_cut_max_features_and_share():
 
 def test_rank_method():
     X, y = planted_regression()
-    sel = ShapSelector(FAST_TREE, method="rank", max_features=2, seed=0).fit(X, y)
+    sel = ShapSelector(FAST_TREE, strategy="rank", max_features=2, seed=0).fit(X, y)
     assert sel.get_support(indices=True).tolist() == [0, 1]
     report = sel.report_
     assert report["p_value"].isna().all() and report["probe_threshold"].isna().all()
     assert report.index[:2].tolist() == ["x0", "x1"]
-    shares = ShapSelector(FAST_TREE, method="rank", share=0.99, seed=0).fit(X, y)
+    shares = ShapSelector(FAST_TREE, strategy="rank", share=0.99, seed=0).fit(X, y)
     assert {0, 1, 2} <= set(shares.get_support(indices=True))
 
 
@@ -269,7 +269,7 @@ def test_rfe_method_curve_and_plot():
 
     matplotlib.use("Agg")
     X, y = planted_regression(n=300, d=6)
-    sel = ShapSelector(FAST_TREE, method="rfe", step=1, seed=0).fit(X, y)
+    sel = ShapSelector(FAST_TREE, strategy="rfe", step=1, seed=0).fit(X, y)
     curve = sel.rfe_scores_
     assert curve["n_features"].tolist() == [6, 5, 4, 3, 2, 1]
     assert list(curve.columns) == ["n_features", "mean_score", "std_error", "features",
@@ -283,8 +283,8 @@ def test_rfe_method_curve_and_plot():
     assert set(sel.report_.index[:3]) == {"x0", "x1", "x2"}
     ax = sel.plot_rfe()
     assert ax.get_xlabel() == "number of features"
-    with pytest.raises(ValueError, match="method='rfe'"):
-        ShapSelector(FAST_TREE, method="rank", seed=0).fit(X, y).plot_rfe()
+    with pytest.raises(ValueError, match="strategy='rfe'"):
+        ShapSelector(FAST_TREE, strategy="rank", seed=0).fit(X, y).plot_rfe()
 
 
 # ----------------------------------------------------------------- sklearn integration
@@ -383,8 +383,8 @@ def test_positional_column_transformers_get_their_probes_and_survive_rfe():
     reports = []
     for cols in ([0, 1, 2, 3], labels):
         est = make_pipeline(ColumnTransformer([("s", StandardScaler(), cols)]), LinearRegression())
-        reports.append(ShapSelector(est, method="probe", select="fdr", **kw).fit(X, y).report_)
-        ShapSelector(est, method="rfe", **kw).fit(X, y)  # dropping a column kept working
+        reports.append(ShapSelector(est, strategy="probe", select="fdr", **kw).fit(X, y).report_)
+        ShapSelector(est, strategy="rfe", **kw).fit(X, y)  # dropping a column kept working
     pd.testing.assert_frame_equal(reports[0], reports[1])
     assert (reports[0]["probe_threshold"] > 0).all()
 
@@ -588,7 +588,7 @@ def test_lazy_exports():
         ),  # fmt: skip
         ShapSelector(
             DecisionTreeRegressor(max_depth=3, random_state=0),
-            method="rank",
+            strategy="rank",
             cv=2,
             max_rows=20,
             background_size=10,

@@ -59,7 +59,7 @@ REPORT_COLUMNS = [
     "decision",
     "selected",
 ]
-_METHODS = ("probe", "rfe", "rank")
+_STRATEGIES = ("probe", "rfe", "rank")
 _SELECT = ("f1", "fdr")
 PROBE_PREFIX = "__probe_"
 
@@ -80,7 +80,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         columns works: the selector selects the original columns. When its first step is
         a ColumnTransformer with lists of column names, the lists are kept in step with
         the probe and dropped columns.
-    method : {"probe", "rfe", "rank"}
+    strategy : {"probe", "rfe", "rank"}
         ``"probe"``: repeated K-fold; each repeat adds ``n_probes`` probe columns (row
         permutations of copies of randomly chosen real columns, so dtype and cardinality
         are kept, named ``__probe_0``, ...) to all its fits; a feature's mean importance
@@ -127,7 +127,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
     n_probes : int, optional
         Probe columns per repeat (default ``min(d, 20)``, at least 5).
     min_repeats : int
-        Repeats before the probe method may stop early.
+        Repeats before the probe strategy may stop early.
     background_size, max_rows : int
         Training rows used as background; validation rows explained per fit.
     budget : int, "auto" or None
@@ -158,7 +158,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         self,
         estimator: Any,
         *,
-        method: str = "probe",
+        strategy: str = "probe",
         cv: Any = 5,
         n_repeats: int = 5,
         alpha: float = 0.05,
@@ -177,7 +177,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         n_jobs: int | None = 1,
     ) -> None:
         self.estimator = estimator
-        self.method = method
+        self.strategy = strategy
         self.cv = cv
         self.n_repeats = n_repeats
         self.alpha = alpha
@@ -289,9 +289,9 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         self._outputs: set[str] = set()
         self.rfe_scores_ = None
         self._pi0 = None
-        if self.method == "probe":
+        if self.strategy == "probe":
             report = self._fit_probe(X, y)
-        elif self.method == "rfe":
+        elif self.strategy == "rfe":
             report = self._fit_rfe(X, y)
         else:
             report = self._fit_rank(X, y)
@@ -313,8 +313,10 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         return [f"x{j}" for j in range(self.n_features_in_)]
 
     def _check_params(self) -> None:
-        if self.method not in _METHODS:
-            raise ValueError(f"method={self.method!r}: choose one of {list(_METHODS)}.")
+        if self.strategy not in _STRATEGIES:
+            raise ValueError(
+                f"strategy={self.strategy!r}: choose one of {list(_STRATEGIES)}."
+            )
         for name in ("n_repeats", "background_size", "max_rows", "min_repeats"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -725,7 +727,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         the chosen size marked; returns the matplotlib Axes."""
         check_is_fitted(self, "support_")
         if self.rfe_scores_ is None:
-            raise ValueError("plot_rfe needs a selector fitted with method='rfe'.")
+            raise ValueError("plot_rfe needs a selector fitted with strategy='rfe'.")
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -745,7 +747,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
     def _settings(self, report: pd.DataFrame) -> dict[str, Any]:
         est = self.estimator
         return {
-            "method": self.method,
+            "strategy": self.strategy,
             "estimator": type(est).__name__,
             "cv": self.cv if isinstance(self.cv, int) else repr(self.cv),
             "n_repeats": int(self.n_repeats),
@@ -753,11 +755,11 @@ class ShapSelector(SelectorMixin, BaseEstimator):
             "stopped_early": bool(getattr(self, "_stopped_early", False)),
             "n_fits": int(report["n_fits"].iloc[0]) if len(report) else 0,
             "alpha": float(self.alpha),
-            "select": self.select if self.method == "probe" else None,
+            "select": self.select if self.strategy == "probe" else None,
             "pi0": self._pi0,
             "n_probes": (
                 (self.n_probes or max(5, min(self.n_features_in_, 20)))
-                if self.method == "probe"
+                if self.strategy == "probe"
                 else None
             ),
             "max_features": self.max_features,
@@ -879,14 +881,36 @@ def _is_number(value: Any) -> bool:
     return True
 
 
-def select_features(estimator: Any, X: Any, y: Any, **kwargs: Any) -> pd.DataFrame:
-    """Fit a :class:`ShapSelector` and return its report.
+def select_features(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    *,
+    strategy: str = "probe",
+    cv: Any = 5,
+    n_repeats: int = 5,
+    alpha: float = 0.05,
+    select: str = "f1",
+    max_features: int | None = None,
+    share: float | None = None,
+    step: int | float = 0.2,
+    n_probes: int | None = None,
+    min_repeats: int = 2,
+    background_size: int = 50,
+    max_rows: int = 100,
+    budget: Any = "auto",
+    output: str | None = None,
+    scoring: Any = None,
+    seed: int | None = None,
+    n_jobs: int | None = 1,
+) -> pd.DataFrame:
+    """Fit a :class:`ShapSelector` (same arguments) and return its report.
 
     One row per feature, sorted by ``rank``: ``rank``; ``mean_abs_shap`` (mean over fits
     of the held-out mean |Shapley value|), ``ci_low``/``ci_high`` (Student-t interval
     over fits, which overlap, so read it as indicative), ``share`` of the total,
     ``direction`` (mean Spearman correlation of a numeric feature with its values);
-    probe method only: ``probe_threshold`` (mean over fits of the strongest probe),
+    probe strategy only: ``probe_threshold`` (mean over fits of the strongest probe),
     ``hit_rate`` (share of fits beating it), ``effect_size`` (rank-biserial),
     ``p_value_probe`` (mean importance > the pooled probes, ``probe_tail_tests``),
     ``loss_gain`` (mean over validation rows of the first-order loss added by removing
@@ -907,4 +931,11 @@ def select_features(estimator: Any, X: Any, y: Any, **kwargs: Any) -> pd.DataFra
     >>> table.index[table["selected"]].tolist()
     ['x0']
     """
-    return ShapSelector(estimator, **kwargs).fit(X, y).report_
+    selector = ShapSelector(
+        estimator, strategy=strategy, cv=cv, n_repeats=n_repeats, alpha=alpha,
+        select=select, max_features=max_features, share=share, step=step,
+        n_probes=n_probes, min_repeats=min_repeats, background_size=background_size,
+        max_rows=max_rows, budget=budget, output=output, scoring=scoring, seed=seed,
+        n_jobs=n_jobs,
+    )  # fmt: skip
+    return selector.fit(X, y).report_
