@@ -3,8 +3,8 @@
 Heavy dependencies (numba, pandas, scikit-learn, torch) are imported on first use, so
 ``import shapkit`` is fast.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, shapkit
 >>> expl = shapkit.explain(lambda X: X.sum(axis=1), np.eye(3), background=np.zeros((1, 3)))
 >>> expl.values.tolist()

@@ -100,8 +100,8 @@ def output_index(
     TypeError, IndexError
         ``output_position`` is not an int, or out of range.
 
-    Example
-    -------
+    Examples
+    --------
     >>> output_index([1, 2, 3], 2), output_index([1, 2, 3], output_position=0)
     (1, 0)
     """

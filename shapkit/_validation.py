@@ -52,8 +52,8 @@ def check_seed(seed: Any, *, generator: bool = True, name: str = "seed") -> Any:
     ints as Python ints; raises ``ValueError`` (a bad value) or ``TypeError`` (a bad type)
     naming ``name``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> check_seed(3), check_seed(None)
     (3, None)
     """

@@ -100,8 +100,8 @@ def explanation_frame(expl: Any) -> pd.DataFrame:
     """The flat table of an :class:`~shapkit.Explanation` (the columns of the Dask and
     command-line outputs), indexed like its rows.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, shapkit
     >>> expl = shapkit.explain(lambda Z: Z.sum(1), np.eye(2), background=np.zeros((1, 2)))
     >>> list(explanation_frame(expl).columns)

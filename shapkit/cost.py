@@ -105,8 +105,8 @@ def estimate_cost(
     n_workers : int
         Worker processes.
 
-    Example
-    -------
+    Examples
+    --------
     >>> from shapkit.estimators import KernelEstimator
     >>> cost = estimate_cost(KernelEstimator(), 50, 10**12, None)
     >>> cost.evaluations_per_row, cost.peak_bytes > 10**14

@@ -55,8 +55,8 @@ def convergence_trace(
         ``seed`` and, when ``2^d <= 4096``, ``exact``: the exact values as a
         ``{(feature, output): value}`` dict.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> game = lambda m: m @ np.arange(4.0) + m[:, 0] * m[:, 1] * m[:, 2]
     >>> trace = convergence_trace(game, n_players=4, budgets=[8, 14])

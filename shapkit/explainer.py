@@ -86,8 +86,8 @@ class Explainer:
         ``dask.dataframe.DataFrame`` X selects it by itself. See
         :func:`shapkit.execution.dask.explain_dask` for the columns.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import shapkit
     >>> from sklearn.datasets import load_diabetes
     >>> from sklearn.linear_model import LinearRegression
@@ -178,8 +178,8 @@ class Explainer:
         Raises before any work what the call would raise before its first row: bad
         arguments, a background that does not match X, an infeasible request.
 
-        Example
-        -------
+        Examples
+        --------
         >>> import numpy as np, shapkit
         >>> X = np.random.default_rng(0).normal(size=(20, 3))
         >>> job = shapkit.Explainer(lambda Z: Z.sum(1), X, seed=0).row_job(X[:0], budget=8)
@@ -197,8 +197,8 @@ class Explainer:
         Nothing is evaluated. (A sampling estimator that can enumerate every coalition
         of a row does; the Explanation's ``method`` says what ran.)
 
-        Example
-        -------
+        Examples
+        --------
         >>> import numpy as np, shapkit
         >>> X = np.random.default_rng(0).normal(size=(20, 12))
         >>> explainer = shapkit.Explainer(lambda Z: np.tanh(Z).sum(1), X)
@@ -352,8 +352,8 @@ def explain(
     rows of X; every other argument is :class:`Explainer`'s (``budget`` and ``tol``:
     its call's).
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, shapkit
     >>> X = np.array([[1.0, 2.0], [3.0, 4.0]])
     >>> expl = shapkit.explain(lambda Z: Z[:, 0] * Z[:, 1], X, background=np.zeros((1, 2)))

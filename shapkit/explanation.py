@@ -118,8 +118,8 @@ class Explanation:
         KeyError
             Unknown feature or output label (the message says how to select by position).
 
-        Example
-        -------
+        Examples
+        --------
         >>> import numpy as np, shapkit
         >>> X = np.array([[1.0, 2.0], [0.0, 1.0], [2.0, 0.0]])
         >>> expl = shapkit.explain(lambda Z: Z @ np.array([1.0, 3.0]), X)
@@ -206,8 +206,8 @@ class Explanation:
         IndexError
             A position out of range, or a mask of the wrong length.
 
-        Example
-        -------
+        Examples
+        --------
         >>> import numpy as np, shapkit
         >>> expl = shapkit.explain(lambda Z: np.column_stack([Z.sum(1), -Z.sum(1)]),
         ...                        np.eye(2), background=np.zeros((1, 2)))
@@ -245,8 +245,8 @@ class Explanation:
     def columns_of(self, name: Any) -> list[Any]:
         """The data columns of player ``name`` (a group's members, or the column itself).
 
-        Example
-        -------
+        Examples
+        --------
         >>> import numpy as np, shapkit
         >>> X = np.random.default_rng(0).normal(size=(4, 3))
         >>> expl = shapkit.explain(lambda Z: Z.sum(1), X, groups={"g": ["x0", "x2"]})
@@ -279,8 +279,8 @@ class Explanation:
         feature; for multi-output explanations the columns are a MultiIndex
         ``(output, feature)``.
 
-        Example
-        -------
+        Examples
+        --------
         >>> import numpy as np, shapkit
         >>> X = np.array([[1.0, 2.0], [0.0, 1.0]])
         >>> expl = shapkit.explain(lambda Z: Z @ np.array([1.0, 3.0]), X)
@@ -531,8 +531,8 @@ def load_explanation(path: str | Path) -> Explanation:
     ImportError
         A ``.parquet`` file without pyarrow installed.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, shapkit, tempfile, pathlib
     >>> expl = shapkit.explain(lambda Z: Z.sum(1), np.eye(2), background=np.zeros((1, 2)))
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "expl.npz"

@@ -60,8 +60,8 @@ def save_explanation(explanation: Explanation, path: str | Path) -> Path:
     """Write ``explanation`` to ``path``; the suffix picks the format (``.npz`` or
     ``.parquet``). Returns the path.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, shapkit, tempfile, pathlib
     >>> expl = shapkit.explain(lambda Z: Z.sum(1), np.eye(2), background=np.zeros((1, 2)))
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "expl.npz"
@@ -121,8 +121,8 @@ def read_explanation_fields(path: str | Path) -> dict[str, Any]:
     ImportError
         A ``.parquet`` file without pyarrow installed.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import shapkit
     >>> shapkit.load_explanation("no/such/file.npz")
     Traceback (most recent call last):

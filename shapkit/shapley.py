@@ -70,8 +70,8 @@ def shapley_values(
         The game returned the wrong shape, non-finite or complex values, wrote into its
         (read-only) masks, or its values overflowed the estimator's sums.
 
-    Example
-    -------
+    Examples
+    --------
     A unanimity game on players {0, 1} splits its value equally:
 
     >>> import shapkit

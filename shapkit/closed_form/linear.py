@@ -11,8 +11,8 @@ fitted scikit-learn estimator or Pipeline and raises :class:`LinearNotApplicable
 (saying why) when the model is not linear in the requested output space;
 :func:`linear_shapley` turns them into Shapley values.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> from sklearn.linear_model import LinearRegression
 >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [3.0, 1.0]])
@@ -129,8 +129,8 @@ def linear_coefficients(model: Any, output: str = "auto") -> LinearForm:
     ValueError
         When the model is not fitted or ``output`` is not a valid name for it.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
     >>> from sklearn.pipeline import make_pipeline
@@ -519,8 +519,8 @@ def linear_shapley(
     base_values : ndarray of shape (n, k)
     predictions : ndarray of shape (n, k)
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> form = LinearForm(np.array([[1.0], [2.0], [3.0]]), np.array([0.5]), ["prediction"])
     >>> X, bg = np.array([[1.0, 1.0, 1.0]]), np.zeros((2, 3))

@@ -126,8 +126,8 @@ def tree_shapley(
     ``base + values.sum(1) == predictions`` to rounding; XGBoost, which sums in float32,
     differs from them by ~1e-7 relative).
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from sklearn.tree import DecisionTreeRegressor
     >>> from shapkit.trees import read_tree_model

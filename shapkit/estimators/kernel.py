@@ -51,8 +51,8 @@ class KernelEstimator(Estimator):
         Balance each size stratum's sample over players (default; see
         :mod:`~shapkit.estimators.coalition_design`), or sample strata uniformly.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, shapkit
     >>> from shapkit.estimators import KernelEstimator
     >>> w = np.arange(30.0)

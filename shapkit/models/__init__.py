@@ -40,8 +40,8 @@ def as_model(obj: Any, output: str = "auto") -> Model:
     "margin"/"decision"; for everything else "auto"/"raw" (its own output). Any other
     name raises a ValueError listing the choices.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> model = as_model(lambda X: X[:, 0] * 2)
     >>> model.predict(np.ones((3, 2))).ravel().tolist()

@@ -42,8 +42,8 @@ class BoosterModel:
     ``missing=nan``: a Booster does not remember another ``missing`` value given to the
     ``DMatrix`` it was trained on, so encode such values as NaN first.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, xgboost as xgb
     >>> X = np.random.default_rng(0).normal(size=(20, 2))
     >>> booster = xgb.train({"max_depth": 1}, xgb.DMatrix(X, label=X[:, 0]), 2)

@@ -13,8 +13,8 @@ from .base import as_matrix
 class CallableModel:
     """Wraps a plain function; it receives data of the type of X, unchanged.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> model = CallableModel(lambda X: X.sum(axis=1))
     >>> model.predict(np.ones((2, 3)))

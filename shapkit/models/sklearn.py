@@ -105,8 +105,8 @@ class SklearnModel:
     are the classes has its columns matched to ``classes_`` by label, whatever their
     order; columns that are not the classes raise :class:`~shapkit.ModelOutputError`.
 
-    Example
-    -------
+    Examples
+    --------
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.linear_model import LogisticRegression
     >>> X, y = load_iris(return_X_y=True)

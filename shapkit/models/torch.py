@@ -39,8 +39,8 @@ class TorchModel:
     ``(rows,)``, ``(rows, 1)`` or ``(rows, k)`` come back as float64. The module's
     training flag is restored after each call.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, torch
     >>> model = TorchModel(torch.nn.Linear(3, 2))
     >>> model.predict(np.zeros((4, 3))).shape

@@ -103,8 +103,8 @@ def report(
     KeyError
         A label in ``outputs`` is not an output.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, shapkit, tempfile, pathlib
     >>> X = np.random.default_rng(0).normal(size=(20, 3))
     >>> expl = shapkit.explain(lambda Z: Z @ np.array([1.0, 2.0, 0.0]), X)

@@ -279,8 +279,8 @@ def bar(
         ``max_features`` or ``max_outputs`` below 1; both ``output`` and
         ``output_position``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import matplotlib; matplotlib.use("Agg")
     >>> import numpy as np, shapkit
     >>> expl = shapkit.explain(lambda Z: Z @ np.array([1.0, 3.0]), np.eye(2))
@@ -420,8 +420,8 @@ def beeswarm(
     output labelled ``output``, or at ``output_position`` (default: the last one, the
     positive class of a binary classifier); an unknown label raises KeyError.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import matplotlib; matplotlib.use("Agg")
     >>> import numpy as np, shapkit
     >>> expl = shapkit.explain(lambda Z: Z @ np.array([1.0, 3.0]), np.eye(2))
@@ -494,8 +494,8 @@ def waterfall(
     ``+- 1.96`` standard errors for sampling estimators. A multi-output explanation
     draws the output labelled ``output``, or at ``output_position`` (default: the last).
 
-    Example
-    -------
+    Examples
+    --------
     >>> import matplotlib; matplotlib.use("Agg")
     >>> import numpy as np, shapkit
     >>> expl = shapkit.explain(lambda Z: Z @ np.array([1.0, 3.0]), np.eye(2))
@@ -618,8 +618,8 @@ def dependence(
     whiskers: ``+- 1.96`` standard errors. A multi-output explanation draws the output
     labelled ``output``, or at ``output_position`` (default: the last).
 
-    Example
-    -------
+    Examples
+    --------
     >>> import matplotlib; matplotlib.use("Agg")
     >>> import numpy as np, shapkit
     >>> X = np.array([[1.0, 2.0], [0.0, 1.0], [2.0, 0.0]])
@@ -767,8 +767,8 @@ def convergence(
     the trace has them, the exact values as dotted lines. With several outputs it draws
     the one labelled ``output`` or at ``output_position`` (default: the last).
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, shapkit
     >>> from shapkit.diagnostics import convergence_trace
     >>> trace = convergence_trace(lambda m: m @ np.arange(4.0), n_players=4, budgets=[8, 16])

@@ -99,8 +99,8 @@ def summary(
     TypeError
         ``level`` is not a number (e.g. the string ``"high"``).
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, shapkit
     >>> X = np.array([[1.0, 2.0], [0.0, 1.0], [2.0, 0.0]])
     >>> expl = shapkit.explain(lambda Z: Z @ np.array([1.0, 3.0]), X)

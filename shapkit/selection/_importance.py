@@ -53,8 +53,8 @@ def loss_gain(
     values average to zero, the expected gain is at most 0 by Jensen's inequality (the
     loss is convex in ``f``); a column that helps predict held-out rows has a positive one.
 
-    Example
-    -------
+    Examples
+    --------
     >>> loss_gain(np.array([[1.0, -0.5]]), np.array([1.5]), np.array([2.0]), "squared")
     array([[ 2.  , -0.25]])
     """

@@ -796,8 +796,8 @@ def rank_cut(importance: np.ndarray, max_features: int | None, share: float | No
     set whose cumulative share of the total importance reaches ``share`` (0.9 when
     neither is given). Features of zero importance are never kept.
 
-    Example
-    -------
+    Examples
+    --------
     >>> rank_cut(np.array([0.1, 0.6, 0.3, 0.0]), None, 0.85).tolist()
     [False, True, True, False]
     """
@@ -921,8 +921,8 @@ def select_features(
     reverse probe test, BH-adjusted); ``n_fits``; ``decision`` (accept / reject /
     tentative); ``selected``. Settings are in ``attrs``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, shapkit
     >>> from sklearn.tree import DecisionTreeRegressor
     >>> rng = np.random.default_rng(0)

@@ -66,8 +66,8 @@ def probe_tail_tests(real: np.ndarray, probes: np.ndarray, tail: float = 0.1) ->
     its level without assuming the fits independent (the paired test across fits,
     :func:`paired_tests`, does assume it).
 
-    Example
-    -------
+    Examples
+    --------
     >>> rng = np.random.default_rng(0)
     >>> probes = rng.exponential(size=(25, 20))
     >>> p = probe_tail_tests(np.column_stack([np.full(25, 12.0), probes[:, 0]]), probes)
@@ -102,8 +102,8 @@ def loss_tests(gains: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.nd
     the fits of a repeated K-fold reuse them). Returns the mean gain per row and the
     p-value of *mean gain > 0*; a feature whose gains are all equal gets p = 1.
 
-    Example
-    -------
+    Examples
+    --------
     >>> g = np.array([[1.0, 0.0], [2.0, 0.0], [1.5, 0.0], [0.5, 0.0]])
     >>> mean, p = loss_tests(g, np.ones(4))
     >>> mean.tolist(), bool(p[0] < 0.05), p[1].item()
@@ -166,8 +166,8 @@ def storey_pi0(p_values: np.ndarray, lam: float = F1_LAMBDA, *, min_relevant: fl
     ``1 - min_relevant / d``. Storey's estimate counts weak non-nulls with ``p > lam``
     as null, and can otherwise fall below what a test already found.
 
-    Example
-    -------
+    Examples
+    --------
     >>> p = np.array([0.001, 0.002, 0.01, 0.02, 0.03, 0.05, 0.4, 0.6, 0.8, 0.9])
     >>> storey_pi0(p, 0.5), storey_pi0(p, 0.5, min_relevant=3.0)
     (0.8, 0.7)
@@ -202,8 +202,8 @@ def f1_cut(
     only it may keep the odd smallest one): call it once a test of the global null has
     rejected, as ``ShapSelector`` does (only when Benjamini-Hochberg accepted a feature).
 
-    Example
-    -------
+    Examples
+    --------
     >>> rng = np.random.default_rng(0)
     >>> p = np.concatenate([rng.uniform(size=60), rng.beta(0.2, 4.0, size=40)])
     >>> keep = f1_cut(p)
@@ -238,8 +238,8 @@ def one_standard_error(
     Returns ``(position of the chosen size, position of the best size)`` in ``sizes``.
     NaN scores are ignored; a NaN standard error counts as 0.
 
-    Example
-    -------
+    Examples
+    --------
     >>> one_standard_error(np.array([1, 2, 3, 4]), np.array([0.5, 0.78, 0.8, 0.79]),
     ...                    np.array([0.03, 0.02, 0.03, 0.02]))
     (1, 2)

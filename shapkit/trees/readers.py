@@ -116,8 +116,8 @@ def read_tree_model(model: Any) -> TreeModel:
     TreeNotSupportedError
         For any model, option or Pipeline step the exact tree path does not support.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from sklearn.ensemble import RandomForestRegressor
     >>> X = np.random.default_rng(0).normal(size=(50, 3))

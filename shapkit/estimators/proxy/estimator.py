@@ -89,6 +89,8 @@ class ProxyEstimator(Estimator):
         The library of the interaction trees. ``"auto"``: LightGBM when importable,
         else scikit-learn's HistGradientBoostingRegressor (the same trees here).
 
+    Notes
+    -----
     Variants measured in docs/proxy.md are class attributes, for subclasses that
     reproduce them: ``greedy_design`` (False: every unit at random), ``gp_max_units``
     (0: the regression at every budget), ``n_terms`` (None: ``budget / 5``, at most
@@ -99,8 +101,8 @@ class ProxyEstimator(Estimator):
     neither the process nor the regression is used for any output; ``result.reason``
     says why.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, shapkit
     >>> def game(masks):  # additive part plus a three-player interaction
     ...     z = masks.astype(float)

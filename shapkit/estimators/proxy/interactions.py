@@ -201,8 +201,8 @@ def odd_spectrum(
     """Fourier coefficients ``a_U`` of the ensemble's odd subsets U with
     ``min_order <= |U| <= max_order`` (sorted player tuples; exact zeros dropped).
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from sklearn.tree import DecisionTreeRegressor
     >>> from shapkit.trees import read_tree_model
