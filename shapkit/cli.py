@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .methods import ALL_METHODS
 
 TRUST_WARNING = (
     "Security: pickle and joblib model files run code when they are loaded; load only "
@@ -28,7 +29,7 @@ PICKLE_NOTICE = (
     "load only model files from sources you trust."
 )
 
-METHODS = ["auto", "exact", "kernel", "permutation", "proxy", "linear", "tree"]
+METHODS = list(ALL_METHODS)
 OUTPUTS = ["auto", "probability", "log_odds", "decision", "raw", "margin"]
 
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from ..methods import ALL_METHODS, GAME_METHODS, MODEL_METHODS
 from .base import DEFAULT_TOL, Estimator, Game, ShapleyResult, default_budget
 from .exact import MAX_EXACT_PLAYERS, ExactEstimator
 from .kernel import KernelEstimator
@@ -39,16 +40,10 @@ ESTIMATORS: dict[str, type[Estimator]] = {
     "proxy": ProxyEstimator,
 }
 
-#: The ``method=`` names of games: ``shapley_values`` takes these.
-METHODS = ("auto", *ESTIMATORS)
-#: Methods that read a fitted model rather than evaluate a game (``shapkit.closed_form``):
-#: Explainer/explain only.
-MODEL_METHODS = {
-    "linear": "the coefficients of a linear model",
-    "tree": "the trees of a tree ensemble",
-}
-#: Every ``method=`` name of Explainer/explain and the command line, in one list.
-ALL_METHODS = (*METHODS, *MODEL_METHODS)
+#: The ``method=`` names of games (from :mod:`shapkit.methods`, the one list).
+METHODS = GAME_METHODS
+if set(METHODS) != {"auto", *ESTIMATORS}:  # pragma: no cover - a developer's mistake
+    raise ImportError("shapkit.methods.GAME_METHODS and the ESTIMATORS registry disagree.")
 
 
 def get_estimator(method: str | Estimator, n_players: int, budget: int | None) -> Estimator:
