@@ -99,4 +99,5 @@ def shapley_values(
         method=result.method,
         empty_value=result.empty_value[0],
         full_value=result.full_value[0],
+        reason=result.reason,
     )
