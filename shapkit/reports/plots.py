@@ -664,6 +664,8 @@ def dependence(
             import matplotlib as mpl
 
             scaled = _scale(column.to_numpy(dtype=float, na_value=np.nan))
+            if scaled is None:  # every value missing: all grey
+                scaled = np.full(len(column), np.nan)
             rgba = np.array(
                 [
                     mpl.colormaps[VALUE_CMAP](c) if np.isfinite(c) else mpl.colors.to_rgba(NEUTRAL)
