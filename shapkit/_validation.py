@@ -19,7 +19,12 @@ def check_tol(tol: Any) -> float | None:
     """``None`` or a positive finite float."""
     if tol is None:
         return None
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not 0 < tol < float("inf"):
+    if (
+        isinstance(tol, bool)
+        or not isinstance(tol, numbers.Real)
+        # typeshed's numbers.Real declares __lt__ only: every concrete real has __gt__
+        or not 0 < tol < float("inf")  # type: ignore[operator]
+    ):
         raise ValueError(f"tol must be a positive number; got {tol!r}.")
     return float(tol)
 

@@ -71,18 +71,21 @@ def convergence_trace(
         d = len(names)
         if method is None:
             method = _sampling_method(source.method)
-        seed = seed if seed is not None else (source.seed if source.seed is not None else 0)
-        run = _explainer_runner(source, row, method, seed)
-        exact_run = _explainer_runner(source, row, "exact", seed)
+        # the explainer's seed may be a SeedSequence
+        trace_seed: int | np.random.SeedSequence = (
+            seed if seed is not None else (source.seed if source.seed is not None else 0)
+        )
+        run = _explainer_runner(source, row, method, trace_seed)
+        exact_run = _explainer_runner(source, row, "exact", trace_seed)
     elif callable(source):
         if n_players is None:
             raise ValueError("Pass n_players= with a game: convergence_trace(game, n_players=d).")
         d = int(n_players)
         names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(d)]
         method = "kernel" if method is None else method
-        seed = 0 if seed is None else seed
-        run = _game_runner(source, d, method, seed)
-        exact_run = _game_runner(source, d, "exact", seed)
+        trace_seed = 0 if seed is None else seed
+        run = _game_runner(source, d, method, trace_seed)
+        exact_run = _game_runner(source, d, "exact", trace_seed)
     else:
         raise TypeError("source must be an Explainer or a game callable.")
     estimator = get_estimator(method, d, None)
@@ -101,7 +104,7 @@ def convergence_trace(
     trace = pd.DataFrame(
         rows, columns=["budget", "n_evals", "feature", "output", "value", "std_error"]
     )
-    trace.attrs = {"method": getattr(estimator, "name", str(method)), "seed": seed}
+    trace.attrs = {"method": getattr(estimator, "name", str(method)), "seed": trace_seed}
     if d <= 12:
         values, _, _, exact_outputs = exact_run(None)
         trace.attrs["exact"] = {
@@ -134,7 +137,9 @@ def _sampling_method(method: Any) -> Any:
     return "kernel"
 
 
-def _explainer_runner(explainer: Any, row: Any, method: Any, seed: int) -> Callable:
+def _explainer_runner(
+    explainer: Any, row: Any, method: Any, seed: int | np.random.SeedSequence
+) -> Callable:
     """Runs a new Explainer with the same model, background and players, and ``method``."""
     clone = Explainer(
         explainer.model,

@@ -134,7 +134,7 @@ class Explainer:
         self.output = output
         self.groups = groups
         self.feature_names = feature_names
-        self.seed = check_seed(seed, generator=False)
+        self.seed: int | np.random.SeedSequence | None = check_seed(seed, generator=False)
         self.max_rows = check_positive_int(max_rows, "max_rows")
         resolve_n_jobs(n_jobs)  # reject bad values now
         self.n_jobs = n_jobs
@@ -230,7 +230,11 @@ class Explainer:
             tol = resolve_tol(estimator, budget, tol)
             method = estimator.name
             self._check_cost(estimator, X, background, n_players, budget, tol)
-        seed = self.seed if self.seed is not None else np.random.SeedSequence().entropy
+        seed = self.seed
+        if seed is None:
+            entropy = np.random.SeedSequence().entropy
+            assert isinstance(entropy, int)  # fresh entropy: a 128-bit int
+            seed = entropy
         return RowJob(
             model=self.adapter, closed_form=closed_form, estimator=estimator,
             background=background, column_names=column_names, player_names=player_names,
@@ -360,7 +364,7 @@ def explain(
     >>> expl.values.round(12).tolist()
     [[1.0, 1.0], [6.0, 6.0]]
     """
-    options = dict(
+    options: dict[str, Any] = dict(
         method=method, output=output, groups=groups, feature_names=feature_names,
         seed=seed, max_rows=max_rows, n_jobs=n_jobs, progress=progress, backend=backend,
     )  # fmt: skip

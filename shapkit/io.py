@@ -355,7 +355,8 @@ def _save_npz(expl: Explanation, path: Path) -> None:
     )
     arrays["meta"] = np.array(json.dumps(meta))
     with open(path, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
+        # numpy's stub: a **dict could hold allow_pickle=; these keys are array names
+        np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]
 
 
 def _load_npz(path: Path) -> dict[str, Any]:

@@ -142,12 +142,17 @@ def _estimated_rows(
     on_rows: Callable[[int], None] | None,
 ) -> RowValues:
     """One marginal game per row, dummy players left out (their value is exactly 0)."""
+    assert job.estimator is not None
     masker = RowMasker(X, job.background, job.column_player)
     streams = row_streams(X, job.seed)
     n_rows = X.shape[0]
     n_evals = np.zeros(n_rows, dtype=np.int64)
     methods = np.empty(n_rows, dtype=object)
-    values = errors = base = full = None  # allocated once the output count is known
+    # allocated once the output count is known
+    values: np.ndarray | None = None
+    errors: np.ndarray | None = None
+    base: np.ndarray | None = None
+    full: np.ndarray | None = None
     for row in range(n_rows):
         active = np.flatnonzero(~masker.constant_players(row, n_players))
         game = MarginalGame(job.model, masker, row, job.column_player, job.max_rows)
@@ -170,6 +175,7 @@ def _estimated_rows(
             errors = np.zeros_like(values)
             base = np.zeros((n_rows, empty_value.shape[0]))
             full = np.zeros_like(base)
+        assert errors is not None and base is not None and full is not None
         values[row, active] = row_values
         errors[row, active] = row_errors
         base[row] = empty_value
@@ -181,6 +187,7 @@ def _estimated_rows(
     if values is None:  # no rows
         values, errors = np.zeros((0, n_players, 0)), np.zeros((0, n_players, 0))
         base, full = np.zeros((0, 0)), np.zeros((0, 0))
+    assert errors is not None and base is not None and full is not None
     return RowValues(values, errors, base, full, n_evals, list(job.model.output_names), methods)
 
 
@@ -239,7 +246,7 @@ def row_hashes(X: np.ndarray | pd.DataFrame) -> np.ndarray:
         return pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
     values = np.asarray(matrix, dtype=np.float64) + 0.0  # -0.0 -> 0.0
     values[np.isnan(values)] = np.nan  # one NaN bit pattern
-    words = np.ascontiguousarray(values).view(np.uint64).reshape(values.shape)
+    words: np.ndarray = np.ascontiguousarray(values).view(np.uint64).reshape(values.shape)
     # each cell mixed with its column's key, summed (mod 2^64) over the row, mixed again
     keys = np.arange(words.shape[1], dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     return _mix64(_mix64(words ^ keys).sum(axis=1, dtype=np.uint64))

@@ -445,6 +445,7 @@ def _codes(X: np.ndarray | pd.DataFrame, background: np.ndarray | pd.DataFrame) 
     codes = np.empty((n_rows, X.shape[1]), dtype=np.int64)
     for j in range(X.shape[1]):
         if isinstance(X, pd.DataFrame):
+            assert isinstance(background, pd.DataFrame)  # aligned with X: the same type
             column = pd.concat([X.iloc[:, j], background.iloc[:, j]], ignore_index=True)
         else:
             column = np.concatenate([X[:, j], background[:, j]])
@@ -506,6 +507,7 @@ class RowMasker:
         self._numeric: tuple[np.ndarray, np.ndarray] | None = None
         self._pool: list[Any] = []
         if isinstance(X, pd.DataFrame):
+            assert isinstance(background, pd.DataFrame)  # aligned with X: the same type
             dtypes = set(X.dtypes)
             single = next(iter(dtypes)) if len(dtypes) == 1 else None
             if _is_maskable_number(single):
@@ -549,6 +551,7 @@ class RowMasker:
             equal = same.all(axis=0)
         else:
             codes = self._codes
+            assert codes is not None  # set for non-numeric data
             equal = (codes[self.n_rows :] == codes[row]).all(axis=0)
         changed = np.zeros(n_players, dtype=bool)
         np.logical_or.at(changed, self.column_player, ~equal)

@@ -185,7 +185,7 @@ MAX_LEAF_TABLE = 50_000_000
 
 def _leaf_tables(
     ens: Any, players: np.ndarray, n_players: int, b: np.ndarray
-) -> tuple[np.ndarray, ...] | None:
+) -> tuple[Any, ...] | None:
     """Leaf paths and background histograms, or None when they would not fit."""
     from .._kernels.treeshap import background_histograms, leaf_paths, node_directions
 
@@ -224,7 +224,8 @@ def _leaf_values(
             hi = min(stop, lo + rows_per_block)
             dirs = np.zeros((hi - lo, ens.n_nodes), dtype=np.bool_)
             node_directions(x[lo:hi], 0, hi - lo, dirs, *node_args)
-            leaf_treeshap(
+            # mypy lets the list *leaf_arrays fill every later parameter: "too many"
+            leaf_treeshap(  # type: ignore[call-arg]
                 dirs, 0, hi - lo, values[lo:hi], n_background, weights, *leaf_arrays,
                 hist_start, hist_mask, hist_count, ens.values, ens.tree_output,
                 int(max_players),

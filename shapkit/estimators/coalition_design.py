@@ -206,12 +206,12 @@ class CoalitionSampler:
         )
         blocks, labels = [], []
         for t in np.flatnonzero(full):
-            block = self._unseen(self._enumerate(t), t)
+            block = self._unseen(self._enumerate(int(t)), int(t))
             blocks.append(block)
             labels.append(np.full(len(block), t))
         if choose is None:
             for t in np.flatnonzero(counts):
-                block = self._sample(t, int(counts[t]), rng)
+                block = self._sample(int(t), int(counts[t]), rng)
                 blocks.append(block)
                 labels.append(np.full(len(block), t))
         elif counts.any():
@@ -245,7 +245,7 @@ class CoalitionSampler:
         candidates, labels = [], []
         for t in np.flatnonzero(counts):
             want = min(math.ceil(pool * counts[t]), int(capacity[t]))
-            block = self._sample(t, max(want, int(counts[t])), rng)
+            block = self._sample(int(t), max(want, int(counts[t])), rng)
             candidates.append(block)
             labels.append(np.full(len(block), t))
         self.seen, self.queue = seen, queue
@@ -259,7 +259,7 @@ class CoalitionSampler:
             raise RuntimeError("the unit chooser did not return the requested counts")
         for t in np.flatnonzero(counts):
             mine = picked[label[picked] == t]
-            self._mark_drawn(t, mask_hashes(pool_masks[mine], self.keys))
+            self._mark_drawn(int(t), mask_hashes(pool_masks[mine], self.keys))
         return pool_masks[picked], label[picked]
 
     def _enumerate(self, t: int) -> np.ndarray:

@@ -210,7 +210,7 @@ SVD_WORK_LIMIT = 2e9
 
 def solve_constrained(
     z: np.ndarray, w: np.ndarray, y: np.ndarray, delta: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     """Weighted least squares ``min sum_r w_r (y_r - z_r phi)^2`` subject to ``sum phi = delta``.
 
     Writes ``phi = delta / d + B psi`` with ``B`` an orthonormal basis of the vectors
@@ -219,7 +219,8 @@ def solve_constrained(
     is), else by an SVD of it (pseudo-inverse where the sample leaves directions
     undetermined). Returns ``phi`` ``(d, k)``, the sensitivity matrix
     ``S = B (A^T A)^+ B^T`` (a change ``g`` of ``Z^T W (y - Z phi)`` moves ``phi`` by
-    ``S g``) and the rank of the weighted design (the parameters the data determine).
+    ``S g``), the rank of the weighted design (the parameters the data determine) and
+    which values the data determine (bool ``(d,)``, :func:`determined_players`).
     """
     d = z.shape[1]
     basis = zero_sum_basis(d)

@@ -31,7 +31,7 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import numpy as np
@@ -247,7 +247,7 @@ def iter_chunks(
     *,
     on_rows: Callable[[int], None] | None = None,
     payload: bytes | None = None,
-) -> Iterator[tuple[int, RowValues]]:
+) -> Generator[tuple[int, RowValues], None, None]:
     """``(chunk index, its values)`` for each chunk of ``bounds`` as it
     finishes: in order in this process, in any order on ``n_jobs`` worker processes
     (chunks split into tasks sized by time). ``on_rows(n)`` is called as rows finish
@@ -265,6 +265,7 @@ def iter_chunks(
         return
     if payload is None:
         payload = ship_job(job, n_jobs)
+    assert payload is not None  # n_jobs resolves to workers > 1 or more: a pickled job
     busy = [(i, bound) for i, bound in enumerate(bounds) if bound[1] > bound[0]]
     yield from _parallel_chunks(payload, X, busy, workers, on_rows)
 

@@ -239,7 +239,9 @@ class RunLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
         try:
             os.lseek(fd, _MSVCRT_LOCK_OFFSET, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            # typeshed declares msvcrt's functions for win32 only (a checker on Windows
+            # needs no ignore, hence unused-ignore); this runs on Windows
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined,unused-ignore]
         except OSError:
             details = _read_details(fd)
             os.close(fd)

@@ -120,6 +120,7 @@ class SklearnModel:
         self.estimator = estimator
         self.is_classifier = is_classifier_model(estimator)
         self.is_outlier_detector = not self.is_classifier and is_outlier_model(estimator)
+        allowed: tuple[str, ...]
         if self.is_classifier:
             allowed, kind = CLASSIFIER_OUTPUTS, "classifier"
         elif self.is_outlier_detector:

@@ -48,7 +48,7 @@ BAR = "#0072B2"
 VALUE_CMAP = "cividis"
 
 #: Text properties that draw a string as it is: no mathtext (``$...$``), no LaTeX.
-LITERAL = {"parse_math": False, "usetex": False}
+LITERAL: dict[str, Any] = {"parse_math": False, "usetex": False}
 
 #: Default number of outputs :func:`bar` draws side by side (the most important ones).
 MAX_OUTPUTS = 10
@@ -664,6 +664,8 @@ def dependence(
             import matplotlib as mpl
 
             scaled = _scale(column.to_numpy(dtype=float, na_value=np.nan))
+            if scaled is None:  # every value missing: all grey
+                scaled = np.full(len(column), np.nan)
             rgba = np.array(
                 [
                     mpl.colormaps[VALUE_CMAP](c) if np.isfinite(c) else mpl.colors.to_rgba(NEUTRAL)
@@ -786,7 +788,9 @@ def convergence(
             outputs.append(label)
     if output is None and output_position is None:
         output_position = -1
-    output = outputs[output_index(outputs, output, output_position)]
+    position = output_index(outputs, output, output_position)
+    assert position is not None  # output or output_position is given
+    output = outputs[position]
     attrs = trace.attrs
     trace = trace[[same_label(label, output) for label in trace["output"]]]
     trace.attrs = attrs

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._validation import check_budget
 from ..reports.summary import spearman
 
 
@@ -210,6 +211,7 @@ def heldout_importance(
     if budget == "auto":
         budget = int(min(1024, max(256, 8 * (d + 1))))
     explainer = Explainer(model, bg, output=space, seed=int(rng.integers(2**31)))
+    budget = check_budget(budget)  # another string: the ValueError the Explainer raises
     if explainer.resolved_method(X_rows, budget=budget) == "proxy":
         # refits explain cheap models many times: the proxy's own work (seconds per row)
         # would dominate; the kernel estimator's values rank features as well
@@ -290,6 +292,7 @@ def adapt_columns(
     for tname, trans, cols in estimator.transformers:
         by_position = original is not None and _positional(cols, len(original))
         if by_position:
+            assert original is not None  # by_position implies it
             labels = [original[j] for j in np.arange(len(original))[_as_index(cols)]]
         elif isinstance(cols, (list, tuple, np.ndarray, pd.Index)) and all(
             isinstance(c, str) for c in cols

@@ -288,7 +288,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         self._shap_methods: set[str] = set()
         self._outputs: set[str] = set()
         self.rfe_scores_ = None
-        self._pi0 = None
+        self._pi0: float | None = None
         if self.strategy == "probe":
             report = self._fit_probe(X, y)
         elif self.strategy == "rfe":
@@ -467,7 +467,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
                 gains, rows)  # fmt: skip
 
     def _fit_probe(self, X: Any, y: np.ndarray) -> pd.DataFrame:
-        folds = self.cv if isinstance(self.cv, numbers.Integral) else self.cv.get_n_splits()
+        folds = int(self.cv) if isinstance(self.cv, numbers.Integral) else self.cv.get_n_splits()
         if 0.5 ** (self.n_repeats * folds) > float(self.alpha):
             import warnings
 
@@ -479,7 +479,8 @@ class ShapSelector(SelectorMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
-        real, probe_max, probe_all, directions = [], [], [], []
+        real: list[np.ndarray] = []
+        probe_max, probe_all, directions = [], [], []
         repeat_bounds: list[tuple[int, int]] = []
         n, d = X.shape
         n_probes = self.n_probes if self.n_probes is not None else max(5, min(d, 20))
@@ -720,6 +721,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
                 rank[j] = position
                 position += 1
         decision = np.where(selected, "accept", "reject")
+        assert first_imp is not None and first_dir is not None  # set by the first round
         return self._base_report(first_imp, first_dir, selected, decision, rank=rank)
 
     def plot_rfe(self, ax: Any = None) -> Any:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -53,6 +54,14 @@ __all__ = [
     "concat_trees",
     "run_row_chunks",
 ]
+
+if TYPE_CHECKING:
+    # the 13 node arrays of TreeEnsemble.kernel_arrays: a fixed length, so that a type
+    # checker can count the arguments of a kernel call that unpacks them
+    _KernelArrays = tuple[
+        np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+        np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+    ]  # fmt: skip
 
 
 class TreeNotSupportedError(ValueError):
@@ -169,7 +178,7 @@ class TreeEnsemble:
             arr = arr.astype(np.float32)
         return np.ascontiguousarray(arr, dtype=np.float64)
 
-    def kernel_arrays(self) -> tuple[np.ndarray, ...]:
+    def kernel_arrays(self) -> _KernelArrays:
         """The node arrays in the order the Numba kernels take them."""
         return (
             self.feature,

@@ -663,7 +663,9 @@ def _read_lightgbm(model: Any) -> TreeModel:
 
 def _lgb_tree(root: dict[str, Any], output: int, scale: float) -> Tree:
     nodes: list[dict[str, Any]] = []
-    feature, threshold, left, right, dl, dec, vals, cover = [], [], [], [], [], [], [], []
+    left: list[int] = []
+    right: list[int] = []
+    feature, threshold, dl, dec, vals, cover = [], [], [], [], [], []
     cats: list[np.ndarray | None] = []
     stack = [(root, -1, False)]
     while stack:

@@ -210,6 +210,7 @@ class ProxyEstimator(Estimator):
                 with one_blas_thread():
                     choose = None
                     if how == "greedy":
+                        assert state is not None  # the random half came first
                         choose = greedy_chooser(
                             state, coalitions, evaluated, self._n_terms, self.booster, rng
                         )
@@ -307,6 +308,7 @@ class ProxyEstimator(Estimator):
                     fit = solve_odd_regression(
                         z, w, y[:, c : c + 1], delta[c : c + 1], terms, self.ridge
                     )
+            assert fit is not None  # terms exist: without them, exact is False and c skipped
             phi_c, effect, residual, leverage = fit
             phi[:, c] = phi_c[:, 0]
             errors[:, c] = odd_regression_errors(

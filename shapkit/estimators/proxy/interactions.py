@@ -132,7 +132,7 @@ def leaf_paths(
     for root, tree_output in zip(ensemble.roots, ensemble.tree_output, strict=True):
         if tree_output >= 0 and tree_output != output:
             continue
-        stack = [(int(root), {})]
+        stack: list[tuple[int, dict[int, int]]] = [(int(root), {})]
         while stack:
             node, fixed = stack.pop()
             j = int(feature[node])
@@ -162,9 +162,9 @@ def odd_coefficients(
         raise ValueError(f"min_order must be at least 1; got {min_order}.")
     start = min_order + (1 - min_order % 2)  # the smallest odd order >= min_order
     by_length: dict[int, list[tuple[tuple[int, ...], tuple[int, ...], float]]] = {}
-    for features, signs, value in leaf_paths(ensemble, output):
+    for features, path_signs, value in leaf_paths(ensemble, output):
         if value != 0.0 and len(features) >= start:
-            by_length.setdefault(len(features), []).append((features, signs, value))
+            by_length.setdefault(len(features), []).append((features, path_signs, value))
     keys: dict[int, list[np.ndarray]] = {}
     coefs: dict[int, list[np.ndarray]] = {}
     for k, leaves in by_length.items():
