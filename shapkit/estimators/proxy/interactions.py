@@ -206,7 +206,7 @@ def odd_spectrum(
     >>> import numpy as np
     >>> from sklearn.tree import DecisionTreeRegressor
     >>> from shapkit.trees import read_tree_model
-    >>> from shapkit.trees.fourier import odd_spectrum
+    >>> from shapkit.estimators.proxy.interactions import odd_spectrum
     >>> z = np.array([[a, b, c] for a in (0, 1) for b in (0, 1) for c in (0, 1)], float)
     >>> y = z.prod(axis=1)  # 1 only when all three are in: (1+x0)(1+x1)(1+x2)/8
     >>> tree = DecisionTreeRegressor().fit(z, y)
