@@ -7,9 +7,9 @@
 * model-agnostic path: ``HistGradientBoostingClassifier(max_iter=30, max_depth=4)``,
   ``method="kernel"``, ``budget`` game evaluations per row, 50 background rows;
 * tree path: ``RandomForestClassifier(100 trees, max_depth=8)``, ``method="tree"``;
-* each explained with ``n_jobs=1``, ``n_jobs=2`` and on a Dask
-  ``LocalCluster(n_workers=2, processes=True, threads_per_worker=1)``; values are
-  checked bit-identical across the three;
+* each explained with ``n_jobs=1``, ``n_jobs=2``, on a Dask
+  ``LocalCluster(n_workers=2, processes=True, threads_per_worker=1)`` and (``--spark``)
+  on Spark in ``local[2]`` mode; values are checked bit-identical across them;
 * peak memory: one fresh subprocess per row count, ``tracemalloc`` peak of the explain
   call (numpy buffers included) and the process's max RSS, in memory (an Explanation)
   and chunked to Parquet (``explain_to_dataset``, what ``shapkit explain`` runs).
@@ -86,9 +86,11 @@ def start_cluster() -> tuple[Any, Any, float]:
     return cluster, Client(cluster), time.perf_counter() - start
 
 
-def speed(path: str, n_rows: int, budget: int, dask: bool) -> list[dict[str, Any]]:
-    """Wall seconds for n_jobs=1, n_jobs=2 and (when ``dask``) a Dask LocalCluster;
-    values compared.
+def speed(
+    path: str, n_rows: int, budget: int, dask: bool, spark: bool = False
+) -> list[dict[str, Any]]:
+    """Wall seconds for n_jobs=1, n_jobs=2, (when ``dask``) a Dask LocalCluster and (when
+    ``spark``) Spark in local[2] mode; values compared.
 
     The local runs go first with no cluster alive: an idle LocalCluster's scheduler,
     nannies and workers poll (heartbeats, memory monitors) and, on 2 cores, slowed an
@@ -139,14 +141,52 @@ def speed(path: str, n_rows: int, budget: int, dask: bool) -> list[dict[str, Any
         print(f"cluster start: {cluster_start:.1f} s", flush=True)
         same_dask = bool(explanation_frame(one).equals(frame))
         runs.append(("Dask 2 workers", td, dask_load))
+    same_spark = None
+    if spark:
+        ts, same_spark, spark_load, spark_start = spark_run(model, background, rows, kwargs, b)
+        print(f"spark session start: {spark_start:.1f} s", flush=True)
+        same_spark = bool(same_spark.equals(explanation_frame(one).reset_index(drop=True)))
+        runs.append(("Spark local[2]", ts, spark_load))
     for name, seconds, before in runs:
         results.append({
             "path": path, "rows": n_rows, "budget": b, "runner": name,
             "seconds": round(seconds, 2), "speedup": round(t1 / seconds, 2),
             "identical": same_local if name == "n_jobs=2" else same_dask if "Dask" in name
-            else True, "load_before": before, "pool_warmup_s": round(pool_start, 2),
+            else same_spark if "Spark" in name else True, "load_before": before,
+            "pool_warmup_s": round(pool_start, 2),
         })  # fmt: skip
     return results
+
+
+def spark_run(
+    model: Any, background: pd.DataFrame, rows: pd.DataFrame, kwargs: dict, budget: Any
+) -> tuple[float, pd.DataFrame, str, float]:
+    """Seconds to explain ``rows`` on Spark local[2] (one thread per Python worker, the
+    session started and warmed before timing, the result collected as pandas like Dask's
+    ``compute``), the values in row order, the load before, and the session's start."""
+    import shapkit
+    from shapkit.execution.spark import explain_spark, local_session
+
+    os.environ["NUMBA_NUM_THREADS"] = "1"  # the Python workers inherit it
+    start = time.perf_counter()
+    session = local_session(cores=2, name="shapkit-scale")
+    session.sparkContext.setLogLevel("ERROR")
+    started = time.perf_counter() - start
+    try:
+        explainer = shapkit.Explainer(model, background, **kwargs)
+        keyed = rows.reset_index(names="id")
+        warm = session.createDataFrame(keyed.iloc[:8]).repartition(2)
+        explain_spark(explainer, warm, budget=budget, key="id").toPandas()
+        sdf = session.createDataFrame(keyed).repartition(8).cache()
+        sdf.count()  # the input in Spark's memory before timing, as Dask's partitions are
+        load = _load()
+        seconds, frame = _timed(
+            lambda: explain_spark(explainer, sdf, budget=budget, key="id").toPandas()
+        )
+    finally:
+        session.stop()
+    frame = frame.sort_values("id").drop(columns="id").reset_index(drop=True)
+    return seconds, frame, load, started
 
 
 def memory_child(path: str, n_rows: int, budget: int) -> None:
@@ -225,6 +265,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--memory-child", nargs=2, metavar=("PATH", "ROWS"), help=argparse.SUPPRESS)
     parser.add_argument("--json", help="write all results to this JSON file")
     parser.add_argument("--no-dask", action="store_true", help="skip the Dask runs")
+    parser.add_argument("--spark", action="store_true",
+                        help="also Spark in local[2] mode (needs pyspark, Java)")  # fmt: skip
     parser.add_argument("--paths", nargs="+", default=["tree", "kernel"],
                         choices=["tree", "kernel"], help="paths of the speed runs")  # fmt: skip
     parser.add_argument("--no-memory", action="store_true", help="skip the memory runs")
@@ -255,8 +297,8 @@ def main(argv: list[str] | None = None) -> None:
     for path, n in (("tree", args.tree_rows), ("kernel", args.kernel_rows)):
         if path not in args.paths:
             continue
-        speeds += speed(path, n, args.budget, dask=not args.no_dask)
-        print(table(speeds[-3:]), flush=True)
+        speeds += speed(path, n, args.budget, dask=not args.no_dask, spark=args.spark)
+        print(table(speeds[-4:]), flush=True)
     if args.no_memory:
         print("\n" + table(speeds) + f"\n\nload after: {_load()}")
         if args.json:

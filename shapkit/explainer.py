@@ -15,6 +15,7 @@ from .cost import check_feasible, estimate_cost
 from .estimators import ALL_METHODS, Estimator, get_estimator, resolve_tol
 from .execution.dask import explain_dask, is_dask_frame
 from .execution.local import resolve_n_jobs, run
+from .execution.spark import explain_spark, is_spark_frame
 from .explanation import Explanation
 from .games import CALL_BYTES, DEFAULT_MAX_ROWS, MIN_ROWS_PER_CALL
 from .rows import RowJob, RowValues
@@ -164,9 +165,13 @@ class Explainer:
         Returns
         -------
         Explanation
-            Or a lazy Dask DataFrame for a Dask X or ``backend="dask"``.
+            Or a lazy Dask DataFrame for a Dask X or ``backend="dask"``, or a lazy Spark
+            DataFrame for a Spark X (:func:`shapkit.execution.spark.explain_spark`, whose
+            ``key=`` carries id columns through).
         """
         budget, tol = check_budget(budget), check_tol(tol)
+        if is_spark_frame(X):
+            return explain_spark(self, X, budget=budget, tol=tol)
         if self.backend == "dask" or is_dask_frame(X):
             return explain_dask(self, X, budget=budget, tol=tol)
         return self._explain(check_tabular(X, "X"), budget, tol)
@@ -368,11 +373,12 @@ def explain(
         method=method, output=output, groups=groups, feature_names=feature_names,
         seed=seed, max_rows=max_rows, n_jobs=n_jobs, progress=progress, backend=backend,
     )  # fmt: skip
-    if is_dask_frame(X):
+    if is_dask_frame(X) or is_spark_frame(X):
         if background is None:
+            sample = "X.head(100)" if is_dask_frame(X) else "X.limit(100).toPandas()"
             raise ValueError(
-                "explaining a Dask DataFrame needs background rows; pass e.g. "
-                "background=X.head(100)."
+                f"explaining a {'Dask' if is_dask_frame(X) else 'Spark'} DataFrame needs "
+                f"background rows; pass e.g. background={sample}."
             )
         return Explainer(model, background, **options)(X, budget=budget, tol=tol)
     X = check_tabular(X, "X")
