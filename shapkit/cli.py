@@ -8,9 +8,12 @@ the worker processes of ``--n-jobs``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,17 +189,41 @@ def _progress_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+@contextlib.contextmanager
+def _interrupts_not_swallowed() -> Iterator[None]:
+    """Ctrl-C that lands in a callback from C (Numba's compiler calls back into Python
+    through ctypes) becomes an "Exception ignored" message and is lost, and the run goes
+    on as if never interrupted. While this is active such a KeyboardInterrupt is sent
+    again as a fresh SIGINT from another thread 50 ms later (a signal raised inside the
+    hook would be handled, and lost, right there), which Python delivers once it is back
+    in its own code; a second loss sends it again."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``shapkit`` console script; returns the exit code."""
     command = None
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        command = args.command
-        if command is None:
-            parser.print_help()
-            return 0
-        return _COMMANDS[command](args)
+        with _interrupts_not_swallowed():
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            command = args.command
+            if command is None:
+                parser.print_help()
+                return 0
+            return _COMMANDS[command](args)
     except KeyboardInterrupt:
         prefix = f"shapkit {command}" if command else "shapkit"
         resume = "; rerun the same command to resume" if command == "explain" else ""

@@ -67,6 +67,47 @@ def random_unanimity(d: int, seed: int, n_terms: int = 12, max_size: int = 4):
     return game, ind.astype(float) @ (coefs / ind.sum(0))
 
 
+def proxy_variant(**settings):
+    """A ProxyEstimator whose documented class attributes (``greedy_design``,
+    ``gp_max_units``, ``n_terms``, ``ridge``, ``min_additive_share``) take ``settings``."""
+    from shapkit.estimators import ProxyEstimator
+
+    unknown = set(settings) - {
+        "greedy_design",
+        "gp_max_units",
+        "n_terms",
+        "ridge",
+        "min_additive_share",
+    }
+    assert not unknown, unknown
+    return type("ProxyVariant", (ProxyEstimator,), settings)()
+
+
+def shapley_coefficients(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """``p_in[s] = (s-1)!(d-s)!/d!`` and ``p_out[s] = s!(d-s-1)!/d!``: a coalition of size
+    s enters phi_i with weight p_in[s] when i is in it, -p_out[s] when i is not."""
+    s = np.arange(d + 1)
+    p_in = np.zeros(d + 1)
+    p_out = np.zeros(d + 1)
+    p_in[1:] = [1.0 / (d * math.comb(d - 1, k - 1)) for k in s[1:]]
+    p_out[:d] = [1.0 / (d * math.comb(d - 1, k)) for k in s[:d]]
+    return p_in, p_out
+
+
+def three_way_game(d: int):
+    """Additive part plus two three-player interactions, and its Shapley values."""
+    w = np.linspace(1.0, 3.0, d)
+
+    def game(m):
+        z = m.astype(float)
+        return z @ w + 4.0 * z[:, 0] * z[:, 1] * z[:, 2] - 3.0 * z[:, 3] * z[:, 4] * z[:, 5]
+
+    truth = w.copy()
+    truth[:3] += 4.0 / 3.0
+    truth[3:6] -= 1.0
+    return game, truth
+
+
 def run_estimator(est, game, d: int, budget, seed: int = 0, tol=None):
     """``est.estimate`` on a game returning ``(m,)`` or ``(m, k)`` values."""
 

@@ -285,7 +285,11 @@ def test_model_methods_for_games_say_they_read_a_fitted_model(method):
 
 def test_budget_errors_name_the_method_asked_for():
     for method in ("proxy", "kernel"):
-        with pytest.raises(ValueError, match=rf"^method='{method}' needs at least d \+ 2 = 12"):
+        with pytest.raises(
+            ValueError,
+            match=rf"^method='{method}' needs at least (d \+ 2 = )?12 game evaluations for d=10 "
+            r"players; got budget=5\. Raise the budget\.$",
+        ):
             shapkit.shapley_values(lambda m: m.sum(1), 10, method=method, budget=5)
 
 

@@ -285,3 +285,29 @@ def test_python_dash_m_shapkit_runs_the_command_line():
         capture_output=True, text=True, timeout=60, cwd=ROOT,
     )  # fmt: skip
     assert result.returncode == 0 and result.stdout.startswith("shapkit ")
+
+
+def test_ctrl_c_swallowed_by_a_c_callback_is_raised_again():
+    """A KeyboardInterrupt raised inside a ctypes callback (where Numba's compiler calls
+    back into Python) is printed as "Exception ignored" and lost; under the command
+    line's guard it reaches the code after the callback, and the previous hook is back
+    afterwards."""
+    import ctypes
+
+    from shapkit.cli import _interrupts_not_swallowed
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("needs Python's own SIGINT handler")
+
+    def callback():
+        raise KeyboardInterrupt
+
+    call = ctypes.CFUNCTYPE(None)(callback)
+    before = sys.unraisablehook
+    with pytest.raises(KeyboardInterrupt):
+        with _interrupts_not_swallowed():
+            call()
+            deadline = time.monotonic() + 30.0  # the signal comes 50 ms later
+            while time.monotonic() < deadline:
+                time.sleep(0.01)
+    assert sys.unraisablehook is before

@@ -241,7 +241,7 @@ def test_sampler_draws_uniform_coalitions_of_a_size():
 def test_weighted_regression_on_every_coalition_is_exact(d):
     """Enumerating every stratum through the kernel path recovers the exact values, which
     checks the per-coalition kernel weights of every stratum, the middle one included."""
-    from shapkit.estimators.kernel import _KernelState
+    from shapkit.estimators.paired import PairedSample
 
     game, exact = unanimity(d, 3 * d, d, 7)
     rng = np.random.default_rng(0)
@@ -249,7 +249,7 @@ def test_weighted_regression_on_every_coalition_is_exact(d):
     masks, stratum, enumerated, expected = sampler.draw(2 ** (d - 1), rng)
     assert enumerated.all() and len(masks) == 2**d - 2
     ends = game(np.array([np.zeros(d, bool), np.ones(d, bool)]))[:, None]
-    state = _KernelState(d, ends[0], ends[1], sampler)
+    state = PairedSample(d, ends[0], ends[1], sampler)
     state.add(masks, game(masks)[:, None], stratum, enumerated, expected)
     phi, errors = state.solve()
     np.testing.assert_allclose(phi[:, 0], exact, atol=1e-10)
@@ -316,7 +316,7 @@ def test_regression_kernels_match_their_definitions():
     """The Helmert design equals the weighted masks times the zero-sum basis, and the
     stratified variance equals its textbook formula computed group by group."""
     from shapkit._kernels.regression import helmert_design, stratified_variance
-    from shapkit.estimators.kernel import zero_sum_basis
+    from shapkit.estimators.paired import zero_sum_basis
 
     rng = np.random.default_rng(1)
     n, d, k = 57, 9, 2
@@ -348,7 +348,7 @@ def test_regression_kernels_match_their_definitions():
 def test_constrained_solve_agrees_across_its_three_methods(monkeypatch):
     """Normal equations (well-conditioned designs), SVD and the pseudo-inverse of the
     normal matrix give the same solution and sensitivity on a well-posed problem."""
-    from shapkit.estimators import kernel as kernel_module
+    from shapkit.estimators import paired as kernel_module
 
     rng = np.random.default_rng(2)
     n, d = 300, 12

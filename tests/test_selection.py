@@ -27,7 +27,7 @@ from shapkit.selection import (
     select_features,
     storey_pi0,
 )
-from shapkit.selection._importance import _target_and_loss, loss_gain
+from shapkit.selection._importance import loss_gain, target_and_loss
 from shapkit.selection._selector import REPORT_COLUMNS
 
 
@@ -126,7 +126,7 @@ def test_report_columns_attrs_and_decisions():
     assert (rejected["effect_size"] < 0).all()
     assert report["n_fits"].nunique() == 1 and report["n_fits"].iloc[0] % 5 == 0
     attrs = report.attrs
-    assert attrs["method"] == "probe" and attrs["shap_method"] == ["tree"]
+    assert attrs["strategy"] == "probe" and attrs["shap_method"] == ["tree"]
     assert attrs["n_selected"] == 3 and attrs["seed"] == 0
     assert attrs["select"] == "f1" and attrs["pi0"] is None  # < 50 features: no F1 cut
     assert attrs["n_fits"] == report["n_fits"].iloc[0]
@@ -301,9 +301,9 @@ def test_pipeline_and_grid_search():
     pipe.fit(X, y)
     assert pipe.named_steps["select"].get_support(indices=True).tolist() == [0, 1]
     assert pipe.score(X, y) > 0.85
-    grid = GridSearchCV(pipe, {"select__method": ["probe", "rank"]}, cv=2)
+    grid = GridSearchCV(pipe, {"select__strategy": ["probe", "rank"]}, cv=2)
     grid.fit(X, y)
-    assert grid.best_params_["select__method"] in ("probe", "rank")
+    assert grid.best_params_["select__strategy"] in ("probe", "rank")
     params = ShapSelector(FAST_CLF, alpha=0.1).get_params()
     assert params["alpha"] == 0.1 and "estimator__max_depth" in params
     assert clone(ShapSelector(FAST_CLF, alpha=0.1)).alpha == 0.1
@@ -408,8 +408,8 @@ def test_errors_for_bad_input():
         ShapSelector(FAST_TREE).fit(X, np.full(60, 3.0))
     with pytest.raises(ValueError, match="requires y to be passed"):
         ShapSelector(FAST_TREE).fit(X, None)
-    with pytest.raises(ValueError, match="method='lasso'"):
-        ShapSelector(FAST_TREE, method="lasso").fit(X, y)
+    with pytest.raises(ValueError, match="strategy=.lasso."):
+        ShapSelector(FAST_TREE, strategy="lasso").fit(X, y)
     with pytest.raises(ValueError, match="select='all'"):
         ShapSelector(FAST_TREE, select="all").fit(X, y)
     with pytest.raises(ValueError, match="alpha"):
@@ -424,7 +424,8 @@ def test_errors_for_bad_input():
                                          r"values that are not numbers, e\.g\. 'a'"):  # fmt: skip
         ShapSelector(FAST_TREE).fit(X, np.array(["a", "b"] * 30))
     df = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
-    sel = ShapSelector(FAST_TREE, seed=0, n_repeats=1, cv=2).fit(df, y)
+    with pytest.warns(UserWarning, match="too few fits for the Wilcoxon test"):
+        sel = ShapSelector(FAST_TREE, seed=0, n_repeats=1, cv=2).fit(df, y)
     with pytest.raises(ValueError, match="expecting 3 features|feature names"):
         sel.transform(df[["a", "b"]])
 
@@ -521,17 +522,17 @@ def test_target_and_loss_follow_the_output_space():
     labels = np.where(y == 1, "yes", "no")
     tree = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, labels)
     proba = tree.predict_proba(X[:4])[:, 1]
-    target, loss = _target_and_loss(tree, X[:4], proba, labels[:4], True)
+    target, loss = target_and_loss(tree, X[:4], proba, labels[:4], True)
     assert loss == "squared" and target.tolist() == (labels[:4] == "yes").astype(float).tolist()
     logit = LogisticRegression().fit(X, labels)
     margin = logit.decision_function(X[:4])
-    assert _target_and_loss(logit, X[:4], margin, labels[:4], True)[1] == "logistic"
+    assert target_and_loss(logit, X[:4], margin, labels[:4], True)[1] == "logistic"
     three = np.digitize(X[:, 0], [-0.5, 0.5])
     multi = LogisticRegression().fit(X, three)
-    onehot, loss = _target_and_loss(multi, X[:4], multi.decision_function(X[:4]), three[:4], True)
+    onehot, loss = target_and_loss(multi, X[:4], multi.decision_function(X[:4]), three[:4], True)
     assert loss == "softmax" and onehot.argmax(axis=1).tolist() == three[:4].tolist()
-    assert _target_and_loss(tree, X[:2], proba[:2], np.array(["yes", "maybe"]), True) is None
-    target, loss = _target_and_loss(None, X[:2], np.zeros(2), np.array([1.5, 2.0]), False)
+    assert target_and_loss(tree, X[:2], proba[:2], np.array(["yes", "maybe"]), True) is None
+    target, loss = target_and_loss(None, X[:2], np.zeros(2), np.array([1.5, 2.0]), False)
     assert loss == "squared" and target.tolist() == [1.5, 2.0]
 
 

@@ -94,8 +94,8 @@ class Estimator(ABC):
         ``budget`` is below :meth:`min_budget`."""
         if budget is not None and budget < self.min_budget(n_players):
             raise ValueError(
-                f"method={self.name!r} needs budget >= {self.min_budget(n_players)} game "
-                f"evaluations for d={n_players} players; got budget={budget}."
+                f"method={self.name!r} needs at least {self.min_budget(n_players)} game "
+                f"evaluations for d={n_players} players; got budget={budget}. Raise the budget."
             )
 
     def max_evaluations(self, n_players: int, budget: int | None) -> int:

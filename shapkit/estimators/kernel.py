@@ -82,7 +82,7 @@ class KernelEstimator(Estimator):
         if budget is not None and budget < self.min_budget(n_players):
             raise ValueError(
                 f"method='kernel' needs at least d + 2 = {min_budget(n_players)} game "
-                f"evaluations for d={n_players} players; got budget={budget}."
+                f"evaluations for d={n_players} players; got budget={budget}. Raise the budget."
             )
 
     def max_evaluations(self, n_players: int, budget: int | None) -> int:

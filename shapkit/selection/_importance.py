@@ -102,7 +102,7 @@ def _first_order_gain(values: np.ndarray, pred: np.ndarray, target: np.ndarray, 
     return out.sum(axis=2) if out.ndim == 3 else out
 
 
-def _target_and_loss(
+def target_and_loss(
     model: Any, X_rows: Any, pred: np.ndarray, y_rows: np.ndarray, classifier: bool
 ) -> tuple[np.ndarray, str] | None:
     """The target in the explained space and the loss to score it with, or None when the
@@ -229,7 +229,7 @@ def heldout_importance(
         pred = pred[:, 1]
     gains = None
     if y_val is not None:
-        matched = _target_and_loss(model, X_rows, pred, np.asarray(y_val)[rows], classifier)
+        matched = target_and_loss(model, X_rows, pred, np.asarray(y_val)[rows], classifier)
         if matched is not None:
             gains = loss_gain(values, pred, matched[0], matched[1], first_order=True)
     if values.ndim == 3:

@@ -62,7 +62,7 @@ def design_prior(n_players: int) -> np.ndarray:
 class DesignPrior:
     """The prior a design is chosen for: the Moebius prior's per-player ``etas``, odd
     interactions ``terms`` and their common variance relative to all dividends together
-    (``term_weight``, as ``mu`` in :class:`~shapkit.estimators.odd_gp.OddGaussianProcess`).
+    (``term_weight``, as ``mu`` in :class:`~shapkit.estimators.proxy.gp.OddGaussianProcess`).
     """
 
     etas: np.ndarray
@@ -93,7 +93,7 @@ class _Posterior:
         self.weighted_log, self.weighted_lin = self.inside * logs, self.inside * etas
         self.row_log, self.row_lin = self.inside @ logs, self.inside @ etas
         size_log, size_lin = self.row_log, self.row_lin
-        # 4 Var o(S) = k(S) + k(N - S), and 2 Cov(phi, o(S)), as in odd_gp
+        # 4 Var o(S) = k(S) + k(N - S), and 2 Cov(phi, o(S)), as in gp.py
         self.variance = (
             np.expm1(size_log) - size_lin
             + np.expm1(logs.sum() - size_log) - (etas.sum() - size_lin)

@@ -278,7 +278,7 @@ class ProxyEstimator(Estimator):
         kept = False
         for c in range(delta.shape[0]):
             terms = interactions(rows, targets[:, c], n_terms, self.booster, rng)
-            fit, exact = _unpenalised_fit(z, w, y[:, c : c + 1], delta[c : c + 1], terms)
+            fit, exact = unpenalised_fit(z, w, y[:, c : c + 1], delta[c : c + 1], terms)
             if not exact and use_gp:
                 fitted = fit_odd_gp(
                     z, y[:, c], float(delta[c]), terms, rng, player_relevance(phi[:, c])
@@ -341,7 +341,7 @@ def additive_loo_error(
     return (w[:, None] * loo**2).sum(axis=0)
 
 
-def _unpenalised_fit(
+def unpenalised_fit(
     z: np.ndarray,
     w: np.ndarray,
     y: np.ndarray,

@@ -1,4 +1,5 @@
-"""The Gaussian-process solver of the odd proxy (shapkit.estimators.odd_gp)."""
+"""The Gaussian process on the odd part (shapkit.estimators.proxy.gp): its Moebius prior
+against explicit sums, the posterior's weights and leave-one-out residuals, REML."""
 
 from __future__ import annotations
 
@@ -6,46 +7,18 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import brute_force_shapley, table_game
+from conftest import brute_force_shapley, proxy_variant, table_game
 from conftest import random_unanimity as unanimity
 from conftest import run_estimator as run
 
-from shapkit.estimators import ExactEstimator, KernelEstimator, ProxyEstimator, odd_proxy
+from shapkit.estimators import KernelEstimator, ProxyEstimator
 from shapkit.estimators.coalition_design import CoalitionSampler
-from shapkit.estimators.odd_gp import (
+from shapkit.estimators.proxy.gp import (
     OddGaussianProcess,
-    eta_bounds,
     fit_odd_gp,
-    kernel_scale,
     mobius_eta_bounds,
     mobius_norm,
-    odd_kernel,
-    shapley_cross,
 )
-
-
-def _odd_subsets(d):
-    return [u for k in range(3, d + 1, 2) for u in itertools.combinations(range(d), k)]
-
-
-@pytest.mark.parametrize("d, eta", [(3, 0.5), (6, 0.05), (7, 0.37), (9, 0.9)])
-def test_closed_forms_match_sums_over_subsets(d, eta):
-    """Kernel and cross-covariance of the interaction shares against explicit sums over
-    every odd subset of three or more players."""
-    subsets = _odd_subsets(d)
-    rng = np.random.default_rng(d)
-    x = np.where(rng.random((8, d)) < 0.5, -1.0, 1.0)
-    chi = np.array([[np.prod(row[list(u)]) for u in subsets] for row in x])
-    tau = np.array([eta ** len(u) for u in subsets])
-    share = np.array([[2 / len(u) if i in u else 0.0 for u in subsets] for i in range(d)])
-    scale = kernel_scale(d, eta)
-    assert scale == pytest.approx(tau.sum(), rel=1e-12)
-    disagreements = 0.5 * (d - x @ x.T)
-    np.testing.assert_allclose(odd_kernel(disagreements, d, eta) * scale, (chi * tau) @ chi.T,
-                               rtol=1e-10, atol=1e-14)  # fmt: skip
-    outside = (x < 0).sum(1)[:, None] - (x < 0)
-    np.testing.assert_allclose(x * shapley_cross(d, eta)[outside], (chi * tau) @ share.T,
-                               rtol=1e-10, atol=1e-14)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -66,7 +39,7 @@ def test_mobius_prior_matches_sums_over_coalitions(d, eta, gamma):
                      for t in coalitions] for s in rows])  # fmt: skip
     tau = np.array([np.prod(etas[list(t)]) for t in coalitions])
     share = np.array([[1 / len(t) if i in t else 0.0 for t in coalitions] for i in range(d)])
-    gp = OddGaussianProcess(z, np.zeros(7), 1.0, [], ("mobius",), relevance)
+    gp = OddGaussianProcess(z, np.zeros(7), 1.0, [], relevance)
     hyper = {"eta_mobius": eta, "gamma": gamma}
     unit = mobius_norm(etas) / 4  # the constraint row's prior variance: the scale
     cov = gp.covariance(hyper) - np.diag(gp.jitter)
@@ -75,34 +48,11 @@ def test_mobius_prior_matches_sums_over_coalitions(d, eta, gamma):
                                rtol=1e-10, atol=1e-14)  # fmt: skip
 
 
-def test_two_priors_add_with_their_weight():
-    d = 6
-    z = np.random.default_rng(0).random((5, d)) < 0.5
-    one = {"eta_mobius": 0.3, "eta_fourier": 0.2}
-    both = OddGaussianProcess(z, np.zeros(5), 1.0, [], ("mobius", "fourier"))
-    mob = OddGaussianProcess(z, np.zeros(5), 1.0, [], ("mobius",))
-    four = OddGaussianProcess(z, np.zeros(5), 1.0, [], ("fourier",))
-    hyper = {**one, "w_fourier": 2.5}
-    jitter = np.diag(both.jitter)
-    np.testing.assert_allclose(
-        both.covariance(hyper) - jitter,
-        mob.covariance(one) - jitter + 2.5 * (four.covariance(one) - jitter),
-        rtol=1e-12,
-    )
-    np.testing.assert_allclose(
-        both.shares(hyper), mob.shares(one) + 2.5 * four.shares(one), rtol=1e-12
-    )
-
-
 def test_kernel_stays_finite_for_many_players():
     d = 2000
-    _, hi = eta_bounds(d)
-    k = odd_kernel(np.arange(d + 1), d, hi)
-    assert np.isfinite(k).all() and k[0] == pytest.approx(1.0)
-    assert np.isfinite(shapley_cross(d, hi)).all()
     _, hi = mobius_eta_bounds(d)
     z = np.random.default_rng(0).random((20, d)) < 0.5
-    gp = OddGaussianProcess(z, np.zeros(20), 1.0, [], ("mobius",), np.linspace(0.1, 1.0, d))
+    gp = OddGaussianProcess(z, np.zeros(20), 1.0, [], np.linspace(0.1, 1.0, d))
     for gamma in (0.0, 1.0):
         assert np.isfinite(gp.covariance({"eta_mobius": hi, "gamma": gamma})).all()
         assert np.isfinite(gp.shares({"eta_mobius": hi, "gamma": gamma})).all()
@@ -143,8 +93,8 @@ def test_additive_game_is_exact_with_zero_errors():
     np.testing.assert_allclose(loo, 0.0, atol=1e-9)  # nothing left to predict
 
 
-@pytest.mark.parametrize("priors", [("mobius",), ("fourier",), ("mobius", "fourier")])
-def test_unit_weights_and_leave_one_out_residuals(priors):
+@pytest.mark.parametrize("terms, gamma", [([], 0.0), ([(0, 1, 2)], 0.0), ([(0, 1, 2)], 0.8)])
+def test_unit_weights_and_leave_one_out_residuals(terms, gamma):
     """For fixed hyperparameters the estimate is linear in the units' odd parts with the
     returned weights, and the leave-one-out residuals are those of refits without each
     unit: the two ingredients of the standard errors."""
@@ -155,41 +105,21 @@ def test_unit_weights_and_leave_one_out_residuals(priors):
     ends = game(np.array([np.zeros(d, bool), np.ones(d, bool)]))
     delta = ends[1] - ends[0]
     y = 0.5 * (game(z) - game(~z) + delta)
-    hyper = {"eta_mobius": 0.2, "eta_fourier": 0.1, "w_fourier": 0.7, "mu": 1.3}
-    gp = OddGaussianProcess(z, y, delta, [(0, 1, 2)], priors)
+    hyper = {"eta_mobius": 0.2, "gamma": gamma, "mu": 1.3}
+    relevance = np.linspace(0.1, 1.0, d)
+    gp = OddGaussianProcess(z, y, delta, terms, relevance)
     phi, weights, loo = gp.posterior(hyper)
     cov, x, o = gp.covariance(hyper), gp.x, gp.o
     for u in (0, 17, 39):
         bumped = y.copy()
         bumped[u] += 0.5
-        moved = OddGaussianProcess(z, bumped, delta, [(0, 1, 2)], priors).posterior(hyper)[0]
+        moved = OddGaussianProcess(z, bumped, delta, terms, relevance).posterior(hyper)[0]
         np.testing.assert_allclose(moved - phi, 0.5 * weights[u], rtol=1e-7, atol=1e-10)
         keep = np.arange(len(o)) != u  # predict unit u's odd part from the others
         inv = np.linalg.inv(cov[np.ix_(keep, keep)])
         a = np.linalg.solve(x[keep].T @ inv @ x[keep], x[keep].T @ inv @ o[keep])
         predicted = x[u] @ a + cov[u, keep] @ inv @ (o[keep] - x[keep] @ a)
         assert loo[u] == pytest.approx(o[u] - predicted, rel=1e-6, abs=1e-10)
-
-
-def test_estimator_is_more_accurate_than_kernel_on_unanimity_games():
-    """Sums of unanimity games over up to d/3 players, where the regression solver's
-    interactions add error (its guard keeps the kernel estimate): the posterior mean is
-    more accurate than the kernel estimate of the same coalitions, seed by seed on
-    average, and its 95% intervals cover at least 85% of the values."""
-    d, budget = 30, 600
-    errors, kernel_errors, covered = [], [], []
-    for seed in range(6):
-        game, truth = unanimity(d, seed, n_terms=60, max_size=10)
-        result = run(ProxyEstimator(), game, d, budget, seed=seed)
-        kernel = run(KernelEstimator(), game, d, budget, seed=seed)
-        assert result.method == "proxy"
-        np.testing.assert_allclose(result.values.sum(), result.full_value - result.empty_value,
-                                   rtol=1e-9)  # fmt: skip
-        errors.append(np.linalg.norm(result.values[:, 0] - truth))
-        kernel_errors.append(np.linalg.norm(kernel.values[:, 0] - truth))
-        covered.append(np.abs(result.values[:, 0] - truth) <= 1.96 * result.std_errors[:, 0])
-    assert np.mean(errors) < 0.8 * np.mean(kernel_errors)  # measured: 0.63
-    assert np.mean(covered) >= 0.85
 
 
 def test_hyperparameters_follow_the_game():
@@ -210,45 +140,12 @@ def test_hyperparameters_follow_the_game():
     assert etas[0] > 0.2 > 0.05 > etas[1]  # measured: 0.29 and 0.018
 
 
-def test_large_samples_use_the_regression_solver(monkeypatch):
-    """Above GP_MAX_UNITS units the solve would be too slow: the regression solver runs,
-    with its guard."""
-    d = 30
-    game, _ = unanimity(d, 2, n_terms=60, max_size=10)
-    monkeypatch.setattr(odd_proxy, "GP_MAX_UNITS", 100)
-    big = run(ProxyEstimator(), game, d, 600, seed=4)
-    regression = run(ProxyEstimator(solver="regression"), game, d, 600, seed=4)
-    np.testing.assert_array_equal(big.values, regression.values)
-    assert big.method == "kernel"
-
-
-def test_games_without_structure_keep_the_kernel_estimate():
-    """Independent noise on every coalition: the Gaussian process predicts held-out units
-    no better than the additive fit (nothing to smooth), and the kernel estimate of the
-    same coalitions is returned: bit for bit that of the kernel estimator with random
-    units; with the greedy design (other coalitions) as accurate on average."""
-    d = 12
-    game = table_game(np.random.default_rng(d).normal(size=2**d))
-    truth = run(ExactEstimator(), game, d, 2**d).values[:, 0]
-    for budget in (240, 1000):
-        result = run(ProxyEstimator(design="random"), game, d, budget, seed=1)
-        kernel = run(KernelEstimator(), game, d, budget, seed=1)
-        assert result.method == "kernel"
-        np.testing.assert_array_equal(result.values, kernel.values)
-        errors = [
-            [np.linalg.norm(run(est, game, d, budget, seed=seed).values[:, 0] - truth)
-             for seed in range(6)]
-            for est in (ProxyEstimator(), KernelEstimator())
-        ]  # fmt: skip
-        assert np.mean(errors[0]) < 1.15 * np.mean(errors[1])  # measured: 1.02, 0.79
-
-
 def test_too_few_units_for_the_likelihood():
     """With no more rows than players the restricted likelihood is undefined: -inf, never
     an arbitrary or infinite 'exact fit'."""
     d = 10
     z = np.random.default_rng(0).random((6, d)) < 0.5
-    gp = OddGaussianProcess(z, np.arange(6.0), 1.0, [], ("mobius",))
+    gp = OddGaussianProcess(z, np.arange(6.0), 1.0, [])
     assert gp.restricted_loglik({"eta_mobius": 0.1}) == -np.inf
 
 
@@ -263,13 +160,8 @@ def test_no_finite_likelihood_returns_none(monkeypatch):
     y = 0.5 * (game(z) - game(~z) + ends[1] - ends[0])
     monkeypatch.setattr(OddGaussianProcess, "restricted_loglik", lambda self, h: -np.inf)
     assert fit_odd_gp(z, y, ends[1] - ends[0], [], np.random.default_rng(0)) is None
-    result = run(ProxyEstimator(design="random"), game, d, 240, seed=0)
+    result = run(proxy_variant(greedy_design=False), game, d, 240, seed=0)
     kernel = run(KernelEstimator(), game, d, 240, seed=0)
     assert result.method == "kernel"
     np.testing.assert_array_equal(result.values, kernel.values)
     assert run(ProxyEstimator(), game, d, 240, seed=0).method == "kernel"
-
-
-def test_unknown_prior_is_rejected():
-    with pytest.raises(ValueError, match="priors"):
-        OddGaussianProcess(np.zeros((4, 5), bool), np.zeros(4), 1.0, [], ("walsh",))

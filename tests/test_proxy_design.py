@@ -1,4 +1,4 @@
-"""The greedy design of the Gaussian-process proxy (shapkit.estimators.gp_design) and the
+"""The greedy design of the proxy estimator (shapkit.estimators.proxy.design) and the
 sampler's hook for it."""
 
 from __future__ import annotations
@@ -7,13 +7,14 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import proxy_variant, table_game
 from conftest import run_estimator as run
-from conftest import table_game
 
-from shapkit.estimators import KernelEstimator, ProxyEstimator, gp_design, odd_proxy
+from shapkit.estimators import KernelEstimator, ProxyEstimator
 from shapkit.estimators.coalition_design import CoalitionSampler
-from shapkit.estimators.gp_design import DesignPrior, choose_units
-from shapkit.estimators.odd_gp import mobius_norm
+from shapkit.estimators.proxy import design, tuning
+from shapkit.estimators.proxy.design import DesignPrior, choose_units
+from shapkit.estimators.proxy.gp import mobius_norm
 
 
 def _explained_trace(units: np.ndarray, prior: DesignPrior) -> float:
@@ -23,8 +24,8 @@ def _explained_trace(units: np.ndarray, prior: DesignPrior) -> float:
     etas, terms = prior.etas, prior.terms
     d = len(etas)
     coalitions = [t for k in range(1, d + 1) for t in itertools.combinations(range(d), k)]
-    weight = min(prior.term_weight, gp_design.MAX_TERM_WEIGHT)
-    linear = gp_design.LINEAR_VARIANCE * mobius_norm(etas) * (1 + weight) / d
+    weight = min(prior.term_weight, tuning.MAX_TERM_WEIGHT)
+    linear = design.LINEAR_VARIANCE * mobius_norm(etas) * (1 + weight) / d
     variance = np.array([linear if len(t) == 1 else np.prod(etas[list(t)]) for t in coalitions])
     share = np.array([[1 / len(t) if i in t else 0.0 for t in coalitions] for i in range(d)])
     rows = np.vstack([np.ones(d, bool), units])
@@ -58,7 +59,7 @@ def test_greedy_matches_a_brute_force_search(d, seed, terms, eta, linear, monkey
     rng = np.random.default_rng(seed)
     prior = DesignPrior(rng.uniform(0.1 * eta, eta, d), terms, 2.5)
     if linear is not None:  # else the package's large variance (small eta: ill-conditioned)
-        monkeypatch.setattr(gp_design, "LINEAR_VARIANCE", linear)
+        monkeypatch.setattr(design, "LINEAR_VARIANCE", linear)
     pool = rng.permutation(np.unique(rng.random((40, d)) < 0.45, axis=0))
     size = pool.sum(1)  # units as the sampler draws them: no coalition with its complement
     pool = pool[(size > 0) & ((2 * size < d) | ((2 * size == d) & pool[:, 0]))]
@@ -135,12 +136,12 @@ def test_design_prior_comes_from_the_first_half_with_enough_units(monkeypatch):
         priors.append(prior)
         return choose_units(fixed, pool, stratum, counts, prior)
 
-    monkeypatch.setattr(odd_proxy, "choose_units", spy)
+    monkeypatch.setattr(design, "choose_units", spy)
     run(ProxyEstimator(), game, d, 100, seed=0)  # 49 units: 25 random first
     run(ProxyEstimator(), game, d, 200, seed=0)  # 99 units: 50 random first
     default, fitted = priors
-    np.testing.assert_array_equal(default.etas, gp_design.design_prior(d))
-    assert default.term_weight == gp_design.TERM_VARIANCE
+    np.testing.assert_array_equal(default.etas, design.design_prior(d))
+    assert default.term_weight == tuning.TERM_VARIANCE
     assert not np.allclose(fitted.etas, default.etas)
     assert np.all(fitted.etas > 0)
 
@@ -179,7 +180,7 @@ def test_greedy_design_beats_random_units():
     for seed in range(10):
         game, truth = _prior_game(d, 0.2, seed)
         for errors, est in ((greedy, ProxyEstimator()),
-                            (random, ProxyEstimator(design="random")),
+                            (random, proxy_variant(greedy_design=False)),
                             (kernel, KernelEstimator())):  # fmt: skip
             result = run(est, game, d, budget, seed=seed)
             np.testing.assert_allclose(
@@ -193,15 +194,15 @@ def test_greedy_design_beats_random_units():
 def test_near_full_enumeration_draws_every_unit_at_random():
     """Beyond half the game's units (d = 10, 1000 evaluations: 499 of 511 units) the picks
     would only decide which few units are left out: every unit is drawn at random, and
-    the estimate is that of ``design="random"``."""
+    the estimate is that of random units (``greedy_design = False``)."""
     d = 10
     game, _ = _prior_game(d, 0.2, 0)
     greedy = run(ProxyEstimator(), game, d, 1000, seed=3)
-    random = run(ProxyEstimator(design="random"), game, d, 1000, seed=3)
+    random = run(proxy_variant(greedy_design=False), game, d, 1000, seed=3)
     np.testing.assert_array_equal(greedy.values, random.values)
     assert not np.array_equal(
         run(ProxyEstimator(), game, d, 400, seed=3).values,
-        run(ProxyEstimator(design="random"), game, d, 400, seed=3).values,
+        run(proxy_variant(greedy_design=False), game, d, 400, seed=3).values,
     )
 
 
@@ -209,8 +210,3 @@ def test_too_few_candidates_for_a_quota_is_an_error():
     pool = np.array([[True, False, False, False], [False, True, False, False]])
     with pytest.raises(ValueError, match="at least quota"):
         choose_units(np.zeros((0, 4), bool), pool, np.array([0, 0]), np.array([1, 1]))
-
-
-def test_unknown_design_is_rejected():
-    with pytest.raises(ValueError, match="design"):
-        ProxyEstimator(design="optimal")
