@@ -279,7 +279,7 @@ def test_balanced_strata_treat_every_unit_alike_and_balance_players():
     for seed in range(runs):
         rng = np.random.default_rng(seed)
         sampler = CoalitionSampler(d, "leverage", rng)
-        units = sampler._sample_balanced(t, count, rng)
+        units = sampler.sample_balanced(t, count, rng)
         assert units.shape == (count, d) and (units.sum(axis=1) == size).all()
         assert len({u.tobytes() for u in units}) == count  # without replacement
         per_player = units.sum(axis=0)
@@ -378,8 +378,8 @@ def test_strata_share_one_stream_and_stay_uniform():
     for seed in range(runs):
         rng = np.random.default_rng(seed)
         sampler = CoalitionSampler(d, "leverage", rng)
-        pairs = sampler._sample_balanced(1, 5, rng)  # size 2: 10 player slots
-        triples = sampler._sample_balanced(2, 10, rng)  # size 3: 30 slots
+        pairs = sampler.sample_balanced(1, 5, rng)  # size 2: 10 player slots
+        triples = sampler.sample_balanced(2, 10, rng)  # size 3: 30 slots
         per_player = pairs.sum(axis=0) + triples.sum(axis=0)  # 40 slots, 5 per player
         spreads.append(int(per_player.max() - per_player.min()))
         for u in triples:

@@ -304,16 +304,16 @@ def test_report_of_1000_outputs_shows_the_most_important(tmp_path, monkeypatch):
     from shapkit.reports import plots as plot_module
 
     made = []
-    axes = plot_module._axes
+    axes = plot_module.new_axes
 
     def counting_axes(*args, **kwargs):
         made.append(1)
         return axes(*args, **kwargs)
 
-    monkeypatch.setattr(plot_module, "_axes", counting_axes)
+    monkeypatch.setattr(plot_module, "new_axes", counting_axes)
     # count the figures, skip their PNG encoding (the slow part, not what is tested)
     monkeypatch.setattr(
-        report_module, "_figure",
+        report_module, "figure_html",
         lambda ax, caption: '<figure><img src="data:image/png;base64,"></figure>',
     )  # fmt: skip
     expl = _many_outputs()
@@ -339,7 +339,7 @@ def test_report_outputs_are_labels(tmp_path, monkeypatch):
     from shapkit.reports import html as report_module
 
     monkeypatch.setattr(
-        report_module, "_figure",
+        report_module, "figure_html",
         lambda ax, caption: '<figure><img src="data:image/png;base64,"></figure>',
     )  # fmt: skip
     values = np.stack([VALUES, -VALUES, 2 * VALUES], axis=2)

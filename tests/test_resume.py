@@ -113,7 +113,7 @@ def test_sigkill_then_resume_equals_uninterrupted_run(files, capsys):
 
 def test_interrupt_loses_at_most_the_chunk_in_flight(files, monkeypatch, capsys):
     out = files / "interrupted"
-    real_write, calls = resumable._write_part, []
+    real_write, calls = resumable.write_part, []
 
     def write_then_interrupt(path, frame, key, index):
         if len(calls) == 3:
@@ -121,11 +121,11 @@ def test_interrupt_loses_at_most_the_chunk_in_flight(files, monkeypatch, capsys)
         calls.append(index)
         real_write(path, frame, key, index)
 
-    monkeypatch.setattr(resumable, "_write_part", write_then_interrupt)
+    monkeypatch.setattr(resumable, "write_part", write_then_interrupt)
     assert main(_args(files, out)) == 130
     assert "rerun the same command to resume" in capsys.readouterr().err
     assert len(list(out.glob("part-*.parquet"))) == 3
-    monkeypatch.setattr(resumable, "_write_part", real_write)
+    monkeypatch.setattr(resumable, "write_part", real_write)
     assert main(_args(files, out)) == 0
     assert "3 reused" in capsys.readouterr().err
     pd.testing.assert_frame_equal(read_dataset(out), _reference(files), check_exact=True)
@@ -352,14 +352,14 @@ def test_index_labels_are_stored_in_the_row_column(files):
 
 
 def test_success_only_after_every_part_verifies(files, monkeypatch, capsys):
-    real = resumable._write_part
+    real = resumable.write_part
 
     def write_then_damage(path, frame, key, index):  # a fault after the rename
         real(path, frame, key, index)
         if index == 5:
             path.write_bytes(path.read_bytes()[:300])
 
-    monkeypatch.setattr(resumable, "_write_part", write_then_damage)
+    monkeypatch.setattr(resumable, "write_part", write_then_damage)
     out = files / "verified.csv"
     parts = files / "verified.csv.parts"
     assert main(_args(files, out)) == 1
@@ -367,7 +367,7 @@ def test_success_only_after_every_part_verifies(files, monkeypatch, capsys):
     assert f"VerificationError: {parts / 'part-000005.parquet'} did not verify" in err
     assert not out.exists()  # no CSV from an unverified dataset
     assert not (parts / "part-000005.parquet").exists()  # deleted, to be redone
-    monkeypatch.setattr(resumable, "_write_part", real)
+    monkeypatch.setattr(resumable, "write_part", real)
     assert main(_args(files, out)) == 0
     assert "(11 reused from an earlier run), verified ->" in _error(capsys)
     expected = read_dataset(parts)

@@ -286,7 +286,7 @@ class CoalitionSampler:
         seen = self.seen[t]
         n_units = self.strata.n_units[t]
         if self._balance_now and count + len(seen) <= n_units / 2:
-            return self._sample_balanced(t, count, rng)
+            return self.sample_balanced(t, count, rng)
         if n_units <= ENUMERATE_TO_SUBSAMPLE and count + len(seen) > n_units / 4:
             candidates = self._enumerate(t)
             hashes = mask_hashes(candidates, self.keys)
@@ -306,7 +306,7 @@ class CoalitionSampler:
             n_out += len(fresh)
         return np.concatenate(out)
 
-    def _sample_balanced(self, t: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    def sample_balanced(self, t: int, count: int, rng: np.random.Generator) -> np.ndarray:
         """``count`` units of stratum t not drawn before, balanced over players.
 
         Blocks are cut from the sampler's stream of random permutations, shared by all

@@ -353,7 +353,7 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _write_part(path: Path, frame: pd.DataFrame, key: str, index: int) -> None:
+def write_part(path: Path, frame: pd.DataFrame, key: str, index: int) -> None:
     """Write one part under a temporary name, flush it, rename it into place (the
     temporary is deleted if this is interrupted)."""
     pa, pq = _pyarrow()
@@ -808,7 +808,7 @@ def explain_to_dataset(
                     index = pending[position]
                     start, stop = bounds[index]
                     frame = part_frame(result, start, stop)
-                    _write_part(out / PART.format(index), frame, key, index)
+                    write_part(out / PART.format(index), frame, key, index)
         _verify_run(out, manifest)
     return {
         "n_chunks": len(bounds),

@@ -191,7 +191,7 @@ def _document(
         expl, max_features=max_features, max_outputs=max(len(output_names), 1), level=level
     )
     parts.append(
-        _figure(
+        figure_html(
             ax,
             "Mean |Shapley value| per player; whiskers: the interval of the table above."
             + (
@@ -209,7 +209,7 @@ def _document(
             parts.append(f"<h3>Output {_e(name)}</h3>")
         ax = plots.beeswarm(expl, max_features=max_features, output_position=c if multi else None)
         parts.append(
-            _figure(
+            figure_html(
                 ax,
                 "One point per row and player; colour: the player's value "
                 "(cividis, low to high; grey: non-numeric or missing).",
@@ -232,7 +232,7 @@ def _document(
                 expl, row, output_position=c if multi else None, max_features=max_features
             )
             parts.append(
-                _figure(
+                figure_html(
                     ax,
                     f"From the base value (mean prediction over the background) "
                     f"to this row's prediction {predictions[row]:.4g}, one step per "
@@ -277,7 +277,7 @@ def _nav() -> str:
     return f"<nav><ol>{items}</ol></nav>"
 
 
-def _figure(ax: Any, caption: str) -> str:
+def figure_html(ax: Any, caption: str) -> str:
     """The Axes' figure as an inline PNG."""
     buffer = io.BytesIO()
     ax.figure.savefig(buffer, format="png", dpi=110)

@@ -89,7 +89,7 @@ def detached_figures() -> Iterator[None]:
         _DETACHED.reset(token)
 
 
-def _axes(ax: Axes | None, width: float, height: float) -> Axes:
+def new_axes(ax: Axes | None, width: float, height: float) -> Axes:
     """``ax``, or the Axes of a new figure of the given size (constrained layout, so
     long feature names are not cut)."""
     if ax is not None:
@@ -320,7 +320,7 @@ def bar(
     magnitudes = np.concatenate(blocks, axis=1)
     errors = np.concatenate(error_blocks, axis=1)
     m, k = magnitudes.shape[1], magnitudes.shape[2]
-    ax = _axes(ax, 7.5, 0.9 + (0.42 if k == 1 else 0.22 * k + 0.12) * m)
+    ax = new_axes(ax, 7.5, 0.9 + (0.42 if k == 1 else 0.22 * k + 0.12) * m)
     y = np.arange(m)[::-1].astype(float)
     height = 0.7 / k
     right = 0.0
@@ -440,7 +440,7 @@ def beeswarm(
         colours.append(None)
         labels.append(_other_label(rest.size))
     m, n = len(columns), values.shape[0]
-    ax = _axes(ax, 8.0, 1.1 + 0.5 * m)
+    ax = new_axes(ax, 8.0, 1.1 + 0.5 * m)
     import matplotlib as mpl
 
     cmap = mpl.colormaps[VALUE_CMAP]
@@ -528,7 +528,7 @@ def waterfall(
         steps.append(("not in this explanation", remainder, 0.0))
     steps.reverse()  # smallest step at the bottom, next to the base value
     m = len(steps)
-    ax = _axes(ax, 8.0, 1.6 + 0.45 * m)
+    ax = new_axes(ax, 8.0, 1.6 + 0.45 * m)
     start = base
     ends = []
     for y, (_, value, error) in enumerate(steps):
@@ -650,7 +650,7 @@ def dependence(
         color = _interaction_column(expl, positions, y, exclude=set(own) | {x})
     elif color is not None and color not in expl.data.columns:
         raise KeyError(f"color={color!r} is not a data column; use a column, None or 'auto'.")
-    ax = _axes(ax, 7.5, 5.0)
+    ax = new_axes(ax, 7.5, 5.0)
     if np.any(errors > 0):
         ax.errorbar(
             positions, y, yerr=1.96 * errors, fmt="none", ecolor="#BBBBBB", elinewidth=0.8, zorder=1
@@ -799,7 +799,7 @@ def convergence(
         ranked = last.assign(size=last["value"].abs()).sort_values("size", ascending=False)
         features = list(ranked["feature"][:max_features])
     exact = trace.attrs.get("exact", {})
-    ax = _axes(ax, 8.5, 4.8)
+    ax = new_axes(ax, 8.5, 4.8)
     for c, feature in enumerate(features):
         colour = OKABE_ITO[c % len(OKABE_ITO)]
         part = trace[trace["feature"] == feature].sort_values("n_evals")
