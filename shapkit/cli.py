@@ -190,7 +190,7 @@ def _progress_args(parser: argparse.ArgumentParser) -> None:
 
 
 @contextlib.contextmanager
-def _interrupts_not_swallowed() -> Iterator[None]:
+def interrupts_not_swallowed() -> Iterator[None]:
     """Ctrl-C that lands in a callback from C (Numba's compiler calls back into Python
     through ctypes) becomes an "Exception ignored" message and is lost, and the run goes
     on as if never interrupted. While this is active such a KeyboardInterrupt is sent
@@ -216,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``shapkit`` console script; returns the exit code."""
     command = None
     try:
-        with _interrupts_not_swallowed():
+        with interrupts_not_swallowed():
             parser = build_parser()
             args = parser.parse_args(argv)
             command = args.command

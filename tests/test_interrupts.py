@@ -294,7 +294,7 @@ def test_ctrl_c_swallowed_by_a_c_callback_is_raised_again():
     afterwards."""
     import ctypes
 
-    from shapkit.cli import _interrupts_not_swallowed
+    from shapkit.cli import interrupts_not_swallowed
 
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         pytest.skip("needs Python's own SIGINT handler")
@@ -305,7 +305,7 @@ def test_ctrl_c_swallowed_by_a_c_callback_is_raised_again():
     call = ctypes.CFUNCTYPE(None)(callback)
     before = sys.unraisablehook
     with pytest.raises(KeyboardInterrupt):
-        with _interrupts_not_swallowed():
+        with interrupts_not_swallowed():
             call()
             deadline = time.monotonic() + 30.0  # the signal comes 50 ms later
             while time.monotonic() < deadline:
