@@ -491,6 +491,32 @@ def test_torch_multi_output_module():
     assert_efficiency(expl)
 
 
+def test_torch_gets_writable_contiguous_arrays_from_a_dataframe(monkeypatch):
+    """pandas hands out read-only views of a DataFrame's data (copy-on-write), and torch
+    warns about every read-only array it wraps: the adapter passes writable, contiguous
+    copies, and the values equal those of the same rows as an ndarray."""
+    torch = pytest.importorskip("torch")
+    module = _mlp(torch, 4, 1, dtype="double")
+    background, rows = _torch_data()
+    columns = [f"x{j}" for j in range(rows.shape[1])]
+    seen = []
+    real = torch.as_tensor
+
+    def spy(data, *args, **kwargs):
+        if isinstance(data, np.ndarray):
+            seen.append((data.flags.writeable, data.flags.c_contiguous))
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "as_tensor", spy)
+    frame = shapkit.explain(
+        module, pd.DataFrame(rows, columns=columns),
+        background=pd.DataFrame(background, columns=columns), seed=0,
+    )  # fmt: skip
+    assert seen and all(writable and contiguous for writable, contiguous in seen)
+    array = shapkit.explain(module, rows, background=background, seed=0)
+    np.testing.assert_array_equal(frame.values, array.values)
+
+
 # --------------------------------------------------------------------------- settings
 
 

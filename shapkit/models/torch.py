@@ -91,8 +91,10 @@ class TorchModel:
         try:
             with torch.no_grad():
                 for start in range(0, n, step):
+                    # contiguous and writable: torch warns about read-only arrays (pandas'
+                    # copy-on-write hands out read-only views of a DataFrame's data)
                     batch = torch.as_tensor(
-                        np.ascontiguousarray(array[start : start + step]),
+                        np.require(array[start : start + step], requirements=["C", "W"]),
                         dtype=self.dtype,
                         device=self.device,
                     )
