@@ -128,29 +128,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     select = commands.add_parser(
         "select",
-        help="Shapley-based feature selection report (shapkit.select_features)",
+        help="Shapley-based feature selection (shapkit.select_features)",
         description=(
             "Rank and select the features of --data (less the --target column) with "
-            "shapkit.select_features and write its report to --out (CSV, or Parquet for "
-            ".parquet; printed when --out is not given). Needs a shapkit version with "
-            "feature selection."
+            "shapkit.select_features: the model is refitted on --cv folds, --n-repeats "
+            "times, and each feature's held-out importance is tested against random "
+            "probes (strategy probe), used for recursive elimination (rfe) or ranked "
+            "(rank). Prints the selected features and a compact table; --out writes the "
+            "full report (CSV, or Parquet for .parquet)."
         ),
         epilog=TRUST_WARNING,
     )
     _model_args(select)
     select.add_argument("--target", required=True, metavar="COLUMN", help="target column")
     select.add_argument(
-        "--strategy", default=None, help="selection strategy: probe (default), rfe or rank"
-    )
+        "--strategy", default="probe", choices=["probe", "rfe", "rank"],
+        help="selection strategy (probe)",
+    )  # fmt: skip
     select.add_argument(
-        "--select", default=None, choices=["f1", "fdr"],
+        "--select", default="f1", choices=["f1", "fdr"],
         help="probe: keep the FDR-accepted features plus the F1 cut (f1) or those only (fdr)",
     )  # fmt: skip
     select.add_argument(
-        "--alpha", type=float, default=None, help="probe: false discovery rate (0.05)"
+        "--alpha", type=float, default=0.05, help="probe: false discovery rate (0.05)"
     )
-    select.add_argument("--seed", type=int, default=None, help="random seed (library default)")
-    select.add_argument("--out", metavar="PATH", help="report file (.csv or .parquet)")
+    select.add_argument("--cv", type=int, default=5, metavar="K", help="folds per repeat (5)")
+    select.add_argument(
+        "--n-repeats", type=int, default=5, metavar="N", help="repeats of the K folds (5)"
+    )
+    select.add_argument(
+        "--n-jobs", type=int, default=1, metavar="N", help="parallel refits (1; -1: every core)"
+    )
+    select.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    select.add_argument("--out", metavar="PATH", help="full report file (.csv or .parquet)")
 
     bench = commands.add_parser(
         "bench",
@@ -510,12 +520,25 @@ def _write_csv(frame: Any, out: Path) -> None:
         raise
 
 
-def _select(args: argparse.Namespace) -> int:
-    import importlib
+#: The report columns ``shapkit select`` prints (the full report goes to ``--out``).
+COMPACT_COLUMNS = ["rank", "mean_abs_shap", "ci_low", "ci_high", "q_value", "decision", "selected"]
 
+
+def _select(args: argparse.Namespace) -> int:
     _check_seed(args.seed)
+    if args.cv < 2:
+        raise CLIError(f"--cv must be at least 2 folds; got {args.cv}.")
+    if args.n_repeats < 1:
+        raise CLIError(f"--n-repeats must be a positive integer; got {args.n_repeats}.")
+    if args.n_jobs == 0:
+        raise CLIError("--n-jobs must be a non-zero integer (-1: every core).")
+    if not 0 < args.alpha < 1:
+        raise CLIError(f"--alpha must lie between 0 and 1; got {args.alpha}.")
     _check_file(args.model, "model")
     _check_file(args.data, "data")
+    out = Path(args.out) if args.out is not None else None
+    if out is not None and out.is_dir():
+        raise CLIError(f"--out {out} is a directory; the report is a .csv or .parquet file.")
     model = load_model(args.model)
     data = read_table(args.data, "data")
     if args.target not in data.columns:
@@ -525,56 +548,26 @@ def _select(args: argparse.Namespace) -> int:
         )
     X, y = data.drop(columns=[args.target]), data[args.target]
     check_columns(model, X, args.data)
-    select_features = None
-    try:
-        import shapkit
+    import shapkit
 
-        select_features = getattr(shapkit, "select_features", None)
-    except AttributeError:
-        select_features = None
-    if select_features is None:
-        try:
-            select_features = importlib.import_module("shapkit.selection").select_features
-        except (ImportError, AttributeError):
-            select_features = None
-    if select_features is None:
-        raise CLIError(
-            "feature selection is unavailable in this shapkit installation "
-            "(shapkit.select_features not found)."
-        )
-    kwargs = {name: getattr(args, name) for name in ("strategy", "select", "alpha", "seed")}
-    kwargs = {name: value for name, value in kwargs.items() if value is not None}
-    result = select_features(model, X, y, **kwargs)
-    report = _report_frame(result)
-    if args.out is None:
-        print(report.to_string() if hasattr(report, "to_string") else report)
-        return 0
-    out = Path(args.out)
-    if out.suffix.lower() in (".parquet", ".pq"):
-        report.to_parquet(out)
-    else:
-        report.to_csv(out, index=True)
-    print(f"shapkit select: report -> {out}", file=sys.stderr)
+    report = shapkit.select_features(
+        model, X, y, strategy=args.strategy, select=args.select, alpha=args.alpha,
+        cv=args.cv, n_repeats=args.n_repeats, n_jobs=args.n_jobs, seed=args.seed,
+    )  # fmt: skip
+    selected = [str(name) for name in report.index[report["selected"].astype(bool)]]
+    print(
+        f"shapkit select: {len(selected)} of {len(report)} features selected "
+        f"({args.strategy}): {', '.join(selected) if selected else 'none'}"
+    )
+    columns = [c for c in COMPACT_COLUMNS if c in report.columns]
+    print(report[columns].to_string(float_format=lambda v: f"{v:.4g}"))
+    if out is not None:
+        if out.suffix.lower() in (".parquet", ".pq"):
+            report.to_parquet(out)
+        else:
+            report.to_csv(out, index=True)
+        print(f"shapkit select: full report -> {out}", file=sys.stderr)
     return 0
-
-
-def _report_frame(result: Any) -> Any:
-    """A DataFrame from whatever select_features returns (a frame, or an object with
-    ``report``/``to_frame``/``ranking``)."""
-    import pandas as pd
-
-    if isinstance(result, pd.DataFrame):
-        return result
-    for name in ("report", "to_frame", "ranking", "ranking_"):
-        attribute = getattr(result, name, None)
-        value = attribute() if callable(attribute) else attribute
-        if isinstance(value, pd.DataFrame):
-            return value
-        if isinstance(value, pd.Series):
-            return value.to_frame()
-    if isinstance(result, pd.Series):
-        return result.to_frame()
-    return pd.DataFrame({"selected": list(result)})
 
 
 def _bench(args: argparse.Namespace) -> int:

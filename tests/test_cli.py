@@ -118,46 +118,73 @@ def test_explain_torch_models(files, kind, capsys):
     np.testing.assert_allclose(frame["base_value"] + shap, frame["prediction"], atol=1e-5)
 
 
-def test_select_writes_the_report(files, monkeypatch, capsys):
+def test_select_passes_its_options_and_prints_the_selection(files, monkeypatch, capsys):
+    """--strategy, --select, --alpha, --cv, --n-repeats, --n-jobs and --seed reach
+    select_features; stdout is the selected features and a compact table, --out the
+    full report."""
     calls = []
 
     def fake_select(model, X, y, **kwargs):
         calls.append((list(X.columns), y.name, kwargs))
-        return pd.DataFrame({"selected": [True] * X.shape[1]}, index=list(X.columns))
+        report = pd.DataFrame(
+            {"rank": [1, 2, 3, 4, 5], "mean_abs_shap": [5.0, 4.0, 3.0, 2.0, 1.0],
+             "ci_low": 0.5, "ci_high": 6.0, "p_value_probe": 0.01, "q_value": 0.02,
+             "decision": "accept", "selected": [True, True, False, False, False]},
+            index=list(X.columns),
+        )  # fmt: skip
+        return report
 
-    monkeypatch.setattr(shapkit, "select_features", fake_select, raising=False)
+    monkeypatch.setattr(shapkit, "select_features", fake_select)
     out = files / "report.csv"
     args = ["select", "--model", str(files / "model.joblib"), "--data",
-            str(files / "labelled.csv"), "--target", "target", "--strategy", "m",
-            "--select", "fdr", "--alpha", "0.1", "--out", str(out)]  # fmt: skip
+            str(files / "labelled.csv"), "--target", "target", "--strategy", "rfe",
+            "--select", "fdr", "--alpha", "0.1", "--cv", "3", "--n-repeats", "2",
+            "--n-jobs", "2", "--seed", "7", "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     assert calls == [(["age", "sex", "bmi", "bp", "s1"], "target",
-                      {"strategy": "m", "select": "fdr", "alpha": 0.1})]  # fmt: skip
-    assert pd.read_csv(out, index_col=0)["selected"].all()
+                      {"strategy": "rfe", "select": "fdr", "alpha": 0.1, "cv": 3,
+                       "n_repeats": 2, "n_jobs": 2, "seed": 7})]  # fmt: skip
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "shapkit select: 2 of 5 features selected (rfe): age, sex"
+    assert printed[1].split() == [
+        "rank", "mean_abs_shap", "ci_low", "ci_high", "q_value", "decision", "selected"
+    ]  # fmt: skip
+    assert "p_value_probe" not in "\n".join(printed)  # in the full report only
+    full = pd.read_csv(out, index_col=0)
+    assert "p_value_probe" in full.columns and full["selected"].sum() == 2
 
 
 def test_select_with_the_library(files, capsys):
-    select_features = getattr(shapkit, "select_features", None)
-    if select_features is None:
-        pytest.skip("shapkit.select_features is not available")
-    out = files / "real_report.csv"
+    out = files / "real_report.parquet"
     args = ["select", "--model", str(files / "model.joblib"), "--data",
             str(files / "labelled.csv"), "--target", "target", "--strategy", "rank",
-            "--seed", "0", "--out", str(out)]  # fmt: skip
+            "--cv", "2", "--n-repeats", "1", "--out", str(out)]  # fmt: skip
     assert main(args) == 0, capsys.readouterr().err
-    assert len(pd.read_csv(out)) == 5
-    capsys.readouterr()
-    assert main([*args[:-4], "--strategy", "nonsense"]) != 0
-    _one_line_error(capsys, "select", "nonsense")
+    report = pd.read_parquet(out)
+    assert len(report) == 5 and list(report["rank"]) == [1, 2, 3, 4, 5]
+    selected = report.index[report["selected"]].tolist()
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == (
+        f"shapkit select: {len(selected)} of 5 features selected (rank): "
+        + (", ".join(selected) or "none")
+    )
 
 
-def test_select_unavailable(files, monkeypatch, capsys):
-    monkeypatch.setattr(shapkit, "select_features", None, raising=False)
-    monkeypatch.setitem(sys.modules, "shapkit.selection", None)
+@pytest.mark.parametrize(
+    "option, value, fragment",
+    [("--cv", "1", "--cv must be at least 2"), ("--n-repeats", "0", "--n-repeats"),
+     ("--n-jobs", "0", "--n-jobs"), ("--alpha", "1.5", "--alpha")],
+)  # fmt: skip
+def test_select_bad_options_are_one_line_errors(files, capsys, option, value, fragment):
     args = ["select", "--model", str(files / "model.joblib"), "--data",
-            str(files / "labelled.csv"), "--target", "target"]  # fmt: skip
+            str(files / "labelled.csv"), "--target", "target", option, value]  # fmt: skip
     assert main(args) == 2
-    _one_line_error(capsys, "select", "unavailable")
+    _one_line_error(capsys, "select", fragment)
+    with pytest.raises(SystemExit) as exit_info:  # argparse: the usage, then the error
+        main([*args[:-2], "--strategy", "nonsense"])
+    assert exit_info.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("shapkit select: error: argument --strategy: invalid choice")
 
 
 def test_bench(monkeypatch, capsys):
