@@ -75,9 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
             "label), base_value, shap_value:<feature>..., std_error:<feature>..., "
             "prediction, n_evals (with ':<output>' suffixes for multi-output models). "
             "--out is a Parquet dataset directory (part-NNNNNN.parquet files plus "
-            "_manifest.json), or a .csv file (its parts then live in OUT.parts/). Chunks "
-            "are written as they finish; rerunning the same command after an interruption "
-            "skips the finished chunks (resume) and gives the same values. Worker processes: "
+            "_manifest.json), or a .csv file (its parts live in OUT.parts/ until the CSV is "
+            "written, then they are deleted). Chunks are written as they finish; rerunning "
+            "the same command after an interruption skips the finished chunks (resume) and "
+            "gives the same values. Worker processes: "
             "--n-jobs."
         ),
         epilog=TRUST_WARNING,
@@ -458,6 +459,7 @@ def _explain(args: argparse.Namespace) -> int:
         explain_to_dataset,
         file_digest,
         read_dataset,
+        remove_run,
     )
     from .explainer import Explainer
 
@@ -495,8 +497,15 @@ def _explain(args: argparse.Namespace) -> int:
         NotADirectoryError,
     ) as error:
         raise CLIError(str(error)) from error
-    if to_csv:  # from the verified dataset of this run only
+    if to_csv:  # from the verified dataset of this run only; then its parts go
         _write_csv(read_dataset(directory, key=summary["key"]), out)
+        left = remove_run(directory)
+        if left:
+            print(
+                f"shapkit: note: {directory} was kept: it holds files shapkit did not "
+                f"write ({', '.join(left[:5])}).",
+                file=sys.stderr,
+            )
     reused = f" ({summary['reused']} reused from an earlier run)" if summary["reused"] else ""
     print(
         f"shapkit explain: {len(data)} rows, {summary['n_chunks']} chunks{reused}, "

@@ -370,11 +370,32 @@ def test_success_only_after_every_part_verifies(files, monkeypatch, capsys):
     monkeypatch.setattr(resumable, "write_part", real)
     assert main(_args(files, out)) == 0
     assert "(11 reused from an earlier run), verified ->" in _error(capsys)
-    expected = read_dataset(parts)
+    assert not parts.exists()  # the parts go once the CSV is written
+    fresh = files / "verified_fresh"
+    assert main(_args(files, fresh)) == 0  # the same run as a Parquet dataset
+    expected = read_dataset(fresh)
     assert len(expected) == 48
     np.testing.assert_array_equal(pd.read_csv(out).to_numpy(), expected.to_numpy())
+
+
+def test_remove_run_deletes_only_shapkits_files(files):
+    data = pd.read_csv(files / "data.csv")
+    out = files / "to_remove"
+    explain_to_dataset(_api_run(data), data, out, budget=20, chunk_size=16)
+    (out / "notes.txt").write_text("mine")
+    assert resumable.remove_run(out) == ["notes.txt"]
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]  # parts and manifest gone
+    (out / "notes.txt").unlink()
+    assert resumable.remove_run(out) == [] and not out.exists()
+
+
+def test_read_dataset_refuses_another_runs_key(files):
+    data = pd.read_csv(files / "data.csv")
+    out = files / "keyed"
+    summary = explain_to_dataset(_api_run(data), data, out, budget=20, chunk_size=16)
+    assert len(read_dataset(out, key=summary["key"])) == len(data)
     with pytest.raises(RunMismatchError, match="now holds another run"):
-        read_dataset(parts, key="0" * 64)
+        read_dataset(out, key="0" * 64)
 
 
 def test_n_jobs_with_an_unpicklable_model_fails_before_any_work(files, capsys):

@@ -605,6 +605,36 @@ def _verify_run(directory: Path, manifest: dict[str, Any]) -> None:
 _LABEL_TYPES = (str, bool, int, float, np.bool_, np.integer, np.floating, datetime.date)
 
 
+def remove_run(directory: str | Path) -> list[str]:
+    """Delete a finished run's files (its parts, manifest and temporaries, one by one,
+    under the run's lock) and then the directory itself; returns the names of the files
+    shapkit did not write, which are left in place with the directory (empty when it is
+    gone). The command line calls this once a ``.csv`` output has been written from the
+    verified parts in ``OUT.parts/``.
+
+    Raises :class:`RunLockedError` while another run holds the directory and
+    :class:`ManifestError` for a damaged manifest (nothing is deleted then).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "run"
+    >>> folder.mkdir()
+    >>> remove_run(folder), folder.exists()
+    ([], False)
+    """
+    directory = Path(directory)
+    with RunLock(directory):
+        manifest = _load_manifest(directory)
+        ours, foreign = _scan(directory, manifest)
+        for path in ours:
+            path.unlink(missing_ok=True)
+    if not foreign:
+        with contextlib.suppress(OSError):  # a file that appeared meanwhile: keep it all
+            directory.rmdir()
+    return foreign
+
+
 def storable_labels(X: Any, name: str = "X") -> np.ndarray:
     """X's index labels (row numbers for an ndarray) as stored in the ``row`` column,
     one type for all chunks; ``ValueError`` saying to use ``reset_index`` when they
