@@ -18,6 +18,7 @@ from .execution.local import resolve_n_jobs, run
 from .execution.spark import explain_spark, is_spark_frame
 from .explanation import Explanation
 from .games import CALL_BYTES, DEFAULT_MAX_ROWS, MIN_ROWS_PER_CALL
+from .models.sklearn import describe_model
 from .rows import RowJob, RowValues
 from .tabular import (
     DEFAULT_BACKGROUND_SIZE,
@@ -307,7 +308,7 @@ class Explainer:
                 "n_rows": X.shape[0],
                 "max_rows": self.max_rows,
                 "seed": self.seed,
-                "model": _model_name(self.model),
+                "model": describe_model(self.model),
             },
             background=_as_frame(job.background, job.column_names, self.feature_names),
         )
@@ -318,11 +319,6 @@ def _nbytes(data: np.ndarray | pd.DataFrame) -> int:
     if isinstance(data, pd.DataFrame):
         return int(data.memory_usage(index=True, deep=False).sum())
     return int(data.nbytes)
-
-
-def _model_name(model: Any) -> str:
-    """The class name of the model as given."""
-    return type(model).__name__
 
 
 def _as_frame(

@@ -352,3 +352,28 @@ def test_report_outputs_are_labels(tmp_path, monkeypatch):
         shapkit.report(expl, tmp_path / "zero.html", outputs=[0])
     by_position = shapkit.report(expl.output_at([0, 2]), tmp_path / "pos.html").read_text()
     assert "<h3>Output 1</h3>" in by_position and "<h3>Output 3</h3>" in by_position
+
+
+def test_model_row_shows_the_pipeline_steps(tmp_path):
+    """The report's "Model" row spells out a Pipeline's steps and a ColumnTransformer's
+    transformers, not just "Pipeline"."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=60), "c": rng.choice(["x", "y"], size=60)})
+    y = (X["a"] + (X["c"] == "x") > 0.5).astype(int)
+    columns = ColumnTransformer(
+        [("cat", OneHotEncoder(), ["c"]), ("num", StandardScaler(), ["a"])]
+    )
+    model = make_pipeline(columns, LogisticRegression()).fit(X, y)
+    expl = shapkit.explain(model, X.iloc[:3], background=X.iloc[:20], seed=0)
+    described = (
+        "Pipeline(ColumnTransformer(cat: OneHotEncoder, num: StandardScaler) "
+        "-> LogisticRegression)"
+    )
+    assert expl.settings["model"] == described
+    path = shapkit.report(expl[:, :, 1], tmp_path / "pipeline.html")
+    assert f"<tr><td>Model</td><td>{html.escape(described)}</td></tr>" in path.read_text()

@@ -90,6 +90,37 @@ def is_classifier_model(estimator: Any) -> bool:
     return hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_")
 
 
+def describe_model(model: Any) -> str:
+    """The model's class name, with the steps of a Pipeline and the transformers of a
+    ColumnTransformer spelled out (``"passthrough"`` and ``"drop"`` as such); what the
+    reports show in their "Model" row.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> describe_model(make_pipeline(StandardScaler(), LogisticRegression()))
+    'Pipeline(StandardScaler -> LogisticRegression)'
+    """
+    if isinstance(model, str):
+        return model
+    steps = getattr(model, "steps", None)
+    if isinstance(steps, list) and all(isinstance(s, tuple) and len(s) == 2 for s in steps):
+        shown = [describe_model(step) for _, step in steps if step is not None]
+        return f"{type(model).__name__}({' -> '.join(shown)})"
+    transformers = getattr(model, "transformers", None)
+    if isinstance(transformers, list) and all(
+        isinstance(t, tuple) and len(t) >= 2 for t in transformers
+    ):
+        shown = [f"{t[0]}: {describe_model(t[1])}" for t in transformers]
+        remainder = getattr(model, "remainder", "drop")
+        if remainder != "drop":
+            shown.append(f"remainder: {describe_model(remainder)}")
+        return f"{type(model).__name__}({', '.join(shown)})"
+    return type(model).__name__
+
+
 class SklearnModel:
     """Calls a scikit-learn estimator or Pipeline in the requested output space.
 
