@@ -120,6 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("--seed", type=int, default=0, help="random seed (0)")
     explain.add_argument(
+        "--groups",
+        metavar="FILE.json",
+        help='players made of several columns: a JSON object {"group": ["col", ...], ...}; '
+        "columns in no group stay players of their own",
+    )
+    explain.add_argument(
+        "--report",
+        metavar="FILE.html",
+        help="also write the HTML report of the values (shapkit.report) to this file",
+    )
+    explain.add_argument(
         "--overwrite",
         action="store_true",
         help="replace a run with other arguments found at --out (deletes only shapkit's own "
@@ -423,6 +434,9 @@ def _explain(args: argparse.Namespace) -> int:
     if args.background_size < 1:
         raise CLIError(f"--background-size must be positive; got {args.background_size}.")
     _check_seed(args.seed)
+    groups = _read_groups(args.groups) if args.groups is not None else None
+    if args.report is not None and Path(args.report).is_dir():
+        raise CLIError(f"--report {args.report} is a directory; give an .html file name.")
     out = Path(args.out)
     to_csv = out.suffix.lower() == ".csv"
     directory = out.with_name(out.name + ".parts") if to_csv else out
@@ -470,6 +484,7 @@ def _explain(args: argparse.Namespace) -> int:
         output=args.output,
         seed=args.seed,
         n_jobs=args.n_jobs,
+        groups=groups,
     )
     try:
         summary = explain_to_dataset(
@@ -497,8 +512,18 @@ def _explain(args: argparse.Namespace) -> int:
         NotADirectoryError,
     ) as error:
         raise CLIError(str(error)) from error
-    if to_csv:  # from the verified dataset of this run only; then its parts go
-        _write_csv(read_dataset(directory, key=summary["key"]), out)
+    if to_csv or args.report is not None:  # from the verified dataset of this run only
+        values = read_dataset(directory, key=summary["key"])
+    if args.report is not None:
+        from .reports.html import report
+
+        expl = explainer.explanation_from_frame(
+            data, values.drop(columns="row"), budget=args.budget, tol=args.tol
+        )
+        report(expl, args.report)
+        print(f"shapkit explain: report -> {args.report}", file=sys.stderr)
+    if to_csv:  # then the parts go
+        _write_csv(values, out)
         left = remove_run(directory)
         if left:
             print(
@@ -513,6 +538,33 @@ def _explain(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _read_groups(path: str) -> dict[str, list[str]]:
+    """The ``--groups`` file: a JSON object of group name -> column names (or one name)."""
+    import json
+
+    _check_file(path, "groups")
+    try:
+        groups = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CLIError(f"--groups {path} is not valid JSON ({error}).") from error
+    if not isinstance(groups, dict) or not groups:
+        raise CLIError(
+            f'--groups {path} must hold a non-empty JSON object {{"group": ["column", ...]}}; '
+            f"got {type(groups).__name__}."
+        )
+    for name, columns in groups.items():
+        if isinstance(columns, str):
+            groups[name] = [columns]
+        elif not (
+            isinstance(columns, list) and columns and all(isinstance(c, str) for c in columns)
+        ):
+            raise CLIError(
+                f"--groups {path}: group {name!r} must be a column name or a non-empty list "
+                f"of column names; got {json.dumps(columns)}."
+            )
+    return groups
 
 
 def _write_csv(frame: Any, out: Path) -> None:

@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["explanation_frame", "flat_frame", "labelled_names", "value_columns", "value_names"]
+__all__ = [
+    "explanation_frame",
+    "flat_frame",
+    "labelled_names",
+    "unflatten",
+    "value_columns",
+    "value_names",
+]
 
 
 def labelled_names(prefix: str, labels: Sequence[Any]) -> list[str]:
@@ -112,3 +119,46 @@ def explanation_frame(expl: Any) -> pd.DataFrame:
         expl.values, expl.std_errors, expl.base_values, expl.predictions, expl.n_evals,
         list(expl.output_names), list(expl.feature_names), expl.data.index,
     )  # fmt: skip
+
+
+def unflatten(
+    frame: pd.DataFrame, player_names: Sequence[Any], output_names: Sequence[Any]
+) -> dict[str, np.ndarray]:
+    """The arrays of a flat table (the inverse of :func:`flat_frame`): ``values`` and
+    ``std_errors`` ``(n, d, k)``, ``base_values`` and ``predictions`` ``(n, k)`` and
+    ``n_evals`` ``(n,)``, for the players and the model's outputs (``k`` of them; a table
+    of one output has no suffixes).
+
+    Raises ``ValueError`` naming the missing columns when the table was written for other
+    players or outputs.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> table = pd.DataFrame({"base_value": [1.0], "shap_value:a": [2.0],
+    ...                       "std_error:a": [0.0], "prediction": [3.0], "n_evals": [2]})
+    >>> unflatten(table, ["a"], ["prediction"])["values"]
+    array([[[2.]]])
+    """
+    n, d, k = len(frame), len(player_names), max(len(output_names), 1)
+    columns = value_columns(player_names, output_names, k)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        shown = ", ".join(repr(c) for c in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise ValueError(
+            f"The table lacks the columns {shown}{more} of players {list(player_names)[:8]} "
+            f"and outputs {list(output_names)[:8]}: it was written for another model, other "
+            f"groups or other columns."
+        )
+
+    def block(start: int, width: int) -> np.ndarray:
+        return frame[columns[start : start + width]].to_numpy(dtype=np.float64)
+
+    return {
+        "base_values": block(0, k),
+        "values": block(k, d * k).reshape(n, d, k),
+        "std_errors": block(k + d * k, d * k).reshape(n, d, k),
+        "predictions": block(k + 2 * d * k, k),
+        "n_evals": frame["n_evals"].to_numpy(dtype=np.int64),
+    }

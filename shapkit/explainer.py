@@ -11,6 +11,7 @@ import pandas as pd
 
 from ._validation import check_budget, check_positive_int, check_seed, check_tol
 from .closed_form import as_tree_aware_model, closed_form_for, tree_form_for
+from .columns import unflatten
 from .cost import check_feasible, estimate_cost
 from .estimators import ALL_METHODS, Estimator, get_estimator, resolve_tol
 from .execution.dask import explain_dask, is_dask_frame
@@ -176,6 +177,57 @@ class Explainer:
         if self.backend == "dask" or is_dask_frame(X):
             return explain_dask(self, X, budget=budget, tol=tol)
         return self._explain(check_tabular(X, "X"), budget, tol)
+
+    def explanation_from_frame(
+        self, X: Any, frame: pd.DataFrame, *, budget: int | None = None, tol: float | None = None
+    ) -> Explanation:
+        """The :class:`~shapkit.Explanation` of ``X`` from its flat table of values: what
+        a Dask or Spark run returns, ``shapkit explain`` writes, or
+        :func:`shapkit.execution.resumable.read_dataset` reads (row ``j`` of ``frame``
+        holds row ``j`` of ``X``; a ``row`` or key column is ignored). ``budget`` and
+        ``tol`` are those of the run, recorded in ``settings``. The plots and reports
+        then work as after a local run; ``method`` is the one the run resolved to (the
+        table does not say which rows a sampler enumerated).
+
+        Raises ``ValueError`` when ``frame`` has another number of rows than ``X`` or
+        lacks the columns of this explainer's players and the model's outputs.
+
+        Examples
+        --------
+        >>> import numpy as np, shapkit
+        >>> from shapkit.columns import explanation_frame
+        >>> X = np.random.default_rng(0).normal(size=(20, 3))
+        >>> explainer = shapkit.Explainer(lambda Z: Z.sum(1), X, seed=0)
+        >>> table = explanation_frame(explainer(X[:2]))
+        >>> rebuilt = explainer.explanation_from_frame(X[:2], table)
+        >>> bool(np.array_equal(rebuilt.values, explainer(X[:2]).values))
+        True
+        """
+        budget, tol = check_budget(budget), check_tol(tol)
+        X = check_tabular(X, "X")
+        if len(frame) != X.shape[0]:
+            raise ValueError(
+                f"The table has {len(frame)} rows but X has {X.shape[0]}: pass the rows "
+                f"the table was computed for, in its order."
+            )
+        job = self._job(X, budget, tol)
+        if job.closed_form is not None:
+            output_names = list(job.closed_form.output_names)
+        else:
+            first = (
+                job.background[:1]
+                if isinstance(job.background, np.ndarray)
+                else (job.background.iloc[:1])
+            )
+            k = job.model.predict(first).shape[1]
+            output_names = list(job.model.output_names) or list(range(k))
+        arrays = unflatten(frame, job.player_names, output_names)
+        rows = RowValues(
+            output_names=output_names,
+            methods=np.full(X.shape[0], job.method, dtype=object),
+            **arrays,
+        )
+        return self._explanation(job, X, rows)
 
     def row_job(self, X: Any, *, budget: int | None = None, tol: float | None = None) -> RowJob:
         """The picklable recipe that explains any chunk of rows like ``X`` (its columns

@@ -62,7 +62,7 @@ def test_help_documents_everything(capsys):
     out = capsys.readouterr().out
     for option in ("--model", "--data", "--background", "--method", "--budget", "--tol",
                    "--output", "--n-jobs", "--out", "--chunk-size", "--seed", ".pt2",
-                   "TorchScript", "trust", "resume"):  # fmt: skip
+                   "TorchScript", "trust", "resume", "--groups", "--report"):  # fmt: skip
         assert option in " ".join(out.split()), option
 
 
@@ -84,6 +84,57 @@ def test_explain_csv_and_parquet_match_the_api(files, capsys):
     from_csv = pd.read_csv(files / "v.csv")
     np.testing.assert_allclose(from_csv.to_numpy(float), expected.to_numpy(float), rtol=1e-12)
     pd.testing.assert_frame_equal(pd.read_parquet(files / "v_dir"), expected, check_exact=True)
+
+
+def test_explain_groups_and_report_match_the_api(files, capsys):
+    """--groups FILE.json makes players of column groups, as Explainer(groups=) does, and
+    --report writes the HTML report of the run's values: the Explanation it is drawn
+    from equals the API's, value for value."""
+    import json
+
+    groups = files / "groups.json"
+    groups.write_text(json.dumps({"body": ["bmi", "bp"], "who": ["age", "sex"]}))
+    out, page = files / "grouped.csv", files / "grouped.html"
+    args = ["explain", "--model", str(files / "model.joblib"), "--data",
+            str(files / "data.csv"), "--method", "kernel", "--budget", "16", "--seed", "2",
+            "--groups", str(groups), "--report", str(page), "--out", str(out)]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
+    assert f"report -> {page}" in capsys.readouterr().err
+    data = pd.read_csv(files / "data.csv")
+    from shapkit.tabular import sample_background
+
+    explainer = Explainer(
+        joblib.load(files / "model.joblib"), sample_background(data, 100, 2), method="kernel",
+        seed=2, groups={"body": ["bmi", "bp"], "who": ["age", "sex"]},
+    )  # fmt: skip
+    expected = explainer(data, budget=16)
+    assert expected.feature_names == ["who", "body", "s1"]
+    written = pd.read_csv(out)
+    assert [c for c in written.columns if c.startswith("shap_value:")] == [
+        "shap_value:who", "shap_value:body", "shap_value:s1"
+    ]  # fmt: skip
+    rebuilt = explainer.explanation_from_frame(data, written.drop(columns="row"), budget=16)
+    np.testing.assert_allclose(rebuilt.values, expected.values, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(rebuilt.std_errors, expected.std_errors, rtol=1e-12)
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "body" in text and "who" in text
+    assert text.count("data:image/png;base64,") >= 3
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [("not json", "is not valid JSON"), ("[1, 2]", "must hold a non-empty JSON object"),
+     ('{"g": []}', "group 'g' must be a column name or a non-empty list"),
+     ('{"g": ["nope"]}', "nope")],
+)  # fmt: skip
+def test_explain_bad_groups_file(files, capsys, content, fragment):
+    groups = files / "bad_groups.json"
+    groups.write_text(content)
+    args = ["explain", "--model", str(files / "model.joblib"), "--data",
+            str(files / "data.csv"), "--groups", str(groups),
+            "--out", str(files / "bad_groups_out")]  # fmt: skip
+    assert main(args) != 0
+    _one_line_error(capsys, "explain", fragment)
 
 
 def test_explain_background_file(files):
