@@ -335,7 +335,7 @@ def test_every_plot_draws_names_as_they_are(tricky):
     assert tricky.feature_names == [TRICKY[0], GROUP, TRICKY[3]]
     assert tricky.output_names == OUTPUTS
     features = tricky.feature_names
-    _drawn_literally(plots.bar(tricky), [*features, *OUTPUTS])
+    _drawn_literally(plots.bar(tricky, all_outputs=True), [*features, *OUTPUTS])
     drawn = _drawn_literally(plots.bar(tricky, output=OUTPUTS[0]), features)
     assert f"output: {OUTPUTS[0]}" in drawn
     drawn = _drawn_literally(plots.bar(tricky, aggregate=True), features)

@@ -255,12 +255,20 @@ def test_report_single_output(tmp_path):
 
 
 def test_report_multi_output_and_output_choice(tmp_path):
+    """Two mirrored outputs (a binary classifier's): the report shows the second one by
+    default, both with all_outputs=True; outputs= picks any."""
     values = np.stack([VALUES, -VALUES], axis=2)
     expl = small_explanation(values, np.stack([ERRORS, ERRORS], axis=2))
-    text = _check_report(shapkit.report(expl, tmp_path / "all.html"), 1 + 2 + 4)
+    from shapkit.reports.summary import mirrored_outputs
+
+    assert mirrored_outputs(expl)
+    text = _check_report(shapkit.report(expl, tmp_path / "all.html", all_outputs=True), 1 + 2 + 4)
     assert "Output low" in text and "Output high" in text
-    one = _check_report(shapkit.report(expl, tmp_path / "one.html", outputs=["high"]), 4)
-    assert "Output low" not in one
+    default = _check_report(shapkit.report(expl, tmp_path / "default.html"), 4)
+    assert "Output low" not in default and "Output high" not in default  # one output
+    assert "<td>Outputs</td><td>high" in default
+    one = _check_report(shapkit.report(expl, tmp_path / "one.html", outputs=["low"]), 4)
+    assert "<td>Outputs</td><td>low" in one
 
 
 def test_report_of_an_exact_explanation_and_one_row(tmp_path):
@@ -281,7 +289,9 @@ def test_report_with_math_and_markup_in_names(tmp_path):
     expl.player_columns = {names[0]: [names[0]], names[1]: [names[1]],
                            "g $\\frac{1}$": names[2:]}  # fmt: skip
     expl.output_names = ["out $1$", "$\\sqrt$"]
-    text = _check_report(shapkit.report(expl, tmp_path / "math.html"), 1 + 2 + 4)
+    text = _check_report(
+        shapkit.report(expl, tmp_path / "math.html", all_outputs=True), 1 + 2 + 4
+    )
     for name in [*expl.feature_names, *expl.output_names, names[2]]:
         assert html.escape(name, quote=True) in text
     assert "50%_$ &lt;b&gt;&amp;" in text and "<b>&" not in text
@@ -377,3 +387,36 @@ def test_model_row_shows_the_pipeline_steps(tmp_path):
     assert expl.settings["model"] == described
     path = shapkit.report(expl[:, :, 1], tmp_path / "pipeline.html")
     assert f"<tr><td>Model</td><td>{html.escape(described)}</td></tr>" in path.read_text()
+
+
+def test_binary_classifiers_default_to_the_positive_class():
+    """A binary classifier's probabilities mirror each other: summary and bar show
+    classes_[1] by default (all_outputs=True: both); the Explanation keeps both;
+    multi-class and unmirrored two-output models keep every output."""
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    from shapkit.reports.summary import mirrored_outputs
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(80, 3)), columns=["a", "b", "c"])
+    labels = np.where(X["a"] + 0.5 * X["b"] > 0, "yes", "no")
+    expl = shapkit.explain(LogisticRegression().fit(X, labels), X.iloc[:6], background=X)
+    assert expl.output_names == ["no", "yes"] and mirrored_outputs(expl)
+    table = shapkit.summary(expl)
+    assert table.index.nlevels == 1 and table.attrs["outputs"] == ["yes"]
+    pd.testing.assert_frame_equal(table, shapkit.summary(expl, output="yes"))
+    both = shapkit.summary(expl, all_outputs=True)
+    assert both.index.get_level_values("output").unique().tolist() == ["no", "yes"]
+    drawn = [t.get_text() for t in shapkit.plots.bar(expl).get_legend_handles_labels()[1]]
+    assert drawn == []  # one output: no legend of outputs
+    drawn = shapkit.plots.bar(expl, all_outputs=True).get_legend_handles_labels()[1]
+    assert [str(t) for t in drawn] == ["no", "yes"]
+
+    three = np.digitize(X["a"], [-0.5, 0.5])
+    multi = shapkit.explain(LogisticRegression().fit(X, three), X.iloc[:6], background=X)
+    assert not mirrored_outputs(multi)
+    assert shapkit.summary(multi).attrs["outputs"] == [0, 1, 2]
+    targets = np.column_stack([X["a"] + X["b"], 1.0 - X["a"]])
+    two = shapkit.explain(LinearRegression().fit(X, targets), X.iloc[:6], background=X)
+    assert not mirrored_outputs(two)  # values not mirrored: both stay
+    assert len(shapkit.summary(two).attrs["outputs"]) == 2

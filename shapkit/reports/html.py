@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_level
-from .summary import summary
+from .summary import mirrored_outputs, summary
 
 if TYPE_CHECKING:
     from ..explanation import Explanation
@@ -62,6 +62,7 @@ def report(
     *,
     title: str | None = None,
     outputs: list[Any] | None = None,
+    all_outputs: bool = False,
     max_outputs: int = 10,
     max_features: int = 12,
     level: float = 0.95,
@@ -86,6 +87,10 @@ def report(
         The outputs of a multi-output explanation to report, by label (an int is a
         label, never a position). To choose by position, report
         ``explanation.output_at([0, 2])``.
+    all_outputs : bool
+        A binary classifier's two probability outputs mirror each other, and by default
+        the report shows the positive class only (the second output,
+        :func:`shapkit.reports.summary.mirrored_outputs`); True shows both.
     max_outputs : int
         Without ``outputs=``, a multi-output explanation with more outputs than this is
         reported on the ``max_outputs`` outputs with the largest mean |value| (summed
@@ -118,7 +123,9 @@ def report(
     plots.check_count(max_features, "max_features", "draw at least 1 feature", 12)
     level = check_level(level)
     with plots.detached_figures():
-        document = _document(explanation, title, outputs, max_outputs, max_features, level, plots)
+        document = _document(
+            explanation, title, outputs, all_outputs, max_outputs, max_features, level, plots
+        )
     path = Path(path)
     path.write_text(document, encoding="utf-8")
     return path
@@ -128,6 +135,7 @@ def _document(
     explanation: Explanation,
     title: str | None,
     outputs: list[Any] | None,
+    all_outputs: bool,
     max_outputs: int,
     max_features: int,
     level: float,
@@ -143,6 +151,8 @@ def _document(
         if isinstance(outputs, (str, tuple)) or not hasattr(outputs, "__iter__"):
             outputs = [outputs]  # one label
         expl = expl[:, :, list(outputs)]
+    elif not all_outputs and mirrored_outputs(expl):
+        expl = expl.output_at(1)
     elif expl.is_multi_output:
         shown = plots.top_outputs(expl, max_outputs)
         if shown.size < expl.values.shape[2]:
@@ -188,8 +198,9 @@ def _document(
 
     parts.append('<section id="importance"><h2>Mean |Shapley value|</h2>')
     ax = plots.bar(
-        expl, max_features=max_features, max_outputs=max(len(output_names), 1), level=level
-    )
+        expl, max_features=max_features, max_outputs=max(len(output_names), 1), level=level,
+        all_outputs=True,  # the outputs chosen above
+    )  # fmt: skip
     parts.append(
         figure_html(
             ax,

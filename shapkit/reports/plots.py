@@ -32,7 +32,7 @@ import pandas as pd
 
 from .._labels import label_positions, output_index, preview, same_label
 from .._validation import check_level
-from .summary import abs_interval, select_output
+from .summary import abs_interval, default_outputs, select_output
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -256,6 +256,7 @@ def bar(
     output: Any = None,
     output_position: int | None = None,
     aggregate: bool = False,
+    all_outputs: bool = False,
     max_outputs: int = MAX_OUTPUTS,
     level: float = 0.95,
     rows: str = "sample",
@@ -270,6 +271,8 @@ def bar(
     for the ``max_outputs`` outputs with the largest mean |value| (summed over
     features; the title says how many were left out), unless ``output=`` (a label) or
     ``output_position=`` picks one, or ``aggregate=True`` sums |values| over all outputs.
+    A binary classifier's mirrored outputs show the positive class only, unless
+    ``all_outputs=True`` (:func:`shapkit.reports.summary.mirrored_outputs`).
 
     Raises
     ------
@@ -295,6 +298,8 @@ def bar(
     expl = explanation
     if output is not None or output_position is not None:
         expl = select_output(expl, output, output_position)
+    elif not (aggregate or all_outputs):
+        expl = default_outputs(expl)
     grouped = expl.is_multi_output and not aggregate
     left_out = 0
     if grouped:

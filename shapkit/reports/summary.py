@@ -46,10 +46,16 @@ def summary(
     output: Any = None,
     output_position: int | None = None,
     aggregate: bool = False,
+    all_outputs: bool = False,
     level: float = 0.95,
     rows: str = "sample",
 ) -> pd.DataFrame:
     """Global importance of each player: mean |value| with its interval, share, sign.
+
+    A binary classifier's two probability outputs mirror each other (``p1 = 1 - p0``, so
+    every value of one is minus the other's): by default only the positive class (the
+    second output, ``classes_[1]``) is summarised, as in every plot and the report
+    (:func:`mirrored_outputs`); ``all_outputs=True`` keeps both.
 
     Parameters
     ----------
@@ -60,6 +66,9 @@ def summary(
         ``output=0`` a KeyError; a bool matches only a bool).
     output_position : int, optional
         Summarise the output at this position instead (0 first, -1 last).
+    all_outputs : bool
+        Keep both outputs of a binary classifier (see above); other explanations keep
+        every output anyway.
     aggregate : bool
         For a multi-output explanation: per row, sum ``|value|`` over the outputs, then
         summarise that (standard errors are summed too, which bounds the noise of the
@@ -116,6 +125,8 @@ def summary(
         if aggregate:
             raise ValueError("Pass either output= (one output) or aggregate=True, not both.")
         expl = select_output(expl, output, output_position)
+    elif not (aggregate or all_outputs):
+        expl = default_outputs(expl)
     n = len(expl)
     if n == 0:
         raise ValueError("The explanation has no rows to summarise.")
@@ -166,6 +177,40 @@ def settings_attrs(expl: Explanation) -> dict[str, Any]:
         "n_rows": len(expl),
         "seed": _plain(settings.get("seed")),
     }
+
+
+def mirrored_outputs(expl: Explanation) -> bool:
+    """True for two outputs that mirror each other: their predictions sum to the same
+    number on every row and each value of one is minus the other's (a binary
+    classifier's probabilities, ``p1 = 1 - p0``; to rounding). One of them says
+    everything; the default views show the second (the positive class).
+
+    Examples
+    --------
+    >>> import numpy as np, shapkit
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X = np.random.default_rng(0).normal(size=(40, 2)); y = X[:, 0] > 0
+    >>> expl = shapkit.explain(LogisticRegression().fit(X, y), X[:3], background=X)
+    >>> mirrored_outputs(expl)
+    True
+    """
+    if not expl.is_multi_output or expl.values.shape[2] != 2 or len(expl) == 0:
+        return False
+    values = expl.values
+    scale = float(np.abs(values).max()) + float(np.abs(expl.predictions).max())
+    tolerance = 1e-9 * max(scale, 1e-300)
+    totals = np.asarray(expl.predictions, dtype=float).sum(axis=1)
+    return bool(
+        np.all(np.isfinite(values))
+        and np.ptp(totals) <= tolerance
+        and np.abs(values[:, :, 0] + values[:, :, 1]).max() <= tolerance
+    )
+
+
+def default_outputs(expl: Explanation) -> Explanation:
+    """The outputs the default views show: the positive class of mirrored outputs
+    (:func:`mirrored_outputs`), else every output."""
+    return expl.output_at(1) if mirrored_outputs(expl) else expl
 
 
 def select_output(
