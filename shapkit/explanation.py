@@ -242,6 +242,101 @@ class Explanation:
             output_names=output_names,
         )
 
+    @property
+    def abs(self) -> Explanation:
+        """The explanation with every value replaced by its magnitude (standard errors,
+        base values and predictions unchanged), as shap's ``.abs``: for rankings such as
+        ``expl.abs.mean(0)``. Its values no longer sum to the prediction.
+
+        Examples
+        --------
+        >>> import numpy as np, shapkit
+        >>> X = np.array([[1.0, 2.0], [0.0, 1.0]])
+        >>> expl = shapkit.explain(lambda Z: Z @ np.array([1.0, -3.0]), X)
+        >>> expl.abs.values.round(6).tolist()
+        [[0.5, 1.5], [0.5, 1.5]]
+        """
+        return replace(self, values=np.abs(self.values))
+
+    def mean(self, axis: int = 0) -> pd.Series | pd.DataFrame:
+        """Mean values over one axis, as pandas.
+
+        ``axis=0``: over rows, one number per player (a Series indexed by player; a
+        DataFrame of players x outputs for several outputs). ``axis=1``: over players,
+        one number per row (indexed like ``data``; rows x outputs for several outputs).
+        ``axis=2`` (several outputs only): over outputs, a DataFrame of rows x players.
+        ``expl.abs.mean(0)`` is the mean |value| per player (:func:`shapkit.summary`
+        adds its interval).
+
+        Raises ``ValueError`` for another axis (or ``axis=2`` with one output) and for an
+        explanation without rows.
+
+        Examples
+        --------
+        >>> import numpy as np, shapkit
+        >>> X = np.array([[1.0, 2.0], [0.0, 1.0]])
+        >>> expl = shapkit.explain(lambda Z: Z @ np.array([1.0, -3.0]), X)
+        >>> expl.abs.mean(0).round(6).to_dict()
+        {'x0': 0.5, 'x1': 1.5}
+        """
+        if isinstance(axis, (bool, np.bool_)) or axis not in (0, 1, 2):
+            raise ValueError(f"axis={axis!r}: 0 (rows), 1 (players) or 2 (outputs).")
+        if axis == 2 and not self.is_multi_output:
+            raise ValueError("axis=2 averages over outputs; this explanation has one output.")
+        if len(self) == 0:
+            raise ValueError("The explanation has no rows to average.")
+        players = pd.Index(list(self.feature_names), name="feature")
+        outputs = pd.Index(list(self.output_names), name="output")
+        rows = self.data.index.copy()
+        means = self.values.mean(axis=axis)
+        if axis == 2:
+            return pd.DataFrame(means, index=rows, columns=players)
+        index = players if axis == 0 else rows
+        if self.is_multi_output:
+            return pd.DataFrame(means, index=index, columns=outputs)
+        return pd.Series(means, index=index, name="mean")
+
+    def cohorts(self, by: Any, *, max_cohorts: int = 10) -> Any:
+        """The rows split into cohorts, each an Explanation, with a summary across them
+        (:class:`shapkit.cohorts.Cohorts`: a mapping of cohort name to Explanation, with
+        ``.summary(**options)`` and ``.sizes()``).
+
+        Parameters
+        ----------
+        by : column name, int or labels
+            A column of ``data``: one cohort per value (``"col = value"``), numeric
+            columns with more than ``max_cohorts`` values cut into quartiles
+            (``"col in (a, b]"``); missing cells form the cohort ``"missing"``. An int
+            ``n``: up to ``n`` cohorts found by a regression tree that splits the rows on
+            their numeric feature values to explain their Shapley values, each named by
+            its conditions (``"bmi <= 0.05 & bp > 0.1"``). A list, array or Series of one
+            label per row: those cohorts.
+        max_cohorts : int
+            Most distinct values of a numeric column kept as cohorts of their own.
+
+        Raises
+        ------
+        KeyError
+            ``by`` names no column (or a group of several columns).
+        ValueError
+            Labels of another length than the rows; ``n`` below 1.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, shapkit
+        >>> X = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "g": ["u", "v", "u", "v"]})
+        >>> expl = shapkit.explain(lambda Z: Z["a"] * (Z["g"] == "u"), X, seed=0)
+        >>> groups = expl.cohorts("g")
+        >>> groups.sizes().to_dict()
+        {'g = u': 2, 'g = v': 2}
+        >>> table = groups.summary(rows="fixed")  # one block of rows per cohort
+        >>> table.index.names, table["rows"].tolist()
+        (FrozenList(['cohort', 'feature']), [2, 2, 2, 2])
+        """
+        from .cohorts import make_cohorts
+
+        return make_cohorts(self, by, max_cohorts)
+
     def columns_of(self, name: Any) -> list[Any]:
         """The data columns of player ``name`` (a group's members, or the column itself).
 
