@@ -412,3 +412,55 @@ def test_plots_module_imports_by_name_without_matplotlib():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "False"]
+
+
+def _drawn_points(ax):
+    return np.vstack([c.get_offsets() for c in ax.collections if len(c.get_offsets())])
+
+
+def test_dependence_draws_missing_x_in_its_own_strip_and_numeric_colour_ticks():
+    """Rows whose x is missing are drawn (not dropped) in a labelled strip left of the
+    axis, at their Shapley values; the colour bar of a numeric colour column has the
+    column's values as ticks."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=160), "b": rng.normal(size=160) * 10 + 50})
+    X.loc[:14, "a"] = np.nan
+    model = lambda Z: 2 * np.nan_to_num(Z["a"].to_numpy()) + 0.1 * Z["b"].to_numpy()  # noqa: E731
+    expl = shapkit.explain(model, X.iloc[:80], background=X.iloc[80:], seed=0)
+    ax = plots.dependence(expl, "a", color="b")
+    points = _drawn_points(ax)
+    assert len(points) == 80  # every row, the 15 with a missing x included
+    missing = np.isnan(expl.data["a"].to_numpy())
+    finite_lo = np.nanmin(expl.data["a"].to_numpy())
+    strip = points[:, 0] < finite_lo
+    assert strip.sum() == missing.sum() == 15
+    np.testing.assert_allclose(np.sort(points[strip, 1]), np.sort(expl.values[missing, 0]))
+    assert [t.get_text() for t in ax.texts] == ["missing\n(15)"]
+    assert all(t > finite_lo - 1e-9 for t in ax.get_xticks())  # no value ticks on the strip
+    colourbar = [a for a in ax.figure.axes if a is not ax][0]
+    low, high = np.nanpercentile(expl.data["b"], [5, 95])
+    np.testing.assert_allclose(colourbar.get_ylim(), (low, high))  # in the column's units
+    shown = [t for t in colourbar.get_yticks() if low <= t <= high]
+    assert len(shown) >= 2 and all(float(t) == round(float(t), 6) for t in shown)
+    assert colourbar.get_ylabel() == "b"
+
+
+def test_dependence_category_labels_are_cut_and_turned_when_long():
+    rng = np.random.default_rng(1)
+    names = ["a very long category name indeed", "another long level name", "short",
+             "fourth level of the factor", "fifth level of the factor"]  # fmt: skip
+    X = pd.DataFrame({"c": rng.choice(names, 90), "b": rng.normal(size=90)})
+    model = lambda Z: (Z["c"] == "short").to_numpy() + Z["b"].to_numpy()  # noqa: E731
+    expl = shapkit.explain(model, X.iloc[:40], background=X.iloc[40:], seed=0)
+    ax = plots.dependence(expl, "c", color=None)
+    labels = ax.get_xticklabels()
+    texts = [t.get_text() for t in labels]
+    cut = "\N{HORIZONTAL ELLIPSIS}"
+    assert texts == [f"a very long categ{cut}", f"another long leve{cut}",
+                     f"fifth level of th{cut}", f"fourth level of t{cut}", "short"]  # fmt: skip
+    assert all(t.get_rotation() == 45 for t in labels)  # 5 long names do not fit flat
+    few = shapkit.explain(
+        lambda Z: (Z["c"] == "u").to_numpy() * 1.0,
+        pd.DataFrame({"c": ["u", "v"] * 10}), seed=0,
+    )  # fmt: skip
+    assert all(t.get_rotation() == 0 for t in plots.dependence(few, "c").get_xticklabels())

@@ -223,25 +223,40 @@ def _colour_values(expl: Explanation, name: Any) -> np.ndarray | None:
 
 
 def _scale(x: np.ndarray) -> np.ndarray | None:
-    ok = ~np.isnan(x)
-    if not ok.any():
+    limits = _colour_limits(x)
+    if limits is None:
+        return None
+    lo, hi = limits
+    if hi <= lo:
+        return np.where(np.isnan(x), np.nan, 0.5)
+    return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+
+
+def _colour_limits(x: np.ndarray) -> tuple[float, float] | None:
+    """The values the colour scale runs between: the 5th and 95th percentiles (the
+    range where those agree); None when every value is missing."""
+    if not (~np.isnan(x)).any():
         return None
     lo, hi = np.nanpercentile(x, [5, 95])
     if hi <= lo:
         lo, hi = np.nanmin(x), np.nanmax(x)
-    if hi <= lo:
-        return np.where(ok, 0.5, np.nan)
-    return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return float(lo), float(hi)
 
 
-def _value_colourbar(ax: Axes, label: str) -> None:
+def _value_colourbar(ax: Axes, label: str, limits: tuple[float, float] | None = None) -> None:
+    """The colour scale of feature values: numeric ticks between ``limits`` (the values
+    the colours run between), or, where every feature has its own scale (the beeswarm),
+    its ends named by percentile."""
     import matplotlib as mpl
 
-    mappable = mpl.cm.ScalarMappable(cmap=VALUE_CMAP, norm=mpl.colors.Normalize(0, 1))
-    bar = ax.figure.colorbar(
-        mappable, ax=ax, ticks=[0, 1], aspect=25, pad=0.02, fraction=0.04, shrink=0.6
-    )
-    bar.ax.set_yticklabels(["low", "high"], **LITERAL)
+    lo, hi = limits if limits is not None else (0.0, 1.0)
+    mappable = mpl.cm.ScalarMappable(cmap=VALUE_CMAP, norm=mpl.colors.Normalize(lo, hi))
+    options: dict[str, Any] = {"aspect": 25, "pad": 0.02, "fraction": 0.04, "shrink": 0.6}
+    if limits is None:
+        bar = ax.figure.colorbar(mappable, ax=ax, ticks=[0, 1], **options)
+        bar.ax.set_yticklabels(["low\n(5th pct)", "high\n(95th pct)"], **LITERAL)
+    else:
+        bar = ax.figure.colorbar(mappable, ax=ax, **options)
     bar.set_label(label, **LITERAL)
     bar.outline.set_visible(False)
 
@@ -651,6 +666,9 @@ def dependence(
     if x not in expl.data.columns:
         raise KeyError(f"x={x!r} is not a data column; the columns are {list(expl.data.columns)}.")
     positions, ticks = _axis_positions(expl.data[x])
+    missing_at = None
+    if ticks is None and np.isnan(positions).any():  # their own strip, left of the axis
+        positions, missing_at = _with_missing_strip(positions)
     if color == "auto":
         color = _interaction_column(expl, positions, y, exclude=set(own) | {x})
     elif color is not None and color not in expl.data.columns:
@@ -668,9 +686,11 @@ def dependence(
         if pd.api.types.is_numeric_dtype(column.dtype):
             import matplotlib as mpl
 
-            scaled = _scale(column.to_numpy(dtype=float, na_value=np.nan))
+            numbers = column.to_numpy(dtype=float, na_value=np.nan)
+            scaled = _scale(numbers)
             if scaled is None:  # every value missing: all grey
                 scaled = np.full(len(column), np.nan)
+            limits = _colour_limits(numbers)
             rgba = np.array(
                 [
                     mpl.colormaps[VALUE_CMAP](c) if np.isfinite(c) else mpl.colors.to_rgba(NEUTRAL)
@@ -678,7 +698,8 @@ def dependence(
                 ]
             )
             ax.scatter(positions, y, s=size, c=rgba, linewidths=0, alpha=0.9, zorder=2)
-            _value_colourbar(ax, str(color))
+            if limits is not None and limits[1] > limits[0]:
+                _value_colourbar(ax, str(color), limits)
         else:
             levels = pd.Series(column.astype(object)).fillna("missing").astype(str)
             for c, level_name in enumerate(sorted(levels.unique())):
@@ -695,7 +716,11 @@ def dependence(
                 )
             _literal_legend(ax.legend(title=str(color), frameon=False, loc="best"))
     if ticks is not None:
-        ax.set_xticks(np.arange(len(ticks)), ticks, **LITERAL)
+        _category_ticks(ax, ticks)
+    elif missing_at is not None:
+        _missing_strip(
+            ax, missing_at, int(np.isnan(expl.data[x].to_numpy(float, na_value=np.nan)).sum())
+        )
     ax.axhline(0, color="#999999", linewidth=0.8, zorder=0)
     ax.set_xlabel(str(x), **LITERAL)
     target = f" ({output_name})" if explanation.is_multi_output else ""
@@ -703,6 +728,53 @@ def dependence(
     ax.grid(color="#F0F0F0", zorder=0)
     _tidy(ax)
     return ax
+
+
+def _with_missing_strip(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """Positions for a numeric x with missing cells: those drawn in a strip left of the
+    smallest value (a tenth of the range away, with a little jitter), and its centre."""
+    finite = x[np.isfinite(x)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    width = (hi - lo) or 1.0
+    centre = lo - 0.12 * width
+    jitter = np.random.default_rng(0).uniform(-0.02, 0.02, size=x.shape[0]) * width
+    return np.where(np.isnan(x), centre + jitter, x), centre
+
+
+def _missing_strip(ax: Axes, centre: float, count: int) -> None:
+    """Mark the strip of rows whose x is missing: a shaded band and its label."""
+    import matplotlib.transforms as transforms
+
+    low, high = ax.get_xlim()
+    width = 0.06 * (high - low)
+    ax.axvspan(centre - width / 2, centre + width / 2, color="#F2F2F2", zorder=0)
+    # no value ticks over the strip: it is not at a value of x
+    ax.set_xticks([t for t in ax.get_xticks() if t > centre + width / 2 and t <= high])
+    label_at = transforms.blended_transform_factory(ax.transData, ax.transAxes)
+    ax.text(centre, 1.0, f"missing\n({count})", transform=label_at, ha="center", va="bottom",
+            fontsize=8, color="#555555", **LITERAL)  # fmt: skip
+    ax.set_xlim(low, high)
+
+
+#: Category labels longer than this are cut (with an ellipsis) on a dependence plot's axis.
+MAX_CATEGORY_LABEL = 18
+
+
+def _category_ticks(ax: Axes, names: list[str]) -> None:
+    """Category names under their positions, cut to :data:`MAX_CATEGORY_LABEL`
+    characters and turned 45 degrees when they would not fit side by side."""
+    shown = [
+        n
+        if len(n) <= MAX_CATEGORY_LABEL
+        else n[: MAX_CATEGORY_LABEL - 1] + "\N{HORIZONTAL ELLIPSIS}"
+        for n in names
+    ]
+    width_inches = ax.figure.bbox.width / ax.figure.dpi * ax.get_position().width
+    needed = sum(len(n) for n in shown) * 0.085 + 0.15 * len(shown)  # about 8 pt glyphs
+    if needed > width_inches:
+        ax.set_xticks(np.arange(len(shown)), shown, rotation=45, ha="right", **LITERAL)
+    else:
+        ax.set_xticks(np.arange(len(shown)), shown, **LITERAL)
 
 
 def _axis_positions(column: pd.Series) -> tuple[np.ndarray, list[str] | None]:
