@@ -65,11 +65,42 @@ class CostEstimate:
     model_rows: int
     peak_bytes: int
     n_workers: int = 1
+    seconds_per_row: float | None = None
+    seconds: float | None = None
 
     @property
     def total_bytes(self) -> int:
         """Peak memory of all workers together."""
         return self.peak_bytes * self.n_workers
+
+    def describe(self) -> str:
+        """One line: rows, method, evaluations and model rows, memory, and (when timed)
+        the projected wall time.
+
+        Examples
+        --------
+        >>> from shapkit.estimators import KernelEstimator
+        >>> cost = estimate_cost(KernelEstimator(), 10, 512, None, n_rows=200, n_background=100)
+        >>> cost.describe().split(";")[0]
+        '200 rows, method kernel: at most 512 evaluations x 100 background rows per row =
+        10.2 million model rows'
+        """
+        rows = f"{self.n_rows:,} row{'s' if self.n_rows != 1 else ''}, method {self.method}"
+        if self.evaluations_per_row:
+            work = (
+                f"at most {self.evaluations_per_row:,} evaluations x {self.n_background:,} "
+                f"background rows per row = {_count(self.model_rows)} model rows"
+            )
+        else:
+            work = "a closed form (no game evaluations)"
+        text = f"{rows}: {work}; peak memory about {_bytes(self.total_bytes)}"
+        if self.seconds is not None and self.seconds_per_row is not None:
+            workers = f" on {self.n_workers} workers" if self.n_workers > 1 else ""
+            text += (
+                f"; about {_duration(self.seconds)}{workers} "
+                f"({_duration(self.seconds_per_row)} per row, measured)"
+            )
+        return text
 
 
 def estimate_cost(
@@ -213,6 +244,23 @@ def _largest_budget(estimator: Estimator, cost: CostEstimate, usable: float, fix
         low, high = (middle, high) if fits(middle) else (low, middle)
     magnitude = 10 ** max(len(str(low)) - 3, 0)  # three significant digits, rounded down
     return low // magnitude * magnitude
+
+
+def _count(n: int) -> str:
+    for size, word in ((10**12, "trillion"), (10**9, "billion"), (10**6, "million")):
+        if n >= size:
+            return f"{n / size:.1f} {word}"
+    return f"{n:,}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _show(budget: int | None) -> str:

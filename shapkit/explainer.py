@@ -3,7 +3,10 @@ execution -> :class:`~shapkit.Explanation`."""
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -12,10 +15,11 @@ import pandas as pd
 from ._validation import check_budget, check_positive_int, check_seed, check_tol
 from .closed_form import as_tree_aware_model, closed_form_for, tree_form_for
 from .columns import unflatten
-from .cost import check_feasible, estimate_cost
+from .cost import CostEstimate, check_feasible, estimate_cost
 from .estimators import ALL_METHODS, Estimator, get_estimator, resolve_tol
 from .execution.dask import explain_dask, is_dask_frame
-from .execution.local import resolve_n_jobs, run
+from .execution.local import resolve_n_jobs, run, take_rows
+from .execution.progress import progress_enabled
 from .execution.spark import explain_spark, is_spark_frame
 from .explanation import Explanation
 from .games import CALL_BYTES, DEFAULT_MAX_ROWS, MIN_ROWS_PER_CALL
@@ -30,6 +34,14 @@ from .tabular import (
     resolve_players,
     sample_background,
 )
+
+#: With progress shown, a sampling run projected (from its first row) to take longer than
+#: this many seconds says so before it goes on.
+ANNOUNCE_SECONDS = 10.0
+#: :meth:`Explainer.estimate_cost` times at most this many rows ...
+TIMED_ROWS = 5
+#: ... or stops once they took this many seconds.
+TIMED_SECONDS = 2.0
 
 
 class Explainer:
@@ -268,10 +280,70 @@ class Explainer:
     def _explain(
         self, X: np.ndarray | pd.DataFrame, budget: int | None, tol: float | None
     ) -> Explanation:
-        """Explain validated rows: one job, run locally, assembled."""
+        """Explain validated rows: one job, run locally, assembled. With progress shown,
+        a sampling run of several rows explains its first row alone, and when the rest is
+        projected to take more than :data:`ANNOUNCE_SECONDS` it says so (rows, model
+        rows, time) before going on; values are the same (rows do not depend on their
+        chunking)."""
         job = self._job(X, budget, tol)
-        rows = run(job, X, n_jobs=self.n_jobs, progress=self.progress)
-        return self._explanation(job, X, rows)
+        n = X.shape[0]
+        if job.estimator is None or n < 2 or not progress_enabled(self.progress):
+            rows = run(job, X, n_jobs=self.n_jobs, progress=self.progress)
+            return self._explanation(job, X, rows)
+        start = time.perf_counter()
+        first = run(job, take_rows(X, 0, 1), n_jobs=1, progress=False)
+        per_row = time.perf_counter() - start
+        cost = self._cost(
+            job.estimator, X, job.background, len(job.player_names), job.budget, job.tol
+        )
+        projected = per_row * (n - 1) / cost.n_workers
+        if projected > ANNOUNCE_SECONDS:
+            timed = replace(cost, seconds_per_row=per_row, seconds=per_row + projected)
+            print(f"shapkit: {timed.describe()}.", file=sys.stderr, flush=True)
+        rest = run(job, take_rows(X, 1, n), n_jobs=self.n_jobs, progress=self.progress)
+        return self._explanation(job, X, RowValues.concat([first, rest]))
+
+    def estimate_cost(
+        self, X: Any, *, budget: int | None = None, tol: float | None = None, timed: bool = True
+    ) -> CostEstimate:
+        """What ``self(X, budget=budget, tol=tol)`` would cost, before running it: the
+        method, game evaluations and model rows per row, peak memory per worker and, with
+        ``timed``, the wall time projected from explaining the first rows (at most 5, or
+        about 2 s of work; the first one also pays for compilation, so later ones are
+        used where there are any).
+
+        Returns a :class:`shapkit.cost.CostEstimate`; ``describe()`` is one line.
+        Raises what the call would raise before its first row (for example
+        :class:`~shapkit.exceptions.InfeasibleRequestError`).
+
+        Examples
+        --------
+        >>> import numpy as np, shapkit
+        >>> X = np.random.default_rng(0).normal(size=(50, 12))
+        >>> explainer = shapkit.Explainer(lambda Z: np.tanh(Z).sum(1), X, method="kernel")
+        >>> cost = explainer.estimate_cost(X, budget=256)
+        >>> cost.method, cost.evaluations_per_row, cost.model_rows, cost.seconds > 0
+        ('kernel', 256, 640000, True)
+        """
+        budget, tol = check_budget(budget), check_tol(tol)
+        X = check_tabular(X, "X")
+        job = self._job(X, budget, tol)
+        n_players = len(job.player_names)
+        cost = self._cost(
+            job.estimator, X, job.background, n_players, job.budget, job.tol, job.method
+        )
+        if not timed:
+            return cost
+        times: list[float] = []
+        for row in range(min(X.shape[0], TIMED_ROWS)):
+            start = time.perf_counter()
+            run(job, take_rows(X, row, row + 1), n_jobs=1, progress=False)
+            times.append(time.perf_counter() - start)
+            if sum(times) > TIMED_SECONDS:
+                break
+        per_row = float(np.mean(times[1:])) if len(times) > 1 else times[0]
+        seconds = per_row * X.shape[0] / cost.n_workers
+        return replace(cost, seconds_per_row=per_row, seconds=seconds)
 
     def _job(self, X: np.ndarray | pd.DataFrame, budget: int | None, tol: float | None) -> RowJob:
         X = align_text_columns(X, self.background)
@@ -287,7 +359,7 @@ class Explainer:
             estimator = get_estimator(self.method, n_players, budget)
             tol = resolve_tol(estimator, budget, tol)
             method = estimator.name
-            self._check_cost(estimator, X, background, n_players, budget, tol)
+            check_feasible(self._cost(estimator, X, background, n_players, budget, tol), estimator)
         seed = self.seed
         if seed is None:
             entropy = np.random.SeedSequence().entropy
@@ -300,29 +372,38 @@ class Explainer:
             max_rows=self.max_rows, method=method,
         )  # fmt: skip
 
-    def _check_cost(
+    def _cost(
         self,
-        estimator: Estimator,
+        estimator: Estimator | None,
         X: np.ndarray | pd.DataFrame,
         background: np.ndarray | pd.DataFrame,
         n_players: int,
         budget: int | None,
         tol: float | None,
-    ) -> None:
-        """Refuse, before any work, a request that cannot fit in memory or would run for
-        days (:func:`shapkit.cost.check_feasible`)."""
+        method: str = "",
+    ) -> CostEstimate:
+        """The cost of explaining X (:func:`shapkit.cost.estimate_cost`; for a closed
+        form, its data only), which :func:`shapkit.cost.check_feasible` checks before
+        any work."""
+        workers = max(min(resolve_n_jobs(self.n_jobs), X.shape[0]), 1)
+        data_bytes = _nbytes(X) + _nbytes(background)
+        n_outputs = max(len(getattr(self.adapter, "output_names", [])), 1)
+        if estimator is None:
+            return CostEstimate(
+                method=method, n_players=n_players, budget=None, tol=None,
+                evaluations_per_row=0, n_rows=X.shape[0], n_background=background.shape[0],
+                n_outputs=n_outputs, model_rows=0, peak_bytes=data_bytes, n_workers=workers,
+            )  # fmt: skip
         n_columns = X.shape[1]
         rows_per_call = min(
             self.max_rows, max(MIN_ROWS_PER_CALL, CALL_BYTES // (8 * max(n_columns, 1)))
         )
-        cost = estimate_cost(
+        return estimate_cost(
             estimator, n_players, budget, tol,
             n_rows=X.shape[0], n_background=background.shape[0], n_columns=n_columns,
-            n_outputs=max(len(getattr(self.adapter, "output_names", [])), 1),
-            rows_per_call=rows_per_call, data_bytes=_nbytes(X) + _nbytes(background),
-            n_workers=max(min(resolve_n_jobs(self.n_jobs), X.shape[0]), 1),
+            n_outputs=n_outputs, rows_per_call=rows_per_call, data_bytes=data_bytes,
+            n_workers=workers,
         )  # fmt: skip
-        check_feasible(cost, estimator)
 
     def _explanation(
         self, job: RowJob, X: np.ndarray | pd.DataFrame, rows: RowValues

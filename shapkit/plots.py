@@ -1,12 +1,14 @@
 """``shapkit.plots``: the matplotlib plots of an Explanation.
 
-The functions live in :mod:`shapkit.reports.plots`; this module makes
+The functions live in :mod:`shapkit.reports.plots` and (``heatmap``, ``decision``,
+``force``) :mod:`shapkit.reports.contribution_plots`; this module makes
 ``import shapkit.plots`` and ``from shapkit.plots import beeswarm`` work as well as
 ``shapkit.plots.beeswarm``. matplotlib is imported only when a plot is drawn.
 """
 
 from __future__ import annotations
 
+from .reports.contribution_plots import decision, force, heatmap
 from .reports.plots import (
     bar,
     beeswarm,
@@ -15,4 +17,13 @@ from .reports.plots import (
     waterfall,
 )
 
-__all__ = ["bar", "beeswarm", "convergence", "dependence", "waterfall"]
+__all__ = [
+    "bar",
+    "beeswarm",
+    "convergence",
+    "decision",
+    "dependence",
+    "force",
+    "heatmap",
+    "waterfall",
+]

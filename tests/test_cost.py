@@ -88,3 +88,64 @@ def test_explainer_refuses_before_calling_the_model():
         shapkit.explain(never_called, X[:2], background=X, method="permutation", budget=10**10)
     with pytest.raises(InfeasibleRequestError, match="of memory"):
         shapkit.explain(never_called, X[:2], background=X, method="kernel", budget=10**12)
+
+
+class CountingModel:
+    """A fitted-looking callable that counts the rows it is given."""
+
+    def __init__(self):
+        self.rows = 0
+
+    def __call__(self, Z):
+        self.rows += len(Z)
+        return np.tanh(np.asarray(Z, float)).sum(axis=1)
+
+
+def test_explainer_estimate_cost_counts_model_rows_and_projects_time():
+    X = np.random.default_rng(0).normal(size=(40, 12))
+    model = CountingModel()
+    explainer = shapkit.Explainer(model, X[:20], method="kernel", seed=0)
+    cost = explainer.estimate_cost(X, budget=256, timed=False)
+    assert (cost.method, cost.n_rows, cost.evaluations_per_row) == ("kernel", 40, 256)
+    assert cost.model_rows == 40 * 256 * 20 and cost.seconds is None
+    assert model.rows == 0  # untimed: nothing evaluated
+    timed = explainer.estimate_cost(X, budget=256)
+    assert 0 < model.rows <= 5 * 256 * 20  # at most 5 rows explained
+    assert timed.seconds == pytest.approx(timed.seconds_per_row * 40)
+    text = timed.describe()
+    assert text.startswith("40 rows, method kernel: at most 256 evaluations x 20 background")
+    assert "per row, measured" in text
+
+
+def test_closed_forms_cost_no_evaluations():
+    from sklearn.linear_model import LinearRegression
+
+    X = np.random.default_rng(1).normal(size=(30, 4))
+    model = LinearRegression().fit(X, X @ np.arange(4.0))
+    cost = shapkit.Explainer(model, X).estimate_cost(X)
+    assert cost.method == "linear" and cost.evaluations_per_row == 0 and cost.model_rows == 0
+    assert "a closed form" in cost.describe() and cost.seconds >= 0
+
+
+def test_long_runs_say_what_they_cost_before_going_on(monkeypatch, capsys):
+    """With progress shown, a run projected beyond ANNOUNCE_SECONDS prints one line
+    (rows, evaluations, model rows, time) before the rest; the values are those of a
+    run without it."""
+    from shapkit import explainer as explainer_module
+
+    X = np.random.default_rng(2).normal(size=(6, 8))
+    quiet = shapkit.Explainer(CountingModel(), X, method="kernel", seed=3, progress=False)
+    expected = quiet(X, budget=64)
+    monkeypatch.setattr(explainer_module, "ANNOUNCE_SECONDS", 0.0)
+    loud = shapkit.Explainer(CountingModel(), X, method="kernel", seed=3, progress=True)
+    got = loud(X, budget=64)
+    np.testing.assert_array_equal(got.values, expected.values)
+    np.testing.assert_array_equal(got.std_errors, expected.std_errors)
+    err = capsys.readouterr().err.splitlines()
+    lines = [line for line in err if line.startswith("shapkit: ") and " rows, method " in line]
+    assert len(lines) == 1
+    assert lines[0].startswith("shapkit: 6 rows, method kernel: at most 64 evaluations x 6")
+    assert "measured" in lines[0]
+    monkeypatch.setattr(explainer_module, "ANNOUNCE_SECONDS", 1e9)
+    loud(X, budget=64)
+    assert "shapkit: 6 rows" not in capsys.readouterr().err

@@ -464,3 +464,69 @@ def test_dependence_category_labels_are_cut_and_turned_when_long():
         pd.DataFrame({"c": ["u", "v"] * 10}), seed=0,
     )  # fmt: skip
     assert all(t.get_rotation() == 0 for t in plots.dependence(few, "c").get_xticklabels())
+
+
+@pytest.fixture(scope="module")
+def additive():
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(40, 5)), columns=list("abcde"))
+    weights = np.array([3.0, -2.0, 1.0, 0.5, 0.1])
+    return shapkit.explain(lambda Z: Z.to_numpy() @ weights, X, seed=0)
+
+
+def test_heatmap_draws_the_values_in_the_chosen_row_order(additive):
+    ax = plots.heatmap(additive, max_features=3, order="prediction")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "3 other features"]
+    order = np.argsort(additive.predictions, kind="stable")
+    drawn = ax.images[0].get_array()
+    expected = np.column_stack(
+        [additive.values[:, :2], additive.values[:, 2:].sum(axis=1)]
+    )[order].T
+    np.testing.assert_allclose(drawn, expected)
+    low, high = ax.images[0].get_clim()
+    assert low == -high and high > 0  # symmetric about 0
+    line = ax.child_axes[0].lines[0]  # the output above the matrix
+    np.testing.assert_allclose(line.get_ydata(), additive.predictions[order])
+    similar = plots.heatmap(additive, order="similarity").images[0].get_array()
+    assert sorted(map(tuple, np.asarray(similar).T.round(9))) == sorted(
+        map(tuple, additive.values[:, [0, 1, 2, 3, 4]].round(9))
+    )  # a permutation of the rows
+    with pytest.raises(ValueError, match="order="):
+        plots.heatmap(additive, order="random")
+
+
+def test_decision_lines_climb_from_the_base_value_to_the_prediction(additive):
+    ax = plots.decision(additive, rows=slice(0, 10))
+    importance = np.abs(additive.values[:10]).mean(axis=0)
+    bottom_up = [additive.feature_names[j] for j in np.argsort(-importance, kind="stable")][::-1]
+    assert [t.get_text() for t in ax.get_yticklabels()] == bottom_up
+    paths = [line for line in ax.lines if len(line.get_xdata()) == 6]  # not the grid lines
+    assert len(paths) == 10
+    ends = sorted(float(line.get_xdata()[-1]) for line in paths)
+    starts = {round(float(line.get_xdata()[0]), 9) for line in paths}
+    np.testing.assert_allclose(ends, np.sort(additive.predictions[:10]))
+    assert starts == {round(float(additive.base_values[0]), 9)}
+    one = plots.decision(additive, rows=3)
+    assert len([line for line in one.lines if len(line.get_xdata()) == 6]) == 1
+    many = additive[np.repeat(np.arange(40), 6)]
+    with pytest.raises(ValueError, match="at most 200"):
+        plots.decision(many)
+
+
+def test_force_blocks_meet_at_the_prediction(additive):
+    row = 7
+    ax = plots.force(additive, row, max_labels=2)
+    phi = additive.values[row]
+    prediction = float(additive.predictions[row])
+    blocks = [(p.get_x(), p.get_x() + p.get_width()) for p in ax.patches]
+    assert len(blocks) == int((phi != 0).sum())
+    ups = [b for b in blocks if b[1] <= prediction + 1e-9]
+    downs = [b for b in blocks if b[0] >= prediction - 1e-9]
+    assert max(b[1] for b in ups) == pytest.approx(prediction)
+    assert min(b[0] for b in downs) == pytest.approx(prediction)
+    widths = sorted(round(right - left, 9) for left, right in blocks)
+    assert widths == sorted(np.abs(phi).round(9).tolist())
+    labelled = [t.get_text() for t in ax.texts if " = " in t.get_text()]
+    top_two = [additive.feature_names[j] for j in np.argsort(-np.abs(phi))[:2]]
+    assert sorted(text.split(" = ")[0] for text in labelled) == sorted(top_two)
+    assert any(t.get_text().startswith("prediction ") for t in ax.texts)

@@ -247,7 +247,7 @@ def test_report_single_output(tmp_path):
     path = shapkit.report(small_explanation(), tmp_path / "report.html")
     assert path == tmp_path / "report.html"
     # bar, beeswarm, waterfalls of the highest and lowest prediction
-    text = _check_report(path, 4)
+    text = _check_report(path, 6)  # bar, beeswarm, two waterfalls with their force plots
     for needle in ("MyModel", "kernel", "Largest standard error", "Efficiency gap",
                    "Background rows", "group", "g1, g2"):  # fmt: skip
         assert needle in text
@@ -262,21 +262,21 @@ def test_report_multi_output_and_output_choice(tmp_path):
     from shapkit.reports.summary import mirrored_outputs
 
     assert mirrored_outputs(expl)
-    text = _check_report(shapkit.report(expl, tmp_path / "all.html", all_outputs=True), 1 + 2 + 4)
+    text = _check_report(shapkit.report(expl, tmp_path / "all.html", all_outputs=True), 1 + 2 + 8)
     assert "Output low" in text and "Output high" in text
-    default = _check_report(shapkit.report(expl, tmp_path / "default.html"), 4)
+    default = _check_report(shapkit.report(expl, tmp_path / "default.html"), 6)
     assert "Output low" not in default and "Output high" not in default  # one output
     assert "<td>Outputs</td><td>high" in default
-    one = _check_report(shapkit.report(expl, tmp_path / "one.html", outputs=["low"]), 4)
+    one = _check_report(shapkit.report(expl, tmp_path / "one.html", outputs=["low"]), 6)
     assert "<td>Outputs</td><td>low" in one
 
 
 def test_report_of_an_exact_explanation_and_one_row(tmp_path):
     X = pd.DataFrame({"x": [1.0, 2.0, 3.0, 5.0], "c": pd.Categorical(["u", "v", "u", "v"])})
     expl = shapkit.explain(lambda Z: Z["x"] * (Z["c"] == "u"), X, seed=0)
-    text = _check_report(shapkit.report(expl, tmp_path / "exact.html", title="A & B"), 4)
+    text = _check_report(shapkit.report(expl, tmp_path / "exact.html", title="A & B"), 6)
     assert "A &amp; B" in text and "values are exact" in text
-    _check_report(shapkit.report(expl[1], tmp_path / "row.html"), 3)  # one waterfall
+    _check_report(shapkit.report(expl[1], tmp_path / "row.html"), 4)  # one waterfall and force
 
 
 def test_report_with_math_and_markup_in_names(tmp_path):
@@ -290,7 +290,7 @@ def test_report_with_math_and_markup_in_names(tmp_path):
                            "g $\\frac{1}$": names[2:]}  # fmt: skip
     expl.output_names = ["out $1$", "$\\sqrt$"]
     text = _check_report(
-        shapkit.report(expl, tmp_path / "math.html", all_outputs=True), 1 + 2 + 4
+        shapkit.report(expl, tmp_path / "math.html", all_outputs=True), 1 + 2 + 8
     )
     for name in [*expl.feature_names, *expl.output_names, names[2]]:
         assert html.escape(name, quote=True) in text
@@ -327,8 +327,9 @@ def test_report_of_1000_outputs_shows_the_most_important(tmp_path, monkeypatch):
         lambda ax, caption: '<figure><img src="data:image/png;base64,"></figure>',
     )  # fmt: skip
     expl = _many_outputs()
-    text = _check_report(shapkit.report(expl, tmp_path / "many.html"), 1 + 10 + 20)
-    assert len(made) == 1 + 10 + 20  # bar, a beeswarm and two waterfalls per output shown
+    text = _check_report(shapkit.report(expl, tmp_path / "many.html"), 1 + 10 + 40)
+    # bar, a beeswarm and two waterfalls per output shown (force plots: their own module)
+    assert len(made) == 1 + 10 + 20
     shown = [f"item {c}" for c in range(990, 1000)]  # the largest values
     for name in shown:
         assert f"<h3>Output {name}</h3>" in text
@@ -339,7 +340,8 @@ def test_report_of_1000_outputs_shows_the_most_important(tmp_path, monkeypatch):
     assert "<code>outputs=[...]</code>" in text and "<code>max_outputs=</code> (now 10)" in text
     assert "(the 10 shown of 1000 outputs)" in text
     made.clear()
-    text = _check_report(shapkit.report(expl, tmp_path / "three.html", max_outputs=3), 1 + 6 + 3)
+    three = shapkit.report(expl, tmp_path / "three.html", max_outputs=3)
+    text = _check_report(three, 1 + 3 + 6 + 6)  # bar, beeswarms, waterfalls, force plots
     assert len(made) == 10 and "<summary>997 outputs left out</summary>" in text
     with pytest.raises(ValueError, match="max_outputs=0"):
         shapkit.report(expl, tmp_path / "none.html", max_outputs=0)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_level
+from .contribution_plots import force as force_plot
 from .summary import mirrored_outputs, summary
 
 if TYPE_CHECKING:
@@ -70,8 +71,9 @@ def report(
     """Write an HTML report on ``explanation`` to ``path`` and return the path.
 
     Sections: model, data and estimator settings; the summary table
-    (:func:`shapkit.summary`); the mean |value| bar plot and the beeswarm; waterfalls
-    of the rows with the highest and the lowest prediction; estimator diagnostics
+    (:func:`shapkit.summary`); the mean |value| bar plot and the beeswarm; a waterfall
+    and a force plot of the rows with the highest and the lowest prediction; estimator
+    diagnostics
     (evaluations used, largest standard error, efficiency gap
     ``max |base + sum - prediction|``). Needs matplotlib. Names are drawn and written
     as they are: no mathtext in the figures, HTML-escaped in the page.
@@ -115,7 +117,7 @@ def report(
     >>> expl = shapkit.explain(lambda Z: Z @ np.array([1.0, 2.0, 0.0]), X)
     >>> path = shapkit.report(expl, pathlib.Path(tempfile.mkdtemp()) / "report.html")
     >>> path.read_text().count("data:image/png;base64,")
-    4
+    6
     """
     from . import plots
 
@@ -248,6 +250,14 @@ def _document(
                     f"From the base value (mean prediction over the background) "
                     f"to this row's prediction {predictions[row]:.4g}, one step per "
                     f"player.",
+                )
+            )
+            ax = force_plot(expl, row, output_position=c if multi else None)
+            parts.append(
+                figure_html(
+                    ax,
+                    "The same row on one line: vermillion players push the output up, "
+                    "blue ones down; they meet at the prediction.",
                 )
             )
     parts.append("</section>")

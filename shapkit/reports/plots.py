@@ -117,12 +117,12 @@ def _literal_legend(legend: Any) -> None:
     _literal([*legend.get_texts(), legend.get_title()])
 
 
-def _tidy(ax: Axes) -> None:
+def tidy(ax: Axes) -> None:
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
 
 
-def _one_output(
+def one_output(
     expl: Explanation, output: Any, output_position: int | None = None
 ) -> tuple[Explanation, Any]:
     """The single-output explanation to draw: the output labelled ``output`` or at
@@ -149,7 +149,7 @@ def check_count(value: Any, name: str, least: str, example: int) -> None:
         raise ValueError(f"{name}={value}: {least}.")
 
 
-def _check_row(row: Any, n: int) -> int:
+def check_row(row: Any, n: int) -> int:
     """``row`` as a position in ``range(n)`` (negative from the end): a TypeError for
     anything but an int (a label, a str), an IndexError out of range."""
     if isinstance(row, (bool, np.bool_)) or not isinstance(row, (int, np.integer)):
@@ -175,7 +175,7 @@ def top_outputs(expl: Explanation, max_outputs: int) -> np.ndarray:
     return np.sort(order[:max_outputs])
 
 
-def _split_top(order: np.ndarray, max_features: int) -> tuple[np.ndarray, np.ndarray]:
+def split_top(order: np.ndarray, max_features: int) -> tuple[np.ndarray, np.ndarray]:
     """The players drawn on their own and the rest, drawn summed as "N other features"."""
     check_count(max_features, "max_features", "draw at least 1 feature", 10)
     if len(order) <= max_features:
@@ -183,11 +183,11 @@ def _split_top(order: np.ndarray, max_features: int) -> tuple[np.ndarray, np.nda
     return order[: max_features - 1], order[max_features - 1 :]
 
 
-def _other_label(count: int) -> str:
+def other_label(count: int) -> str:
     return f"{count} other feature" + ("s" if count != 1 else "")
 
 
-def _format_value(value: Any) -> str:
+def format_value(value: Any) -> str:
     if isinstance(value, (bool, np.bool_)):
         return str(value)
     if isinstance(value, (int, float, np.integer, np.floating)):
@@ -197,7 +197,7 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
-def _signed(value: float) -> str:
+def signed(value: float) -> str:
     return f"{value:+.3g}".replace("-", "\N{MINUS SIGN}")
 
 
@@ -329,12 +329,12 @@ def bar(
         errors = errors.sum(axis=2, keepdims=True)
     magnitudes = np.abs(values)
     order = np.argsort(-magnitudes.mean(axis=0).sum(axis=1), kind="stable")
-    top, rest = _split_top(order, max_features)
+    top, rest = split_top(order, max_features)
     labels = [str(expl.feature_names[j]) for j in top]
     blocks = [magnitudes[:, top, :]]
     error_blocks = [errors[:, top, :]]
     if rest.size:
-        labels.append(_other_label(rest.size))
+        labels.append(other_label(rest.size))
         blocks.append(magnitudes[:, rest, :].sum(axis=1, keepdims=True))
         error_blocks.append(errors[:, rest, :].sum(axis=1, keepdims=True))
     magnitudes = np.concatenate(blocks, axis=1)
@@ -379,7 +379,7 @@ def bar(
     ax.set_xlim(0, right * (1.15 if k == 1 else 1.05) if right > 0 else 1)
     ax.set_xlabel(f"mean |Shapley value|, whiskers: {level:.0%} interval", **LITERAL)
     ax.grid(axis="x", color="#E5E5E5", zorder=0)
-    _tidy(ax)
+    tidy(ax)
     if k > 1:
         _literal_legend(ax.legend(title="output", loc="lower right", frameon=False))
         if left_out:
@@ -448,17 +448,17 @@ def beeswarm(
     >>> shapkit.plots.beeswarm(expl).get_xlabel()
     'Shapley value (impact)'
     """
-    expl, output_name = _one_output(explanation, output, output_position)
+    expl, output_name = one_output(explanation, output, output_position)
     values = expl.values
     order = np.argsort(-np.abs(values).mean(axis=0), kind="stable")
-    top, rest = _split_top(order, max_features)
+    top, rest = split_top(order, max_features)
     columns = [values[:, j] for j in top]
     colours: list[np.ndarray | None] = [_colour_values(expl, expl.feature_names[j]) for j in top]
     labels = [str(expl.feature_names[j]) for j in top]
     if rest.size:
         columns.append(values[:, rest].sum(axis=1))
         colours.append(None)
-        labels.append(_other_label(rest.size))
+        labels.append(other_label(rest.size))
     m, n = len(columns), values.shape[0]
     ax = new_axes(ax, 8.0, 1.1 + 0.5 * m)
     import matplotlib as mpl
@@ -486,7 +486,7 @@ def beeswarm(
         ax.axhline(position, color="#EEEEEE", linewidth=0.8, zorder=0)
     target = f" on {output_name}" if explanation.is_multi_output else ""
     ax.set_xlabel(f"Shapley value (impact{target})", **LITERAL)
-    _tidy(ax)
+    tidy(ax)
     ax.spines["left"].set_visible(False)
     ax.tick_params(axis="y", length=0)
     _value_colourbar(ax, "feature value")
@@ -522,26 +522,26 @@ def waterfall(
     >>> [t.get_text() for t in shapkit.plots.waterfall(expl, 1).get_yticklabels()]
     ['x0 = 0', 'x1 = 1']
     """
-    expl, output_name = _one_output(explanation, output, output_position)
-    row = _check_row(row, len(expl))
+    expl, output_name = one_output(explanation, output, output_position)
+    row = check_row(row, len(expl))
     phi = expl.values[row]
     errors = expl.std_errors[row]
     base = float(np.asarray(expl.base_values)[row])
     prediction = float(np.asarray(expl.predictions)[row])
     order = np.argsort(-np.abs(phi), kind="stable")
-    top, rest = _split_top(order, max_features)
+    top, rest = split_top(order, max_features)
     record = expl.data.iloc[row]
     steps: list[tuple[str, float, float]] = []
     for j in top:
         name = expl.feature_names[j]
         columns = expl.columns_of(name)
         if len(columns) == 1:
-            label = f"{name} = {_format_value(record[columns[0]])}"
+            label = f"{name} = {format_value(record[columns[0]])}"
         else:
             label = str(name)
         steps.append((label, float(phi[j]), float(errors[j])))
     if rest.size:
-        steps.append((_other_label(rest.size), float(phi[rest].sum()), float(errors[rest].sum())))
+        steps.append((other_label(rest.size), float(phi[rest].sum()), float(errors[rest].sum())))
     # players cut out of this explanation (expl[:, features]) or a non-efficient estimate
     remainder = prediction - base - float(phi.sum())
     if abs(remainder) > 1e-9 * max(1.0, abs(prediction), abs(base)):
@@ -576,9 +576,9 @@ def waterfall(
     for y, ((_, value, error), (_left, right)) in enumerate(zip(steps, ends, strict=True)):
         gap = pad * 0.06 + 1.96 * error  # beyond the whisker
         if value >= 0:
-            ax.text(right + gap, y, _signed(value), va="center", ha="left", fontsize=9, **LITERAL)
+            ax.text(right + gap, y, signed(value), va="center", ha="left", fontsize=9, **LITERAL)
         else:
-            ax.text(right - gap, y, _signed(value), va="center", ha="right", fontsize=9, **LITERAL)
+            ax.text(right - gap, y, signed(value), va="center", ha="right", fontsize=9, **LITERAL)
     ax.set_yticks(np.arange(m), [label for label, _, _ in steps], **LITERAL)
     ax.set_ylim(-1.1, m - 0.1 + 0.5)
     ax.axvline(base, color="#777777", linestyle=":", linewidth=1, zorder=1)
@@ -611,7 +611,7 @@ def waterfall(
     target = f"output {output_name}, " if explanation.is_multi_output else ""
     ax.set_xlabel(f"model output ({target}row {expl.data.index[row]!s})", **LITERAL)
     ax.grid(axis="x", color="#EEEEEE", zorder=0)
-    _tidy(ax)
+    tidy(ax)
     return ax
 
 
@@ -647,7 +647,7 @@ def dependence(
     >>> shapkit.plots.dependence(expl, "x1", color=None).get_ylabel()
     'Shapley value of x1'
     """
-    expl, output_name = _one_output(explanation, output, output_position)
+    expl, output_name = one_output(explanation, output, output_position)
     matches = label_positions(expl.feature_names, feature)
     if len(matches) != 1:
         raise KeyError(
@@ -726,7 +726,7 @@ def dependence(
     target = f" ({output_name})" if explanation.is_multi_output else ""
     ax.set_ylabel(f"Shapley value of {feature}{target}", **LITERAL)
     ax.grid(color="#F0F0F0", zorder=0)
-    _tidy(ax)
+    tidy(ax)
     return ax
 
 
@@ -904,5 +904,5 @@ def convergence(
     _literal_legend(
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="feature")
     )
-    _tidy(ax)
+    tidy(ax)
     return ax
