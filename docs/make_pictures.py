@@ -56,6 +56,9 @@ def main() -> None:
     save(shapkit.plots.beeswarm(expl, output="malignant"), "beeswarm.png")
     top = int(expl.predictions[:, 1].argmax())
     save(shapkit.plots.waterfall(expl, top, output="malignant"), "waterfall.png")
+    save(shapkit.plots.force(expl, top, output="malignant"), "force.png")
+    save(shapkit.plots.heatmap(expl, output="malignant"), "heatmap.png")
+    save(shapkit.plots.decision(expl, rows=slice(0, 40), output="malignant"), "decision.png")
     trace = shapkit.diagnostics.convergence_trace(explainer, X_test.iloc[[top]])
     save(shapkit.plots.convergence(trace), "convergence.png")
 

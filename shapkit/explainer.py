@@ -38,6 +38,9 @@ from .tabular import (
 #: With progress shown, a sampling run projected (from its first row) to take longer than
 #: this many seconds says so before it goes on.
 ANNOUNCE_SECONDS = 10.0
+#: Above this many background rows, the announcement offers a sample of this size and
+#: says what it would change on the first row.
+REDUCED_BACKGROUND = 200
 #: :meth:`Explainer.estimate_cost` times at most this many rows ...
 TIMED_ROWS = 5
 #: ... or stops once they took this many seconds.
@@ -300,8 +303,30 @@ class Explainer:
         if projected > ANNOUNCE_SECONDS:
             timed = replace(cost, seconds_per_row=per_row, seconds=per_row + projected)
             print(f"shapkit: {timed.describe()}.", file=sys.stderr, flush=True)
+            if job.background.shape[0] > REDUCED_BACKGROUND:
+                print(self._reduced_offer(job, X, first), file=sys.stderr, flush=True)
         rest = run(job, take_rows(X, 1, n), n_jobs=self.n_jobs, progress=self.progress)
         return self._explanation(job, X, RowValues.concat([first, rest]))
+
+    def _reduced_offer(self, job: RowJob, X: np.ndarray | pd.DataFrame, first: RowValues) -> str:
+        """What a seeded :data:`REDUCED_BACKGROUND`-row sample of the background would
+        save and cost: the first row explained with it (its time is a
+        ``REDUCED_BACKGROUND / size`` share of the first run's), its values compared with
+        the full background's."""
+        size = job.background.shape[0]
+        reduced = sample_background(job.background, REDUCED_BACKGROUND, 0)
+        again = run(replace(job, background=reduced), take_rows(X, 0, 1), n_jobs=1,
+                    progress=False)  # fmt: skip
+        spread = float(np.abs(first.values).sum()) or 1.0
+        change = float(np.abs(again.values - first.values).sum()) / spread
+        return (
+            f"shapkit: note: the background has {size:,} rows and every game evaluation "
+            f"averages the model over all of them. A seeded {REDUCED_BACKGROUND}-row sample "
+            f"(background=shapkit.tabular.sample_background(background, "
+            f"{REDUCED_BACKGROUND}, seed=0)) would take about {REDUCED_BACKGROUND / size:.0%} "
+            f"of the time; on the first row it changed the values by {change:.1%} of their "
+            f"total |value|."
+        )
 
     def estimate_cost(
         self, X: Any, *, budget: int | None = None, tol: float | None = None, timed: bool = True

@@ -149,3 +149,25 @@ def test_long_runs_say_what_they_cost_before_going_on(monkeypatch, capsys):
     monkeypatch.setattr(explainer_module, "ANNOUNCE_SECONDS", 1e9)
     loud(X, budget=64)
     assert "shapkit: 6 rows" not in capsys.readouterr().err
+
+
+def test_a_large_background_gets_an_offer_with_its_measured_cost(monkeypatch, capsys):
+    """Above REDUCED_BACKGROUND background rows the announcement offers a seeded sample
+    and says how much it changed the first row's values, measured."""
+    from shapkit import explainer as explainer_module
+    from shapkit.tabular import sample_background
+
+    rng = np.random.default_rng(4)
+    background, X = rng.normal(size=(300, 6)), rng.normal(size=(3, 6))
+    monkeypatch.setattr(explainer_module, "ANNOUNCE_SECONDS", 0.0)
+    full = shapkit.Explainer(CountingModel(), background, method="kernel", seed=5, progress=True)
+    got = full(X, budget=40)
+    notes = [line for line in capsys.readouterr().err.splitlines() if "shapkit: note:" in line]
+    assert len(notes) == 1
+    reduced = shapkit.Explainer(
+        CountingModel(), sample_background(background, 200, 0), method="kernel", seed=5
+    )(X[:1], budget=40)
+    change = np.abs(reduced.values - got.values[:1]).sum() / np.abs(got.values[:1]).sum()
+    assert "the background has 300 rows" in notes[0] and "about 67% of the time" in notes[0]
+    assert f"changed the values by {change:.1%} of their total |value|" in notes[0]
+    assert change > 0
