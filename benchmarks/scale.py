@@ -169,7 +169,11 @@ def spark_run(
 
     os.environ["NUMBA_NUM_THREADS"] = "1"  # the Python workers inherit it
     start = time.perf_counter()
-    session = local_session(cores=2, name="shapkit-scale")
+    # the collected result of a million rows is about 1 GB of Arrow batches: a heap and a
+    # result limit for it (Spark's defaults, 1 GB each, ran out at 1,000,000 tree rows)
+    session = local_session(
+        cores=2, name="shapkit-scale", memory="8g", config={"spark.driver.maxResultSize": "0"}
+    )
     session.sparkContext.setLogLevel("ERROR")
     started = time.perf_counter() - start
     try:

@@ -233,19 +233,33 @@ def _worker_job(shipped: Any, digest: str) -> RowJob:
     return job
 
 
-def local_session(cores: int = 2, name: str = "shapkit") -> Any:
+def local_session(
+    cores: int = 2,
+    name: str = "shapkit",
+    memory: str = "2g",
+    config: dict[str, str] | None = None,
+) -> Any:
     """A Spark session in local mode on ``cores`` cores whose Python workers run this
     interpreter (so they import the same shapkit and packages); for tests, benchmarks
-    and notebooks. Needs Java (17 or newer) and pyspark."""
+    and notebooks. Needs Java (17 or newer) and pyspark.
+
+    ``memory`` is the JVM's heap (``spark.driver.memory``: in local mode the executors
+    live in the driver), which must hold the Arrow batches of a collected result
+    (``toPandas`` of a million rows of 30 players' values and errors is about 1 GB: give
+    it several GB); ``config`` adds other Spark settings. Both apply only when this call
+    starts the JVM."""
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    return (
+    builder = (
         SparkSession.builder.master(f"local[{cores}]")
         .appName(name)
         .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", memory)
         .config("spark.sql.shuffle.partitions", str(cores))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .getOrCreate()
     )
+    for key, value in (config or {}).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
