@@ -1,5 +1,5 @@
-"""Cohorts: the rows of an Explanation split into groups, each an Explanation of its own,
-with one summary table across them (``Explanation.cohorts``)."""
+"""Cohorts: the rows of an Explanation split into groups, each an Explanation of its own
+(``Explanation.cohorts``); ``shapkit.summary(cohorts)`` summarises every cohort."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ class Cohorts(Mapping):
     >>> groups = expl.cohorts("g")
     >>> list(groups), [len(c) for c in groups.values()]
     (['g = u', 'g = v'], [2, 2])
+    >>> shapkit.summary(groups, rows="fixed").index.names  # one block per cohort
+    FrozenList(['cohort', 'feature'])
     """
 
     def __init__(self, explanation: Explanation, labels: np.ndarray, order: list[Any]) -> None:
@@ -57,19 +59,6 @@ class Cohorts(Mapping):
         counts = [int(np.sum(self._labels == label)) for label in self._order]
         return pd.Series(counts, index=pd.Index(self._order, name="cohort"), name="rows")
 
-    def summary(self, **options: Any) -> pd.DataFrame:
-        """:func:`shapkit.summary` of every cohort (same ``options``), one block per
-        cohort under a ``cohort`` index level; a column ``rows`` gives each cohort's size.
-        Cohorts of one row get NaN intervals with ``rows="sample"`` (the default)."""
-        from .reports.summary import summary
-
-        blocks = []
-        for label in self._order:
-            table = summary(self[label], **options)
-            blocks.append(table.assign(rows=int(np.sum(self._labels == label))))
-        frame = pd.concat(blocks, keys=self._order, names=["cohort"])
-        frame.attrs = dict(blocks[0].attrs) if blocks else {}
-        return frame
 
 
 def make_cohorts(explanation: Explanation, by: Any, max_cohorts: int = MAX_LEVELS) -> Cohorts:

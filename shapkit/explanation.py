@@ -297,9 +297,9 @@ class Explanation:
         return pd.Series(means, index=index, name="mean")
 
     def cohorts(self, by: Any, *, max_cohorts: int = 10) -> Any:
-        """The rows split into cohorts, each an Explanation, with a summary across them
+        """The rows split into cohorts, each an Explanation
         (:class:`shapkit.cohorts.Cohorts`: a mapping of cohort name to Explanation, with
-        ``.summary(**options)`` and ``.sizes()``).
+        ``.sizes()``); ``shapkit.summary(cohorts)`` summarises every cohort.
 
         Parameters
         ----------
@@ -329,7 +329,7 @@ class Explanation:
         >>> groups = expl.cohorts("g")
         >>> groups.sizes().to_dict()
         {'g = u': 2, 'g = v': 2}
-        >>> table = groups.summary(rows="fixed")  # one block of rows per cohort
+        >>> table = shapkit.summary(groups, rows="fixed")  # one block per cohort
         >>> table.index.names, table["rows"].tolist()
         (FrozenList(['cohort', 'feature']), [2, 2, 2, 2])
         """

@@ -68,7 +68,7 @@ def test_cohorts_by_a_column_are_the_rows_of_each_value(planted):
         rows = np.flatnonzero(planted.data["c"].to_numpy() == value)
         np.testing.assert_array_equal(cohorts[label].values, planted.values[rows])
     assert cohorts.sizes().sum() == len(planted)
-    table = cohorts.summary(rows="fixed")
+    table = shapkit.summary(cohorts, rows="fixed")
     assert table.index.names == ["cohort", "feature"]
     expected = shapkit.summary(cohorts["c = v"], rows="fixed")
     pd.testing.assert_frame_equal(

@@ -32,6 +32,7 @@ import pandas as pd
 
 from .._labels import output_index
 from .._validation import check_level
+from ..cohorts import Cohorts
 
 if TYPE_CHECKING:
     from ..explanation import Explanation
@@ -41,7 +42,7 @@ _ROWS = ("sample", "fixed")
 
 
 def summary(
-    explanation: Explanation,
+    explanation: Explanation | Cohorts,
     *,
     output: Any = None,
     output_position: int | None = None,
@@ -59,7 +60,10 @@ def summary(
 
     Parameters
     ----------
-    explanation : Explanation
+    explanation : Explanation or Cohorts
+        Cohorts (:meth:`shapkit.Explanation.cohorts`) give one block per cohort under a
+        ``cohort`` index level, with each cohort's size in a column ``rows`` (cohorts of
+        one row have NaN intervals with ``rows="sample"``).
     output : label, optional
         Summarise this output only, chosen by its label in ``output_names`` (an int is a
         label, never a position: with classes ``[1, 2, 3]``, ``output=1`` is class 1 and
@@ -120,6 +124,11 @@ def summary(
     if not isinstance(rows, str) or rows not in _ROWS:
         raise ValueError(f"rows={rows!r}: choose 'sample' or 'fixed'.")
     level = check_level(level)
+    if isinstance(explanation, Cohorts):
+        return _cohort_summary(
+            explanation, output=output, output_position=output_position,
+            aggregate=aggregate, all_outputs=all_outputs, level=level, rows=rows,
+        )  # fmt: skip
     expl = explanation
     if output is not None or output_position is not None:
         if aggregate:
@@ -177,6 +186,18 @@ def settings_attrs(expl: Explanation) -> dict[str, Any]:
         "n_rows": len(expl),
         "seed": _plain(settings.get("seed")),
     }
+
+
+def _cohort_summary(cohorts: Cohorts, **options: Any) -> pd.DataFrame:
+    """:func:`summary` of every cohort, one block per cohort under a ``cohort`` index
+    level, with each cohort's size in a column ``rows``."""
+    blocks = [
+        summary(cohorts[label], **options).assign(rows=size)
+        for label, size in cohorts.sizes().items()
+    ]
+    frame = pd.concat(blocks, keys=list(cohorts), names=["cohort"])
+    frame.attrs = dict(blocks[0].attrs)
+    return frame
 
 
 def mirrored_outputs(expl: Explanation) -> bool:
