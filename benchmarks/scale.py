@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 
-for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
 import argparse  # noqa: E402
@@ -97,6 +97,9 @@ def speed(
     ``n_jobs=2`` run by ~15% when it was kept alive beside it. The cluster is started
     for its own run and closed after it.
     """
+    # one Numba thread, as launched: a cluster or session of the previous path may have
+    # unset the variable, and Numba refuses a thread count that differs from the launched
+    os.environ["NUMBA_NUM_THREADS"] = "1"
     import numba
 
     import shapkit
@@ -167,7 +170,7 @@ def spark_run(
     import shapkit
     from shapkit.execution.spark import explain_spark, local_session
 
-    os.environ["NUMBA_NUM_THREADS"] = "1"  # the Python workers inherit it
+    os.environ["NUMBA_NUM_THREADS"] = "1"  # the Python workers inherit it (set at import)
     start = time.perf_counter()
     # the collected result of a million rows is about 1 GB of Arrow batches: a heap and a
     # result limit for it (Spark's defaults, 1 GB each, ran out at 1,000,000 tree rows)
