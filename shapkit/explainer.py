@@ -305,7 +305,9 @@ class Explainer:
             print(f"shapkit: {timed.describe()}.", file=sys.stderr, flush=True)
             if job.background.shape[0] > REDUCED_BACKGROUND:
                 print(self._reduced_offer(job, X, first), file=sys.stderr, flush=True)
-        rest = run(job, take_rows(X, 1, n), n_jobs=self.n_jobs, progress=self.progress)
+        rest = run(
+            job, take_rows(X, 1, n), n_jobs=self.n_jobs, progress=self.progress, rows_done=1
+        )
         return self._explanation(job, X, RowValues.concat([first, rest]))
 
     def _reduced_offer(self, job: RowJob, X: np.ndarray | pd.DataFrame, first: RowValues) -> str:

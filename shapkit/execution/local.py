@@ -270,9 +270,7 @@ def iter_chunks(
     yield from _parallel_chunks(payload, X, busy, workers, on_rows)
 
 
-def _explain_counted(
-    job: RowJob, X: Any, on_rows: Callable[[int], None] | None
-) -> RowValues:
+def _explain_counted(job: RowJob, X: Any, on_rows: Callable[[int], None] | None) -> RowValues:
     """:func:`explain_rows` with ``on_rows`` called for every row (the closed-form paths,
     which do all rows at once, report them at the end)."""
     if on_rows is None:
@@ -367,22 +365,24 @@ def run(
     n_jobs: int | None = 1,
     progress: bool | None = None,
     chunk_size: int | None = None,
+    rows_done: int = 0,
 ) -> RowValues:
     """The values of every row of X, explained in this process (in chunks of
     ``chunk_size`` rows) or on ``n_jobs`` worker processes, with an optional progress bar
-    that moves per row (sequential) or per task (parallel).
+    that moves per row (sequential) or per task (parallel). ``rows_done``: rows of the
+    same call explained before X, which the bar counts as done.
 
     Raises :class:`UnpicklableModelError` before any work when ``n_jobs > 1`` and the
     model cannot be pickled."""
     n_rows = X.shape[0]
     workers = resolve_n_jobs(n_jobs)
     payload = ship_job(job, n_jobs)
-    show = progress_enabled(progress) and n_rows > 1
+    show = progress_enabled(progress) and n_rows + rows_done > 1
     if chunk_size is None:
         chunk_size = default_chunk_size(n_rows, 1, show) if workers == 1 else max(n_rows, 1)
     bounds = chunk_bounds(n_rows, chunk_size) or [(0, 0)]
     results: list[Any] = [None] * len(bounds)
-    with progress_bar(n_rows, progress if show else False) as bar:
+    with progress_bar(n_rows + rows_done, progress if show else False, initial=rows_done) as bar:
         chunks = iter_chunks(
             job, X, bounds, workers, on_rows=bar.update if show else None, payload=payload
         )

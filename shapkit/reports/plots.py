@@ -254,7 +254,8 @@ def _value_colourbar(ax: Axes, label: str, limits: tuple[float, float] | None = 
     options: dict[str, Any] = {"aspect": 25, "pad": 0.02, "fraction": 0.04, "shrink": 0.6}
     if limits is None:
         bar = ax.figure.colorbar(mappable, ax=ax, ticks=[0, 1], **options)
-        bar.ax.set_yticklabels(["low\n(5th pct)", "high\n(95th pct)"], **LITERAL)
+        bar.ax.set_yticklabels(["low", "high"], **LITERAL)
+        label = f"{label} (5th to 95th percentile)"
     else:
         bar = ax.figure.colorbar(mappable, ax=ax, **options)
     bar.set_label(label, **LITERAL)
