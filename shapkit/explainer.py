@@ -18,7 +18,7 @@ from .columns import unflatten
 from .cost import CostEstimate, check_feasible, estimate_cost
 from .estimators import ALL_METHODS, Estimator, get_estimator, resolve_tol
 from .execution.dask import explain_dask, is_dask_frame
-from .execution.local import resolve_n_jobs, run, take_rows
+from .execution.local import resolve_n_jobs, run, ship_job, take_rows
 from .execution.progress import progress_enabled
 from .execution.spark import explain_spark, is_spark_frame
 from .explanation import Explanation
@@ -293,6 +293,7 @@ class Explainer:
         if job.estimator is None or n < 2 or not progress_enabled(self.progress):
             rows = run(job, X, n_jobs=self.n_jobs, progress=self.progress)
             return self._explanation(job, X, rows)
+        payload = ship_job(job, self.n_jobs)  # an unpicklable model: refused before any row
         start = time.perf_counter()
         first = run(job, take_rows(X, 0, 1), n_jobs=1, progress=False)
         per_row = time.perf_counter() - start
@@ -306,8 +307,9 @@ class Explainer:
             if job.background.shape[0] > REDUCED_BACKGROUND:
                 print(self._reduced_offer(job, X, first), file=sys.stderr, flush=True)
         rest = run(
-            job, take_rows(X, 1, n), n_jobs=self.n_jobs, progress=self.progress, rows_done=1
-        )
+            job, take_rows(X, 1, n), n_jobs=self.n_jobs, progress=self.progress, rows_done=1,
+            payload=payload,
+        )  # fmt: skip
         return self._explanation(job, X, RowValues.concat([first, rest]))
 
     def _reduced_offer(self, job: RowJob, X: np.ndarray | pd.DataFrame, first: RowValues) -> str:

@@ -171,3 +171,19 @@ def test_a_large_background_gets_an_offer_with_its_measured_cost(monkeypatch, ca
     assert "the background has 300 rows" in notes[0] and "about 67% of the time" in notes[0]
     assert f"changed the values by {change:.1%} of their total |value|" in notes[0]
     assert change > 0
+
+
+def test_an_unpicklable_model_is_refused_before_the_first_timed_row():
+    """With progress shown, the first row is explained alone to time it: an unpicklable
+    model with n_jobs=2 is still refused before any model call."""
+    import threading
+
+    from shapkit.execution.local import UnpicklableModelError
+
+    model = CountingModel()
+    model.lock = threading.Lock()
+    X = np.random.default_rng(6).normal(size=(4, 5))
+    explainer = shapkit.Explainer(model, X, method="kernel", seed=0, n_jobs=2, progress=True)
+    with pytest.raises(UnpicklableModelError, match="n_jobs=2"):
+        explainer(X, budget=40)
+    assert model.rows == 0

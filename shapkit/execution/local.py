@@ -366,17 +366,20 @@ def run(
     progress: bool | None = None,
     chunk_size: int | None = None,
     rows_done: int = 0,
+    payload: bytes | None = None,
 ) -> RowValues:
     """The values of every row of X, explained in this process (in chunks of
     ``chunk_size`` rows) or on ``n_jobs`` worker processes, with an optional progress bar
     that moves per row (sequential) or per task (parallel). ``rows_done``: rows of the
-    same call explained before X, which the bar counts as done.
+    same call explained before X, which the bar counts as done. ``payload``: the job
+    already pickled by :func:`ship_job`.
 
     Raises :class:`UnpicklableModelError` before any work when ``n_jobs > 1`` and the
     model cannot be pickled."""
     n_rows = X.shape[0]
     workers = resolve_n_jobs(n_jobs)
-    payload = ship_job(job, n_jobs)
+    if payload is None:
+        payload = ship_job(job, n_jobs)
     show = progress_enabled(progress) and n_rows + rows_done > 1
     if chunk_size is None:
         chunk_size = default_chunk_size(n_rows, 1, show) if workers == 1 else max(n_rows, 1)
