@@ -254,6 +254,7 @@ def evaluate(pr, method, seed, powershap_max_cells):
         "family": pr.family, "problem": pr.name, "method": method, "tpr": tpr, "fpr": fpr,
         "f1": f1, "n_selected": len(chosen), "none_selected": len(chosen) == 0,
         "score": score, "seconds": seconds, "seed": seed,
+        "selected": " ".join(sorted(chosen, key=str)),
     }  # fmt: skip
 
 

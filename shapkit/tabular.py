@@ -137,7 +137,8 @@ def _check_scalar_cells(frame: np.ndarray | pd.DataFrame, name: str) -> None:
     """Raise a TypeError naming the first object cell that holds a container (list, dict,
     set, array): a cell must be one value to be masked, hashed and compared."""
     if isinstance(frame, pd.DataFrame):
-        columns = [(label, frame[label]) for label in frame.columns if frame[label].dtype == object]
+        columns = [(label, frame[label])
+                   for label, dtype in zip(frame.columns, frame.dtypes) if dtype == object]
     elif frame.dtype == object:
         columns = [(j, pd.Series(frame[:, j])) for j in range(frame.shape[1])]
     else:
@@ -190,7 +191,7 @@ def align_background(
                 + ". Pass background rows with exactly the columns of X."
             )
         background = background[list(X.columns)]
-        mismatched = [c for c in X.columns if X[c].dtype != background[c].dtype]
+        mismatched = [c for c, a, b in zip(X.columns, X.dtypes, background.dtypes) if a != b]
         if mismatched:
             raise ValueError(_dtype_advice(X, background, mismatched))
         return background.reset_index(drop=True)
@@ -217,11 +218,12 @@ def align_text_columns(X: Any, background: Any) -> Any:
     missing values themselves are kept."""
     if not (isinstance(X, pd.DataFrame) and isinstance(background, pd.DataFrame)):
         return X
+    bg_types = dict(zip(background.columns, background.dtypes))
     casts = {
-        c: background[c].dtype
-        for c in X.columns
-        if c in background.columns
-        and X[c].dtype != background[c].dtype
+        c: bg_types[c]
+        for c, dtype in zip(X.columns, X.dtypes)
+        if c in bg_types
+        and dtype != bg_types[c]
         and is_text_column(X[c])
         and is_text_column(background[c])
     }

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_budget
-from ..reports.summary import spearman
+from ..reports.summary import spearman_columns
 
 
 @dataclass
@@ -148,6 +148,13 @@ def column_labels(X: Any) -> list[Any]:
     return list(range(X.shape[1]))
 
 
+def _column_dtypes(X: Any) -> list[Any]:
+    """The dtype of each column (a NumPy array's for all of them)."""
+    if isinstance(X, pd.DataFrame):
+        return list(X.dtypes)
+    return [getattr(X, "dtype", None)] * X.shape[1]
+
+
 def choose_output(model: Any, classifier: bool, requested: str | None) -> str:
     """The output space to explain a fitted ``model`` in.
 
@@ -160,15 +167,20 @@ def choose_output(model: Any, classifier: bool, requested: str | None) -> str:
         return requested
     if not classifier:
         return "auto"
-    from ..closed_form.tree import tree_model_for
+    from ..closed_form.tree import check_tree_output
+    from ..trees import TreeNotSupportedError, read_tree_model
 
-    if tree_model_for(model, "auto", "auto") is not None:
-        return "auto"
     try:
-        if tree_model_for(model, "decision", "auto") is not None:
-            return "decision"
-    except Exception:  # noqa: BLE001 - any reader failure means: no closed form
-        pass
+        tm = read_tree_model(model)
+    except Exception:  # noqa: BLE001 - any reader failure means: no tree closed form
+        tm = None
+    if tm is not None:
+        for space in ("auto", "decision"):
+            try:
+                check_tree_output(tm, space)
+            except TreeNotSupportedError:
+                continue
+            return space
     try:
         from ..closed_form.linear import linear_coefficients
 
@@ -238,19 +250,16 @@ def heldout_importance(
     else:
         mean_abs = np.abs(values).mean(axis=0)
         direction = np.full(d, np.nan)
-        for j in range(d):
-            col = X_rows.iloc[:, j] if isinstance(X_rows, pd.DataFrame) else X_rows[:, j]
-            dtype = getattr(col, "dtype", None)
-            if dtype is None or not (
-                pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-            ):
-                continue
+        numeric = [j for j, dtype in enumerate(_column_dtypes(X_rows))
+                   if pd.api.types.is_numeric_dtype(dtype)
+                   and not pd.api.types.is_bool_dtype(dtype)]  # fmt: skip
+        if numeric:
             x = (
-                col.to_numpy(dtype=float, na_value=np.nan)
-                if isinstance(col, pd.Series)
-                else np.asarray(col, dtype=float)
+                X_rows.iloc[:, numeric].to_numpy(dtype=float, na_value=np.nan)
+                if isinstance(X_rows, pd.DataFrame)
+                else np.asarray(X_rows[:, numeric], dtype=float)
             )
-            direction[j] = spearman(x, values[:, j])
+            direction[numeric] = spearman_columns(x, values[:, numeric])
     return Importance(mean_abs, direction, expl.method, space, gains, rows)
 
 

@@ -36,15 +36,33 @@ def paired_tests(
     p_less = np.ones(d)
     effect = np.zeros(d)
     hit_rate = (diff > 0).mean(axis=0) if n_fits else np.full(d, np.nan)
-    for j in range(d):
-        dj = diff[:, j]
-        if n_fits == 0 or np.all(dj == 0):
-            continue
-        p_greater[j] = float(wilcoxon(dj, alternative="greater", zero_method="zsplit").pvalue)
-        p_less[j] = float(wilcoxon(dj, alternative="less", zero_method="zsplit").pvalue)
-        ranks = rankdata(np.abs(dj))
-        total = ranks.sum()
-        effect[j] = float((ranks[dj > 0].sum() - ranks[dj < 0].sum()) / total)
+    if n_fits == 0:
+        return p_greater, p_less, hit_rate, effect
+    tested = ~np.all(diff == 0, axis=0)
+    # scipy picks its method per sample: exact without ties or zeros, else a
+    # permutation test up to 13 fits and the normal approximation beyond. Columns are
+    # tested together in groups that get the same method, each with the p-value a test
+    # of the column alone gives
+    magnitude = np.sort(np.abs(diff), axis=0)
+    irregular = np.any(magnitude[1:] == magnitude[:-1], axis=0) | np.any(diff == 0, axis=0)
+    for ties in (False, True):
+        columns = np.flatnonzero(tested & (irregular == ties))
+        if ties and n_fits <= 13:  # permutation tests: one column at a time
+            for j in columns:
+                p_greater[j] = float(wilcoxon(diff[:, j], alternative="greater",
+                                              zero_method="zsplit").pvalue)  # fmt: skip
+                p_less[j] = float(wilcoxon(diff[:, j], alternative="less",
+                                           zero_method="zsplit").pvalue)  # fmt: skip
+        elif columns.size:
+            block = diff[:, columns]
+            p_greater[columns] = wilcoxon(block, axis=0, alternative="greater",
+                                          zero_method="zsplit").pvalue  # fmt: skip
+            p_less[columns] = wilcoxon(block, axis=0, alternative="less",
+                                       zero_method="zsplit").pvalue  # fmt: skip
+    # ranks are halves of integers: their sums are exact in any order
+    ranks = rankdata(np.abs(diff), axis=0)
+    signed = (ranks * (diff > 0)).sum(axis=0) - (ranks * (diff < 0)).sum(axis=0)
+    effect[tested] = signed[tested] / ranks.sum(axis=0)[tested]
     return p_greater, p_less, hit_rate, effect
 
 
