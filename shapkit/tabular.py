@@ -138,7 +138,8 @@ def _check_scalar_cells(frame: np.ndarray | pd.DataFrame, name: str) -> None:
     set, array): a cell must be one value to be masked, hashed and compared."""
     if isinstance(frame, pd.DataFrame):
         columns = [(label, frame[label])
-                   for label, dtype in zip(frame.columns, frame.dtypes) if dtype == object]
+                   for label, dtype in zip(frame.columns, frame.dtypes, strict=True)
+                   if pd.api.types.is_object_dtype(dtype)]
     elif frame.dtype == object:
         columns = [(j, pd.Series(frame[:, j])) for j in range(frame.shape[1])]
     else:
@@ -191,7 +192,8 @@ def align_background(
                 + ". Pass background rows with exactly the columns of X."
             )
         background = background[list(X.columns)]
-        mismatched = [c for c, a, b in zip(X.columns, X.dtypes, background.dtypes) if a != b]
+        mismatched = [c for c, a, b in zip(X.columns, X.dtypes, background.dtypes, strict=True)
+                      if a != b]
         if mismatched:
             raise ValueError(_dtype_advice(X, background, mismatched))
         return background.reset_index(drop=True)
@@ -218,10 +220,10 @@ def align_text_columns(X: Any, background: Any) -> Any:
     missing values themselves are kept."""
     if not (isinstance(X, pd.DataFrame) and isinstance(background, pd.DataFrame)):
         return X
-    bg_types = dict(zip(background.columns, background.dtypes))
+    bg_types = dict(zip(background.columns, background.dtypes, strict=True))
     casts = {
         c: bg_types[c]
-        for c, dtype in zip(X.columns, X.dtypes)
+        for c, dtype in zip(X.columns, X.dtypes, strict=True)
         if c in bg_types
         and dtype != bg_types[c]
         and is_text_column(X[c])

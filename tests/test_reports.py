@@ -422,3 +422,26 @@ def test_binary_classifiers_default_to_the_positive_class():
     two = shapkit.explain(LinearRegression().fit(X, targets), X.iloc[:6], background=X)
     assert not mirrored_outputs(two)  # values not mirrored: both stay
     assert len(shapkit.summary(two).attrs["outputs"]) == 2
+
+
+def test_spearman_columns_equal_spearman_bit_for_bit():
+    """Columns without NaN are ranked together, the others one at a time: every
+    correlation must equal :func:`spearman` of that column exactly (ties, constant
+    columns, missing values, a single row)."""
+    from scipy.stats import spearmanr
+
+    from shapkit.reports.summary import spearman, spearman_columns
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7, 100):
+        x = np.round(rng.normal(size=(n, 6)), 1)
+        y = rng.normal(size=(n, 6)) * (rng.random((n, 6)) < 0.7)
+        x[:, 1] = 3.0
+        x[: n // 2, 2] = np.nan
+        y[-1, 3] = np.nan
+        got = spearman_columns(x, y)
+        want = [spearman(x[:, j], y[:, j]) for j in range(6)]
+        np.testing.assert_array_equal(got, want)
+        if n == 100:
+            assert np.isnan(got[1]) and not np.isnan(got[0])
+            assert got[0] == pytest.approx(spearmanr(x[:, 0], y[:, 0]).statistic, abs=1e-12)

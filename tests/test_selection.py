@@ -471,6 +471,33 @@ def test_paired_tests_and_bh():
     assert np.isnan(bh_adjust(np.array([np.nan, 0.2])))[0]
 
 
+@pytest.mark.parametrize("n_fits", [4, 10, 14, 25])
+def test_paired_tests_equal_one_scipy_test_per_feature(n_fits):
+    """The columns are tested in groups; each p-value and effect must be the one a test
+    of that column alone gives, whichever method scipy picks for it (exact without ties
+    or zeros, permutations up to 13 fits, the normal approximation beyond)."""
+    from scipy.stats import rankdata, wilcoxon
+
+    rng = np.random.default_rng(n_fits)
+    real = np.round(np.abs(rng.normal(size=(n_fits, 12))), 1)  # ties
+    real[:, :4] = np.abs(rng.normal(size=(n_fits, 4)))  # no ties
+    real[rng.random(real.shape) < 0.2] = 0.0
+    real[:, 4] = 0.0  # never used: both zero where the probe is zero
+    real[:, 5] = 1.0  # every difference the same where the probe is 0
+    threshold = np.abs(rng.normal(size=n_fits)) * (rng.random(n_fits) < 0.8)
+    p_gt, p_lt, hit, effect = paired_tests(real, threshold)
+    diff = real - threshold[:, None]
+    diff = np.where((real == 0) & (threshold[:, None] == 0), -1e-12 * real.max(), diff)
+    for j in range(real.shape[1]):
+        dj = diff[:, j]
+        want_gt = wilcoxon(dj, alternative="greater", zero_method="zsplit").pvalue
+        want_lt = wilcoxon(dj, alternative="less", zero_method="zsplit").pvalue
+        ranks = rankdata(np.abs(dj))
+        want_effect = (ranks[dj > 0].sum() - ranks[dj < 0].sum()) / ranks.sum()
+        assert (p_gt[j], p_lt[j], effect[j]) == (want_gt, want_lt, want_effect), j
+        assert hit[j] == np.mean(dj > 0)
+
+
 def test_loss_gain_per_loss():
     # logistic: margin f = 2, label 1; removing +1 costs, removing -1 helps
     g = loss_gain(np.array([[1.0, -1.0, 0.0]]), np.array([2.0]), np.array([1.0]), "logistic")
