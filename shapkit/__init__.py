@@ -37,6 +37,8 @@ _EXPORTS = {
     "summary": "shapkit.reports.summary",
     "ShapSelector": "shapkit.selection",
     "select_features": "shapkit.selection",
+    "sage": "shapkit.global_importance",
+    "GlobalExplanation": "shapkit.global_importance",
 }
 
 #: Submodules reachable as attributes: ``shapkit.plots.bar(expl)``.
@@ -50,6 +52,7 @@ __all__ = [
     "Explainer",
     "Explanation",
     "ExplanationFileError",
+    "GlobalExplanation",
     "InfeasibleRequestError",
     "GameOutputError",
     "LinearNotApplicableError",
@@ -66,6 +69,7 @@ __all__ = [
     "plots",
     "report",
     "reports",
+    "sage",
     "select_features",
     "shapley_values",
     "summary",
@@ -84,6 +88,7 @@ if TYPE_CHECKING:
     )
     from .explainer import Explainer, explain
     from .explanation import Explanation, load_explanation
+    from .global_importance import GlobalExplanation, sage
     from .models import as_model
     from .reports import plots
     from .reports.html import report

@@ -1,0 +1,240 @@
+"""``shapkit.sage``: validate once, then exact enumeration or batches of sampled rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_seed, check_tol
+from ..execution.local import resolve_n_jobs
+from ..execution.progress import progress_bar
+from ..games import DEFAULT_MAX_ROWS
+from ..models import as_model
+from ..tabular import (
+    RowMasker,
+    align_background,
+    align_text_columns,
+    check_tabular,
+    column_names_of,
+    resolve_players,
+    sample_background,
+)
+from .estimate import (
+    BATCH_ROWS,
+    FIRST_BATCHES,
+    batch_budget,
+    batch_estimator,
+    exact_sage,
+    sampled_sage,
+)
+from .game import RowLossGame
+from .losses import Loss, resolve_loss
+from .result import GlobalExplanation
+
+#: ``method="auto"`` enumerates every coalition on every row up to this many model rows.
+EXACT_MAX_MODEL_ROWS = 4_000_000
+#: Model rows a sampled run may use when ``budget=None`` (``tol`` usually stops it first).
+DEFAULT_MAX_MODEL_ROWS = 50_000_000
+#: Background rows drawn from X when none is given.
+DEFAULT_SAGE_BACKGROUND = 64
+METHODS = ("auto", "exact", "kernel", "permutation")
+
+
+def sage(
+    model: Any,
+    X: Any,
+    y: Any,
+    *,
+    loss: str | Callable[..., Any] = "auto",
+    background: Any = None,
+    groups: Mapping[str, Sequence[str] | str] | None = None,
+    method: str = "auto",
+    budget: int | None = None,
+    tol: float | None = 0.01,
+    seed: int | np.random.SeedSequence | None = None,
+    n_jobs: int | None = 1,
+    progress: bool | None = None,
+) -> GlobalExplanation:
+    """SAGE values of ``model`` on the rows ``X`` with targets ``y``.
+
+    The value of a set S of features is ``v(S) = -mean_i loss(f_S(x_i), y_i)``, where
+    ``f_S(x)`` is the mean prediction over the background rows with the features outside
+    S taken from the background (marginal imputation, exact over the background). Each
+    feature's SAGE value is its Shapley value in that game: the loss reduction it brings,
+    shared fairly with the features it works with. The values add up to
+    ``loss_empty - loss_full``.
+
+    Parameters
+    ----------
+    model : scikit-learn estimator or Pipeline, torch module, or callable
+        Fitted. Classifiers are read as probabilities.
+    X : ndarray or DataFrame
+        The rows over which the loss is averaged (held-out rows, usually).
+    y : array-like
+        One target per row of X: numbers for ``"mse"``, class labels (of the model's
+        ``classes_``) for ``"cross_entropy"`` and ``"zero_one"``.
+    loss : {"auto", "mse", "cross_entropy", "zero_one"} or callable
+        ``"auto"``: cross-entropy of ``predict_proba`` for classifiers, else the squared
+        error. A callable ``loss(y_true, prediction)`` returns one loss per row
+        (``prediction`` is ``(n,)`` for one output, ``(n, k)`` for more).
+    background : ndarray or DataFrame, optional
+        Rows that stand in for unknown features; default: 64 rows of X drawn with
+        ``seed``. Every value averages over all of them, so their number multiplies the
+        cost.
+    groups : mapping, optional
+        Players made of several columns, as in :class:`shapkit.Explainer`.
+    method : {"auto", "exact", "kernel", "permutation"}
+        ``"exact"``: every coalition on every row (no error). ``"kernel"``: batches of
+        rows drawn at random, each batch's per-row games estimated by the kernel
+        estimator on shared paired coalitions; ``"permutation"``: the same with
+        antithetic permutations (Covert's estimator, with antithetic pairs). ``"auto"``:
+        exact when it costs at most 4 million model rows, else kernel.
+    budget : int, optional
+        Most model rows to evaluate (sampled methods); default 50 million as a cap.
+    tol : float, optional
+        Stop once the largest standard error is below ``tol`` times the spread of the
+        values (``max - min``); None: spend the budget.
+    seed : int, optional
+        Seeds the background sample, the rows drawn and the coalitions: same seed, same
+        values, for any ``n_jobs``.
+    n_jobs : int
+        Processes over which the batches of each round are spread.
+    progress : bool, optional
+        A bar over the batches of each round (None: when a terminal watches).
+
+    Returns
+    -------
+    GlobalExplanation
+
+    Raises
+    ------
+    ValueError
+        y of the wrong length or type for the loss, NaN in y, a loss that does not match
+        the model's outputs, a classifier without ``predict_proba`` for cross-entropy,
+        an unknown method, or a budget below one round of batches.
+
+    Examples
+    --------
+    >>> import shapkit
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import LinearRegression
+    >>> X, y = load_diabetes(return_X_y=True, as_frame=True)
+    >>> model = LinearRegression().fit(X, y)
+    >>> g = shapkit.sage(model, X.iloc[:100], y.iloc[:100], background=X.iloc[:20],
+    ...                  groups={"blood": ["s1", "s2", "s3", "s4", "s5", "s6"]}, seed=0)
+    >>> g.method, len(g.values)
+    ('exact', 5)
+    >>> bool(abs(g.values.sum() - (g.loss_empty - g.loss_full)) < 1e-9)
+    True
+    """
+    X = check_tabular(X, "X")
+    if method not in METHODS:
+        raise ValueError(f"Unknown method={method!r}; choose one of {list(METHODS)}.")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, np.integer))
+                               or budget <= 0):  # fmt: skip
+        raise ValueError(f"budget must be a positive number of model rows; got {budget!r}.")
+    tol = check_tol(tol)
+    seed = check_seed(seed, generator=False)
+    workers = resolve_n_jobs(n_jobs)
+    if progress not in (None, True, False):
+        raise ValueError(f"progress must be True, False or None (auto); got {progress!r}.")
+    target = resolve_loss(loss, model, y, X.shape[0])
+    if background is None:
+        background = sample_background(X, DEFAULT_SAGE_BACKGROUND, seed)
+    background = check_tabular(background, "background")
+    X = align_text_columns(X, background)
+    background = align_background(X, background)
+    names = column_names_of(X, None)
+    player_names, column_player = resolve_players(names, groups)
+    d = len(player_names)
+    adapter = as_model(model, target.output)
+    n, n_background = X.shape[0], background.shape[0]
+    if method == "auto":
+        method = "exact" if (2**d) * n * n_background <= EXACT_MAX_MODEL_ROWS else "kernel"
+    masker = RowMasker(X, background, column_player)
+    # every row at the empty and the full coalition: the exact losses without and with
+    # every feature, and the per-row totals of the control variate
+    ends = RowLossGame(adapter, masker, np.arange(n), target, column_player, DEFAULT_MAX_ROWS)
+    both = ends(np.array([np.zeros(d, bool), np.ones(d, bool)]))
+    loss_empty, loss_full = float(-both[0].mean()), float(-both[1].mean())
+    if method == "exact":
+        game = RowLossGame(adapter, masker, np.arange(n), target, column_player,
+                           DEFAULT_MAX_ROWS, mean=True)  # fmt: skip
+        values = exact_sage(game, d)
+        return GlobalExplanation(values, np.zeros(d), list(player_names), loss_empty, loss_full,
+                                 target.name, ends.n_model_rows + game.n_model_rows, "exact",
+                                 n)  # fmt: skip
+    per_batch = batch_budget(method, d)
+    batch_cost = BATCH_ROWS * per_batch * n_background
+    first = FIRST_BATCHES * batch_cost
+    if budget is not None and budget - ends.n_model_rows < first:
+        raise ValueError(
+            f"budget={budget} model rows is below one round of batches: method={method!r} "
+            f"needs {ends.n_model_rows + first} ({ends.n_model_rows} for every row without "
+            f"and with all features, then {FIRST_BATCHES} batches of {BATCH_ROWS} rows x "
+            f"{per_batch} coalitions x {n_background} background rows). Raise the budget, "
+            f"or use fewer background rows."
+        )
+    cap = (budget if budget is not None else DEFAULT_MAX_MODEL_ROWS) - ends.n_model_rows
+    base = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    spec = _BatchSpec(adapter, X, background, target, column_player, method, d, per_batch,
+                      base)  # fmt: skip
+    totals = both[1] - both[0]
+    # the bar counts explained rows up to the cap; convergence usually ends it early
+    most_rows = BATCH_ROWS * max(cap // batch_cost, FIRST_BATCHES)
+    with progress_bar(most_rows, progress, desc="shapkit sage") as bar:
+
+        def run_batches(indices: list[int]) -> list[tuple[np.ndarray, np.ndarray, int]]:
+            out = _run(spec, indices, workers, masker)
+            bar.update(BATCH_ROWS * len(indices))
+            return out
+
+        est = sampled_sage(run_batches, d, float(totals.mean()), batch_cost,
+                           max(cap, first), tol, None)  # fmt: skip
+    return GlobalExplanation(est.values, est.std_errors, list(player_names), loss_empty,
+                             loss_full, target.name, ends.n_model_rows + est.n_model_rows,
+                             method, est.n_rows_drawn, est.converged)  # fmt: skip
+
+
+class _BatchSpec:
+    """What a worker needs to evaluate batches (pickled once per worker)."""
+
+    def __init__(self, model: Any, X: Any, background: Any, loss: Loss, column_player: np.ndarray,
+                 method: str, n_players: int, per_batch: int,
+                 seed: np.random.SeedSequence) -> None:  # fmt: skip
+        self.model, self.X, self.background, self.loss = model, X, background, loss
+        self.column_player, self.method, self.n_players = column_player, method, n_players
+        self.per_batch, self.seed = per_batch, seed
+
+
+def _run(spec: _BatchSpec, indices: list[int], workers: int, masker: RowMasker) -> list:
+    if workers <= 1 or len(indices) < 2:
+        return [_one_batch(spec, masker, i) for i in indices]
+    from joblib import Parallel, delayed
+
+    chunks = [c.tolist() for c in np.array_split(np.asarray(indices), min(workers, len(indices)))]
+    parts = Parallel(n_jobs=len(chunks))(delayed(_run_chunk)(spec, c) for c in chunks)
+    return [batch for part in parts for batch in part]
+
+
+def _run_chunk(spec: _BatchSpec, indices: list[int]) -> list:
+    masker = RowMasker(spec.X, spec.background, spec.column_player)
+    return [_one_batch(spec, masker, i) for i in indices]
+
+
+def _one_batch(
+    spec: _BatchSpec, masker: RowMasker, index: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Batch ``index``: its rows (drawn with replacement) and its estimator's stream
+    come from child ``index`` of the seed, so any split over workers gives the same."""
+    child = np.random.SeedSequence(spec.seed.entropy, spawn_key=(*spec.seed.spawn_key, 1, index))
+    rng = np.random.default_rng(child)
+    rows = rng.integers(0, spec.X.shape[0], BATCH_ROWS)
+    game = RowLossGame(spec.model, masker, rows, spec.loss, spec.column_player, DEFAULT_MAX_ROWS)
+    result = batch_estimator(spec.method).estimate(game, spec.n_players, spec.per_batch, None, rng)
+    return result.values, result.full_value - result.empty_value, game.n_model_rows
+
+
+__all__ = ["sage"]

@@ -1,0 +1,99 @@
+"""The SAGE game of a batch of rows: ``v_i(S) = -loss(f_S(x_i), y_i)`` for each row i,
+with ``f_S(x) = mean_b f(x_S, b_notS)`` over every background row (exact inside the
+loss: a sampled mean inside a non-linear loss would bias it)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..games import CALL_BYTES, MIN_ROWS_PER_CALL, call_model
+from ..models.base import Model
+from ..tabular import RowMasker
+from .losses import Loss, check_prediction
+
+
+class RowLossGame:
+    """Negative per-row losses of the rows ``rows`` of the masker's X: masks
+    ``(m, n_players)`` -> values ``(m, len(rows))``; ``mean=True`` returns their mean
+    over the rows instead, ``(m, 1)``.
+
+    The model is called on the masked rows of several explained rows at once, at most
+    ``max_rows`` (and about ``CALL_BYTES`` of cells) per call. ``n_model_rows`` counts
+    the rows it was handed.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        masker: RowMasker,
+        rows: np.ndarray,
+        loss: Loss,
+        column_player: np.ndarray,
+        max_rows: int,
+        mean: bool = False,
+    ) -> None:
+        self.model = model
+        self.masker = masker
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.loss = loss
+        self.column_player = np.ascontiguousarray(column_player, dtype=np.int64)
+        self.mean = mean
+        n_columns = max(len(column_player), 1)
+        self.rows_per_call = min(max_rows, max(MIN_ROWS_PER_CALL, CALL_BYTES // (8 * n_columns)))
+        self.n_model_rows = 0
+        self._checked = False
+
+    def __call__(self, masks: np.ndarray) -> np.ndarray:
+        masks = np.ascontiguousarray(masks, dtype=np.bool_)
+        m, n_background = masks.shape[0], self.masker.n_background
+        per_row = m * n_background
+        losses = np.empty((m, self.rows.size))
+        # explained rows per model call (at least one; a row's rows are split below)
+        group = max(1, self.rows_per_call // max(per_row, 1))
+        for lo in range(0, self.rows.size, group):
+            hi = min(lo + group, self.rows.size)
+            if hi - lo == 1 and per_row > self.rows_per_call:
+                losses[:, lo] = self._one_row_in_slices(masks, lo)
+                continue
+            parts = []
+            for r in range(lo, hi):
+                data = self.masker.masked_rows(int(self.rows[r]), masks, self.column_player,
+                                               0, per_row)  # fmt: skip
+                parts.append(data.copy() if isinstance(data, (np.ndarray, pd.DataFrame)) else data)
+                self.masker.release_rows()
+            data = (np.concatenate(parts) if isinstance(parts[0], np.ndarray)
+                    else pd.concat(parts, ignore_index=True))  # fmt: skip
+            predictions = call_model(self.model, data)
+            self.n_model_rows += int(data.shape[0])
+            means = predictions.reshape(hi - lo, m, n_background, -1).mean(axis=2)
+            for r in range(lo, hi):
+                losses[:, r] = self._loss(r, means[r - lo])
+        out = -losses
+        return out.mean(axis=1, keepdims=True) if self.mean else out
+
+    def _one_row_in_slices(self, masks: np.ndarray, r: int) -> np.ndarray:
+        m, n_background = masks.shape[0], self.masker.n_background
+        per_row = m * n_background
+        totals: np.ndarray | None = None
+        # slices hold whole coalitions so that the mean over the background is per slice
+        step = max(n_background, (self.rows_per_call // n_background) * n_background)
+        for start in range(0, per_row, step):
+            stop = min(start + step, per_row)
+            data = self.masker.masked_rows(int(self.rows[r]), masks, self.column_player,
+                                           start, stop)  # fmt: skip
+            predictions = call_model(self.model, data)
+            del data
+            self.masker.release_rows()
+            self.n_model_rows += stop - start
+            part = predictions.reshape((stop - start) // n_background, n_background, -1).sum(1)
+            totals = part if totals is None else np.concatenate([totals, part])
+        assert totals is not None
+        return self._loss(r, totals / n_background)
+
+    def _loss(self, r: int, prediction: np.ndarray) -> np.ndarray:
+        if not self._checked:
+            check_prediction(self.loss, prediction)
+            self._checked = True
+        target = np.broadcast_to(self.loss.target[self.rows[r]], (prediction.shape[0],))
+        return self.loss.fn(target, prediction)

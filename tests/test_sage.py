@@ -1,0 +1,231 @@
+"""SAGE values (shapkit.sage): exact against a brute-force reference, sampled values
+against exact ones within their standard errors, losses, groups and bad input."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from sklearn.datasets import load_diabetes, load_iris  # noqa: E402
+from sklearn.ensemble import RandomForestRegressor  # noqa: E402
+from sklearn.linear_model import LinearRegression, LogisticRegression  # noqa: E402
+
+import shapkit  # noqa: E402
+from shapkit.global_importance.estimate import combine_batches  # noqa: E402
+
+
+def brute_force_sage(predict, X, y, background, loss, groups=None):
+    """SAGE by definition: every coalition, every row, the mean over the background
+    inside the loss, and the Shapley formula (an implementation independent of shapkit)."""
+    X, background = np.asarray(X, float), np.asarray(background, float)
+    players = groups or [[j] for j in range(X.shape[1])]
+    d = len(players)
+
+    def value(S):
+        columns = [c for p in S for c in players[p]]
+        total = 0.0
+        for x, target in zip(X, y, strict=True):
+            rows = background.copy()
+            rows[:, columns] = x[columns]
+            total += loss(target, np.asarray(predict(rows)).mean(axis=0))
+        return -total / X.shape[0]
+
+    v = {S: value(S) for r in range(d + 1) for S in itertools.combinations(range(d), r)}
+    phi = np.zeros(d)
+    for j in range(d):
+        for S, vS in v.items():
+            if j in S:
+                continue
+            with_j = tuple(sorted((*S, j)))
+            weight = math.factorial(len(S)) * math.factorial(d - len(S) - 1) / math.factorial(d)
+            phi[j] += weight * (v[with_j] - vS)
+    return phi, -v[()], -v[tuple(range(d))]
+
+
+def _frame_predict(model, columns):
+    return lambda rows: model.predict(pd.DataFrame(rows, columns=columns))
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    X = X[["age", "bmi", "bp", "s5"]]
+    return X.iloc[:60], y.iloc[:60].to_numpy(), X.iloc[200:212]
+
+
+def test_exact_equals_brute_force_for_squared_error(diabetes):
+    X, y, bg = diabetes
+    model = RandomForestRegressor(n_estimators=10, max_depth=4, random_state=0).fit(X, y)
+    g = shapkit.sage(model, X, y, background=bg, method="exact")
+    want, empty, full = brute_force_sage(_frame_predict(model, X.columns), X, y, bg,
+                                         lambda t, p: (p - t) ** 2)  # fmt: skip
+    np.testing.assert_allclose(g.values, want, rtol=1e-10, atol=1e-8)
+    assert g.loss_empty == pytest.approx(empty) and g.loss_full == pytest.approx(full)
+    assert g.values.sum() == pytest.approx(g.loss_empty - g.loss_full)
+    assert g.method == "exact" and np.all(g.std_errors == 0) and g.loss == "mse"
+    assert g.n_evals == (2**4 + 2) * 60 * 12  # every coalition, every row, every bg row
+    assert list(g.feature_names) == ["age", "bmi", "bp", "s5"]
+
+
+def test_exact_cross_entropy_and_zero_one_multiclass():
+    X, y = load_iris(return_X_y=True)
+    labels = np.array(["setosa", "versicolor", "virginica"])[y]
+    model = LogisticRegression(max_iter=500).fit(X, labels)
+    rows = np.r_[0:10, 50:60, 100:110]
+    bg = X[::15]
+    g = shapkit.sage(model, X[rows], labels[rows], background=bg)  # auto: cross-entropy
+    positions = y[rows]
+
+    def ce(t, p):
+        return -np.log(max(p[t], 1e-12))
+
+    want, empty, full = brute_force_sage(model.predict_proba, X[rows], positions, bg, ce)
+    assert g.loss == "cross_entropy" and g.method == "exact"
+    np.testing.assert_allclose(g.values, want, rtol=1e-9, atol=1e-12)
+    z = shapkit.sage(model, X[rows], labels[rows], background=bg, loss="zero_one")
+    want01, _, _ = brute_force_sage(model.predict_proba, X[rows], positions, bg,
+                                    lambda t, p: float(np.argmax(p) != t))  # fmt: skip
+    np.testing.assert_allclose(z.values, want01, atol=1e-12)
+
+
+def test_callable_loss_and_groups(diabetes):
+    X, y, bg = diabetes
+    model = LinearRegression().fit(X, y)
+    groups = {"size": ["bmi", "bp"], "age": "age", "s5": "s5"}
+    g = shapkit.sage(model, X, y, background=bg, groups=groups,
+                     loss=lambda t, p: np.abs(p - t))  # fmt: skip
+    cols = {c: i for i, c in enumerate(X.columns)}
+    members = {"size": [cols["bmi"], cols["bp"]], "age": [cols["age"]], "s5": [cols["s5"]]}
+    assert g.feature_names == ["age", "size", "s5"]  # in the order of their first column
+    want, _, _ = brute_force_sage(_frame_predict(model, X.columns), X, y, bg,
+                                  lambda t, p: abs(p - t),
+                                  [members[name] for name in g.feature_names])  # fmt: skip
+    np.testing.assert_allclose(g.values, want, rtol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["kernel", "permutation"])
+def test_sampled_values_within_their_errors_and_reproducible(diabetes, method):
+    X, y, bg = diabetes
+    model = RandomForestRegressor(n_estimators=10, max_depth=4, random_state=0).fit(X, y)
+    exact = shapkit.sage(model, X, y, background=bg, method="exact")
+    g = shapkit.sage(model, X, y, background=bg, method=method, seed=3, tol=0.05)
+    assert g.method == method and g.converged
+    assert np.all(np.isfinite(g.std_errors)) and np.all(g.std_errors > 0)
+    assert np.all(np.abs(g.values - exact.values) <= 4 * g.std_errors)
+    # the control variate keeps efficiency exact
+    assert g.values.sum() == pytest.approx(exact.loss_empty - exact.loss_full, rel=1e-9)
+    assert g.loss_empty == pytest.approx(exact.loss_empty)
+    again = shapkit.sage(model, X, y, background=bg, method=method, seed=3, tol=0.05)
+    np.testing.assert_array_equal(again.values, g.values)
+    # tighter tol: more rows, smaller errors
+    tight = shapkit.sage(model, X, y, background=bg, method=method, seed=3, tol=0.02)
+    assert tight.n_evals > g.n_evals and tight.std_errors.max() < g.std_errors.max()
+
+
+def test_n_jobs_gives_the_same_values(diabetes):
+    X, y, bg = diabetes
+    model = LinearRegression().fit(X, y)
+    one = shapkit.sage(model, X, y, background=bg, method="permutation", seed=1, tol=0.1)
+    two = shapkit.sage(model, X, y, background=bg, method="permutation", seed=1, tol=0.1,
+                       n_jobs=2)  # fmt: skip
+    np.testing.assert_array_equal(one.values, two.values)
+    np.testing.assert_array_equal(one.std_errors, two.std_errors)
+
+
+def test_budget_caps_the_model_rows(diabetes):
+    X, y, bg = diabetes
+    model = LinearRegression().fit(X, y)
+    g = shapkit.sage(model, X, y, background=bg, method="kernel", seed=0, tol=None,
+                     budget=400_000)  # fmt: skip
+    assert g.n_evals <= 400_000 and not g.converged
+    with pytest.raises(ValueError, match=r"budget=1000 model rows is below one round"):
+        shapkit.sage(model, X, y, background=bg, method="kernel", budget=1000)
+
+
+def test_combine_batches_control_variate():
+    rng = np.random.default_rng(0)
+    totals = rng.normal(2.0, 0.5, 50)
+    share = np.array([0.6, 0.3, 0.1])
+    psi = np.outer(totals, share) + rng.normal(0, 0.05, (50, 3))
+    psi[:, 2] = totals - psi[:, 0] - psi[:, 1]  # each batch sums to its total
+    values, errors = combine_batches(psi, totals, 2.0)
+    assert values.sum() == pytest.approx(2.0, abs=1e-12)
+    # the slope-adjusted residual spread: far below the raw spread of the batches
+    raw = psi.std(axis=0, ddof=1) / np.sqrt(50)
+    assert np.all(errors < raw) and np.all(errors > 0)
+    # fewer than 17 batches: fewer than 15 degrees of freedom, no finite error
+    _, few = combine_batches(psi[:10], totals[:10], 2.0)
+    assert np.all(np.isinf(few))
+
+
+def test_frame_plot_and_interval(diabetes):
+    X, y, bg = diabetes
+    model = LinearRegression().fit(X, y)
+    g = shapkit.sage(model, X, y, background=bg, method="kernel", seed=0, tol=0.1)
+    frame = g.to_frame()
+    assert list(frame.columns) == ["value", "std_error", "ci_low", "ci_high", "share"]
+    assert frame["value"].is_monotonic_decreasing
+    assert frame["share"].sum() == pytest.approx(1.0)
+    low, high = g.interval(0.95)
+    np.testing.assert_allclose(high - low, 2 * 1.959963984540054 * g.std_errors)
+    ax = g.plot()
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[-1] == frame.index[0]  # largest on top
+    widths = sorted(p.get_width() for p in ax.patches)
+    np.testing.assert_allclose(widths, np.sort(g.values))
+
+
+def test_bad_input_is_named(diabetes):
+    X, y, bg = diabetes
+    reg = LinearRegression().fit(X, y)
+    with pytest.raises(ValueError, match="y has 59 values but X has 60 rows"):
+        shapkit.sage(reg, X, y[:-1], background=bg)
+    y_nan = y.astype(float).copy()
+    y_nan[3] = np.nan
+    with pytest.raises(ValueError, match="y contains NaN"):
+        shapkit.sage(reg, X, y_nan, background=bg)
+    with pytest.raises(ValueError, match="loss='cross_entropy' needs class probabilities"):
+        shapkit.sage(reg, X, y, background=bg, loss="cross_entropy")
+    with pytest.raises(ValueError, match="Unknown loss='mae'"):
+        shapkit.sage(reg, X, y, background=bg, loss="mae")
+    with pytest.raises(ValueError, match="Unknown method='tree'"):
+        shapkit.sage(reg, X, y, background=bg, method="tree")
+    with pytest.raises(ValueError, match=r"returned shape \(\) for \d+ rows; it must return"):
+        shapkit.sage(reg, X, y, background=bg, loss=lambda t, p: float(np.mean((p - t) ** 2)))
+    Xi, yi = load_iris(return_X_y=True)
+    clf = LogisticRegression(max_iter=300).fit(Xi, yi)
+    with pytest.raises(ValueError, match="labels the model was not fitted on, e.g. 7"):
+        shapkit.sage(clf, Xi[:5], np.array([0, 1, 2, 7, 0]), background=Xi[:5])
+    with pytest.raises(ValueError, match="loss='mse' needs one model output per row"):
+        shapkit.sage(clf, Xi[:5], yi[:5].astype(float), background=Xi[:5], loss="mse")
+    with pytest.raises(ValueError, match="needs predict_proba"):
+        from sklearn.svm import SVC
+
+        svc = SVC().fit(Xi, yi)
+        shapkit.sage(svc, Xi[:5], yi[:5], background=Xi[:5], loss="cross_entropy")
+    with pytest.raises(ValueError, match="background's columns do not match"):
+        shapkit.sage(reg, X, y, background=bg.drop(columns="age"))
+    with pytest.raises(ValueError, match="budget must be a positive number"):
+        shapkit.sage(reg, X, y, background=bg, budget=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["kernel", "permutation"])
+def test_sampled_errors_cover_the_exact_values_over_seeds(method):
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    X, y, bg = X.iloc[:150], y.iloc[:150].to_numpy(), X.iloc[300:316]
+    model = RandomForestRegressor(n_estimators=20, max_depth=5, random_state=0).fit(X, y)
+    exact = shapkit.sage(model, X, y, background=bg, method="exact")
+    z = []
+    for seed in range(20):
+        g = shapkit.sage(model, X, y, background=bg, method=method, seed=seed, tol=0.05)
+        z.append((g.values - exact.values) / g.std_errors)
+    z = np.abs(np.concatenate(z))
+    assert np.mean(z <= 3) >= 0.95 and np.mean(z <= 2) >= 0.85
