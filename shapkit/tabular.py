@@ -589,6 +589,34 @@ class RowMasker:
             return pd.DataFrame(out, columns=self._columns, copy=False)
         index = np.empty((n_out, column_player.shape[0]), dtype=np.int64)
         fill_masked_index(masks, column_player, row, self._background_index, start, index)
+        return self._from_index(index)
+
+    def masked_rows_of(
+        self, rows: np.ndarray, masks: np.ndarray, column_player: np.ndarray
+    ) -> np.ndarray | pd.DataFrame:
+        """Every masked row of each explained row in ``rows`` under ``masks``, in one
+        new array or DataFrame: row ``i`` of ``rows`` fills rows ``i * m * n_background``
+        onwards (``m`` masks), in the order of :meth:`masked_rows`."""
+        per_row = masks.shape[0] * self.n_background
+        n_columns = column_player.shape[0]
+        if self._numeric is not None:
+            X, background = self._numeric
+            out = np.empty((len(rows) * per_row, X.shape[1]), dtype=X.dtype)
+            for i, row in enumerate(rows):
+                fill_masked_rows(masks, column_player, _kernel_view(X[row]),
+                                 _kernel_view(background), 0,
+                                 _kernel_view(out[i * per_row : (i + 1) * per_row]))  # fmt: skip
+            if self._columns is None:
+                return out
+            return pd.DataFrame(out, columns=self._columns, copy=False)
+        index = np.empty((len(rows) * per_row, n_columns), dtype=np.int64)
+        for i, row in enumerate(rows):
+            fill_masked_index(masks, column_player, int(row), self._background_index, 0,
+                              index[i * per_row : (i + 1) * per_row])  # fmt: skip
+        return self._from_index(index)
+
+    def _from_index(self, index: np.ndarray) -> np.ndarray | pd.DataFrame:
+        """The cells that ``index`` points to in the pool, in X's type."""
         if self._columns is None:
             pool = self._pool[0]
             return pool[index, np.arange(pool.shape[1])]

@@ -18,7 +18,11 @@ from sklearn.ensemble import RandomForestRegressor  # noqa: E402
 from sklearn.linear_model import LinearRegression, LogisticRegression  # noqa: E402
 
 import shapkit  # noqa: E402
-from shapkit.global_importance.estimate import combine_batches  # noqa: E402
+from shapkit.global_importance.estimate import (  # noqa: E402
+    BatchValues,
+    combine_passes,
+    pass_estimate,
+)
 
 
 def brute_force_sage(predict, X, y, background, loss, groups=None):
@@ -30,12 +34,12 @@ def brute_force_sage(predict, X, y, background, loss, groups=None):
 
     def value(S):
         columns = [c for p in S for c in players[p]]
-        total = 0.0
-        for x, target in zip(X, y, strict=True):
-            rows = background.copy()
-            rows[:, columns] = x[columns]
-            total += loss(target, np.asarray(predict(rows)).mean(axis=0))
-        return -total / X.shape[0]
+        m = background.shape[0]
+        rows = np.tile(background, (X.shape[0], 1))
+        rows[:, columns] = np.repeat(X[:, columns], m, axis=0)
+        pred = np.asarray(predict(rows)).reshape(X.shape[0], m, -1).mean(axis=1)
+        pred = pred[:, 0] if pred.shape[1] == 1 else pred
+        return -np.mean([loss(target, p) for target, p in zip(y, pred, strict=True)])
 
     v = {S: value(S) for r in range(d + 1) for S in itertools.combinations(range(d), r)}
     phi = np.zeros(d)
@@ -56,7 +60,7 @@ def _frame_predict(model, columns):
 @pytest.fixture(scope="module")
 def diabetes():
     X, y = load_diabetes(return_X_y=True, as_frame=True)
-    X = X[["age", "bmi", "bp", "s5"]]
+    X = X[["age", "bmi", "bp", "s1", "s3", "s5"]]
     return X.iloc[:60], y.iloc[:60].to_numpy(), X.iloc[200:212]
 
 
@@ -70,8 +74,8 @@ def test_exact_equals_brute_force_for_squared_error(diabetes):
     assert g.loss_empty == pytest.approx(empty) and g.loss_full == pytest.approx(full)
     assert g.values.sum() == pytest.approx(g.loss_empty - g.loss_full)
     assert g.method == "exact" and np.all(g.std_errors == 0) and g.loss == "mse"
-    assert g.n_evals == (2**4 + 2) * 60 * 12  # every coalition, every row, every bg row
-    assert list(g.feature_names) == ["age", "bmi", "bp", "s5"]
+    assert g.n_evals == (2**6 + 2) * 60 * 12  # every coalition, every row, every bg row
+    assert list(g.feature_names) == ["age", "bmi", "bp", "s1", "s3", "s5"]
 
 
 def test_exact_cross_entropy_and_zero_one_multiclass():
@@ -98,12 +102,13 @@ def test_exact_cross_entropy_and_zero_one_multiclass():
 def test_callable_loss_and_groups(diabetes):
     X, y, bg = diabetes
     model = LinearRegression().fit(X, y)
-    groups = {"size": ["bmi", "bp"], "age": "age", "s5": "s5"}
+    groups = {"size": ["bmi", "bp"], "age": "age", "s5": "s5", "s1": "s1", "s3": "s3"}
     g = shapkit.sage(model, X, y, background=bg, groups=groups,
                      loss=lambda t, p: np.abs(p - t))  # fmt: skip
     cols = {c: i for i, c in enumerate(X.columns)}
-    members = {"size": [cols["bmi"], cols["bp"]], "age": [cols["age"]], "s5": [cols["s5"]]}
-    assert g.feature_names == ["age", "size", "s5"]  # in the order of their first column
+    members = {"size": [cols["bmi"], cols["bp"]], "age": [cols["age"]], "s5": [cols["s5"]],
+               "s1": [cols["s1"]], "s3": [cols["s3"]]}
+    assert g.feature_names == ["age", "size", "s1", "s3", "s5"]  # order of first columns
     want, _, _ = brute_force_sage(_frame_predict(model, X.columns), X, y, bg,
                                   lambda t, p: abs(p - t),
                                   [members[name] for name in g.feature_names])  # fmt: skip
@@ -125,7 +130,7 @@ def test_sampled_values_within_their_errors_and_reproducible(diabetes, method):
     again = shapkit.sage(model, X, y, background=bg, method=method, seed=3, tol=0.05)
     np.testing.assert_array_equal(again.values, g.values)
     # tighter tol: more rows, smaller errors
-    tight = shapkit.sage(model, X, y, background=bg, method=method, seed=3, tol=0.02)
+    tight = shapkit.sage(model, X, y, background=bg, method=method, seed=3, tol=0.001)
     assert tight.n_evals > g.n_evals and tight.std_errors.max() < g.std_errors.max()
 
 
@@ -145,29 +150,51 @@ def test_budget_caps_the_model_rows(diabetes):
     g = shapkit.sage(model, X, y, background=bg, method="kernel", seed=0, tol=None,
                      budget=400_000)  # fmt: skip
     assert g.n_evals <= 400_000 and not g.converged
-    with pytest.raises(ValueError, match=r"budget=1000 model rows is below one round"):
+    with pytest.raises(ValueError, match=r"budget=1000 model rows is below one round: method='kernel' needs"):
         shapkit.sage(model, X, y, background=bg, method="kernel", budget=1000)
 
 
-def test_combine_batches_control_variate():
+def _batches(phi_a, phi_b, rows, size):
+    return [BatchValues(rows[i : i + size], phi_a[:, i : i + size], phi_b[:, i : i + size], 0)
+            for i in range(0, rows.size, size)]  # fmt: skip
+
+
+def test_pass_estimate_partial_and_full():
     rng = np.random.default_rng(0)
-    totals = rng.normal(2.0, 0.5, 50)
+    n, d = 200, 3
+    totals = rng.normal(2.0, 0.5, n)
     share = np.array([0.6, 0.3, 0.1])
-    psi = np.outer(totals, share) + rng.normal(0, 0.05, (50, 3))
-    psi[:, 2] = totals - psi[:, 0] - psi[:, 1]  # each batch sums to its total
-    values, errors = combine_batches(psi, totals, 2.0)
-    assert values.sum() == pytest.approx(2.0, abs=1e-12)
-    # the slope-adjusted residual spread: far below the raw spread of the batches
-    raw = psi.std(axis=0, ddof=1) / np.sqrt(50)
-    assert np.all(errors < raw) and np.all(errors > 0)
-    # fewer than 17 batches: fewer than 15 degrees of freedom, no finite error
-    _, few = combine_batches(psi[:10], totals[:10], 2.0)
+    truth = np.outer(share, totals) + rng.normal(0, 0.05, (d, n))
+    truth[2] = totals - truth[0] - truth[1]  # each row's values sum to its total
+    noise = rng.normal(0, 0.01, (2, d, n))
+    noise[:, 2] = -noise[:, 0] - noise[:, 1]  # the estimates stay efficient
+    a, b = truth + noise[0], truth + noise[1]
+    order = rng.permutation(n)
+    # a partial pass: the regression on the totals keeps efficiency exact
+    part = _batches(a[:, order[:80]], b[:, order[:80]], order[:80], 8)
+    values, variance, df = pass_estimate(part, totals)
+    assert values.sum() == pytest.approx(totals.mean(), abs=1e-12)
+    assert np.all(variance > 0) and np.all(df > 15)
+    # ... and the rows' spread (not only the within-row noise) is in its variance
+    within = ((a[:, order[:80]] - b[:, order[:80]]) / 2).reshape(d, 10, 8).mean(2)
+    assert np.all(variance > (within**2).sum(axis=1) / 100)
+    # a full pass: the mean over every row, with the within-row noise only
+    full = _batches(a[:, order], b[:, order], order, 8)
+    values, variance, df = pass_estimate(full, totals)
+    np.testing.assert_allclose(values, ((a + b) / 2).mean(axis=1))
+    means = ((a[:, order] - b[:, order]) / 2).reshape(d, 25, 8).mean(axis=2)
+    np.testing.assert_allclose(variance, ((8 / n) ** 2 * means**2).sum(axis=1))
+    # two complete passes: their mean, half the variance; too few batches: no error
+    values2, errors2 = combine_passes([full, full], totals)
+    _, errors1 = combine_passes([full], totals)
+    np.testing.assert_allclose(errors2 * np.sqrt(2), errors1, rtol=0.05)
+    _, few = combine_passes([_batches(a[:, :8], b[:, :8], np.arange(8), 4)], totals)
     assert np.all(np.isinf(few))
 
 
 def test_frame_plot_and_interval(diabetes):
     X, y, bg = diabetes
-    model = LinearRegression().fit(X, y)
+    model = RandomForestRegressor(n_estimators=10, max_depth=4, random_state=0).fit(X, y)
     g = shapkit.sage(model, X, y, background=bg, method="kernel", seed=0, tol=0.1)
     frame = g.to_frame()
     assert list(frame.columns) == ["value", "std_error", "ci_low", "ci_high", "share"]
@@ -227,5 +254,25 @@ def test_sampled_errors_cover_the_exact_values_over_seeds(method):
     for seed in range(20):
         g = shapkit.sage(model, X, y, background=bg, method=method, seed=seed, tol=0.05)
         z.append((g.values - exact.values) / g.std_errors)
+    z = np.abs(np.concatenate(z))
+    assert np.mean(z <= 3) >= 0.95 and np.mean(z <= 2) >= 0.85
+
+
+@pytest.mark.slow
+def test_errors_cover_when_only_part_of_the_rows_is_visited():
+    """2,000 rows and a loose tol: the first pass stops part-way, so the rows not
+    visited are a source of error the standard errors must count."""
+    from sklearn.datasets import make_friedman1
+
+    X, y = make_friedman1(n_samples=2000, n_features=6, noise=1.0, random_state=0)
+    model = RandomForestRegressor(n_estimators=20, max_depth=6, random_state=0).fit(X, y)
+    bg = X[:16]
+    exact = shapkit.sage(model, X, y, background=bg, method="exact")
+    z, visited = [], []
+    for seed in range(20):
+        g = shapkit.sage(model, X, y, background=bg, method="permutation", seed=seed, tol=0.05)
+        z.append((g.values - exact.values) / g.std_errors)
+        visited.append(g.n_rows)
+    assert max(visited) < 2000  # partial passes
     z = np.abs(np.concatenate(z))
     assert np.mean(z <= 3) >= 0.95 and np.mean(z <= 2) >= 0.85

@@ -101,23 +101,49 @@ class PermutationEstimator(Estimator):
     With ``tol``, pairs are drawn in rounds (10% of the budget's pairs, then doubling the
     total) and sampling stops once :func:`has_converged` holds; ``n_evals`` reports what
     was spent. ``d = 1`` and ``d = 2`` are solved exactly from all ``2^d`` coalitions.
+
+    Parameters
+    ----------
+    min_pairs : int
+        Fewest pairs a budget must buy (default 2). ``1`` lets a caller that gets its
+        errors elsewhere (from independent repeats, as :func:`shapkit.sage` does) spend
+        a single pair, ``2 d`` evaluations; the standard errors of such a run are
+        ``inf``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> game = lambda m: (m @ np.arange(4.0) + m[:, 0] * m[:, 1])[:, None]  # order <= 2
+    >>> r = PermutationEstimator(min_pairs=1).estimate(game, 4, 8, None,
+    ...                                                np.random.default_rng(0))
+    >>> r.values[:, 0].tolist(), r.n_evals
+    ([0.5, 1.5, 2.0, 3.0], 8)
     """
 
     name = "permutation"
 
+    def __init__(self, min_pairs: int = 2) -> None:
+        if isinstance(min_pairs, bool) or not isinstance(min_pairs, int) or min_pairs < 1:
+            raise ValueError(f"min_pairs must be a positive int; got {min_pairs!r}.")
+        self.min_pairs = min_pairs
+
     def min_budget(self, n_players: int) -> int:
-        return min_budget(n_players)
+        if n_players <= 2:
+            return 2**n_players
+        return 2 + 2 * self.min_pairs * (n_players - 1)
 
     def check_budget(self, n_players: int, budget: int | None) -> None:
         if budget is None:
             return
-        needed = min_budget(n_players)
+        needed = self.min_budget(n_players)
         if budget < needed:
             if n_players <= 2:
                 why = f"all 2^{n_players} coalitions"
             else:
+                pairs = "1 antithetic pair" if self.min_pairs == 1 else (
+                    f"{self.min_pairs} antithetic pairs")
                 why = (
-                    f"v(empty), v(full) and 2 antithetic pairs of permutations at "
+                    f"v(empty), v(full) and {pairs} of permutations at "
                     f"2(d-1) = {2 * (n_players - 1)} evaluations each"
                 )
             raise ValueError(

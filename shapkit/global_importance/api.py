@@ -24,6 +24,7 @@ from ..tabular import (
 from .estimate import (
     BATCH_ROWS,
     FIRST_BATCHES,
+    BatchValues,
     batch_budget,
     batch_estimator,
     exact_sage,
@@ -86,11 +87,15 @@ def sage(
     groups : mapping, optional
         Players made of several columns, as in :class:`shapkit.Explainer`.
     method : {"auto", "exact", "kernel", "permutation"}
-        ``"exact"``: every coalition on every row (no error). ``"kernel"``: batches of
-        rows drawn at random, each batch's per-row games estimated by the kernel
-        estimator on shared paired coalitions; ``"permutation"``: the same with
-        antithetic permutations (Covert's estimator, with antithetic pairs). ``"auto"``:
-        exact when it costs at most 4 million model rows, else kernel.
+        ``"exact"``: every coalition on every row (no error). The sampled methods visit
+        the rows in random order, pass after pass, in batches of 8 rows; each batch's
+        per-row games are estimated twice, independently, on coalitions the batch's rows
+        share: ``"permutation"`` with one antithetic pair of permutations (``2 d``
+        evaluations per row and estimate, unbiased), ``"kernel"`` with the kernel
+        estimator on ``4 d + 2`` paired coalitions. The standard error counts the rows
+        not visited and each row's own noise (docs/sage.md). ``"auto"``: exact when it
+        costs at most 4 million model rows, else permutation (measured faster than the
+        kernel at equal error, docs/sage.md).
     budget : int, optional
         Most model rows to evaluate (sampled methods); default 50 million as a cap.
     tol : float, optional
@@ -152,7 +157,7 @@ def sage(
     adapter = as_model(model, target.output)
     n, n_background = X.shape[0], background.shape[0]
     if method == "auto":
-        method = "exact" if (2**d) * n * n_background <= EXACT_MAX_MODEL_ROWS else "kernel"
+        method = "exact" if (2**d) * n * n_background <= EXACT_MAX_MODEL_ROWS else "permutation"
     masker = RowMasker(X, background, column_player)
     # every row at the empty and the full coalition: the exact losses without and with
     # every feature, and the per-row totals of the control variate
@@ -167,35 +172,41 @@ def sage(
                                  target.name, ends.n_model_rows + game.n_model_rows, "exact",
                                  n)  # fmt: skip
     per_batch = batch_budget(method, d)
-    batch_cost = BATCH_ROWS * per_batch * n_background
-    first = FIRST_BATCHES * batch_cost
+    row_cost = 2 * per_batch * n_background  # two estimates of each visited row
+    first = min(n, FIRST_BATCHES * BATCH_ROWS) * row_cost
     if budget is not None and budget - ends.n_model_rows < first:
         raise ValueError(
-            f"budget={budget} model rows is below one round of batches: method={method!r} "
-            f"needs {ends.n_model_rows + first} ({ends.n_model_rows} for every row without "
-            f"and with all features, then {FIRST_BATCHES} batches of {BATCH_ROWS} rows x "
-            f"{per_batch} coalitions x {n_background} background rows). Raise the budget, "
-            f"or use fewer background rows."
+            f"budget={budget} model rows is below one round: method={method!r} needs "
+            f"{ends.n_model_rows + first} ({ends.n_model_rows} for every row without and "
+            f"with all features, then {min(n, FIRST_BATCHES * BATCH_ROWS)} rows x 2 "
+            f"estimates x {per_batch} coalitions x {n_background} background rows). Raise "
+            f"the budget, or use fewer background rows."
         )
     cap = (budget if budget is not None else DEFAULT_MAX_MODEL_ROWS) - ends.n_model_rows
     base = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     spec = _BatchSpec(adapter, X, background, target, column_player, method, d, per_batch,
                       base)  # fmt: skip
-    totals = both[1] - both[0]
-    # the bar counts explained rows up to the cap; convergence usually ends it early
-    most_rows = BATCH_ROWS * max(cap // batch_cost, FIRST_BATCHES)
-    with progress_bar(most_rows, progress, desc="shapkit sage") as bar:
 
-        def run_batches(indices: list[int]) -> list[tuple[np.ndarray, np.ndarray, int]]:
-            out = _run(spec, indices, workers, masker)
-            bar.update(BATCH_ROWS * len(indices))
+    def order(p: int) -> np.ndarray:
+        return np.random.default_rng(_child(base, 2, p)).permutation(n)
+
+    totals = both[1] - both[0]
+    # the bar counts row visits up to the cap; convergence usually ends it early
+    with progress_bar(max(cap // row_cost, 1), progress, desc="shapkit sage") as bar:
+
+        def run_batches(jobs: list[tuple[int, np.ndarray]]) -> list[BatchValues]:
+            out = _run(spec, jobs, workers, masker)
+            bar.update(sum(rows.size for _, rows in jobs))
             return out
 
-        est = sampled_sage(run_batches, d, float(totals.mean()), batch_cost,
-                           max(cap, first), tol, None)  # fmt: skip
+        est = sampled_sage(run_batches, totals, order, row_cost, max(cap, first), tol)
     return GlobalExplanation(est.values, est.std_errors, list(player_names), loss_empty,
                              loss_full, target.name, ends.n_model_rows + est.n_model_rows,
-                             method, est.n_rows_drawn, est.converged)  # fmt: skip
+                             method, est.n_row_visits, est.converged)  # fmt: skip
+
+
+def _child(base: np.random.SeedSequence, *key: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence(base.entropy, spawn_key=(*base.spawn_key, *key))
 
 
 class _BatchSpec:
@@ -209,32 +220,36 @@ class _BatchSpec:
         self.per_batch, self.seed = per_batch, seed
 
 
-def _run(spec: _BatchSpec, indices: list[int], workers: int, masker: RowMasker) -> list:
-    if workers <= 1 or len(indices) < 2:
-        return [_one_batch(spec, masker, i) for i in indices]
+def _run(
+    spec: _BatchSpec, jobs: list[tuple[int, np.ndarray]], workers: int, masker: RowMasker
+) -> list[BatchValues]:
+    if workers <= 1 or len(jobs) < 2:
+        return [_one_batch(spec, masker, i, rows) for i, rows in jobs]
     from joblib import Parallel, delayed
 
-    chunks = [c.tolist() for c in np.array_split(np.asarray(indices), min(workers, len(indices)))]
-    parts = Parallel(n_jobs=len(chunks))(delayed(_run_chunk)(spec, c) for c in chunks)
-    return [batch for part in parts for batch in part]
+    parts = [jobs[k::workers] for k in range(min(workers, len(jobs)))]
+    done = Parallel(n_jobs=len(parts))(delayed(_run_part)(spec, part) for part in parts)
+    by_index = {i: batch for part, out in zip(parts, done, strict=True)
+                for (i, _), batch in zip(part, out, strict=True)}  # fmt: skip
+    return [by_index[i] for i, _ in jobs]
 
 
-def _run_chunk(spec: _BatchSpec, indices: list[int]) -> list:
+def _run_part(spec: _BatchSpec, jobs: list[tuple[int, np.ndarray]]) -> list[BatchValues]:
     masker = RowMasker(spec.X, spec.background, spec.column_player)
-    return [_one_batch(spec, masker, i) for i in indices]
+    return [_one_batch(spec, masker, i, rows) for i, rows in jobs]
 
 
-def _one_batch(
-    spec: _BatchSpec, masker: RowMasker, index: int
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Batch ``index``: its rows (drawn with replacement) and its estimator's stream
-    come from child ``index`` of the seed, so any split over workers gives the same."""
-    child = np.random.SeedSequence(spec.seed.entropy, spawn_key=(*spec.seed.spawn_key, 1, index))
-    rng = np.random.default_rng(child)
-    rows = rng.integers(0, spec.X.shape[0], BATCH_ROWS)
+def _one_batch(spec: _BatchSpec, masker: RowMasker, index: int, rows: np.ndarray) -> BatchValues:
+    """Batch ``index``: two independent estimates of its rows' values, each from its own
+    child of the seed, so any split over workers gives the same."""
     game = RowLossGame(spec.model, masker, rows, spec.loss, spec.column_player, DEFAULT_MAX_ROWS)
-    result = batch_estimator(spec.method).estimate(game, spec.n_players, spec.per_batch, None, rng)
-    return result.values, result.full_value - result.empty_value, game.n_model_rows
+    estimator = batch_estimator(spec.method)
+    first, second = (
+        estimator.estimate(game, spec.n_players, spec.per_batch, None,
+                           np.random.default_rng(_child(spec.seed, 1, index, k))).values
+        for k in (0, 1)
+    )  # fmt: skip
+    return BatchValues(np.asarray(rows), first, second, game.n_model_rows)
 
 
 __all__ = ["sage"]

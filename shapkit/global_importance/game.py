@@ -5,7 +5,6 @@ loss: a sampled mean inside a non-linear loss would bias it)."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ..games import CALL_BYTES, MIN_ROWS_PER_CALL, call_model
 from ..models.base import Model
@@ -56,14 +55,7 @@ class RowLossGame:
             if hi - lo == 1 and per_row > self.rows_per_call:
                 losses[:, lo] = self._one_row_in_slices(masks, lo)
                 continue
-            parts = []
-            for r in range(lo, hi):
-                data = self.masker.masked_rows(int(self.rows[r]), masks, self.column_player,
-                                               0, per_row)  # fmt: skip
-                parts.append(data.copy() if isinstance(data, (np.ndarray, pd.DataFrame)) else data)
-                self.masker.release_rows()
-            data = (np.concatenate(parts) if isinstance(parts[0], np.ndarray)
-                    else pd.concat(parts, ignore_index=True))  # fmt: skip
+            data = self.masker.masked_rows_of(self.rows[lo:hi], masks, self.column_player)
             predictions = call_model(self.model, data)
             self.n_model_rows += int(data.shape[0])
             means = predictions.reshape(hi - lo, m, n_background, -1).mean(axis=2)
