@@ -84,8 +84,6 @@ def measure(seeds: int) -> list[dict]:
         runners = {
             "shapkit auto": lambda s, m=model, X=X, y=y, b=background, lo=loss: run_shapkit(
                 m, X, y, b, lo, s, "auto"),
-            "shapkit kernel": lambda s, m=model, X=X, y=y, b=background, lo=loss: run_shapkit(
-                m, X, y, b, lo, s, "kernel"),
         }
         try:
             import sage  # noqa: F401

@@ -20,8 +20,8 @@ from sklearn.linear_model import LinearRegression, LogisticRegression  # noqa: E
 import shapkit  # noqa: E402
 from shapkit.global_importance.estimate import (  # noqa: E402
     BatchValues,
-    combine_passes,
-    pass_estimate,
+    combine,
+    honest,
 )
 
 
@@ -115,8 +115,8 @@ def test_callable_loss_and_groups(diabetes):
     np.testing.assert_allclose(g.values, want, rtol=1e-10)
 
 
-@pytest.mark.parametrize("method", ["kernel", "permutation"])
-def test_sampled_values_within_their_errors_and_reproducible(diabetes, method):
+def test_sampled_values_within_their_errors_and_reproducible(diabetes):
+    method = "permutation"
     X, y, bg = diabetes
     model = RandomForestRegressor(n_estimators=10, max_depth=4, random_state=0).fit(X, y)
     exact = shapkit.sage(model, X, y, background=bg, method="exact")
@@ -132,6 +132,9 @@ def test_sampled_values_within_their_errors_and_reproducible(diabetes, method):
     # tighter tol: more rows, smaller errors
     tight = shapkit.sage(model, X, y, background=bg, method=method, seed=3, tol=0.001)
     assert tight.n_evals > g.n_evals and tight.std_errors.max() < g.std_errors.max()
+    # many passes over the same 60 rows: an unbiased estimator keeps its errors honest
+    assert tight.n_rows >= 5 * 60
+    assert np.all(np.abs(tight.values - exact.values) <= 4 * tight.std_errors)
 
 
 def test_n_jobs_gives_the_same_values(diabetes):
@@ -147,11 +150,11 @@ def test_n_jobs_gives_the_same_values(diabetes):
 def test_budget_caps_the_model_rows(diabetes):
     X, y, bg = diabetes
     model = LinearRegression().fit(X, y)
-    g = shapkit.sage(model, X, y, background=bg, method="kernel", seed=0, tol=None,
+    g = shapkit.sage(model, X, y, background=bg, method="permutation", seed=0, tol=None,
                      budget=400_000)  # fmt: skip
     assert g.n_evals <= 400_000 and not g.converged
-    with pytest.raises(ValueError, match=r"budget=1000 model rows is below one round: method='kernel' needs"):
-        shapkit.sage(model, X, y, background=bg, method="kernel", budget=1000)
+    with pytest.raises(ValueError, match=r"budget=1000 model rows is below one round: method="):
+        shapkit.sage(model, X, y, background=bg, method="permutation", budget=1000)
 
 
 def _batches(phi_a, phi_b, rows, size):
@@ -159,7 +162,7 @@ def _batches(phi_a, phi_b, rows, size):
             for i in range(0, rows.size, size)]  # fmt: skip
 
 
-def test_pass_estimate_partial_and_full():
+def test_combine_partial_and_full_passes():
     rng = np.random.default_rng(0)
     n, d = 200, 3
     totals = rng.normal(2.0, 0.5, n)
@@ -172,7 +175,7 @@ def test_pass_estimate_partial_and_full():
     order = rng.permutation(n)
     # a partial pass: the regression on the totals keeps efficiency exact
     part = _batches(a[:, order[:80]], b[:, order[:80]], order[:80], 8)
-    values, variance, df = pass_estimate(part, totals)
+    values, variance, df = combine(part, totals)
     assert values.sum() == pytest.approx(totals.mean(), abs=1e-12)
     assert np.all(variance > 0) and np.all(df > 15)
     # ... and the rows' spread (not only the within-row noise) is in its variance
@@ -180,22 +183,25 @@ def test_pass_estimate_partial_and_full():
     assert np.all(variance > (within**2).sum(axis=1) / 100)
     # a full pass: the mean over every row, with the within-row noise only
     full = _batches(a[:, order], b[:, order], order, 8)
-    values, variance, df = pass_estimate(full, totals)
+    values, variance, df = combine(full, totals)
     np.testing.assert_allclose(values, ((a + b) / 2).mean(axis=1))
     means = ((a[:, order] - b[:, order]) / 2).reshape(d, 25, 8).mean(axis=2)
     np.testing.assert_allclose(variance, ((8 / n) ** 2 * means**2).sum(axis=1))
-    # two complete passes: their mean, half the variance; too few batches: no error
-    values2, errors2 = combine_passes([full, full], totals)
-    _, errors1 = combine_passes([full], totals)
-    np.testing.assert_allclose(errors2 * np.sqrt(2), errors1, rtol=0.05)
-    _, few = combine_passes([_batches(a[:, :8], b[:, :8], np.arange(8), 4)], totals)
-    assert np.all(np.isinf(few))
+    # a second pass over half the rows: each row's mean over its visits, averaged
+    again = _batches(b[:, order[:100]], a[:, order[:100]], order[:100], 8)
+    values2, variance2, _ = combine(full + again, totals)
+    per_row = (a + b) / 2
+    np.testing.assert_allclose(values2, per_row.mean(axis=1))  # the same estimates twice
+    assert np.all(variance2 < variance)
+    # too few batches for 15 degrees of freedom: no finite error
+    _, var_few, df_few = combine(_batches(a[:, :8], b[:, :8], np.arange(8), 4), totals)
+    assert np.all(np.isinf(honest(var_few, df_few)))
 
 
 def test_frame_plot_and_interval(diabetes):
     X, y, bg = diabetes
     model = RandomForestRegressor(n_estimators=10, max_depth=4, random_state=0).fit(X, y)
-    g = shapkit.sage(model, X, y, background=bg, method="kernel", seed=0, tol=0.1)
+    g = shapkit.sage(model, X, y, background=bg, method="permutation", seed=0, tol=0.1)
     frame = g.to_frame()
     assert list(frame.columns) == ["value", "std_error", "ci_low", "ci_high", "share"]
     assert frame["value"].is_monotonic_decreasing
@@ -222,8 +228,8 @@ def test_bad_input_is_named(diabetes):
         shapkit.sage(reg, X, y, background=bg, loss="cross_entropy")
     with pytest.raises(ValueError, match="Unknown loss='mae'"):
         shapkit.sage(reg, X, y, background=bg, loss="mae")
-    with pytest.raises(ValueError, match="Unknown method='tree'"):
-        shapkit.sage(reg, X, y, background=bg, method="tree")
+    with pytest.raises(ValueError, match="Unknown method='kernel'"):
+        shapkit.sage(reg, X, y, background=bg, method="kernel")
     with pytest.raises(ValueError, match=r"returned shape \(\) for \d+ rows; it must return"):
         shapkit.sage(reg, X, y, background=bg, loss=lambda t, p: float(np.mean((p - t) ** 2)))
     Xi, yi = load_iris(return_X_y=True)
@@ -244,8 +250,8 @@ def test_bad_input_is_named(diabetes):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["kernel", "permutation"])
-def test_sampled_errors_cover_the_exact_values_over_seeds(method):
+def test_sampled_errors_cover_the_exact_values_over_seeds():
+    method = "permutation"
     X, y = load_diabetes(return_X_y=True, as_frame=True)
     X, y, bg = X.iloc[:150], y.iloc[:150].to_numpy(), X.iloc[300:316]
     model = RandomForestRegressor(n_estimators=20, max_depth=5, random_state=0).fit(X, y)
@@ -276,3 +282,21 @@ def test_errors_cover_when_only_part_of_the_rows_is_visited():
     assert max(visited) < 2000  # partial passes
     z = np.abs(np.concatenate(z))
     assert np.mean(z <= 3) >= 0.95 and np.mean(z <= 2) >= 0.85
+
+
+def test_report_has_a_sage_section(diabetes, tmp_path):
+    X, y, bg = diabetes
+    model = RandomForestRegressor(n_estimators=10, max_depth=4, random_state=0).fit(X, y)
+    g = shapkit.sage(model, X, y, background=bg, method="exact")
+    expl = shapkit.Explainer(model, bg)(X.iloc[:10])
+    plain = shapkit.report(expl, tmp_path / "plain.html").read_text()
+    text = shapkit.report(expl, tmp_path / "sage.html", sage=g).read_text()
+    assert 'id="sage"' not in plain and 'href="#sage"' not in plain
+    assert text.count('id="sage"') == 1 and text.count('href="#sage"') == 1
+    assert text.count("data:image/png") == plain.count("data:image/png") + 1
+    section = text.split('id="sage"')[1].split("</section>")[0]
+    top = g.to_frame().index[0]
+    assert section.index(f"<td>{top}</td>") < min(
+        section.index(f"<td>{name}</td>") for name in g.feature_names if name != top
+    )
+    assert f"{g.loss_empty:.4g}" in section and "exact: every coalition on every row" in section

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..estimators import ExactEstimator, KernelEstimator, PermutationEstimator
+from ..estimators import ExactEstimator, PermutationEstimator
 from ..estimators.base import Estimator, has_converged, honest_errors
 
 #: Batches in the first round: enough for finite, t-corrected standard errors.
@@ -40,7 +40,8 @@ class BatchValues:
 
 @dataclass(frozen=True)
 class SageEstimate:
-    """Values and standard errors ``(d,)``, model rows used, rows visited, passes."""
+    """Values and standard errors ``(d,)``, model rows used, row visits and the passes
+    they make."""
 
     values: np.ndarray
     std_errors: np.ndarray
@@ -51,9 +52,8 @@ class SageEstimate:
 
 
 def batch_estimator(method: str) -> Estimator:
-    """The Shapley estimator of one batch's per-row games."""
-    if method == "kernel":
-        return KernelEstimator()
+    """The Shapley estimator of one batch's per-row games: unbiased, since the mean
+    over many rows and passes keeps any bias of one estimate."""
     if method == "permutation":
         return PermutationEstimator(min_pairs=1)
     raise ValueError(f"no batch estimator for method={method!r}")
@@ -61,11 +61,8 @@ def batch_estimator(method: str) -> Estimator:
 
 def batch_budget(method: str, n_players: int) -> int:
     """Coalitions per estimate: one antithetic pair of permutations (``2 d``; the
-    errors come from the two estimates, not from the pairs), or the kernel estimator's
-    empty, full and ``4 d`` paired coalitions (fewer leave it visibly biased)."""
-    if method == "permutation":
-        return PermutationEstimator(min_pairs=1).min_budget(n_players)
-    return max(KernelEstimator().min_budget(n_players), 2 + 4 * n_players)
+    errors come from the two estimates, not from the pairs)."""
+    return batch_estimator(method).min_budget(n_players)
 
 
 def exact_sage(game: Callable[[np.ndarray], np.ndarray], n_players: int) -> np.ndarray:
@@ -74,47 +71,55 @@ def exact_sage(game: Callable[[np.ndarray], np.ndarray], n_players: int) -> np.n
     return result.values[:, 0]
 
 
-def _within(batches: list[BatchValues], n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Variance ``(d,)`` of the within-row noise of the mean over these batches' rows,
-    and its Satterthwaite degrees of freedom.
+def _within(batches: list[BatchValues], weights: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Variance ``(d,)`` of the within-row noise of ``sum_b sum_i w_bi phi_bi`` (the
+    values of batch b's rows weighted by ``weights[b]``), and its Satterthwaite degrees
+    of freedom.
 
-    Each batch gives one degree of freedom: half the difference of its two estimates'
-    means, squared, estimates that mean's variance ``sigma_b^2``. The degrees of
-    freedom are ``(sum sigma_b^2)^2 / sum sigma_b^4`` with ``sigma_b^4`` estimated
-    without bias by a third of the squared estimate (a one-degree chi-square has
-    ``E[w^2] = 3 sigma^4``); the squared estimates themselves would count each batch's
-    chance excess thrice."""
-    parts = np.array([
-        (b.rows.size / n_rows) ** 2 * ((b.first.mean(axis=1) - b.second.mean(axis=1)) / 2) ** 2
-        for b in batches
-    ])  # fmt: skip
+    Each batch gives one degree of freedom: half the difference of its two weighted
+    estimates, squared, estimates that weighted sum's variance ``sigma_b^2`` (whatever
+    the correlation of its rows, which share coalitions). The degrees of freedom are
+    ``(sum sigma_b^2)^2 / sum sigma_b^4`` with ``sigma_b^4`` estimated without bias by
+    a third of the squared estimate (a one-degree chi-square has ``E[w^2] = 3
+    sigma^4``); the squared estimates themselves would count each batch's chance excess
+    thrice."""
+    parts = np.array([((b.first - b.second) @ w / 2) ** 2 for b, w in zip(batches, weights,
+                                                                          strict=True)])
     total = parts.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         df = np.where(total > 0, total**2 / ((parts**2).sum(axis=0) / 3.0), np.inf)
     return total, df
 
 
-def pass_estimate(
+def combine(
     batches: list[BatchValues], totals: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Values, variance and degrees of freedom ``(d,)`` of one pass over the rows,
-    complete or not, whose rows were drawn without replacement.
+    """Values, variance and degrees of freedom ``(d,)`` from the batches so far.
 
-    ``totals`` holds every row's ``v_i(N) - v_i(empty)``: the regression estimator on
-    them removes the part of the rows' spread they explain, and makes the values add up
-    to their mean exactly (each row's values add up to its total, so the slopes add up
-    to 1). Variance: ``(1 - f) s^2 / n_s`` for the rows (``s^2`` the residual spread of
-    the visited rows' values, ``f`` the share visited) plus the within-row noise of the
-    batches; degrees of freedom by Welch-Satterthwaite.
+    While some rows are unvisited (the first pass; its rows were drawn without
+    replacement): the regression estimator on every row's total ``v_i(N) - v_i(empty)``
+    (``totals``), which removes the part of the rows' spread the totals explain and
+    makes the values add up to their mean exactly (each row's values add up to its
+    total, so the slopes add up to 1); variance ``(1 - f) s^2 / n_s`` for the rows
+    (``s^2`` the residual spread of the visited rows' values, ``f`` the share visited)
+    plus the within-row noise; degrees of freedom by Welch-Satterthwaite.
+
+    Once every row is visited: the mean over the rows of each row's mean over its
+    visits, with the within-row noise as its only error.
     """
     n = totals.size
     rows = np.concatenate([b.rows for b in batches])
-    phi = np.concatenate([(b.first + b.second) / 2 for b in batches], axis=1).T  # (n_s, d)
-    t = totals[rows]
+    visits = np.bincount(rows, minlength=n)
+    if visits.min() > 0:
+        weights = [1.0 / (n * visits[b.rows]) for b in batches]
+        values = sum(((b.first + b.second) / 2) @ w for b, w in zip(batches, weights,
+                                                                      strict=True))  # fmt: skip
+        within, df = _within(batches, weights)
+        return np.asarray(values), within, df
     n_s = rows.size
-    within, within_df = _within(batches, n_s)
-    if n_s == n:
-        return phi.mean(axis=0), within, within_df
+    phi = np.concatenate([(b.first + b.second) / 2 for b in batches], axis=1).T  # (n_s, d)
+    within, within_df = _within(batches, [np.full(b.rows.size, 1.0 / n_s) for b in batches])
+    t = totals[rows]
     t_c = t - t.mean()
     var_t = float(t_c @ t_c)
     mean = phi.mean(axis=0)
@@ -133,19 +138,10 @@ def pass_estimate(
     return values, variance, df
 
 
-def combine_passes(
-    passes: list[list[BatchValues]], totals: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Values and honest standard errors from the passes: the first pass alone while it
-    is incomplete, else the mean of the complete passes."""
-    complete = [p for p in passes if sum(b.rows.size for b in p) == totals.size]
-    use = complete or passes[:1]
-    estimates = [pass_estimate(p, totals) for p in use]
-    values = np.mean([e[0] for e in estimates], axis=0)
-    variance = np.sum([e[1] for e in estimates], axis=0) / len(use) ** 2
-    df = np.sum([e[2] for e in estimates], axis=0)
-    errors = honest_errors(np.sqrt(variance)[:, None], np.minimum(df, 1e12)[:, None])[:, 0]
-    return values, errors
+def honest(variance: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """Standard errors from a variance and its degrees of freedom (t-corrected, ``inf``
+    below ``MIN_ERROR_DF``)."""
+    return honest_errors(np.sqrt(variance)[:, None], np.minimum(df, 1e12)[:, None])[:, 0]
 
 
 def sampled_sage(
@@ -156,48 +152,47 @@ def sampled_sage(
     max_model_rows: int,
     tol: float | None,
 ) -> SageEstimate:
-    """Visit the rows pass by pass (``order(p)``: pass p's row order) in rounds: the
-    first round :data:`FIRST_BATCHES` batches, each later round doubling the rows of
-    the first pass, then one whole pass per round, until the values converge (``tol``,
-    Covert & Lee's rule) or the next round would pass ``max_model_rows``.
+    """Visit the rows in rounds, pass after pass (``order(p)``: pass p's row order;
+    a batch never spans two passes, so its rows differ), until the values converge
+    (``tol``, Covert & Lee's rule) or the next round would pass ``max_model_rows``. The
+    first round visits :data:`FIRST_BATCHES` batches and each later round of the first
+    pass doubles the rows visited; after it, each round is one whole pass.
 
     ``run_batches([(index, rows), ...])`` returns each batch's :class:`BatchValues`;
     ``row_cost`` is the model rows one row of a batch costs.
     """
     n = totals.size
-    passes: list[list[BatchValues]] = []
+    batches: list[BatchValues] = []
     used = visits = 0
     converged = False
-    round_rows = min(n, FIRST_BATCHES * BATCH_ROWS)
-    index = 0
+    take = min(n, FIRST_BATCHES * BATCH_ROWS)
+    values = variance = df = None
+    orders: dict[int, np.ndarray] = {}
     while True:
-        if not passes or sum(b.rows.size for b in passes[-1]) == n:
-            passes.append([])
-        rows_order = order(len(passes) - 1)
-        position = sum(b.rows.size for b in passes[-1])
-        affordable = (max_model_rows - used) // row_cost
-        take = min(round_rows, n - position, affordable)
-        if passes[-1] == [] and len(passes) > 1 and take < n:
-            passes.pop()  # a later pass counts only when complete: not affordable
+        # the first pass grows by doubling and ends a round; later passes are whole, so
+        # that every row has the same number of visits (a partial pass would weight
+        # rows unequally and leave few degrees of freedom)
+        take = min(take, n - visits) if visits < n else n
+        if take > (max_model_rows - used) // row_cost:
             break
-        if take <= 0:
-            if not passes[-1]:
-                passes.pop()
-            break
-        chunk = rows_order[position : position + take]
-        jobs = [(index + k, chunk[s : s + BATCH_ROWS])
-                for k, s in enumerate(range(0, take, BATCH_ROWS))]  # fmt: skip
-        index += len(jobs)
+        jobs: list[tuple[int, np.ndarray]] = []
+        position = visits
+        while position < visits + take:
+            p, start = divmod(position, n)
+            stop = min(start + BATCH_ROWS, n, start + visits + take - position)
+            if p not in orders:
+                orders[p] = order(p)
+            jobs.append((len(batches) + len(jobs), orders[p][start:stop]))
+            position += stop - start
         for batch in run_batches(jobs):
-            passes[-1].append(batch)
+            batches.append(batch)
             used += batch.model_rows
             visits += batch.rows.size
-        values, errors = combine_passes(passes, totals)
-        converged = has_converged(values[:, None], errors[:, None], tol)
+        values, variance, df = combine(batches, totals)
+        converged = has_converged(values[:, None], honest(variance, df)[:, None], tol)
         if converged:
             break
-        done = sum(b.rows.size for b in passes[-1])
-        round_rows = done if len(passes) == 1 else n  # double the rows visited
-    values, errors = combine_passes(passes, totals)
-    n_passes = sum(sum(b.rows.size for b in p) for p in passes) / n
-    return SageEstimate(values, errors, used, visits, n_passes, converged)
+        take = visits
+    if values is None or variance is None or df is None:
+        raise ValueError("no batch fits in the model-row budget")  # the caller checks first
+    return SageEstimate(values, honest(variance, df), used, visits, visits / n, converged)

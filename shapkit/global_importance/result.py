@@ -27,7 +27,7 @@ class GlobalExplanation:
     n_evals : int
         Model rows evaluated.
     method : str
-        ``"exact"``, ``"kernel"`` or ``"permutation"``.
+        ``"exact"`` or ``"permutation"``.
     n_rows : int
         Rows of X explained (exact) or drawn (sampled, with replacement).
     converged : bool

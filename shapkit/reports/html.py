@@ -22,6 +22,7 @@ from .summary import mirrored_outputs, summary
 
 if TYPE_CHECKING:
     from ..explanation import Explanation
+    from ..global_importance import GlobalExplanation
 
 #: The ``id`` of every section, in order.
 SECTIONS = ("settings", "summary", "importance", "beeswarm", "waterfalls", "diagnostics")
@@ -67,6 +68,7 @@ def report(
     max_outputs: int = 10,
     max_features: int = 12,
     level: float = 0.95,
+    sage: GlobalExplanation | None = None,
 ) -> Path:
     """Write an HTML report on ``explanation`` to ``path`` and return the path.
 
@@ -102,6 +104,10 @@ def report(
         Players drawn on their own in each plot; the rest are summed.
     level : float
         Coverage of the summary intervals.
+    sage : GlobalExplanation, optional
+        SAGE values (:func:`shapkit.sage`) to report in a section of their own: how
+        much each feature lowers the model's loss, with intervals, beside the mean
+        |Shapley value| (how much it moves the predictions).
 
     Raises
     ------
@@ -126,7 +132,8 @@ def report(
     level = check_level(level)
     with plots.detached_figures():
         document = _document(
-            explanation, title, outputs, all_outputs, max_outputs, max_features, level, plots
+            explanation, title, outputs, all_outputs, max_outputs, max_features, level, plots,
+            sage,
         )
     path = Path(path)
     path.write_text(document, encoding="utf-8")
@@ -142,6 +149,7 @@ def _document(
     max_features: int,
     level: float,
     plots: Any,
+    sage: GlobalExplanation | None = None,
 ) -> str:
     expl = explanation
     if len(expl) == 0:
@@ -172,7 +180,7 @@ def _document(
         f"method <code>{_e(expl.method)}</code>; written by shapkit {_version()} on "
         f"{_e(stamp)}.</p>"
     )
-    parts.append(_nav())
+    parts.append(_nav(with_sage=sage is not None))
     if left_out:
         parts.append(_left_out_note(expl, left_out, max_outputs))
 
@@ -215,6 +223,9 @@ def _document(
         )
     )
     parts.append("</section>")
+
+    if sage is not None:
+        parts.append(_sage_section(sage, level, max_features))
 
     parts.append('<section id="beeswarm"><h2>Shapley values of every row</h2>')
     for c, name in enumerate(output_names):
@@ -285,8 +296,9 @@ def _version() -> str:
     return __version__
 
 
-def _nav() -> str:
+def _nav(with_sage: bool = False) -> str:
     names = {
+        "sage": "Loss reduction (SAGE)",
         "settings": "Model, data and estimator",
         "summary": "Global importance",
         "importance": "Mean |Shapley value|",
@@ -294,8 +306,45 @@ def _nav() -> str:
         "waterfalls": "Highest and lowest predictions",
         "diagnostics": "Estimator diagnostics",
     }
-    items = "".join(f'<li><a href="#{key}">{_e(names[key])}</a></li>' for key in SECTIONS)
+    keys = list(SECTIONS)
+    if with_sage:
+        keys.insert(keys.index("importance") + 1, "sage")
+    items = "".join(f'<li><a href="#{key}">{_e(names[key])}</a></li>' for key in keys)
     return f"<nav><ol>{items}</ol></nav>"
+
+
+def _sage_section(sage: GlobalExplanation, level: float, max_features: int) -> str:
+    """The SAGE section: what the values mean, their table and bar plot."""
+    from .importance_plots import global_bar
+
+    frame = sage.to_frame(level)
+    how = (
+        "exact: every coalition on every row"
+        if sage.method == "exact"
+        else f"estimated ({_e(sage.method)}, {sage.n_rows} row visits)"
+    )
+    rows = "".join(
+        f"<tr><td>{_e(name)}</td><td>{_number(r.value, 4)}</td><td>{_number(r.std_error, 2)}"
+        f"</td><td>{_number(r.ci_low, 4)} to {_number(r.ci_high, 4)}</td>"
+        f"<td>{_number(r.share, 3)}</td></tr>"
+        for name, r in frame.iterrows()
+    )
+    table = (
+        "<table><thead><tr><th>player</th><th>SAGE value</th><th>std. error</th>"
+        f"<th>{level:.0%} interval</th><th>share</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+    ax = global_bar(sage, level=level, max_features=max_features)
+    return (
+        '<section id="sage"><h2>Loss reduction (SAGE)</h2>'
+        f'<p class="note">How much knowing each player lowers the model\'s mean '
+        f"{_e(sage.loss)}: from {_number(sage.loss_empty, 4)} with none known to "
+        f"{_number(sage.loss_full, 4)} with all, shared fairly (Shapley values of the "
+        f"loss; {how}, {sage.n_evals:,} model rows). Unlike the mean |Shapley value|, a "
+        f"player that moves predictions without improving them gets little.</p>"
+        + table
+        + figure_html(ax, f"SAGE values with {level:.0%} intervals.")
+        + "</section>"
+    )
 
 
 def figure_html(ax: Any, caption: str) -> str:
