@@ -11,7 +11,8 @@ the same loss and every row of X; sage-importance's ``PermutationEstimator`` run
 its defaults (convergence at a standard deviation of 2.5 % of the value range),
 shapkit with its own (``tol=0.01``, 1 % of the range).
 
-Prints a markdown table; ``--docs`` writes it into the marked block of docs/sage.md.
+Prints a markdown table; ``--docs`` writes it into the marked blocks of docs/sage.md and
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
-                    "sage.md")  # fmt: skip
+_DOCS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
+#: The pages whose marked block ``--docs`` rewrites.
+DOCS = [os.path.join(_DOCS_DIR, "sage.md"), os.path.join(_DOCS_DIR, "benchmarks.md")]
 BEGIN, END = "<!-- sage-tables:begin -->", "<!-- sage-tables:end -->"
 
 
@@ -130,7 +132,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="seeds per estimator (5)")
     parser.add_argument("--out", help="write the markdown table here")
-    parser.add_argument("--docs", action="store_true", help="write it into docs/sage.md")
+    parser.add_argument("--docs", action="store_true",
+                        help="write it into docs/sage.md and docs/benchmarks.md")
     args = parser.parse_args(argv)
     from benchmarks.machine import machine_description
 
@@ -144,10 +147,18 @@ def main(argv=None) -> None:
         with open(args.out, "w") as fh:
             fh.write(text)
     if args.docs:
-        doc = open(DOCS).read()
+        write_docs(text)
+
+
+def write_docs(text: str) -> None:
+    """Put ``text`` between the markers of every page in :data:`DOCS`."""
+    for page in DOCS:
+        doc = open(page).read()
+        if BEGIN not in doc or END not in doc:
+            raise SystemExit(f"{page} lacks the {BEGIN} ... {END} markers")
         head, rest = doc.split(BEGIN, 1)
         tail = rest.split(END, 1)[1]
-        with open(DOCS, "w") as fh:
+        with open(page, "w") as fh:
             fh.write(head + BEGIN + "\n\n" + text + "\n" + END + tail)
 
 
