@@ -39,26 +39,28 @@ def paired_tests(
     if n_fits == 0:
         return p_greater, p_less, hit_rate, effect
     tested = ~np.all(diff == 0, axis=0)
-    # scipy picks its method per sample: exact without ties or zeros, else a
-    # permutation test up to 13 fits and the normal approximation beyond. Columns are
-    # tested together in groups that get the same method, each with the p-value a test
-    # of the column alone gives
+    # scipy picks its method per sample from its size, ties and zeros (1.17: exact
+    # without ties or zeros, else a permutation test up to 13 fits and the normal
+    # approximation beyond). Columns are tested together in groups alike in all three,
+    # so each gets the p-value a test of the column alone gives, with any scipy
     magnitude = np.sort(np.abs(diff), axis=0)
-    irregular = np.any(magnitude[1:] == magnitude[:-1], axis=0) | np.any(diff == 0, axis=0)
-    for ties in (False, True):
-        columns = np.flatnonzero(tested & (irregular == ties))
-        if ties and n_fits <= 13:  # permutation tests: one column at a time
-            for j in columns:
-                p_greater[j] = float(wilcoxon(diff[:, j], alternative="greater",
-                                              zero_method="zsplit").pvalue)  # fmt: skip
-                p_less[j] = float(wilcoxon(diff[:, j], alternative="less",
-                                           zero_method="zsplit").pvalue)  # fmt: skip
-        elif columns.size:
-            block = diff[:, columns]
-            p_greater[columns] = wilcoxon(block, axis=0, alternative="greater",
-                                          zero_method="zsplit").pvalue  # fmt: skip
-            p_less[columns] = wilcoxon(block, axis=0, alternative="less",
-                                       zero_method="zsplit").pvalue  # fmt: skip
+    ties = np.any(magnitude[1:] == magnitude[:-1], axis=0)
+    zeros = np.any(diff == 0, axis=0)
+    for has_ties in (False, True):
+        for has_zeros in (False, True):
+            columns = np.flatnonzero(tested & (ties == has_ties) & (zeros == has_zeros))
+            if (has_ties or has_zeros) and n_fits <= 13:  # permutation tests: one by one
+                for j in columns:
+                    p_greater[j] = float(wilcoxon(diff[:, j], alternative="greater",
+                                                  zero_method="zsplit").pvalue)  # fmt: skip
+                    p_less[j] = float(wilcoxon(diff[:, j], alternative="less",
+                                               zero_method="zsplit").pvalue)  # fmt: skip
+            elif columns.size:
+                block = diff[:, columns]
+                p_greater[columns] = wilcoxon(block, axis=0, alternative="greater",
+                                              zero_method="zsplit").pvalue  # fmt: skip
+                p_less[columns] = wilcoxon(block, axis=0, alternative="less",
+                                           zero_method="zsplit").pvalue  # fmt: skip
     # ranks are halves of integers: their sums are exact in any order
     ranks = rankdata(np.abs(diff), axis=0)
     signed = (ranks * (diff > 0)).sum(axis=0) - (ranks * (diff < 0)).sum(axis=0)
