@@ -596,14 +596,19 @@ class RowMasker:
     ) -> np.ndarray | pd.DataFrame:
         """Every masked row of each explained row in ``rows`` under ``masks``, in one
         new array or DataFrame: row ``i`` of ``rows`` fills rows ``i * m * n_background``
-        onwards (``m`` masks), in the order of :meth:`masked_rows`."""
-        per_row = masks.shape[0] * self.n_background
+        onwards, in the order of :meth:`masked_rows`. ``masks`` is ``(m, players)`` for
+        all rows, or ``(len(rows), m, players)``: each row its own."""
+        per_row = masks.shape[-2] * self.n_background
         n_columns = column_player.shape[0]
+
+        def row_masks(i: int) -> np.ndarray:
+            return masks if masks.ndim == 2 else np.ascontiguousarray(masks[i])
+
         if self._numeric is not None:
             X, background = self._numeric
             out = np.empty((len(rows) * per_row, X.shape[1]), dtype=X.dtype)
             for i, row in enumerate(rows):
-                fill_masked_rows(masks, column_player, _kernel_view(X[row]),
+                fill_masked_rows(row_masks(i), column_player, _kernel_view(X[row]),
                                  _kernel_view(background), 0,
                                  _kernel_view(out[i * per_row : (i + 1) * per_row]))  # fmt: skip
             if self._columns is None:
@@ -611,7 +616,7 @@ class RowMasker:
             return pd.DataFrame(out, columns=self._columns, copy=False)
         index = np.empty((len(rows) * per_row, n_columns), dtype=np.int64)
         for i, row in enumerate(rows):
-            fill_masked_index(masks, column_player, int(row), self._background_index, 0,
+            fill_masked_index(row_masks(i), column_player, int(row), self._background_index, 0,
                               index[i * per_row : (i + 1) * per_row])  # fmt: skip
         return self._from_index(index)
 

@@ -179,14 +179,15 @@ def test_combine_partial_and_full_passes():
     assert values.sum() == pytest.approx(totals.mean(), abs=1e-12)
     assert np.all(variance > 0) and np.all(df > 15)
     # ... and the rows' spread (not only the within-row noise) is in its variance
-    within = ((a[:, order[:80]] - b[:, order[:80]]) / 2).reshape(d, 10, 8).mean(2)
-    assert np.all(variance > (within**2).sum(axis=1) / 100)
+    within = ((a[:, order[:80]] - b[:, order[:80]]) / 2 / 80).reshape(d, 10, 8).sum(axis=2)
+    assert np.all(variance > 10 * (within**2).sum(axis=1))
     # a full pass: the mean over every row, with the within-row noise only
     full = _batches(a[:, order], b[:, order], order, 8)
     values, variance, df = combine(full, totals)
     np.testing.assert_allclose(values, ((a + b) / 2).mean(axis=1))
-    means = ((a[:, order] - b[:, order]) / 2).reshape(d, 25, 8).mean(axis=2)
-    np.testing.assert_allclose(variance, ((8 / n) ** 2 * means**2).sum(axis=1))
+    # one term per batch: half the difference of its two estimates' weighted sums
+    sums = ((a[:, order] - b[:, order]) / 2 / n).reshape(d, 25, 8).sum(axis=2)
+    np.testing.assert_allclose(variance, (sums**2).sum(axis=1))
     # a second pass over half the rows: each row's mean over its visits, averaged
     again = _batches(b[:, order[:100]], a[:, order[:100]], order[:100], 8)
     values2, variance2, _ = combine(full + again, totals)
@@ -300,3 +301,28 @@ def test_report_has_a_sage_section(diabetes, tmp_path):
         section.index(f"<td>{name}</td>") for name in g.feature_names if name != top
     )
     assert f"{g.loss_empty:.4g}" in section and "exact: every coalition on every row" in section
+
+
+def test_relabelled_row_games_give_each_rows_own_values(diabetes):
+    """``w_i(S) = v_i(relabel_i(S))``: exact values of the relabelled games, mapped back
+    by ``unrelabel``, equal the rows' own exact values."""
+    from shapkit.estimators import ExactEstimator
+    from shapkit.global_importance.game import RowLossGame, unrelabel
+    from shapkit.global_importance.losses import resolve_loss
+    from shapkit.models import as_model
+    from shapkit.tabular import RowMasker
+
+    X, y, bg = diabetes
+    model = RandomForestRegressor(n_estimators=5, max_depth=4, random_state=0).fit(X, y)
+    d, players = X.shape[1], np.arange(X.shape[1])
+    masker = RowMasker(X, bg.reset_index(drop=True), players)
+    loss, adapter = resolve_loss("mse", model, y, len(y)), as_model(model)
+    rows = np.array([3, 10, 50])
+    exact = ExactEstimator()
+    plain = exact.estimate(RowLossGame(adapter, masker, rows, loss, players, 10**5), d, None, None,
+                           np.random.default_rng(0)).values  # fmt: skip
+    relabel = np.array([np.random.default_rng(i).permutation(d) for i in range(3)])
+    game = RowLossGame(adapter, masker, rows, loss, players, 10**5, relabel=relabel)
+    moved = exact.estimate(game, d, None, None, np.random.default_rng(0)).values
+    assert not np.allclose(moved, plain)
+    np.testing.assert_allclose(unrelabel(moved, relabel), plain, rtol=1e-10, atol=1e-8)

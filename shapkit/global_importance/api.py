@@ -30,7 +30,7 @@ from .estimate import (
     exact_sage,
     sampled_sage,
 )
-from .game import RowLossGame
+from .game import RowLossGame, unrelabel
 from .losses import Loss, resolve_loss
 from .result import GlobalExplanation
 
@@ -88,11 +88,12 @@ def sage(
         Players made of several columns, as in :class:`shapkit.Explainer`.
     method : {"auto", "exact", "permutation"}
         ``"exact"``: every coalition on every row (no error). ``"permutation"``: the rows
-        are visited in random order, pass after pass, in batches of 8 rows; each batch's
-        per-row games are estimated twice, independently, from one antithetic pair of
-        permutations each (``2 d`` evaluations per row and estimate; unbiased, so any
-        number of passes can be averaged). The standard error counts the rows not
-        visited and each row's own noise (docs/sage.md). ``"auto"``: exact when it
+        are visited in random order, pass after pass, in batches of 8 rows (one model
+        call); each row's game is estimated twice, independently, from one antithetic
+        pair of permutations each (``2 d`` evaluations per row and estimate; unbiased,
+        so any number of passes can be averaged; each row's players are relabelled at
+        random, so the rows of a batch are sampled independently). The standard error
+        counts the rows not visited and each row's own noise (docs/sage.md). ``"auto"``: exact when it
         costs at most 4 million model rows, else permutation. (The kernel estimator is
         not offered: at the small per-row budgets that pay here its slight bias
         survives the averaging over many rows, docs/sage.md.)
@@ -241,12 +242,19 @@ def _run_part(spec: _BatchSpec, jobs: list[tuple[int, np.ndarray]]) -> list[Batc
 
 def _one_batch(spec: _BatchSpec, masker: RowMasker, index: int, rows: np.ndarray) -> BatchValues:
     """Batch ``index``: two independent estimates of its rows' values, each from its own
-    child of the seed, so any split over workers gives the same."""
-    game = RowLossGame(spec.model, masker, rows, spec.loss, spec.column_player, DEFAULT_MAX_ROWS)
+    child of the seed, so any split over workers gives the same. Each row's players are
+    relabelled at random (:class:`RowLossGame`), so the permutations the rows share
+    sample each row's game independently of the others'."""
+    relabel_rng = np.random.default_rng(_child(spec.seed, 1, index, 2))
+    relabel = np.array([relabel_rng.permutation(spec.n_players) for _ in rows]).reshape(
+        len(rows), spec.n_players)
+    game = RowLossGame(spec.model, masker, rows, spec.loss, spec.column_player,
+                       DEFAULT_MAX_ROWS, relabel=relabel)  # fmt: skip
     estimator = batch_estimator(spec.method)
     first, second = (
-        estimator.estimate(game, spec.n_players, spec.per_batch, None,
-                           np.random.default_rng(_child(spec.seed, 1, index, k))).values
+        unrelabel(estimator.estimate(game, spec.n_players, spec.per_batch, None,
+                                     np.random.default_rng(_child(spec.seed, 1, index, k))
+                                     ).values, relabel)
         for k in (0, 1)
     )  # fmt: skip
     return BatchValues(np.asarray(rows), first, second, game.n_model_rows)

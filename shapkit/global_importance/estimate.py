@@ -77,14 +77,16 @@ def _within(batches: list[BatchValues], weights: list[np.ndarray]) -> tuple[np.n
     of freedom.
 
     Each batch gives one degree of freedom: half the difference of its two weighted
-    estimates, squared, estimates that weighted sum's variance ``sigma_b^2`` (whatever
-    the correlation of its rows, which share coalitions). The degrees of freedom are
-    ``(sum sigma_b^2)^2 / sum sigma_b^4`` with ``sigma_b^4`` estimated without bias by
-    a third of the squared estimate (a one-degree chi-square has ``E[w^2] = 3
-    sigma^4``); the squared estimates themselves would count each batch's chance excess
-    thrice."""
-    parts = np.array([((b.first - b.second) @ w / 2) ** 2 for b, w in zip(batches, weights,
-                                                                          strict=True)])
+    estimates, squared, estimates that weighted sum's variance ``sigma_b^2`` (valid
+    whatever the correlation of its rows; relabelled players make them independent,
+    :class:`~shapkit.global_importance.game.RowLossGame`). Summing over a batch's rows
+    first tempers the heavy tails of single rows (a few confidently wrong rows dominate
+    the noise of a cross-entropy). The degrees of freedom are
+    ``(sum sigma_b^2)^2 / sum sigma_b^4`` with ``sigma_b^4`` estimated without bias by a
+    third of the squared estimate (a one-degree chi-square has ``E[w^2] = 3 sigma^4``).
+    """
+    parts = np.array([((b.first - b.second) @ w / 2) ** 2
+                      for b, w in zip(batches, weights, strict=True)])
     total = parts.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         df = np.where(total > 0, total**2 / ((parts**2).sum(axis=0) / 3.0), np.inf)

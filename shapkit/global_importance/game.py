@@ -17,6 +17,12 @@ class RowLossGame:
     ``(m, n_players)`` -> values ``(m, len(rows))``; ``mean=True`` returns their mean
     over the rows instead, ``(m, 1)``.
 
+    ``relabel`` (``(len(rows), n_players)``, each row a permutation) gives row i the
+    game ``w_i(S) = v_i(relabel_i(S))``: player k of ``v_i`` is present when player
+    ``relabel[i, k]`` of the mask is, so ``phi(v_i) = phi(w_i)[relabel[i]]``. An
+    estimator that draws one set of coalitions for all the rows then samples each row's
+    own game independently of the others' (:func:`unrelabel` maps the values back).
+
     The model is called on the masked rows of several explained rows at once, at most
     ``max_rows`` (and about ``CALL_BYTES`` of cells) per call. ``n_model_rows`` counts
     the rows it was handed.
@@ -31,6 +37,7 @@ class RowLossGame:
         column_player: np.ndarray,
         max_rows: int,
         mean: bool = False,
+        relabel: np.ndarray | None = None,
     ) -> None:
         self.model = model
         self.masker = masker
@@ -38,6 +45,7 @@ class RowLossGame:
         self.loss = loss
         self.column_player = np.ascontiguousarray(column_player, dtype=np.int64)
         self.mean = mean
+        self.relabel = relabel
         n_columns = max(len(column_player), 1)
         self.rows_per_call = min(max_rows, max(MIN_ROWS_PER_CALL, CALL_BYTES // (8 * n_columns)))
         self.n_model_rows = 0
@@ -53,9 +61,11 @@ class RowLossGame:
         for lo in range(0, self.rows.size, group):
             hi = min(lo + group, self.rows.size)
             if hi - lo == 1 and per_row > self.rows_per_call:
-                losses[:, lo] = self._one_row_in_slices(masks, lo)
+                losses[:, lo] = self._one_row_in_slices(self._masks_of(masks, lo), lo)
                 continue
-            data = self.masker.masked_rows_of(self.rows[lo:hi], masks, self.column_player)
+            row_masks = masks if self.relabel is None else np.stack(
+                [masks[:, self.relabel[r]] for r in range(lo, hi)])
+            data = self.masker.masked_rows_of(self.rows[lo:hi], row_masks, self.column_player)
             predictions = call_model(self.model, data)
             self.n_model_rows += int(data.shape[0])
             means = predictions.reshape(hi - lo, m, n_background, -1).mean(axis=2)
@@ -63,6 +73,12 @@ class RowLossGame:
                 losses[:, r] = self._loss(r, means[r - lo])
         out = -losses
         return out.mean(axis=1, keepdims=True) if self.mean else out
+
+    def _masks_of(self, masks: np.ndarray, r: int) -> np.ndarray:
+        """Row r's masks (relabelled)."""
+        if self.relabel is None:
+            return masks
+        return np.ascontiguousarray(masks[:, self.relabel[r]])
 
     def _one_row_in_slices(self, masks: np.ndarray, r: int) -> np.ndarray:
         m, n_background = masks.shape[0], self.masker.n_background
@@ -89,3 +105,15 @@ class RowLossGame:
             self._checked = True
         target = np.broadcast_to(self.loss.target[self.rows[r]], (prediction.shape[0],))
         return self.loss.fn(target, prediction)
+
+
+def unrelabel(values: np.ndarray, relabel: np.ndarray) -> np.ndarray:
+    """Values ``(d, K)`` of the relabelled games back to the rows' own players:
+    ``phi(v_i) = phi(w_i)[relabel[i]]``.
+
+    Examples
+    --------
+    >>> unrelabel(np.array([[1.0], [2.0], [3.0]]), np.array([[2, 0, 1]]))[:, 0].tolist()
+    [3.0, 1.0, 2.0]
+    """
+    return np.take_along_axis(values, relabel.T, axis=0)
