@@ -93,10 +93,10 @@ def sage(
         pair of permutations each (``2 d`` evaluations per row and estimate; unbiased,
         so any number of passes can be averaged; each row's players are relabelled at
         random, so the rows of a batch are sampled independently). The standard error
-        counts the rows not visited and each row's own noise (docs/sage.md). ``"auto"``: exact when it
-        costs at most 4 million model rows, else permutation. (The kernel estimator is
-        not offered: at the small per-row budgets that pay here its slight bias
-        survives the averaging over many rows, docs/sage.md.)
+        counts the rows not visited and each row's own noise (docs/sage.md).
+        ``"auto"``: exact when it costs at most 4 million model rows, else permutation.
+        (The kernel estimator is not offered: at the small per-row budgets that pay
+        here its slight bias survives the averaging over many rows, docs/sage.md.)
     budget : int, optional
         Most model rows to evaluate (sampled methods); default 50 million as a cap.
     tol : float, optional
