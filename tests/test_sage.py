@@ -186,14 +186,23 @@ def test_combine_partial_and_full_passes():
     values, variance, df = combine(full, totals)
     np.testing.assert_allclose(values, ((a + b) / 2).mean(axis=1))
     # one term per batch: half the difference of its two estimates' weighted sums
+    # (pooled with the mean over features by 4 pseudo-batches; df at most 25 batches)
     sums = ((a[:, order] - b[:, order]) / 2 / n).reshape(d, 25, 8).sum(axis=2)
-    np.testing.assert_allclose(variance, (sums**2).sum(axis=1))
+    own = (sums**2).sum(axis=1)
+    np.testing.assert_allclose(variance, (25 * own + 4 * own.mean()) / 29)
+    assert np.all(df <= 25)
     # a second pass over half the rows: each row's mean over its visits, averaged
     again = _batches(b[:, order[:100]], a[:, order[:100]], order[:100], 8)
     values2, variance2, _ = combine(full + again, totals)
     per_row = (a + b) / 2
     np.testing.assert_allclose(values2, per_row.mean(axis=1))  # the same estimates twice
     assert np.all(variance2 < variance)
+    # a feature whose two estimates always agree is not taken as noiseless
+    same = b.copy()
+    same[0] = a[0]
+    same[1] = b[1] + (b[0] - a[0])  # keep each row's values summing to its total
+    _, var_same, _ = combine(_batches(a[:, order], same[:, order], order, 8), totals)
+    assert var_same[0] > 0
     # too few batches for 15 degrees of freedom: no finite error
     _, var_few, df_few = combine(_batches(a[:, :8], b[:, :8], np.arange(8), 4), totals)
     assert np.all(np.isinf(honest(var_few, df_few)))
@@ -244,6 +253,17 @@ def test_bad_input_is_named(diabetes):
 
         svc = SVC().fit(Xi, yi)
         shapkit.sage(svc, Xi[:5], yi[:5], background=Xi[:5], loss="cross_entropy")
+    with pytest.raises(ValueError, match="labels the model was not fitted on, e.g. '0'"):
+        shapkit.sage(clf, Xi[:3], np.array(["0", "1", "2"]), background=Xi[:5])
+    with pytest.raises(ValueError, match="y contains missing values"):
+        shapkit.sage(clf, Xi[:3], pd.Series(["a", None, "b"], dtype="string"),
+                     background=Xi[:5])  # fmt: skip
+    with pytest.raises(ValueError, match="needs one probability per class"):
+        shapkit.sage(lambda Z: Z[:, :1] * 0 + 0.3, Xi[:5], np.zeros(5, dtype=int),
+                     background=Xi[:5], loss="zero_one")  # fmt: skip
+    with pytest.raises(TypeError, match="sage must be a GlobalExplanation"):
+        expl = shapkit.Explainer(reg, bg)(X.iloc[:3])
+        shapkit.report(expl, "unused.html", sage={"bmi": 1.0})
     with pytest.raises(ValueError, match="background's columns do not match"):
         shapkit.sage(reg, X, y, background=bg.drop(columns="age"))
     with pytest.raises(ValueError, match="budget must be a positive number"):
@@ -326,3 +346,32 @@ def test_relabelled_row_games_give_each_rows_own_values(diabetes):
     moved = exact.estimate(game, d, None, None, np.random.default_rng(0)).values
     assert not np.allclose(moved, plain)
     np.testing.assert_allclose(unrelabel(moved, relabel), plain, rtol=1e-10, atol=1e-8)
+
+
+def test_rows_with_extreme_totals_are_counted_not_sampled():
+    """One row whose loss total is 40 times the others' would, if sampled, pull the
+    regression estimator far off with a small standard error; it is visited first and
+    counted exactly, so a run stopped part-way through the first pass stays honest."""
+    from shapkit.global_importance.estimate import take_all_rows
+
+    rng = np.random.default_rng(0)
+    n, d = 2000, 4
+    X = rng.normal(size=(n, d))
+    X[123, 2] = 40.0
+    bg = rng.normal(size=(16, d))
+
+    def f(A):
+        return A.sum(axis=1) + A[:, 0] * A[:, 1] * A[:, 3]
+
+    y = f(X) + 0.1 * rng.normal(size=n)
+    exact = shapkit.sage(f, X, y, background=bg, method="exact")
+    totals = np.full(50, 1.0)
+    totals[[7, 9]] = [30.0, -25.0]
+    assert take_all_rows(totals, 10).tolist() == [7, 9]
+    z = []
+    for seed in range(12):
+        g = shapkit.sage(f, X, y, background=bg, method="permutation", seed=seed, tol=None,
+                         budget=200_000)  # fmt: skip
+        assert g.n_rows < n  # stopped inside the first pass
+        z.append((g.values - exact.values) / g.std_errors)
+    assert np.abs(np.concatenate(z)).max() < 4

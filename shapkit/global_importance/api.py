@@ -29,6 +29,7 @@ from .estimate import (
     batch_estimator,
     exact_sage,
     sampled_sage,
+    take_all_rows,
 )
 from .game import RowLossGame, unrelabel
 from .losses import Loss, resolve_loss
@@ -79,7 +80,8 @@ def sage(
     loss : {"auto", "mse", "cross_entropy", "zero_one"} or callable
         ``"auto"``: cross-entropy of ``predict_proba`` for classifiers, else the squared
         error. A callable ``loss(y_true, prediction)`` returns one loss per row
-        (``prediction`` is ``(n,)`` for one output, ``(n, k)`` for more).
+        (``prediction`` is ``(n,)`` for one output, ``(n, k)`` for more, in the order of
+        the classifier's ``classes_``; ``y_true`` holds y's own values).
     background : ndarray or DataFrame, optional
         Rows that stand in for unknown features; default: 64 rows of X drawn with
         ``seed``. Every value averages over all of them, so their number multiplies the
@@ -98,7 +100,10 @@ def sage(
         (The kernel estimator is not offered: at the small per-row budgets that pay
         here its slight bias survives the averaging over many rows, docs/sage.md.)
     budget : int, optional
-        Most model rows to evaluate (sampled methods); default 50 million as a cap.
+        Most model rows to evaluate with ``method="permutation"`` (default: 50 million,
+        as a cap), every row without and with all features (``2 n`` x background rows)
+        included; ``"auto"`` enumerates only when that fits in it too. An explicit
+        ``method="exact"`` costs ``(2^d + 2) n`` x background rows whatever the budget.
     tol : float, optional
         Stop once the largest standard error is below ``tol`` times the spread of the
         values (``max - min``); None: spend the budget.
@@ -158,7 +163,9 @@ def sage(
     adapter = as_model(model, target.output)
     n, n_background = X.shape[0], background.shape[0]
     if method == "auto":
-        method = "exact" if (2**d) * n * n_background <= EXACT_MAX_MODEL_ROWS else "permutation"
+        exact_cost = (2**d + 2) * n * n_background
+        limit = EXACT_MAX_MODEL_ROWS if budget is None else min(EXACT_MAX_MODEL_ROWS, budget)
+        method = "exact" if exact_cost <= limit else "permutation"
     masker = RowMasker(X, background, column_player)
     # every row at the empty and the full coalition: the exact losses without and with
     # every feature, and the per-row totals of the control variate
@@ -188,10 +195,15 @@ def sage(
     spec = _BatchSpec(adapter, X, background, target, column_player, method, d, per_batch,
                       base)  # fmt: skip
 
-    def order(p: int) -> np.ndarray:
-        return np.random.default_rng(_child(base, 2, p)).permutation(n)
-
     totals = both[1] - both[0]
+    take_all = take_all_rows(totals, min(n, FIRST_BATCHES * BATCH_ROWS))
+
+    def order(p: int) -> np.ndarray:
+        shuffled = np.random.default_rng(_child(base, 2, p)).permutation(n)
+        if p > 0 or take_all.size == 0:
+            return shuffled
+        return np.concatenate([take_all, shuffled[~np.isin(shuffled, take_all)]])
+
     # the bar counts row visits up to the cap; convergence usually ends it early
     with progress_bar(max(cap // row_cost, 1), progress, desc="shapkit sage") as bar:
 
@@ -200,7 +212,8 @@ def sage(
             bar.update(sum(rows.size for _, rows in jobs))
             return out
 
-        est = sampled_sage(run_batches, totals, order, row_cost, max(cap, first), tol)
+        est = sampled_sage(run_batches, totals, order, row_cost, max(cap, first), tol,
+                           take_all)
     return GlobalExplanation(est.values, est.std_errors, list(player_names), loss_empty,
                              loss_full, target.name, ends.n_model_rows + est.n_model_rows,
                              method, est.n_row_visits, est.converged)  # fmt: skip

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 #: The loss names ``sage(loss=...)`` takes besides a callable.
 LOSSES = ("mse", "cross_entropy", "zero_one")
@@ -114,7 +115,7 @@ def resolve_loss(loss: Any, model: Any, y: Any, n_rows: int) -> Loss:
         )
     if y_arr.dtype.kind in "fc" and not np.all(np.isfinite(y_arr)):
         raise ValueError("y contains NaN or infinity; drop those rows of X and y first.")
-    if y_arr.dtype == object and any(v is None or v != v for v in y_arr):
+    if y_arr.dtype.kind not in "biufc" and bool(pd.isna(y_arr).any()):
         raise ValueError("y contains missing values; drop those rows of X and y first.")
     classifier = is_classifier(model)
     if callable(loss) and not isinstance(loss, str):
@@ -162,18 +163,16 @@ def _class_positions(model: Any, y: np.ndarray, loss: str) -> np.ndarray:
             f"loss='zero_one' with a callable returning one-hot predictions, or a "
             f"callable loss."
         )
+    position = {_plain(c): i for i, c in enumerate(np.asarray(classes).tolist())}
+    positions = np.array([position.get(_plain(v), -1) for v in y], dtype=np.int64)
+    unknown = positions < 0
     classes = np.asarray(classes)
-    order = np.argsort(classes, kind="stable")
-    found = np.searchsorted(classes[order], y)
-    found = np.minimum(found, classes.size - 1)
-    positions = order[found]
-    unknown = classes[positions] != y
     if np.any(unknown):
         raise ValueError(
             f"y holds labels the model was not fitted on, e.g. {_plain(y[unknown][0])!r}; its "
             f"classes_ are {classes.tolist()}."
         )
-    return positions.astype(np.int64)
+    return positions
 
 
 def check_prediction(loss: Loss, prediction: np.ndarray) -> None:
@@ -186,6 +185,12 @@ def check_prediction(loss: Loss, prediction: np.ndarray) -> None:
             f"classifier use loss='cross_entropy' or 'zero_one'."
         )
     if loss.name in ("cross_entropy", "zero_one"):
+        if k < 2:
+            raise ValueError(
+                f"loss={loss.name!r} needs one probability per class (at least 2 outputs); "
+                f"the model returns 1 per row. Return both classes' probabilities, e.g. "
+                f"np.column_stack([1 - p, p]), or use a callable loss."
+            )
         if int(loss.target.max(initial=0)) >= k:
             raise ValueError(
                 f"loss={loss.name!r}: y has class position {int(loss.target.max())} but the "

@@ -29,7 +29,8 @@ class GlobalExplanation:
     method : str
         ``"exact"`` or ``"permutation"``.
     n_rows : int
-        Rows of X explained (exact) or drawn (sampled, with replacement).
+        Rows of X explained (exact), or row visits (sampled: rows are visited without
+        replacement, pass after pass, so this exceeds the rows of X after a pass).
     converged : bool
         Sampled values: whether ``tol`` was met (False when the budget ran out first).
     """

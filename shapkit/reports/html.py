@@ -127,6 +127,14 @@ def report(
     """
     from . import plots
 
+    if sage is not None:
+        from ..global_importance import GlobalExplanation
+
+        if not isinstance(sage, GlobalExplanation):
+            raise TypeError(
+                f"sage must be a GlobalExplanation (from shapkit.sage); got "
+                f"{type(sage).__name__}."
+            )
     plots.check_max_outputs(max_outputs)
     plots.check_count(max_features, "max_features", "draw at least 1 feature", 12)
     level = check_level(level)
@@ -322,6 +330,7 @@ def _sage_section(sage: GlobalExplanation, level: float, max_features: int) -> s
         "exact: every coalition on every row"
         if sage.method == "exact"
         else f"estimated ({_e(sage.method)}, {sage.n_rows} row visits)"
+        + ("" if sage.converged else "; the budget ran out before the tolerance was met")
     )
     rows = "".join(
         f"<tr><td>{_e(name)}</td><td>{_number(r.value, 4)}</td><td>{_number(r.std_error, 2)}"

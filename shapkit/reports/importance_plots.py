@@ -19,7 +19,7 @@ def global_bar(expl: Any, ax: Any = None, *, level: float = 0.95, max_features: 
     >>> import numpy as np
     >>> from shapkit.global_importance import GlobalExplanation
     >>> g = GlobalExplanation(np.array([0.3, 0.1]), np.array([0.02, 0.01]), ["a", "b"],
-    ...                       1.0, 0.6, "mse", 1000, "kernel", 100)
+    ...                       1.0, 0.6, "mse", 1000, "permutation", 100)
     >>> ax = global_bar(g)
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['b', 'a']
