@@ -130,10 +130,10 @@ def test_sampled_values_within_their_errors_and_reproducible(diabetes):
     again = shapkit.sage(model, X, y, background=bg, method=method, seed=3, tol=0.05)
     np.testing.assert_array_equal(again.values, g.values)
     # tighter tol: more rows, smaller errors
-    tight = shapkit.sage(model, X, y, background=bg, method=method, seed=3, tol=0.001)
+    tight = shapkit.sage(model, X, y, background=bg, method=method, seed=3, tol=0.002)
     assert tight.n_evals > g.n_evals and tight.std_errors.max() < g.std_errors.max()
     # many passes over the same 60 rows: an unbiased estimator keeps its errors honest
-    assert tight.n_rows >= 5 * 60
+    assert tight.n_rows >= 10 * 60
     assert np.all(np.abs(tight.values - exact.values) <= 4 * tight.std_errors)
 
 
