@@ -311,19 +311,27 @@ def sample_background(
     if n <= size:
         rows = np.arange(n)
     else:
-        rng = np.random.default_rng(_child_sequence(seed, 0) if seed is not None else None)
+        rng = np.random.default_rng(child_sequence(seed, 0) if seed is not None else None)
         rows = np.sort(rng.choice(n, size=size, replace=False))
     if isinstance(X, pd.DataFrame):
         return X.iloc[rows].reset_index(drop=True)
     return X[rows]
 
 
-def _child_sequence(seed: int | np.random.SeedSequence, key: int) -> np.random.SeedSequence:
+def child_sequence(seed: int | np.random.SeedSequence, *key: int) -> np.random.SeedSequence:
     """Child ``key`` of ``seed``'s sequence, made without mutating a SeedSequence seed
-    (``SeedSequence(seed).spawn(1)[0]`` for an int seed and key 0)."""
+    (``SeedSequence(seed).spawn(1)[0]`` for an int seed and key 0); several keys name
+    a grandchild.
+
+    Examples
+    --------
+    >>> a = child_sequence(7, 0).generate_state(1)
+    >>> bool((a == np.random.SeedSequence(7).spawn(1)[0].generate_state(1)).all())
+    True
+    """
     if isinstance(seed, np.random.SeedSequence):
-        return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, key))
-    return np.random.SeedSequence(seed, spawn_key=(key,))
+        return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, *key))
+    return np.random.SeedSequence(seed, spawn_key=key)
 
 
 def column_names_of(X: np.ndarray | pd.DataFrame, feature_names: Sequence[str] | None) -> list[str]:

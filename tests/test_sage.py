@@ -375,3 +375,25 @@ def test_rows_with_extreme_totals_are_counted_not_sampled():
         assert g.n_rows < n  # stopped inside the first pass
         z.append((g.values - exact.values) / g.std_errors)
     assert np.abs(np.concatenate(z)).max() < 4
+
+
+def test_row_games_too_large_for_one_model_call_are_sliced():
+    """A row whose masked rows exceed one model call goes through its marginal game in
+    slices: the same losses, and every model row counted."""
+    from shapkit.global_importance.game import RowLossGame
+    from shapkit.global_importance.losses import resolve_loss
+    from shapkit.models import as_model
+    from shapkit.tabular import RowMasker
+
+    rng = np.random.default_rng(0)
+    X, bg = rng.normal(size=(5, 6)), rng.normal(size=(100, 6))
+    y = X.sum(axis=1)
+    model = LinearRegression().fit(X, y + 0.1 * rng.normal(size=5))
+    players = np.arange(6)
+    masker = RowMasker(X, bg, players)
+    loss, adapter = resolve_loss("mse", model, y, 5), as_model(model)
+    masks = rng.random((64, 6)) < 0.5  # 6,400 masked rows per explained row
+    whole = RowLossGame(adapter, masker, np.arange(5), loss, players, 10**6)
+    sliced = RowLossGame(adapter, masker, np.arange(5), loss, players, 5000)
+    np.testing.assert_allclose(sliced(masks), whole(masks), rtol=1e-12)
+    assert sliced.n_model_rows == whole.n_model_rows == 5 * 64 * 100

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from ..tabular import (
     align_background,
     align_text_columns,
     check_tabular,
+    child_sequence,
     column_names_of,
     resolve_players,
     sample_background,
@@ -199,7 +201,7 @@ def sage(
     take_all = take_all_rows(totals, min(n, FIRST_BATCHES * BATCH_ROWS))
 
     def order(p: int) -> np.ndarray:
-        shuffled = np.random.default_rng(_child(base, 2, p)).permutation(n)
+        shuffled = np.random.default_rng(child_sequence(base, 2, p)).permutation(n)
         if p > 0 or take_all.size == 0:
             return shuffled
         return np.concatenate([take_all, shuffled[~np.isin(shuffled, take_all)]])
@@ -219,19 +221,19 @@ def sage(
                              method, est.n_row_visits, est.converged)  # fmt: skip
 
 
-def _child(base: np.random.SeedSequence, *key: int) -> np.random.SeedSequence:
-    return np.random.SeedSequence(base.entropy, spawn_key=(*base.spawn_key, *key))
-
-
+@dataclass(frozen=True)
 class _BatchSpec:
     """What a worker needs to evaluate batches (pickled once per worker)."""
 
-    def __init__(self, model: Any, X: Any, background: Any, loss: Loss, column_player: np.ndarray,
-                 method: str, n_players: int, per_batch: int,
-                 seed: np.random.SeedSequence) -> None:  # fmt: skip
-        self.model, self.X, self.background, self.loss = model, X, background, loss
-        self.column_player, self.method, self.n_players = column_player, method, n_players
-        self.per_batch, self.seed = per_batch, seed
+    model: Any
+    X: Any
+    background: Any
+    loss: Loss
+    column_player: np.ndarray
+    method: str
+    n_players: int
+    per_batch: int
+    seed: np.random.SeedSequence
 
 
 def _run(
@@ -258,7 +260,7 @@ def _one_batch(spec: _BatchSpec, masker: RowMasker, index: int, rows: np.ndarray
     child of the seed, so any split over workers gives the same. Each row's players are
     relabelled at random (:class:`RowLossGame`), so the permutations the rows share
     sample each row's game independently of the others'."""
-    relabel_rng = np.random.default_rng(_child(spec.seed, 1, index, 2))
+    relabel_rng = np.random.default_rng(child_sequence(spec.seed, 1, index, 2))
     relabel = np.array([relabel_rng.permutation(spec.n_players) for _ in rows]).reshape(
         len(rows), spec.n_players)
     game = RowLossGame(spec.model, masker, rows, spec.loss, spec.column_player,
@@ -266,7 +268,7 @@ def _one_batch(spec: _BatchSpec, masker: RowMasker, index: int, rows: np.ndarray
     estimator = batch_estimator(spec.method)
     first, second = (
         unrelabel(estimator.estimate(game, spec.n_players, spec.per_batch, None,
-                                     np.random.default_rng(_child(spec.seed, 1, index, k))
+                                     np.random.default_rng(child_sequence(spec.seed, 1, index, k))
                                      ).values, relabel)
         for k in (0, 1)
     )  # fmt: skip

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..games import CALL_BYTES, MIN_ROWS_PER_CALL, call_model
+from ..games import CALL_BYTES, MIN_ROWS_PER_CALL, MarginalGame, call_model
 from ..models.base import Model
 from ..tabular import RowMasker
 from .losses import Loss, check_prediction
@@ -81,23 +81,13 @@ class RowLossGame:
         return np.ascontiguousarray(masks[:, self.relabel[r]])
 
     def _one_row_in_slices(self, masks: np.ndarray, r: int) -> np.ndarray:
-        m, n_background = masks.shape[0], self.masker.n_background
-        per_row = m * n_background
-        totals: np.ndarray | None = None
-        # slices hold whole coalitions so that the mean over the background is per slice
-        step = max(n_background, (self.rows_per_call // n_background) * n_background)
-        for start in range(0, per_row, step):
-            stop = min(start + step, per_row)
-            data = self.masker.masked_rows(int(self.rows[r]), masks, self.column_player,
-                                           start, stop)  # fmt: skip
-            predictions = call_model(self.model, data)
-            del data
-            self.masker.release_rows()
-            self.n_model_rows += stop - start
-            part = predictions.reshape((stop - start) // n_background, n_background, -1).sum(1)
-            totals = part if totals is None else np.concatenate([totals, part])
-        assert totals is not None
-        return self._loss(r, totals / n_background)
+        """Row r's losses when its masked rows alone exceed one model call: the row's
+        marginal game, which calls the model in slices."""
+        game = MarginalGame(self.model, self.masker, int(self.rows[r]), self.column_player,
+                            self.rows_per_call)  # fmt: skip
+        predictions = game(masks)
+        self.n_model_rows += masks.shape[0] * self.masker.n_background
+        return self._loss(r, predictions)
 
     def _loss(self, r: int, prediction: np.ndarray) -> np.ndarray:
         if not self._checked:

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._labels import plain
+
 #: The loss names ``sage(loss=...)`` takes besides a callable.
 LOSSES = ("mse", "cross_entropy", "zero_one")
 #: Probabilities are clipped to this before the log of cross-entropy.
@@ -163,13 +165,13 @@ def _class_positions(model: Any, y: np.ndarray, loss: str) -> np.ndarray:
             f"loss='zero_one' with a callable returning one-hot predictions, or a "
             f"callable loss."
         )
-    position = {_plain(c): i for i, c in enumerate(np.asarray(classes).tolist())}
-    positions = np.array([position.get(_plain(v), -1) for v in y], dtype=np.int64)
+    position = {plain(c): i for i, c in enumerate(np.asarray(classes).tolist())}
+    positions = np.array([position.get(plain(v), -1) for v in y], dtype=np.int64)
     unknown = positions < 0
     classes = np.asarray(classes)
     if np.any(unknown):
         raise ValueError(
-            f"y holds labels the model was not fitted on, e.g. {_plain(y[unknown][0])!r}; its "
+            f"y holds labels the model was not fitted on, e.g. {plain(y[unknown][0])!r}; its "
             f"classes_ are {classes.tolist()}."
         )
     return positions
@@ -204,9 +206,3 @@ def check_prediction(loss: Loss, prediction: np.ndarray) -> None:
                 "per row); the model's outputs are not. Pass a model whose outputs are "
                 "probabilities, or a callable loss."
             )
-
-
-def _plain(value: Any) -> Any:
-    """A NumPy scalar as the Python value it holds (so messages show ``7``, not
-    ``np.int64(7)``)."""
-    return value.item() if isinstance(value, np.generic) else value
