@@ -31,7 +31,8 @@ TAKE_ALL_SPREAD = 6.0
 PASS_GROWTH = 4
 #: Relative floor of a standard error: float rounding of sums over rows.
 ROUNDING = 1e-12
-#: Explained rows per batch: they share the batch's coalitions (or permutations).
+#: Explained rows per batch, evaluated in one model call (players relabelled per row,
+#: so the rows share permutations yet are sampled independently).
 BATCH_ROWS = 8
 
 
