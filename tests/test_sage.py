@@ -232,6 +232,8 @@ def test_bad_input_is_named(diabetes):
         shapkit.sage(reg, X, y[:-1], background=bg)
     y_nan = y.astype(float).copy()
     y_nan[3] = np.nan
+    with pytest.raises(ValueError, match=r"y's index differs from X's.*y.loc\[X.index\]"):
+        shapkit.sage(reg, X, pd.Series(y, index=X.index[::-1]), background=bg)
     with pytest.raises(ValueError, match="y contains NaN"):
         shapkit.sage(reg, X, y_nan, background=bg)
     with pytest.raises(ValueError, match="loss='cross_entropy' needs class probabilities"):

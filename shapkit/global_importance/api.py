@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .._validation import check_seed, check_tol
 from ..execution.local import resolve_n_jobs
@@ -153,6 +154,13 @@ def sage(
     workers = resolve_n_jobs(n_jobs)
     if progress not in (None, True, False):
         raise ValueError(f"progress must be True, False or None (auto); got {progress!r}.")
+    if (isinstance(X, pd.DataFrame) and isinstance(y, pd.Series) and len(y) == len(X)
+            and not y.index.equals(X.index)):  # fmt: skip
+        raise ValueError(
+            "y's index differs from X's, so its rows would be matched to X's by position; "
+            "align them first (y = y.loc[X.index]) or pass y.to_numpy() if the order is "
+            "right."
+        )
     target = resolve_loss(loss, model, y, X.shape[0])
     if background is None:
         background = sample_background(X, DEFAULT_SAGE_BACKGROUND, seed)
@@ -182,20 +190,21 @@ def sage(
                                  target.name, ends.n_model_rows + game.n_model_rows, "exact",
                                  n)  # fmt: skip
     per_batch = batch_budget(method, d)
-    row_cost = 2 * per_batch * n_background  # two estimates of each visited row
+    # two estimates of each visited row; their empty and full coalitions are known
+    row_cost = 2 * (per_batch - 2) * n_background
     first = min(n, FIRST_BATCHES * BATCH_ROWS) * row_cost
     if budget is not None and budget - ends.n_model_rows < first:
         raise ValueError(
             f"budget={budget} model rows is below one round: method={method!r} needs "
             f"{ends.n_model_rows + first} ({ends.n_model_rows} for every row without and "
             f"with all features, then {min(n, FIRST_BATCHES * BATCH_ROWS)} rows x 2 "
-            f"estimates x {per_batch} coalitions x {n_background} background rows). Raise "
-            f"the budget, or use fewer background rows."
+            f"estimates x {per_batch - 2} coalitions x {n_background} background rows). "
+            f"Raise the budget, or use fewer background rows."
         )
     cap = (budget if budget is not None else DEFAULT_MAX_MODEL_ROWS) - ends.n_model_rows
     base = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     spec = _BatchSpec(adapter, X, background, target, column_player, method, d, per_batch,
-                      base)  # fmt: skip
+                      base, both)  # fmt: skip
 
     totals = both[1] - both[0]
     take_all = take_all_rows(totals, min(n, FIRST_BATCHES * BATCH_ROWS))
@@ -234,6 +243,7 @@ class _BatchSpec:
     n_players: int
     per_batch: int
     seed: np.random.SeedSequence
+    ends: np.ndarray
 
 
 def _run(
@@ -264,7 +274,7 @@ def _one_batch(spec: _BatchSpec, masker: RowMasker, index: int, rows: np.ndarray
     relabel = np.array([relabel_rng.permutation(spec.n_players) for _ in rows]).reshape(
         len(rows), spec.n_players)
     game = RowLossGame(spec.model, masker, rows, spec.loss, spec.column_player,
-                       DEFAULT_MAX_ROWS, relabel=relabel)  # fmt: skip
+                       DEFAULT_MAX_ROWS, relabel=relabel, ends=spec.ends)  # fmt: skip
     estimator = batch_estimator(spec.method)
     first, second = (
         unrelabel(estimator.estimate(game, spec.n_players, spec.per_batch, None,
