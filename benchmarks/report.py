@@ -97,3 +97,14 @@ def write_report(out: Path, report: str) -> None:
         if foreign:
             report = report.rstrip("\n") + "\n\n" + foreign.rstrip("\n") + "\n"
     out.write_text(report)
+
+
+def write_marked_block(page: str | Path, begin: str, end: str, text: str) -> None:
+    """Replace what lies between the markers ``begin`` and ``end`` of ``page`` with
+    ``text``; a page without both markers stops the script, naming them."""
+    doc = Path(page).read_text()
+    if begin not in doc or end not in doc:
+        raise SystemExit(f"{page} lacks the {begin} ... {end} markers")
+    head, rest = doc.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    Path(page).write_text(head + begin + "\n\n" + text + "\n" + end + tail)

@@ -152,14 +152,10 @@ def main(argv=None) -> None:
 
 def write_docs(text: str) -> None:
     """Put ``text`` between the markers of every page in :data:`DOCS`."""
+    from benchmarks.report import write_marked_block
+
     for page in DOCS:
-        doc = open(page).read()
-        if BEGIN not in doc or END not in doc:
-            raise SystemExit(f"{page} lacks the {BEGIN} ... {END} markers")
-        head, rest = doc.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        with open(page, "w") as fh:
-            fh.write(head + BEGIN + "\n\n" + text + "\n" + END + tail)
+        write_marked_block(page, BEGIN, END, text)
 
 
 if __name__ == "__main__":

@@ -347,13 +347,9 @@ def emit(text, args):
         with open(args.out, "w") as fh:
             fh.write(text)
     if args.docs:
-        doc = open(DOCS).read()
-        if BEGIN not in doc or END not in doc:
-            raise SystemExit(f"{DOCS} lacks the {BEGIN} ... {END} markers")
-        head, rest = doc.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        with open(DOCS, "w") as fh:
-            fh.write(head + BEGIN + "\n\n" + text + "\n" + END + tail)
+        from benchmarks.report import write_marked_block
+
+        write_marked_block(DOCS, BEGIN, END, text)
 
 
 def summarise(df):

@@ -286,3 +286,15 @@ def test_selection_runs_over_other_seeds_join_the_default_run(tmp_path) -> None:
                     "--out", str(out)])  # fmt: skip
     assert "| classif | shapkit probe | 2 |" in out.read_text()
     assert "| 0.750 |" in out.read_text()
+
+
+def test_write_marked_block_replaces_only_the_block(tmp_path):
+    from benchmarks.report import write_marked_block
+
+    page = tmp_path / "page.md"
+    page.write_text("head\n<!-- b -->\n\nold\n<!-- e -->\ntail\n")
+    write_marked_block(page, "<!-- b -->", "<!-- e -->", "new table\n")
+    assert page.read_text() == "head\n<!-- b -->\n\nnew table\n\n<!-- e -->\ntail\n"
+    page.write_text("no markers here\n")
+    with pytest.raises(SystemExit, match="lacks the <!-- b --> ... <!-- e --> markers"):
+        write_marked_block(page, "<!-- b -->", "<!-- e -->", "x")
