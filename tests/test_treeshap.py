@@ -52,11 +52,14 @@ def test_equals_exact_enumeration(case_id):
     assert np.allclose(tree.values, exact.values, rtol=0, atol=atol)
     assert np.allclose(tree.base_values, exact.base_values, rtol=0, atol=atol)
     assert tree.output_names == exact.output_names
-    # the walk (Lundberg et al.) gives the same values as the leaf tables used by default
+    # the walk (Lundberg et al.) gives the same values as leaf patterns (used by default);
+    # pattern lists and tables are the same sums in the same order: bit-identical
     walk, _, _ = tree_shapley(tm, Xe, bg, algorithm="walk")
     leaf, _, _ = tree_shapley(tm, Xe, bg, algorithm="leaf")
+    table, _, _ = tree_shapley(tm, Xe, bg, algorithm="table")
     assert np.allclose(walk, leaf, rtol=0, atol=1e-12)
-    assert np.allclose(leaf.reshape(vals.shape), vals, rtol=0, atol=1e-12)
+    assert np.array_equal(leaf, table)
+    assert np.array_equal(leaf.reshape(vals.shape), vals)
     # efficiency
     total = tree.base_values + tree.values.sum(axis=1)
     assert np.allclose(total, tree.predictions, rtol=0, atol=1e-9)

@@ -23,6 +23,10 @@ chunks on Python threads (:func:`shapkit.trees.ensemble.run_row_chunks`). This i
 parallelism of ``prange`` without Numba's OpenMP pool, whose spinning threads were
 measured to slow scikit-learn / XGBoost / LightGBM OpenMP code run afterwards in the same
 process by 20-40x on a 2-core machine.
+
+Call sites branch on the decision kind themselves, ``numeric_left`` (scalars) for numeric
+splits and ``categorical_left`` (bitset arrays) otherwise: one function taking the node
+arrays is not inlined by LLVM, and passing the arrays costs ~30 ns per node (docs/trees.md).
 """
 
 from __future__ import annotations
@@ -55,51 +59,53 @@ def _in_bitset(words: np.ndarray, start: int, n_words: int, value: int) -> bool:
     return (words[start + w] >> np.uint32(value & 31)) & np.uint32(1) == np.uint32(1)
 
 
-@njit(cache=True, inline="always")
-def _goes_left(
+#: Decision kinds up to this one read only the node's threshold and default direction.
+LAST_NUMERIC = DEC_LE_ZERO_MISSING
+
+
+@njit(cache=True)
+def numeric_left(kind: int, v: float, threshold: float, default_left: bool) -> bool:
+    """Whether value ``v`` goes left at a numeric split (``kind <= LAST_NUMERIC``)."""
+    if kind == DEC_LE:
+        if np.isnan(v):
+            return default_left
+        return v <= threshold
+    if kind == DEC_LT:
+        if np.isnan(v):
+            return default_left
+        return v < threshold
+    if np.isnan(v):  # LightGBM reads NaN as 0.0 (DEC_LE_NAN_AS_ZERO, DEC_LE_ZERO_MISSING)
+        v = 0.0
+    if kind == DEC_LE_ZERO_MISSING and abs(v) <= _LGBM_ZERO:
+        return default_left
+    return v <= threshold
+
+
+@njit(cache=True)
+def categorical_left(
+    kind: int,
     n: int,
     v: float,
-    decision: np.ndarray,
-    threshold: np.ndarray,
-    default_left: np.ndarray,
+    default_left: bool,
     cat_left: np.ndarray,
     cat_known: np.ndarray,
     cat_nwords: np.ndarray,
     cat_words: np.ndarray,
 ) -> bool:
-    """Whether value ``v`` of node ``n``'s split column goes to the left child."""
-    kind = decision[n]
-    if kind == DEC_LE:
-        if np.isnan(v):
-            return default_left[n]
-        return v <= threshold[n]
-    if kind == DEC_LT:
-        if np.isnan(v):
-            return default_left[n]
-        return v < threshold[n]
-    if kind == DEC_LE_NAN_AS_ZERO:
-        if np.isnan(v):
-            v = 0.0
-        return v <= threshold[n]
-    if kind == DEC_LE_ZERO_MISSING:
-        if np.isnan(v):
-            v = 0.0
-        if abs(v) <= _LGBM_ZERO:
-            return default_left[n]
-        return v <= threshold[n]
+    """Whether value ``v`` goes left at categorical node ``n`` (``kind > LAST_NUMERIC``)."""
     if kind == DEC_CAT_LIGHTGBM:  # int(v) truncates: -0.5 is category 0, as in LightGBM
         if np.isnan(v) or v <= -1.0 or v >= 2147483647.0:
             return False
         return _in_bitset(cat_words, cat_left[n], cat_nwords[n], int(v))
     # DEC_CAT_HGB
     if np.isnan(v) or v < 0.0 or v >= 2147483647.0:
-        return default_left[n]
+        return default_left
     c = int(v)
     if _in_bitset(cat_words, cat_left[n], cat_nwords[n], c):
         return True
     if _in_bitset(cat_words, cat_known[n], cat_nwords[n], c):
         return False
-    return default_left[n]
+    return default_left
 
 
 @njit(cache=True, nogil=True)
@@ -131,13 +137,14 @@ def ensemble_predict(
         for t in range(roots.shape[0]):
             node = roots[t]
             while feature[node] >= 0:
-                if _goes_left(
-                    node, X[i, feature[node]], decision, threshold, default_left,
-                    cat_left, cat_known, cat_nwords, cat_words,
-                ):  # fmt: skip
-                    node = left[node]
+                v = X[i, feature[node]]
+                kind = decision[node]
+                if kind <= LAST_NUMERIC:
+                    go = numeric_left(kind, v, threshold[node], default_left[node])
                 else:
-                    node = right[node]
+                    go = categorical_left(kind, node, v, default_left[node], cat_left,
+                                          cat_known, cat_nwords, cat_words)  # fmt: skip
+                node = left[node] if go else right[node]
             c = tree_output[t]
             if c < 0:
                 for c2 in range(k):
@@ -236,28 +243,24 @@ def interventional_treeshap(
                             continue
                         p = feature_player[f]
                         mark = marks[p]
+                        kind = decision[node]
+                        if kind <= LAST_NUMERIC:
+                            go_x = numeric_left(kind, x[f], threshold[node], default_left[node])
+                            go_r = numeric_left(kind, b_row[f], threshold[node],
+                                                default_left[node])  # fmt: skip
+                        else:
+                            go_x = categorical_left(kind, node, x[f], default_left[node],
+                                                    cat_left, cat_known, cat_nwords,
+                                                    cat_words)  # fmt: skip
+                            go_r = categorical_left(kind, node, b_row[f], default_left[node],
+                                                    cat_left, cat_known, cat_nwords,
+                                                    cat_words)  # fmt: skip
                         if mark == 1:
-                            go_x = _goes_left(
-                                node, x[f], decision, threshold, default_left,
-                                cat_left, cat_known, cat_nwords, cat_words,
-                            )  # fmt: skip
                             st_node[sp] = left[node] if go_x else right[node]
                             continue
                         if mark == 2:
-                            go_r = _goes_left(
-                                node, b_row[f], decision, threshold, default_left,
-                                cat_left, cat_known, cat_nwords, cat_words,
-                            )  # fmt: skip
                             st_node[sp] = left[node] if go_r else right[node]
                             continue
-                        go_x = _goes_left(
-                            node, x[f], decision, threshold, default_left,
-                            cat_left, cat_known, cat_nwords, cat_words,
-                        )  # fmt: skip
-                        go_r = _goes_left(
-                            node, b_row[f], decision, threshold, default_left,
-                            cat_left, cat_known, cat_nwords, cat_words,
-                        )  # fmt: skip
                         if go_x == go_r:  # same way: this frame moves on to the child
                             st_node[sp] = left[node] if go_x else right[node]
                             continue
@@ -321,261 +324,3 @@ def max_tree_depth(
             stack[sp + 2] = right[node]
             sp += 2
     return best
-
-
-# --------------------------------------------------------------------------- leaf tables
-#
-# The same values, computed per leaf instead of per walk. A leaf L with value u is reached
-# by the hybrid row (x_S, r_notS) iff every player p on L's path has its conditions met by
-# x (p in S) or by r (p not in S). With bit masks over the distinct players of the path,
-# xmask (conditions x meets) and rmask (conditions r meets), the pair (x, r) contributes
-# iff xmask | rmask is full; then A = xmask & ~rmask, B = rmask & ~xmask, and the leaf's
-# game u [A in S, B out of S] has the Shapley values of the walk. Background rows are
-# summarised per leaf by their distinct rmasks and counts, so the cost per explicand is
-# O(sum over leaves of distinct rmasks) instead of O(background * visited nodes).
-
-
-@njit(cache=True)
-def leaf_paths(
-    feature: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
-    roots: np.ndarray,
-    feature_player: np.ndarray,
-    n_players: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-           np.ndarray, np.ndarray]:  # fmt: skip
-    """Per leaf: its node and tree, its path (nodes, way taken, player slot) and players.
-
-    Returns ``leaf_node, leaf_tree, path_start (n_leaves + 1), path_node, path_left,
-    path_slot, player_start (n_leaves + 1), slot_player, max_players``.
-    """
-    n_nodes = feature.shape[0]
-    n_leaves = 0
-    for n in range(n_nodes):
-        if feature[n] < 0:
-            n_leaves += 1
-    parent = np.full(n_nodes, -1, dtype=np.int64)
-    went_left = np.zeros(n_nodes, dtype=np.bool_)
-    tree_of = np.zeros(n_nodes, dtype=np.int64)
-    for t in range(roots.shape[0]):
-        stack = [roots[t]]
-        while len(stack) > 0:
-            node = stack.pop()
-            tree_of[node] = t
-            if feature[node] >= 0:
-                parent[left[node]] = node
-                went_left[left[node]] = True
-                parent[right[node]] = node
-                went_left[right[node]] = False
-                stack.append(left[node])
-                stack.append(right[node])
-    leaf_node = np.empty(n_leaves, dtype=np.int64)
-    leaf_tree = np.empty(n_leaves, dtype=np.int64)
-    path_start = np.zeros(n_leaves + 1, dtype=np.int64)
-    player_start = np.zeros(n_leaves + 1, dtype=np.int64)
-    lengths = np.zeros(n_leaves, dtype=np.int64)
-    counts = np.zeros(n_leaves, dtype=np.int64)
-    seen = np.full(n_players, -1, dtype=np.int64)
-    li = 0
-    for n in range(n_nodes):
-        if feature[n] >= 0:
-            continue
-        leaf_node[li] = n
-        leaf_tree[li] = tree_of[n]
-        node = n
-        while parent[node] >= 0:
-            p = feature_player[feature[parent[node]]]
-            lengths[li] += 1
-            if seen[p] != li:
-                seen[p] = li
-                counts[li] += 1
-            node = parent[node]
-        li += 1
-    for i in range(n_leaves):
-        path_start[i + 1] = path_start[i] + lengths[i]
-        player_start[i + 1] = player_start[i] + counts[i]
-    path_node = np.empty(path_start[n_leaves], dtype=np.int64)
-    path_left = np.empty(path_start[n_leaves], dtype=np.bool_)
-    path_slot = np.empty(path_start[n_leaves], dtype=np.int64)
-    slot_player = np.empty(player_start[n_leaves], dtype=np.int64)
-    slot_of = np.full(n_players, -1, dtype=np.int64)
-    max_players = 0
-    for i in range(n_leaves):
-        n_slots = 0
-        pos = path_start[i]
-        node = leaf_node[i]
-        while parent[node] >= 0:
-            par = parent[node]
-            p = feature_player[feature[par]]
-            if slot_of[p] < 0:
-                slot_of[p] = n_slots
-                slot_player[player_start[i] + n_slots] = p
-                n_slots += 1
-            path_node[pos] = par
-            path_left[pos] = went_left[node]
-            path_slot[pos] = slot_of[p]
-            pos += 1
-            node = par
-        for s in range(n_slots):
-            slot_of[slot_player[player_start[i] + s]] = -1
-        if n_slots > max_players:
-            max_players = n_slots
-    return (leaf_node, leaf_tree, path_start, path_node, path_left, path_slot, player_start,
-            slot_player, np.int64(max_players))  # fmt: skip
-
-
-@njit(cache=True, nogil=True)
-def node_directions(
-    X: np.ndarray,
-    start: int,
-    stop: int,
-    out: np.ndarray,
-    feature: np.ndarray,
-    threshold: np.ndarray,
-    default_left: np.ndarray,
-    decision: np.ndarray,
-    cat_left: np.ndarray,
-    cat_known: np.ndarray,
-    cat_nwords: np.ndarray,
-    cat_words: np.ndarray,
-) -> None:
-    """``out[i, n]``: row i goes left at internal node n (rows ``start..stop-1``)."""
-    for i in range(start, stop):
-        for n in range(feature.shape[0]):
-            f = feature[n]
-            if f >= 0:
-                out[i, n] = _goes_left(
-                    n, X[i, f], decision, threshold, default_left,
-                    cat_left, cat_known, cat_nwords, cat_words,
-                )  # fmt: skip
-
-
-@njit(cache=True, inline="always")
-def _path_mask(
-    dirs: np.ndarray, row: int, lo: int, hi: int, n_slots: int,
-    path_node: np.ndarray, path_left: np.ndarray, path_slot: np.ndarray,
-) -> np.uint64:  # fmt: skip
-    mask = (np.uint64(1) << np.uint64(n_slots)) - np.uint64(1)
-    for q in range(lo, hi):
-        if dirs[row, path_node[q]] != path_left[q]:
-            mask &= ~(np.uint64(1) << np.uint64(path_slot[q]))
-    return mask
-
-
-@njit(cache=True)
-def background_histograms(
-    bg_dirs: np.ndarray,
-    path_start: np.ndarray,
-    path_node: np.ndarray,
-    path_left: np.ndarray,
-    path_slot: np.ndarray,
-    player_start: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per leaf, the distinct background rmasks and their counts: ``(start, masks, counts)``."""
-    n_leaves = path_start.shape[0] - 1
-    m = bg_dirs.shape[0]
-    starts = np.zeros(n_leaves + 1, dtype=np.int64)
-    masks = np.empty(n_leaves * m, dtype=np.uint64)
-    counts = np.empty(n_leaves * m, dtype=np.float64)
-    buf = np.empty(m, dtype=np.uint64)
-    pos = 0
-    for i in range(n_leaves):
-        n_slots = player_start[i + 1] - player_start[i]
-        for r in range(m):
-            buf[r] = _path_mask(bg_dirs, r, path_start[i], path_start[i + 1], n_slots,
-                                path_node, path_left, path_slot)  # fmt: skip
-        buf.sort()
-        r = 0
-        while r < m:
-            q = r
-            while q < m and buf[q] == buf[r]:
-                q += 1
-            masks[pos] = buf[r]
-            counts[pos] = q - r
-            pos += 1
-            r = q
-        starts[i + 1] = pos
-    return starts, masks[:pos].copy(), counts[:pos].copy()
-
-
-@njit(cache=True, nogil=True)
-def leaf_treeshap(
-    x_dirs: np.ndarray,
-    start: int,
-    stop: int,
-    phi_all: np.ndarray,
-    n_background: int,
-    weights: np.ndarray,
-    leaf_node: np.ndarray,
-    leaf_tree: np.ndarray,
-    path_start: np.ndarray,
-    path_node: np.ndarray,
-    path_left: np.ndarray,
-    path_slot: np.ndarray,
-    player_start: np.ndarray,
-    slot_player: np.ndarray,
-    hist_start: np.ndarray,
-    hist_mask: np.ndarray,
-    hist_count: np.ndarray,
-    values: np.ndarray,
-    tree_output: np.ndarray,
-    max_players: int,
-) -> None:
-    """Interventional TreeSHAP from leaf tables for rows ``start..stop-1`` (``x_dirs`` from
-    :func:`node_directions`, indexed by row); writes ``phi_all (n, n_players, k)``."""
-    k = values.shape[1]
-    acc_a = np.zeros(max_players + 1)
-    acc_b = np.zeros(max_players + 1)
-    for i in range(start, stop):
-        for leaf in range(leaf_node.shape[0]):
-            n_slots = player_start[leaf + 1] - player_start[leaf]
-            if n_slots == 0:
-                continue
-            full = (np.uint64(1) << np.uint64(n_slots)) - np.uint64(1)
-            xmask = _path_mask(x_dirs, i, path_start[leaf], path_start[leaf + 1], n_slots,
-                               path_node, path_left, path_slot)  # fmt: skip
-            for s in range(n_slots):
-                acc_a[s] = 0.0
-                acc_b[s] = 0.0
-            hit = False
-            for h in range(hist_start[leaf], hist_start[leaf + 1]):
-                rmask = hist_mask[h]
-                if (xmask | rmask) != full:
-                    continue
-                a_set = xmask & ~rmask
-                b_set = rmask & ~xmask
-                if a_set == 0 and b_set == 0:
-                    continue
-                hit = True
-                a = 0
-                b = 0
-                for s in range(n_slots):
-                    bit = np.uint64(1) << np.uint64(s)
-                    if a_set & bit:
-                        a += 1
-                    elif b_set & bit:
-                        b += 1
-                cnt = hist_count[h]
-                wa = cnt * weights[a - 1, b] if a > 0 else 0.0
-                wb = cnt * weights[a, b - 1] if b > 0 else 0.0
-                for s in range(n_slots):
-                    bit = np.uint64(1) << np.uint64(s)
-                    if a_set & bit:
-                        acc_a[s] += wa
-                    elif b_set & bit:
-                        acc_b[s] += wb
-            if not hit:
-                continue
-            node = leaf_node[leaf]
-            c0 = tree_output[leaf_tree[leaf]]
-            c1 = c0 + 1
-            if c0 < 0:
-                c0 = 0
-                c1 = k
-            for s in range(n_slots):
-                p = slot_player[player_start[leaf] + s]
-                w = (acc_a[s] - acc_b[s]) / n_background
-                if w != 0.0:
-                    for c in range(c0, c1):
-                        phi_all[i, p, c] += values[node, c] * w

@@ -14,7 +14,10 @@ in the output space where the trees add up, so the values are exact (no sampling
   LightGBM Boosters with a non-identity objective): ``output="margin"``.
 
 Groups of columns are players of the game (a group's value is not the sum of its columns'
-values). The work is ``O(rows * background * visited nodes)``, run in parallel over rows.
+values). Two algorithms compute them (docs/trees.md): leaf patterns
+(:mod:`shapkit.closed_form.leaf_tables`, whose cost per row does not grow with the
+background) and, for paths testing more than 62 players, the walk of Lundberg et al.
+(``O(rows x background x visited nodes)``); both run in parallel over rows.
 """
 
 from __future__ import annotations
@@ -27,10 +30,13 @@ import numpy as np
 from .._kernels.treeshap import interventional_treeshap, shapley_weights
 from ..trees import TreeModel, TreeNotSupportedError, read_tree_model
 from ..trees.ensemble import run_row_chunks
+from .leaf_tables import MAX_PATTERN_SLOTS, leaf_pattern_shapley
 
 __all__ = ["TreeNotSupportedError", "as_tree_aware_model", "tree_model_for", "tree_shapley"]
 
 _MARGIN_OUTPUTS = ("decision", "margin")
+#: ``tree_shapley``'s algorithms.
+ALGORITHMS = ("auto", "table", "leaf", "walk")
 
 
 def check_tree_output(tm: TreeModel, output: str) -> None:
@@ -116,10 +122,14 @@ def tree_shapley(
     """Exact interventional Shapley values of the trees of ``tm`` on the rows of X.
 
     ``algorithm``: ``"walk"`` walks every tree for every (row, background row) pair
-    (Lundberg et al. 2020); ``"leaf"`` summarises the background per leaf by which of the
-    path's conditions each background row meets and costs ``O(leaves x distinct patterns)``
-    per row, independent of the background size; ``"auto"`` (default) takes ``"leaf"``
-    when its tables fit (paths over at most 63 players, leaves x background rows <= 5e7).
+    (Lundberg et al. 2020), ``O(background x visited nodes)`` per row. The others read the
+    background once per leaf, as patterns (which of the path's players' conditions a row
+    meets), and need paths of at most 62 distinct players: ``"leaf"`` keeps each leaf's
+    distinct background patterns, ``O(leaves x distinct patterns)`` per row; ``"table"``
+    turns each leaf's pattern histogram into a table indexed by the explained row's
+    pattern (leaves of up to 16 players), ``O(path players)`` per leaf and row whatever
+    the background's size. ``"auto"`` (default) picks table or list per leaf by cost, and
+    the walk where a path has more than 62 players. All are exact.
 
     Returns ``values (n, n_players, k)``, ``base_values (n, k)`` (the mean prediction over
     the background) and ``predictions (n, k)`` (the trees' own, so that
@@ -153,20 +163,24 @@ def tree_shapley(
         n_players = int(players.max()) + 1
     if players.min() < 0 or players.max() >= n_players:
         raise ValueError(f"column_player must hold player indices in [0, {n_players}).")
-    if algorithm not in ("auto", "leaf", "walk"):
-        raise ValueError(f"algorithm must be 'auto', 'leaf' or 'walk'; got {algorithm!r}.")
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}.")
     n_players = int(n_players)
     values = np.zeros((x.shape[0], n_players, ens.n_outputs))
-    weights = shapley_weights(n_players)
-    tables = None if algorithm == "walk" else _leaf_tables(ens, players, n_players, b)
-    if tables is None and algorithm == "leaf":
-        raise ValueError("The leaf tables do not fit (paths over 63 players or too many "
-                         "leaves x background rows); use algorithm='walk'.")  # fmt: skip
-    if tables is not None:
-        _leaf_values(ens, x, b.shape[0], weights, tables, values)
-    else:
+    done = False
+    if algorithm != "walk":
+        tables = {"auto": "auto", "table": "always", "leaf": "never"}[algorithm]
+        done = leaf_pattern_shapley(ens, x, b, players, n_players, values, tables)
+        if not done and algorithm != "auto":
+            raise ValueError(
+                f"algorithm={algorithm!r} reads at most {MAX_PATTERN_SLOTS} distinct "
+                f"players on a path, and a path of this model tests more; use "
+                f"algorithm='walk' (or 'auto')."
+            )
+    if not done:
         depth = ens.max_depth
         arrays = ens.kernel_arrays()
+        weights = shapley_weights(n_players)
         run_row_chunks(
             lambda start, stop: interventional_treeshap(
                 x, start, stop, values, b, players, n_players, weights, depth, *arrays
@@ -177,61 +191,6 @@ def tree_shapley(
     predictions = ens.predict(x, prepared=True)
     base = ens.predict(b, prepared=True).mean(axis=0)
     return values, np.broadcast_to(base, predictions.shape).copy(), predictions
-
-
-#: Most (leaf, background row) pairs the leaf tables may hold.
-MAX_LEAF_TABLE = 50_000_000
-
-
-def _leaf_tables(
-    ens: Any, players: np.ndarray, n_players: int, b: np.ndarray
-) -> tuple[Any, ...] | None:
-    """Leaf paths and background histograms, or None when they would not fit."""
-    from .._kernels.treeshap import background_histograms, leaf_paths, node_directions
-
-    n_leaves = int((ens.feature < 0).sum())
-    if n_leaves * b.shape[0] > MAX_LEAF_TABLE:
-        return None
-    paths = leaf_paths(ens.feature, ens.left, ens.right, ens.roots, players, n_players)
-    max_players = int(paths[-1])
-    if max_players > 63:
-        return None
-    arrays = ens.kernel_arrays()
-    node_args = (arrays[0], arrays[1], arrays[4], arrays[5], *arrays[6:10])
-    bg_dirs = np.zeros((b.shape[0], ens.n_nodes), dtype=np.bool_)
-    run_row_chunks(
-        lambda start, stop: node_directions(b, start, stop, bg_dirs, *node_args),
-        b.shape[0],
-        work_per_row=ens.n_nodes,
-    )
-    _, _, path_start, path_node, path_left, path_slot, player_start, _, _ = paths
-    hist = background_histograms(bg_dirs, path_start, path_node, path_left, path_slot,
-                                 player_start)  # fmt: skip
-    return (*paths[:-1], *hist, np.int64(max_players), node_args)
-
-
-def _leaf_values(
-    ens: Any, x: np.ndarray, n_background: int, weights: np.ndarray, tables: tuple,
-    values: np.ndarray,
-) -> None:  # fmt: skip
-    from .._kernels.treeshap import leaf_treeshap, node_directions
-
-    *leaf_arrays, hist_start, hist_mask, hist_count, max_players, node_args = tables
-    rows_per_block = max(1, 4_000_000 // max(ens.n_nodes, 1))  # 4 MB of directions
-
-    def chunk(start: int, stop: int) -> None:
-        for lo in range(start, stop, rows_per_block):
-            hi = min(stop, lo + rows_per_block)
-            dirs = np.zeros((hi - lo, ens.n_nodes), dtype=np.bool_)
-            node_directions(x[lo:hi], 0, hi - lo, dirs, *node_args)
-            # mypy lets the list *leaf_arrays fill every later parameter: "too many"
-            leaf_treeshap(  # type: ignore[call-arg]
-                dirs, 0, hi - lo, values[lo:hi], n_background, weights, *leaf_arrays,
-                hist_start, hist_mask, hist_count, ens.values, ens.tree_output,
-                int(max_players),
-            )  # fmt: skip
-
-    run_row_chunks(chunk, x.shape[0], work_per_row=float(hist_mask.shape[0]) + ens.n_nodes)
 
 
 def _check_columns(tm: TreeModel, X: Any) -> None:
