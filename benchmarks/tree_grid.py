@@ -7,7 +7,8 @@ An XGBoost regressor (100 trees of depth 6) on 30 synthetic columns; explained r
 2 explained x 2 background rows (JIT, imports), then timed once; the peak resident memory
 above the warmed-up process is reported with it. A cell is capped at ``--cap`` seconds
 (600): one that runs longer, or whose time extrapolated from the tool's largest finished
-cell (shap's and shapiq's own algorithms cost ~n x m) exceeds the cap, reads ">600 s".
+cell (shap's and shapiq's own algorithms cost ~n x m) exceeds the cap, reads ">600 s"; one
+estimated at 75-100% of the cap is not run and reads "not run (est. N s)".
 ``--baseline REV`` also times shapkit at git revision REV on the small cells (the "no
 slower than today" goal). Values are compared with shapkit's: max |difference| over the
 largest |value|.
@@ -15,7 +16,8 @@ largest |value|.
 shap 0.54 and shapiq 1.8 need Python >= 3.12: run it in the benchmark environment of
 docs/benchmarks.md ("Trees at any background size").
 
-Usage: ``python -m benchmarks.tree_grid [--quick] [--cap S] [--baseline REV] [--no-write]``
+Usage: ``python -m benchmarks.tree_grid [--quick] [--game both|interventional|path]
+[--cap S] [--baseline REV] [--no-write]``
 """
 
 from __future__ import annotations
@@ -31,14 +33,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .machine import machine_description
+from .machine import machine_description, package_version
 from .report import write_marked_block
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- tree-grid:begin -->", "<!-- tree-grid:end -->"
+PATH_BEGIN, PATH_END = "<!-- tree-path:begin -->", "<!-- tree-path:end -->"
 GRID = [(n, m) for n in (200, 2_000, 20_000) for m in (100, 1_000, 10_000, 20_000)]
 GRID += [(500, 100), (500, 10_000)]
-QUICK = [(200, 100), (500, 100), (500, 10_000), (2_000, 1_000)]
+#: Path-dependent cells: no background (m = 0).
+PATH_CELLS = [(200, 0), (2_000, 0), (20_000, 0)]
+QUICK = [(200, 100), (500, 100), (500, 10_000), (2_000, 1_000), (200, 0)]
 TOOLS = ("shapkit", "woodelf", "shap", "shapiq")
 #: Tools whose cost grows with n x m: their over-cap cells are extrapolated, not waited for.
 PAIRWISE = ("shap", "shapiq")
@@ -64,8 +69,9 @@ def fit_model(X: np.ndarray, y: np.ndarray):
 # ----------------------------------------------------------------------- one cell (child)
 
 
-def _values(tool: str, model, X: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """``(n, d)`` interventional Shapley values of ``model`` by ``tool``."""
+def _values(tool: str, model, X: np.ndarray, B: np.ndarray | None) -> np.ndarray:
+    """``(n, d)`` Shapley values of ``model`` by ``tool``: interventional against the
+    background rows B, path-dependent when B is None."""
     if tool.startswith("shapkit"):
         import shapkit
 
@@ -75,20 +81,26 @@ def _values(tool: str, model, X: np.ndarray, B: np.ndarray) -> np.ndarray:
         from woodelf import WoodelfExplainer
 
         cols = [f"x{j}" for j in range(X.shape[1])]
-        expl = WoodelfExplainer(model, pd.DataFrame(B, columns=cols))
+        expl = WoodelfExplainer(model, None if B is None else pd.DataFrame(B, columns=cols))
         out = expl.shap_values(pd.DataFrame(X, columns=cols), verbose=False)
         return np.asarray(out, dtype=float).reshape(X.shape)
     if tool == "shap":
         import shap
 
-        masker = shap.maskers.Independent(B, max_samples=len(B)) if len(B) > 100 else B
-        expl = shap.TreeExplainer(model, masker, feature_perturbation="interventional")
+        if B is None:
+            expl = shap.TreeExplainer(model)
+        else:
+            masker = shap.maskers.Independent(B, max_samples=len(B)) if len(B) > 100 else B
+            expl = shap.TreeExplainer(model, masker, feature_perturbation="interventional")
         return np.asarray(expl.shap_values(X, check_additivity=False)).reshape(X.shape)
     if tool == "shapiq":
         import shapiq
 
-        expl = shapiq.TreeExplainer(model, mode="interventional", reference_dataset=B,
-                                    index="SV", max_order=1)  # fmt: skip
+        if B is None:
+            expl = shapiq.TreeExplainer(model, index="SV", max_order=1)
+        else:
+            expl = shapiq.TreeExplainer(model, mode="interventional", reference_dataset=B,
+                                        index="SV", max_order=1)  # fmt: skip
         batch = expl.explain_X(X)
         return np.column_stack([np.asarray(batch.values[(j,)]) for j in range(X.shape[1])])
     raise ValueError(f"unknown tool {tool!r}")
@@ -107,8 +119,9 @@ def run_cell(tool: str, model_path: str, n: int, m: int, out_path: str) -> None:
     with open(model_path, "rb") as f:
         model = pickle.load(f)
     X, _ = make_data()
-    rows, background = X[:n], X[N_TRAIN : N_TRAIN + m]
-    _values(tool, model, X[:2], X[N_TRAIN : N_TRAIN + 2])
+    rows = X[:n]
+    background = X[N_TRAIN : N_TRAIN + m] if m else None
+    _values(tool, model, X[:2], X[N_TRAIN : N_TRAIN + 2] if m else None)
     before = _rss_mib()
     start = time.perf_counter()
     values = _values(tool, model, rows, background)
@@ -164,20 +177,24 @@ def run_grid(cells: list[tuple[int, int]], cap: float, baseline: str | None) -> 
             tools.append((f"shapkit@{baseline}", _baseline_env(baseline, tmp)))
         order = sorted(cells, key=lambda c: (c[0] * c[1], c))
         for tool, env in tools:
-            largest: tuple[int, float] | None = None  # (n x m, seconds) of the largest done
+            largest: dict[bool, tuple[int, float]] = {}  # per game: (cost, s) of the largest
             for n, m in order:
-                if tool.startswith("shapkit@") and n * m > 500 * 1_000:
+                if tool.startswith("shapkit@") and (n * m > 500 * 1_000 or m == 0):
                     continue
-                if tool in PAIRWISE and largest is not None:
-                    estimate = largest[1] * n * m / largest[0]
+                done = largest.get(m == 0)
+                if tool in PAIRWISE and done is not None:
+                    estimate = done[1] * n * max(m, 1) / done[0]
                     if estimate > cap:
                         status = f">{cap:.0f} s (est. {estimate:.0f} s)"
+                    elif estimate > 0.75 * cap:  # too close to the cap to be worth the wait
+                        status = f"not run (est. {estimate:.0f} s)"
+                    if estimate > 0.75 * cap:
                         results.append(dict(tool=tool, n=n, m=m, status=status))
                         continue
                 r = _child(tool, model_path, n, m, tmp, cap, env)
                 r.update(tool=tool, n=n, m=m)
                 if "seconds" in r:
-                    largest = (n * m, r["seconds"])
+                    largest[m == 0] = (n * max(m, 1), r["seconds"])
                 shown = r.get("status") or f"{r['seconds']:.3g} s"
                 print(f"{tool:>16} {n:>6} x {m:<6} {shown}", flush=True)
                 results.append(r)
@@ -189,6 +206,7 @@ def run_grid(cells: list[tuple[int, int]], cap: float, baseline: str | None) -> 
 
 
 def table(results: list[dict], cells: list[tuple[int, int]]) -> str:
+    """One markdown table: a row per cell, a column per tool."""
     by = {(r["tool"], r["n"], r["m"]): r for r in results}
     tools = list(dict.fromkeys(r["tool"] for r in results))
 
@@ -215,7 +233,8 @@ def table(results: list[dict], cells: list[tuple[int, int]]) -> str:
                 if tool != "shapkit" and "values" in other:
                     diffs.append(float(np.abs(other["values"] - ours["values"]).max()) / scale)
         diff = f"{max(diffs):.1g}" if diffs else "-"
-        row = [f"{n:,} x {m:,}"] + [cell(t, n, m) for t in tools] + [ratio, diff]
+        label = f"{n:,} x {m:,}" if m else f"{n:,}, path-dependent"
+        row = [label] + [cell(t, n, m) for t in tools] + [ratio, diff]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -226,35 +245,56 @@ def main() -> None:
         run_cell(tool, model_path, int(n), int(m), out)
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="four small cells only")
+    parser.add_argument("--quick", action="store_true", help="five small cells only")
+    parser.add_argument("--game", choices=("both", "interventional", "path"), default="both",
+                        help="which games' cells to run (both)")  # fmt: skip
     parser.add_argument("--cap", type=float, default=600.0, help="seconds per cell")
     parser.add_argument("--baseline", default=None, help="also time shapkit at this git rev")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
-    cells = QUICK if args.quick else GRID
+    cells = QUICK if args.quick else GRID + PATH_CELLS
+    if args.game != "both":
+        cells = [c for c in cells if (c[1] == 0) == (args.game == "path")]
     started = time.perf_counter()
     results = run_grid(cells, args.cap, args.baseline)
-    body = table(results, cells)
+    body = table([r for r in results if r["m"]], [c for c in cells if c[1]])
     machine = machine_description()
     versions = ", ".join(f"{k} {machine.get(k, '?')}" for k in ("shap", "shapiq", "shapkit"))
-    from .machine import package_version
+    path_cells = [c for c in cells if not c[1]]
+    path_body = table([r for r in results if not r["m"]], path_cells) if path_cells else ""
 
-    text = (
-        f"`python -m benchmarks.tree_grid{' --quick' if args.quick else ''}"
-        f"{' --baseline ' + args.baseline if args.baseline else ''}` "
-        f"({time.perf_counter() - started:.0f} s in all): XGBoost regressor, 100 trees of "
-        f"depth 6, d = {N_FEATURES}; {machine['CPU']}, {machine['cores (usable)']} cores, "
-        f"Python {machine['python']}, {versions}, woodelf-explainer "
-        f"{package_version('woodelf-explainer')}, git {machine['git']}. One timed call per "
-        f"cell after a warm-up, in a fresh process; in brackets the peak resident memory "
-        f"above the warmed-up process. shap runs with "
-        f"`shap.maskers.Independent(B, max_samples=len(B))` when m > 100 (its default "
-        f"would subsample the background to 100 rows); shapiq's `TreeExplainer(mode="
-        f"'interventional')` hands inputs with n x m >= 1e5 to WOODELF itself.\n\n{body}\n"
+    command = " ".join(["python -m benchmarks.tree_grid", *sys.argv[1:]])
+    where = (
+        f"{machine['CPU']}, {machine['cores (usable)']} cores, Python {machine['python']}, "
+        f"{versions}, woodelf-explainer {package_version('woodelf-explainer')}, git "
+        f"{machine['git']}"
     )
-    print(text)
+    seconds = time.perf_counter() - started
+    blocks = []
+    if body.count("\n") > 1:
+        text = (
+            f"`{command}` ({seconds:.0f} s in all): XGBoost regressor, 100 trees of depth 6, "
+            f"d = {N_FEATURES}; {where}. One timed call per cell after a warm-up, in a fresh "
+            f"process; in brackets the peak resident memory above the warmed-up process. "
+            f"shap runs with `shap.maskers.Independent(B, max_samples=len(B))` when m > 100 "
+            f"(its default would subsample the background to 100 rows); shapiq's "
+            f"`TreeExplainer(mode='interventional')` hands inputs with n x m >= 1e5 to "
+            f"WOODELF itself.\n\n{body}\n"
+        )
+        blocks.append((BEGIN, END, text))
+    if path_body:
+        text = (
+            f"`{command}` ({seconds:.0f} s in all), path-dependent TreeSHAP (no background) "
+            f"on the same model: shapkit `explain(model, X)`, `WoodelfExplainer(model)`, "
+            f"`shap.TreeExplainer(model)`, shapiq `TreeExplainer(model)` "
+            f"(Quadrature-TreeSHAP); {where}.\n\n{path_body}\n"
+        )
+        blocks.append((PATH_BEGIN, PATH_END, text))
+    for begin, end, text in blocks:
+        print(text)
+        if not args.no_write:
+            write_marked_block(DOC, begin, end, text)
     if not args.no_write:
-        write_marked_block(DOC, BEGIN, END, text)
         print(f"wrote {DOC}")
 
 

@@ -25,6 +25,7 @@ _EXPORTS = {
     "explain": "shapkit.explainer",
     "Explanation": "shapkit.explanation",
     "as_model": "shapkit.models",
+    "BackgroundRequiredError": "shapkit.exceptions",
     "ExplanationFileError": "shapkit.exceptions",
     "InfeasibleRequestError": "shapkit.exceptions",
     "GameOutputError": "shapkit.exceptions",
@@ -49,6 +50,7 @@ _SUBMODULES = {
 }
 
 __all__ = [
+    "BackgroundRequiredError",
     "Explainer",
     "Explanation",
     "ExplanationFileError",
@@ -79,6 +81,7 @@ if TYPE_CHECKING:
     from .closed_form import LinearNotApplicableError
     from .estimators.base import ShapleyResult
     from .exceptions import (
+        BackgroundRequiredError,
         ExplanationFileError,
         GameOutputError,
         InfeasibleRequestError,

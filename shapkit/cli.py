@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="rows sampled from --data when --background is not given (100)",
     )
+    explain.add_argument(
+        "--path-dependent",
+        action="store_true",
+        help="tree models: path-dependent TreeSHAP from the trees' node covers, no background "
+        "rows (the game of shap's TreeExplainer(model)); not with --background",
+    )
     explain.add_argument("--method", default="auto", choices=METHODS, help="estimator (auto)")
     explain.add_argument("--budget", type=int, help="game evaluations per row (sampling methods)")
     explain.add_argument("--tol", type=float, help="target standard error (sampling methods)")
@@ -450,6 +456,8 @@ def _explain(args: argparse.Namespace) -> int:
     _check_file(args.model, "model")
     _check_file(args.data, "data")
     if args.background is not None:
+        if args.path_dependent:
+            raise CLIError("--path-dependent reads no background: drop --background.")
         _check_file(args.background, "background")
     model = load_model(args.model)
     data = in_model_order(model, read_table(args.data, "data"), args.data)
@@ -460,6 +468,8 @@ def _explain(args: argparse.Namespace) -> int:
         if set(background.columns) != set(data.columns):
             raise CLIError(f"the columns of {args.background} differ from those of {args.data}.")
         data, background = common_numeric_dtypes(data, background[list(data.columns)])
+    elif args.path_dependent:
+        background = None
     else:
         from .tabular import sample_background
 

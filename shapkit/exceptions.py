@@ -8,6 +8,7 @@ built-in exception a user would expect (``ValueError`` for bad values,
 from __future__ import annotations
 
 __all__ = [
+    "BackgroundRequiredError",
     "ExplanationFileError",
     "ExplanationFileNotFoundError",
     "ExplanationIsADirectoryError",
@@ -17,6 +18,11 @@ __all__ = [
     "ModelOutputError",
     "TooManyPlayersError",
 ]
+
+
+class BackgroundRequiredError(ValueError):
+    """An explainer was made without background rows for a model that needs them (only
+    tree models on the tree path can go without: path-dependent TreeSHAP)."""
 
 
 class GameOutputError(ValueError):

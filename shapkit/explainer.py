@@ -13,10 +13,17 @@ import numpy as np
 import pandas as pd
 
 from ._validation import check_budget, check_positive_int, check_seed, check_tol
-from .closed_form import as_tree_aware_model, closed_form_for, tree_form_for
+from .closed_form import (
+    INTERVENTIONAL,
+    TREE_PATH_DEPENDENT,
+    as_tree_aware_model,
+    closed_form_for,
+    tree_form_for,
+)
 from .columns import unflatten
 from .cost import CostEstimate, check_feasible, estimate_cost
 from .estimators import ALL_METHODS, Estimator, get_estimator, resolve_tol
+from .exceptions import BackgroundRequiredError
 from .execution.dask import explain_dask, is_dask_frame
 from .execution.local import resolve_n_jobs, run, ship_job, take_rows
 from .execution.progress import progress_enabled
@@ -53,14 +60,19 @@ class Explainer:
     The value of a coalition S of features for row x is the mean model output over the
     background rows b with the cells of S taken from x and the others from b:
     ``v(S) = mean_b f(x_S, b_notS)``. The model always receives data of the type,
-    columns and dtypes of X.
+    columns and dtypes of X. A tree ensemble explained without background rows gets the
+    path-dependent game instead (the trees' cover-weighted conditional expectation, as
+    shap's ``TreeExplainer(model)``); the Explanation's ``value_function`` says which.
 
     Parameters
     ----------
     model : scikit-learn estimator or Pipeline, torch ``nn.Module`` or callable
         Classifiers are explained in probability space by default.
-    background : ndarray or DataFrame
-        Reference rows that stand in for absent features (100-1000 rows is typical).
+    background : ndarray, DataFrame or None
+        Reference rows that stand in for absent features (100-1000 rows is typical; the
+        tree path's cost per row does not grow with them). ``None`` for a supported tree
+        model with ``method="auto"`` or ``"tree"``: path-dependent TreeSHAP, read from
+        the trees' node covers (docs/trees.md); other models need background rows.
     method : {"auto", "exact", "kernel", "permutation", "proxy", "linear", "tree"} or Estimator
         ``"auto"``: the closed form for a linear model in a linear output space (a
         regressor, or a classifier with ``output="decision"``), exact TreeSHAP for a
@@ -132,14 +144,19 @@ class Explainer:
         progress: bool | None = None,
         backend: str = "local",
     ) -> None:
-        if background is None:
-            raise ValueError(
-                "Explainer needs background rows; pass e.g. X_train.sample(100), or use "
-                "shapkit.explain(model, X), which samples them from X."
-            )
         if not isinstance(method, Estimator) and method not in ALL_METHODS:
             get_estimator(method, 1, None)  # raises: an unknown name, with the choices
-        self._tree = tree_form_for(model, output, method)
+        if background is None:
+            self._tree = tree_form_for(model, output, method, TREE_PATH_DEPENDENT)
+            if self._tree is None:
+                raise BackgroundRequiredError(
+                    "Explainer needs background rows (only a supported tree model explained "
+                    "with method='auto' or 'tree' can go without: path-dependent TreeSHAP); "
+                    "pass e.g. X_train.sample(100), or use shapkit.explain(model, X), which "
+                    "samples them from X."
+                )
+        else:
+            self._tree = tree_form_for(model, output, method)
         #: The model as given.
         self.model = model
         #: What shapkit calls: the model adapter (``predict(data) -> (rows, k)``), or the
@@ -147,7 +164,8 @@ class Explainer:
         self.adapter = (
             self._tree.form if self._tree is not None else as_tree_aware_model(model, output)
         )
-        self.background = check_tabular(background, "background")
+        #: The background rows, or None for path-dependent TreeSHAP.
+        self.background = None if background is None else check_tabular(background, "background")
         self.method = method
         self.output = output
         self.groups = groups
@@ -375,8 +393,11 @@ class Explainer:
         return replace(cost, seconds_per_row=per_row, seconds=seconds)
 
     def _job(self, X: np.ndarray | pd.DataFrame, budget: int | None, tol: float | None) -> RowJob:
-        X = align_text_columns(X, self.background)
-        background = align_background(X, self.background)
+        if self.background is None:  # path-dependent: no rows, X's columns and dtypes
+            background = X.iloc[:0] if isinstance(X, pd.DataFrame) else X[:0]
+        else:
+            X = align_text_columns(X, self.background)
+            background = align_background(X, self.background)
         column_names = column_names_of(X, self.feature_names)
         player_names, column_player = resolve_players(column_names, self.groups)
         n_players = len(player_names)
@@ -466,13 +487,20 @@ class Explainer:
                 "output": self.output,
                 "budget": job.budget,
                 "tol": job.tol,
-                "background_size": job.background.shape[0],
+                "background_size": None if self.background is None else job.background.shape[0],
+                "value_function": (
+                    INTERVENTIONAL if job.closed_form is None else job.closed_form.value_function
+                ),
                 "n_rows": X.shape[0],
                 "max_rows": self.max_rows,
                 "seed": self.seed,
                 "model": describe_model(self.model),
             },
-            background=_as_frame(job.background, job.column_names, self.feature_names),
+            background=(
+                None
+                if self.background is None
+                else _as_frame(job.background, job.column_names, self.feature_names)
+            ),
         )
 
 
@@ -515,9 +543,12 @@ def explain(
 ) -> Explanation:
     """Explain ``model`` on the rows of ``X`` in one call.
 
-    ``background`` defaults to a seeded sample of at most ``background_size`` (100)
-    rows of X; every other argument is :class:`Explainer`'s (``budget`` and ``tol``:
-    its call's).
+    Without ``background``, a supported tree model on the tree path (``method="auto"``
+    or ``"tree"``) is explained by path-dependent TreeSHAP (no background; the
+    Explanation's ``value_function`` is ``"tree_path_dependent"``, as shap's
+    ``TreeExplainer(model)``); any other model gets a seeded sample of at most
+    ``background_size`` (100) rows of X as background. Every other argument is
+    :class:`Explainer`'s (``budget`` and ``tol``: its call's).
 
     Examples
     --------
@@ -531,16 +562,23 @@ def explain(
         method=method, output=output, groups=groups, feature_names=feature_names,
         seed=seed, max_rows=max_rows, n_jobs=n_jobs, progress=progress, backend=backend,
     )  # fmt: skip
+    explainer = None
+    if background is None:
+        try:
+            explainer = Explainer(model, None, **options)  # a tree model: path-dependent
+        except BackgroundRequiredError:
+            pass
     if is_dask_frame(X) or is_spark_frame(X):
-        if background is None:
+        if explainer is None and background is None:
             sample = "X.head(100)" if is_dask_frame(X) else "X.limit(100).toPandas()"
-            raise ValueError(
+            raise BackgroundRequiredError(
                 f"explaining a {'Dask' if is_dask_frame(X) else 'Spark'} DataFrame needs "
                 f"background rows; pass e.g. background={sample}."
             )
-        return Explainer(model, background, **options)(X, budget=budget, tol=tol)
+        explainer = explainer or Explainer(model, background, **options)
+        return explainer(X, budget=budget, tol=tol)
     X = check_tabular(X, "X")
-    if background is None:
+    if explainer is None and background is None:
         if X.shape[0] == 1:
             raise ValueError(
                 "explain(model, X) samples the background from X, but X has one row: it "
@@ -549,7 +587,7 @@ def explain(
             )
         size = check_positive_int(background_size, "background_size")
         background = sample_background(X, size, check_seed(seed, generator=False))
-    explainer = Explainer(model, background, **options)
+    explainer = explainer or Explainer(model, background, **options)
     budget, tol = check_budget(budget), check_tol(tol)
     if explainer.backend == "dask":
         return explain_dask(explainer, X, budget=budget, tol=tol)

@@ -23,7 +23,8 @@ class Explanation:
         Shapley value of each player (feature or group) for each row, per output for
         multi-output models.
     base_values : ndarray of shape (n,) or (n, k)
-        ``v(empty set)``: the mean model output over the background.
+        ``v(empty set)``: the mean model output over the background (path-dependent
+        TreeSHAP: the trees' cover-weighted mean).
     std_errors : ndarray, same shape as ``values``
         Standard errors of ``values``; zeros for exact methods.
     data : DataFrame
@@ -45,7 +46,8 @@ class Explanation:
     settings : dict
         Estimator and data settings (method, budget, background size, ...).
     background : DataFrame or None
-        The background rows the values are relative to.
+        The background rows the values are relative to (None for path-dependent
+        TreeSHAP, which reads none).
     """
 
     values: np.ndarray
@@ -70,6 +72,14 @@ class Explanation:
             f"Explanation(method={self.method!r}, values {shape}, "
             f"features={preview(self.feature_names, 5)}, outputs={preview(self.output_names, 5)})"
         )
+
+    @property
+    def value_function(self) -> str:
+        """The game explained: ``"interventional"`` (``v(S) = mean_b f(x_S, b_notS)`` over
+        the background rows) or ``"tree_path_dependent"`` (the trees' cover-weighted
+        conditional expectation; no background). Read from ``settings``; explanations
+        saved before it was recorded are interventional."""
+        return str(self.settings.get("value_function", "interventional"))
 
     @property
     def is_multi_output(self) -> bool:

@@ -9,6 +9,8 @@ else None, and the explainer uses a game and an estimator.
   output space (``w_j a_j (x_j - mean_b b_j)``).
 * :mod:`~shapkit.closed_form.tree`: interventional TreeSHAP of tree ensembles in the
   space where their trees add up.
+* :mod:`~shapkit.closed_form.tree_path`: path-dependent TreeSHAP (node covers, no
+  background), the game of an explainer made without background rows.
 """
 
 from __future__ import annotations
@@ -22,14 +24,23 @@ import pandas as pd
 from ..trees import TreeModel
 from .linear import LinearForm, LinearNotApplicableError, linear_coefficients, linear_shapley
 from .tree import as_tree_aware_model, tree_model_for, tree_shapley
+from .tree_path import tree_path_shapley
 
 __all__ = [
+    "INTERVENTIONAL",
+    "TREE_PATH_DEPENDENT",
     "ClosedForm",
     "LinearNotApplicableError",
     "as_tree_aware_model",
     "closed_form_for",
     "tree_form_for",
 ]
+
+#: The value function of every game with background rows: ``mean_b f(x_S, b_notS)``.
+INTERVENTIONAL = "interventional"
+#: The trees' cover-weighted conditional expectation (no background rows).
+TREE_PATH_DEPENDENT = "tree_path_dependent"
+
 
 @dataclass(frozen=True)
 class ClosedForm:
@@ -43,11 +54,15 @@ class ClosedForm:
         What was read from the model.
     output_names : list
         The model's outputs in the explained space.
+    value_function : {"interventional", "tree_path_dependent"}
+        The game: the background mean, or (trees only) the trees' cover-weighted
+        conditional expectation, which reads no background.
     """
 
     name: str
     form: LinearForm | TreeModel
     output_names: list[Any]
+    value_function: str = INTERVENTIONAL
 
     def shapley(
         self,
@@ -57,18 +72,25 @@ class ClosedForm:
         n_players: int,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Values ``(n, n_players, k)``, base values and predictions ``(n, k)`` of the
-        rows of X against the background, players given by ``column_player``."""
+        rows of X against the background (unused by the path-dependent game), players
+        given by ``column_player``."""
         if isinstance(self.form, LinearForm):
             return linear_shapley(self.form, X, background, column_player, n_players)
+        if self.value_function == TREE_PATH_DEPENDENT:
+            return tree_path_shapley(self.form, X, column_player, n_players)
         return tree_shapley(self.form, X, background, column_player, n_players)
 
 
-def tree_form_for(model: Any, output: str, method: Any) -> ClosedForm | None:
+def tree_form_for(
+    model: Any, output: str, method: Any, value_function: str = INTERVENTIONAL
+) -> ClosedForm | None:
     """The tree closed form (read once, when the explainer is made), or None; raises
     :class:`~shapkit.trees.TreeNotSupportedError` for ``method="tree"`` when the tree
     path does not apply (see :func:`~shapkit.closed_form.tree.tree_model_for`)."""
     tm = tree_model_for(model, output, method)
-    return None if tm is None else ClosedForm("tree", tm, list(tm.output_names))
+    if tm is None:
+        return None
+    return ClosedForm("tree", tm, list(tm.output_names), value_function)
 
 
 def closed_form_for(

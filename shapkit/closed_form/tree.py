@@ -147,25 +147,13 @@ def tree_shapley(
     >>> values[0, :, 0].tolist(), base.tolist(), pred.tolist()
     ([0.5, 0.5], [[0.0]], [[1.0]])
     """
-    _check_columns(tm, X)
+    check_columns(tm, X)
     ens = tm.ensemble
     x = tm.features(X)
     b = tm.features(background)
-    d = ens.n_features
-    if column_player is None:
-        players = np.arange(d, dtype=np.int64)
-    else:
-        players = np.ascontiguousarray(column_player, dtype=np.int64).reshape(-1)
-        if players.shape[0] != d:
-            raise ValueError(f"column_player has {players.shape[0]} entries but the model reads "
-                             f"{d} columns.")  # fmt: skip
-    if n_players is None:
-        n_players = int(players.max()) + 1
-    if players.min() < 0 or players.max() >= n_players:
-        raise ValueError(f"column_player must hold player indices in [0, {n_players}).")
+    players, n_players = check_players(ens.n_features, column_player, n_players)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}.")
-    n_players = int(n_players)
     values = np.zeros((x.shape[0], n_players, ens.n_outputs))
     done = False
     if algorithm != "walk":
@@ -193,7 +181,27 @@ def tree_shapley(
     return values, np.broadcast_to(base, predictions.shape).copy(), predictions
 
 
-def _check_columns(tm: TreeModel, X: Any) -> None:
+def check_players(
+    n_columns: int, column_player: Sequence[int] | np.ndarray | None, n_players: int | None
+) -> tuple[np.ndarray, int]:
+    """Each column's player as int64 (default: one per column) and the number of players;
+    raises ``ValueError`` when they do not fit the model's columns."""
+    if column_player is None:
+        players = np.arange(n_columns, dtype=np.int64)
+    else:
+        players = np.ascontiguousarray(column_player, dtype=np.int64).reshape(-1)
+        if players.shape[0] != n_columns:
+            raise ValueError(f"column_player has {players.shape[0]} entries but the model reads "
+                             f"{n_columns} columns.")  # fmt: skip
+    if n_players is None:
+        n_players = int(players.max()) + 1
+    if players.min() < 0 or players.max() >= n_players:
+        raise ValueError(f"column_player must hold player indices in [0, {n_players}).")
+    return players, int(n_players)
+
+
+def check_columns(tm: TreeModel, X: Any) -> None:
+    """Raise ``ValueError`` when DataFrame X's columns are not the model's, in order."""
     import pandas as pd
 
     fitted = getattr(tm.estimator, "feature_names_in_", None)

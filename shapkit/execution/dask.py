@@ -122,10 +122,11 @@ def explain_dask(
             npartitions = max(1, min(len(frame), 2 * max(workers, 1)))
         X = _from_pandas(frame, npartitions)
     job = explainer.row_job(meta_rows[:0], budget=budget, tol=tol)
-    # The output columns: explain one background row here (cheap) to learn the outputs.
+    # The output columns: explain one background row here (cheap) to learn the outputs
+    # (path-dependent TreeSHAP has no background rows: its closed form learns them from 0)
     background = job.background
     probe = background.iloc[:1] if isinstance(background, pd.DataFrame) else background[:1]
-    meta = _flat(explain_rows(job, probe), job, pd.RangeIndex(1)).iloc[:0]
+    meta = _flat(explain_rows(job, probe), job, pd.RangeIndex(len(probe))).iloc[:0]
     meta.index = X._meta.index[:0]
     if client is not None:
         shipped = client.scatter(job, broadcast=True, hash=False)

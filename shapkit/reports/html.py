@@ -411,13 +411,27 @@ def _settings_table(expl: Explanation, n_outputs: int | None = None) -> str:
         ("Rows explained", len(expl)),
         ("Data columns", f"{data.shape[1]} ({numeric} numeric)"),
         ("Players", f"{len(expl.feature_names)} ({len(groups) or 'no'} groups of columns)"),
-        ("Background rows", background if background is not None else "not recorded"),
+        ("Value function", _value_function(expl.value_function)),
+        ("Background rows", _background_cell(expl, background)),
         ("Method", method),
         ("Budget (evaluations per row)", "default" if budget is None else budget),
         ("Tolerance", "none" if settings.get("tol") is None else settings.get("tol")),
         ("Seed", "none" if settings.get("seed") is None else settings.get("seed")),
     ]
     return _kv_table(rows)
+
+
+def _value_function(name: str) -> str:
+    if name == "tree_path_dependent":
+        return ("tree_path_dependent: the trees' cover-weighted conditional expectation "
+                "(no background rows)")  # fmt: skip
+    return f"{name}: the mean model output over the background rows"
+
+
+def _background_cell(expl: Explanation, background: Any) -> Any:
+    if expl.value_function == "tree_path_dependent":
+        return "none (read from the trees' node covers)"
+    return background if background is not None else "not recorded"
 
 
 def _outputs_cell(names: list[Any], n_outputs: int | None) -> str:

@@ -178,6 +178,7 @@ def settings_attrs(expl: Explanation) -> dict[str, Any]:
         background_size = len(background)
     return {
         "method": expl.method,
+        "value_function": expl.value_function,
         "model": _plain(settings.get("model")),
         "output_space": _plain(settings.get("output")),
         "budget": _plain(settings.get("budget")),

@@ -1,0 +1,74 @@
+"""Path-dependent TreeSHAP: the Shapley values of the trees' own conditional expectation,
+read from node covers, with no background (the game of shap's ``TreeExplainer(model)``).
+
+``v(S)`` follows the explained row's branch at a node whose player is in S and otherwise
+averages both children weighted by the share of the node's cover (training rows, or
+hessian sums for XGBoost) each received. It differs from the interventional game
+(:mod:`shapkit.closed_form.tree`) wherever the features are dependent in the training
+data: it is what the trees learned about the data, not what the model does when one
+feature is changed. The kernel is :mod:`shapkit._kernels.path_treeshap`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .._kernels.path_treeshap import expected_values, path_dependent_treeshap
+from ..trees import TreeModel, TreeNotSupportedError
+from ..trees.ensemble import run_row_chunks
+from .tree import check_columns, check_players
+
+__all__ = ["tree_path_shapley"]
+
+
+def tree_path_shapley(
+    tm: TreeModel,
+    X: Any,
+    column_player: Sequence[int] | np.ndarray | None = None,
+    n_players: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact path-dependent Shapley values of the trees of ``tm`` on the rows of X.
+
+    Returns ``values (n, n_players, k)``, ``base_values (n, k)`` (the cover-weighted mean
+    of the leaves: ``v(empty)``) and ``predictions (n, k)``, with
+    ``base + values.sum(1) == predictions`` to rounding. Raises
+    :class:`~shapkit.trees.TreeNotSupportedError` when the model's trees carry no covers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> from shapkit.trees import read_tree_model
+    >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    >>> tm = read_tree_model(DecisionTreeRegressor().fit(X, X[:, 0] * X[:, 1]))
+    >>> values, base, pred = tree_path_shapley(tm, X[3:])
+    >>> values[0, :, 0].tolist(), base.tolist(), pred.tolist()
+    ([0.375, 0.375], [[0.25]], [[1.0]])
+    """
+    check_columns(tm, X)
+    ens = tm.ensemble
+    x = tm.features(X)
+    players, n_players = check_players(ens.n_features, column_player, n_players)
+    if not np.all(np.isfinite(ens.cover)) or np.any(ens.cover[ens.roots] <= 0):
+        raise TreeNotSupportedError(
+            f"{type(tm.estimator).__name__}'s trees carry no node covers, which the "
+            f"path-dependent game needs; pass background rows for interventional values."
+        )
+    values = np.zeros((x.shape[0], n_players, ens.n_outputs))
+    arrays = ens.kernel_arrays()
+    node_arrays = (*arrays[:10], ens.values, ens.roots, ens.tree_output, ens.cover)
+    depth = ens.max_depth
+    run_row_chunks(
+        lambda start, stop: path_dependent_treeshap(
+            x, start, stop, values, players, depth, *node_arrays
+        ),
+        x.shape[0],
+        work_per_row=float(ens.n_nodes) * (depth + 1),
+    )
+    predictions = ens.predict(x, prepared=True)
+    base = expected_values(ens.feature, ens.left, ens.right, ens.values, ens.roots,
+                           ens.tree_output, ens.cover) + ens.base_offset  # fmt: skip
+    return values, np.broadcast_to(base, predictions.shape).copy(), predictions
