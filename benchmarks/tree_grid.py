@@ -4,11 +4,12 @@ shapiq on a grid of explained rows x background rows (#20).
 An XGBoost regressor (100 trees of depth 6) on 30 synthetic columns; explained rows
 {200, 2,000, 20,000} x background rows {100, 1,000, 10,000, 20,000}, plus 500 x 100 and
 500 x 10,000. Every (tool, cell) runs in a fresh subprocess: the tool is warmed up on
-2 explained x 2 background rows (JIT, imports), then timed once; the peak resident memory
-above the warmed-up process is reported with it. A cell is capped at ``--cap`` seconds
-(600): one that runs longer, or whose time extrapolated from the tool's largest finished
-cell (shap's and shapiq's own algorithms cost ~n x m) exceeds the cap, reads ">600 s"; one
-estimated at 75-100% of the cap is not run and reads "not run (est. N s)".
+64 explained x 64 background rows (JIT, caches, imports), then timed once; the peak
+resident memory above the warmed-up process is reported with it. A cell is capped at
+``--cap`` seconds (600): one that runs longer, or whose time extrapolated from the tool's
+largest finished cell (shap's and shapiq's own algorithms cost ~n x m) exceeds the cap,
+reads ">600 s"; one estimated at 75-100% of the cap is not run and reads "not run (est.
+N s)".
 ``--baseline REV`` also times shapkit at git revision REV on the small cells (the "no
 slower than today" goal). Values are compared with shapkit's: max |difference| over the
 largest |value|.
@@ -121,27 +122,31 @@ def run_cell(tool: str, model_path: str, n: int, m: int, out_path: str) -> None:
     X, _ = make_data()
     rows = X[:n]
     background = X[N_TRAIN : N_TRAIN + m] if m else None
-    _values(tool, model, X[:2], X[N_TRAIN : N_TRAIN + 2] if m else None)
+    # warm-up on 64 x 64 rows: every kernel a larger call runs (JIT, caches, imports)
+    _values(tool, model, X[:64], X[N_TRAIN : N_TRAIN + 64] if m else None)
     before = _rss_mib()
     start = time.perf_counter()
     values = _values(tool, model, rows, background)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     np.save(out_path, values)
-    print(json.dumps({"seconds": seconds, "peak_mib": max(peak - before, 0.0)}))
+    import shapkit
+
+    print(json.dumps({"seconds": seconds, "peak_mib": max(peak - before, 0.0),
+                      "module": shapkit.__file__}))  # fmt: skip
 
 
 # ------------------------------------------------------------------------ grid (parent)
 
 
 def _child(tool: str, model_path: str, n: int, m: int, tmp: str, cap: float,
-           env: dict[str, str] | None) -> dict:  # fmt: skip
+           env: dict[str, str] | None, cwd: str | None) -> dict:  # fmt: skip
     out = os.path.join(tmp, f"{tool}-{n}-{m}.npy")
     cmd = [sys.executable, "-m", "benchmarks.tree_grid", "--cell", tool, model_path,
            str(n), str(m), out]  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=cap, env=env,
-                              cwd=Path(__file__).resolve().parent.parent)  # fmt: skip
+                              cwd=cwd or Path(__file__).resolve().parent.parent)  # fmt: skip
     except subprocess.TimeoutExpired:
         return {"status": f">{cap:.0f} s"}
     if proc.returncode != 0:
@@ -151,15 +156,19 @@ def _child(tool: str, model_path: str, n: int, m: int, tmp: str, cap: float,
     return result
 
 
-def _baseline_env(rev: str, tmp: str) -> dict[str, str]:
-    """An environment importing shapkit from a worktree at ``rev``."""
+def _baseline_env(rev: str, tmp: str) -> tuple[dict[str, str], str]:
+    """An environment and working directory that import shapkit from a worktree at
+    ``rev`` and this checkout's benchmarks."""
     root = Path(__file__).resolve().parent.parent
     tree = os.path.join(tmp, "baseline")
     subprocess.run(["git", "-C", str(root), "worktree", "add", "-f", "--detach", tree, rev],
                    check=True, capture_output=True)  # fmt: skip
+    packages = os.path.join(tmp, "baseline-packages")
+    os.makedirs(packages)
+    os.symlink(os.path.join(tree, "shapkit"), os.path.join(packages, "shapkit"))
     env = dict(os.environ)
-    env["PYTHONPATH"] = tree + os.pathsep + str(root)
-    return env
+    env["PYTHONPATH"] = packages + os.pathsep + str(root)
+    return env, packages
 
 
 def run_grid(cells: list[tuple[int, int]], cap: float, baseline: str | None) -> list[dict]:
@@ -172,7 +181,7 @@ def run_grid(cells: list[tuple[int, int]], cap: float, baseline: str | None) -> 
         model_path = os.path.join(tmp, "model.pkl")
         with open(model_path, "wb") as f:
             pickle.dump(model, f)
-        tools: list[tuple[str, dict[str, str] | None]] = [(t, None) for t in TOOLS]
+        tools: list[tuple[str, tuple[dict[str, str], str] | None]] = [(t, None) for t in TOOLS]
         if baseline:
             tools.append((f"shapkit@{baseline}", _baseline_env(baseline, tmp)))
         order = sorted(cells, key=lambda c: (c[0] * c[1], c))
@@ -191,11 +200,11 @@ def run_grid(cells: list[tuple[int, int]], cap: float, baseline: str | None) -> 
                     if estimate > 0.75 * cap:
                         results.append(dict(tool=tool, n=n, m=m, status=status))
                         continue
-                r = _child(tool, model_path, n, m, tmp, cap, env)
+                r = _child(tool, model_path, n, m, tmp, cap, *(env or (None, None)))
                 r.update(tool=tool, n=n, m=m)
                 if "seconds" in r:
                     largest[m == 0] = (n * max(m, 1), r["seconds"])
-                shown = r.get("status") or f"{r['seconds']:.3g} s"
+                shown = r.get("status") or f"{r['seconds']:.3g} s ({r.get('module')})"
                 print(f"{tool:>16} {n:>6} x {m:<6} {shown}", flush=True)
                 results.append(r)
         if baseline:

@@ -148,7 +148,9 @@ def test_explain_background_file(files):
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
-@pytest.mark.parametrize("kind", ["pt2", "pt"])
+@pytest.mark.parametrize(
+    "kind", [pytest.param("pt2", marks=pytest.mark.slow), "pt"]  # torch.export: ~3 s
+)
 def test_explain_torch_models(files, kind, capsys):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)

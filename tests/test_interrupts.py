@@ -240,6 +240,7 @@ def test_ctrl_c_while_writing_a_part(files, tmp_path):
     assert not (out / "_shapkit.lock").exists()
 
 
+@pytest.mark.slow  # two fresh interpreters
 def test_ctrl_c_in_select_and_demo(files, tmp_path):
     select = [
         "select", "--model", str(files / "model.joblib"), "--data",

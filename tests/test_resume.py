@@ -61,7 +61,7 @@ def files(tmp_path):
     rng = np.random.default_rng(0)
     data = pd.DataFrame(rng.normal(size=(48, 4)), columns=["a", "b", "c", "d"])
     data.to_csv(tmp_path / "data.csv", index=False)
-    joblib.dump(SlowModel(0.03), tmp_path / "model.joblib")
+    joblib.dump(SlowModel(0.003), tmp_path / "model.joblib")
     return tmp_path
 
 
@@ -85,6 +85,7 @@ def _reference(files):
 
 
 def test_sigkill_then_resume_equals_uninterrupted_run(files, capsys):
+    joblib.dump(SlowModel(0.015), files / "model.joblib")  # slow enough to kill half way
     out = files / "killed"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
     process = subprocess.Popen(
@@ -423,6 +424,7 @@ def test_n_jobs_with_an_unpicklable_model_fails_before_any_work(files, capsys):
     assert main([*args, "--n-jobs", "1"]) == 0
 
 
+@pytest.mark.slow  # two fresh interpreters: ~3 s
 def test_groups_given_as_sets_resume_in_a_new_process(tmp_path):
     """A set's order depends on PYTHONHASHSEED: the run key must not."""
     program = (

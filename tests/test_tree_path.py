@@ -74,10 +74,12 @@ def test_equals_brute_force_enumeration(case_id):
     ens = tm.ensemble
     x = tm.features(X[:3])
     values, base, pred = tree_path_shapley(tm, X[:3])
+    path, _, _ = tree_path_shapley(tm, X[:3], algorithm="path")
     d = ens.n_features
     for i in range(2):
         expected = brute_force(ens, x[i], np.arange(d), d)
         assert np.allclose(values[i], expected, rtol=0, atol=1e-9)
+        assert np.allclose(path[i], expected, rtol=0, atol=1e-9)
         assert np.allclose(base[i], conditional_expectation(ens, x[i], np.zeros(d, bool)),
                            rtol=0, atol=1e-9)  # fmt: skip
     # efficiency: the trees' own sum (XGBoost's float32 sums differ by ~1e-7)
@@ -89,9 +91,30 @@ def test_groups_are_players_of_the_game():
     model, X = fitted("gb_reg")
     tm = read_tree_model(model)
     groups = np.array([0, 0, 1, 2, 1])
-    values, _, _ = tree_path_shapley(tm, X[:2], groups, 3)
     expected = brute_force(tm.ensemble, tm.features(X[:1])[0], groups, 3)
-    assert np.allclose(values[0], expected, rtol=0, atol=1e-9)
+    for algorithm in ("table", "path"):
+        values, _, _ = tree_path_shapley(tm, X[:2], groups, 3, algorithm=algorithm)
+        assert np.allclose(values[0], expected, rtol=0, atol=1e-9)
+
+
+def test_deep_leaves_take_the_path_algorithm_and_chunks_do_not_matter():
+    from sklearn.tree import DecisionTreeRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 16))
+    model = DecisionTreeRegressor(random_state=0).fit(X, X[:, :3].sum(1) + rng.normal(size=3000))
+    tm = read_tree_model(model)
+    with pytest.raises(ValueError, match="at most 12 distinct players"):
+        tree_path_shapley(tm, X[:2], algorithm="table")
+    auto, base, pred = tree_path_shapley(tm, X[:40])  # the path algorithm
+    assert np.allclose(base + auto.sum(1), pred, rtol=0, atol=1e-9)
+    shallow = read_tree_model(DecisionTreeRegressor(max_depth=8, random_state=0).fit(X, X[:, 0]))
+    whole, _, _ = tree_path_shapley(shallow, X[:300])
+    for i in (0, 171):
+        one, _, _ = tree_path_shapley(shallow, X[i : i + 1])
+        assert np.array_equal(one, whole[i : i + 1])
+    path, _, _ = tree_path_shapley(shallow, X[:300], algorithm="path")
+    assert np.allclose(path, whole, rtol=0, atol=1e-12)
 
 
 SHAP_CASES = ["dt_reg", "rf_reg", "rf_clf", "et_reg", "gb_reg", "gb_bin", "hgb_reg",
@@ -168,7 +191,8 @@ def test_value_function_survives_saving_and_shows_in_reports(tmp_path):
     assert "tree_path_dependent" in page and "node covers" in page
     interventional = shapkit.explain(model, X[:10], background=X[20:40])
     assert interventional.value_function == "interventional"
-    assert "tree_path_dependent" not in shapkit.report(interventional, tmp_path / "i.html").read_text()
+    other = shapkit.report(interventional, tmp_path / "i.html").read_text()
+    assert "tree_path_dependent" not in other
 
 
 def test_cli_path_dependent(tmp_path):

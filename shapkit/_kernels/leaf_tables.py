@@ -1,5 +1,6 @@
-"""Numba kernels of interventional TreeSHAP by leaf patterns, whose cost per explained row
-does not grow with the background.
+"""Numba kernels of TreeSHAP by leaf patterns: interventional values whose cost per
+explained row does not grow with the background, and path-dependent values from node
+covers (the section at the end).
 
 A leaf whose path tests the distinct players ``s_0 .. s_{k-1}`` (its *slots*) sees a row
 through its *pattern*: the k-bit mask of the slots whose every condition on the path the
@@ -14,7 +15,8 @@ Two ways to sum over the background rows, chosen per leaf by the orchestrator
 (:mod:`shapkit.closed_form.leaf_tables`):
 
 * **pattern lists**: the background's distinct patterns with their counts; an explained
-  row loops over them (``O(distinct patterns x k)`` per row and leaf).
+  row sums over them (``O(distinct patterns x k)`` per row and leaf) the same graded sums
+  as the table's row for its pattern, in the same order: bit-identical to the table.
 * **tables**: write ``c = ~p`` and ``U = q``. Contributing ``U`` are the supersets of
   ``c`` and ``|A| = k - |U|``, so every entry is a sum over supersets of ``c`` graded by
   ``|U|``. One graded superset-sum transform of the background histogram
@@ -23,9 +25,10 @@ Two ways to sum over the background rows, chosen per leaf by the orchestrator
   ``-sum_r S[r, c] W[k-r, |c|-1]`` for ``s`` not in ``p``. An explained row is then one
   lookup per leaf and slot.
 
-Kernels take a leaf range ``leaf0 .. leaf1-1`` (a *block*, within the node range
-``n0 .. n1-1`` of its trees) and per-block arrays indexed by ``leaf - leaf0``; they work
-on row ranges and release the GIL, like :mod:`shapkit._kernels.treeshap`.
+Kernels take a leaf range ``leaf0 .. leaf1-1`` (a *block*), the nodes on its paths
+(``used[n - n0]``) and per-block arrays indexed by ``leaf - leaf0``; they work on row
+ranges in chunks of :data:`ROW_CHUNK` rows, leaves as the outer loop within a chunk, and
+release the GIL, like :mod:`shapkit._kernels.treeshap`.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from .treeshap import LAST_NUMERIC, categorical_left, numeric_left
 
 
 @njit(cache=True, inline="always")
-def _popcount(x: np.int64) -> int:
+def _popcount(x: int) -> int:
     n = 0
     while x:
         x &= x - 1
@@ -404,3 +407,80 @@ def explain_rows(
                         player = slot_player[slots0 + s]
                         for cc in range(c0, c1):
                             phi[r0 + r, player, cc] += values[node, cc] * w
+
+
+# ------------------------------------------------------------- path-dependent leaf tables
+#
+# The path-dependent game of one leaf is a product game: with z_s the product of the
+# cover shares cover[child] / cover[parent] over the leaf's path edges of slot s, and o_s
+# whether x meets slot s's conditions (the bits of x's pattern p), the leaf is reached with
+# weight prod_{s in S} o_s prod_{s not in S} z_s. Its Shapley value for slot s depends on
+# x only through p:
+#   table[p, s] = (o_s - z_s) prod_{i not in p, i != s} z_i
+#                 sum_r W(q - r, k - 1 - q + r) e_r(z over p minus s),   q = |p minus s|,
+# with e_r the elementary symmetric polynomials, so a row is again one lookup per leaf and
+# slot.
+
+
+@njit(cache=True)
+def slot_cover_shares(
+    path_start: np.ndarray, path_node: np.ndarray, path_left: np.ndarray,
+    path_slot: np.ndarray, player_start: np.ndarray, left: np.ndarray, right: np.ndarray,
+    cover: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Per (leaf, slot), indexed like ``slot_player``: the product of the cover shares of
+    the leaf's path edges that test the slot's player (0 below a node of no cover)."""
+    n_leaves = path_start.shape[0] - 1
+    shares = np.ones(player_start[n_leaves])
+    for leaf in range(n_leaves):
+        base = player_start[leaf]
+        for q in range(path_start[leaf], path_start[leaf + 1]):
+            parent = path_node[q]
+            child = left[parent] if path_left[q] else right[parent]
+            total = cover[parent]
+            shares[base + path_slot[q]] *= cover[child] / total if total > 0.0 else 0.0
+    return shares
+
+
+@njit(cache=True, nogil=True)
+def build_path_tables(
+    first: int, last: int, leaf0: int, n_slots: np.ndarray, player_start: np.ndarray,
+    shares: np.ndarray, table_off: np.ndarray, tables: np.ndarray, weights: np.ndarray,
+) -> None:  # fmt: skip
+    """Path-dependent tables of block leaves ``first..last-1`` with ``table_off[j] >= 0``:
+    ``tables[table_off[j] + p * k + s]`` (see the comment above). The elementary
+    symmetric polynomials of every subset and the products of the shares outside it come
+    from subset recursions (removing the highest slot), ``O(k 2^k)``; the table, from
+    them, in ``O(k^2 2^k)``."""
+    for j in range(first, last):
+        if table_off[j] < 0:
+            continue
+        k = n_slots[j]
+        size = np.int64(1) << k
+        z0 = player_start[leaf0 + j]
+        poly = np.zeros((size, k + 1))  # poly[u, r] = e_r(shares of the slots in u)
+        product = np.ones(size)  # product[u] = prod of the shares of the slots in u
+        poly[0, 0] = 1.0
+        top = -1
+        for u in range(1, size):
+            if u == np.int64(1) << (top + 1):
+                top += 1  # the highest slot of u
+            rest = u ^ (np.int64(1) << top)
+            z = shares[z0 + top]
+            product[u] = product[rest] * z
+            poly[u, 0] = 1.0
+            for r in range(1, k + 1):
+                poly[u, r] = poly[rest, r] + z * poly[rest, r - 1]
+        full = size - 1
+        t0 = table_off[j]
+        for p in range(size):
+            for s in range(k):
+                bit = np.int64(1) << s
+                inside = p & ~bit  # the slots of p other than s
+                q = _popcount(inside)
+                acc = 0.0
+                for r in range(q + 1):
+                    acc += weights[q - r, k - 1 - q + r] * poly[inside, r]
+                one = 1.0 if p & bit else 0.0
+                outside = product[full & ~p & ~bit]
+                tables[t0 + p * k + s] = (one - shares[z0 + s]) * outside * acc

@@ -17,15 +17,25 @@ import numpy as np
 
 from .._kernels.leaf_tables import (
     background_patterns,
+    build_path_tables,
     build_tables,
     distinct_counts,
     explain_rows,
     leaf_paths,
+    slot_cover_shares,
 )
 from .._kernels.treeshap import shapley_weights
 from ..trees.ensemble import run_row_chunks
 
-__all__ = ["BLOCK_BYTES", "MAX_PATTERN_SLOTS", "MAX_TABLE_SLOTS", "leaf_pattern_shapley"]
+__all__ = [
+    "BLOCK_BYTES",
+    "MAX_PATH_TABLE_SLOTS",
+    "MAX_PATH_TABLE_WORK",
+    "MAX_PATTERN_SLOTS",
+    "MAX_TABLE_SLOTS",
+    "leaf_pattern_shapley",
+    "path_table_shapley",
+]
 
 #: Most distinct players a leaf's path may test (patterns are int64 bit masks).
 MAX_PATTERN_SLOTS = 62
@@ -34,6 +44,12 @@ MAX_PATTERN_SLOTS = 62
 MAX_TABLE_SLOTS = 16
 #: Working memory of one block of leaves (histograms, tables, pattern lists).
 BLOCK_BYTES = 64 * 2**20
+#: Most distinct players of a leaf for path-dependent tables (each entry costs O(k^2)).
+MAX_PATH_TABLE_SLOTS = 12
+#: Most table-building work (sum over leaves of ``k^2 2^k``) for path-dependent tables:
+#: ~0.1 s. Deeper ensembles take the path algorithm, whose cost is per row; the choice
+#: depends on the model only, so it never depends on how rows are chunked.
+MAX_PATH_TABLE_WORK = 2e8
 
 
 def leaf_pattern_shapley(
@@ -125,6 +141,66 @@ def _explain_block(
         ),
         n,
         work_per_row=path_length + masks.shape[0],
+    )
+
+
+def path_table_shapley(
+    ens: Any, x: np.ndarray, players: np.ndarray, n_players: int, out: np.ndarray
+) -> bool:
+    """Add the exact path-dependent Shapley values of ``ens`` on prepared rows ``x`` into
+    ``out (n, n_players, k)`` by per-leaf tables indexed by the row's pattern. Returns
+    False, with ``out`` untouched, when a leaf tests more than
+    :data:`MAX_PATH_TABLE_SLOTS` players or the tables would cost more than
+    :data:`MAX_PATH_TABLE_WORK` to build (then the path algorithm runs)."""
+    paths = leaf_paths(ens.feature, ens.left, ens.right, ens.roots, players, n_players)
+    (leaf_node, leaf_tree, path_start, path_node, path_left, path_slot, player_start,
+     slot_player, max_slots) = paths  # fmt: skip
+    n_slots = np.diff(player_start)
+    if int(max_slots) > MAX_PATH_TABLE_SLOTS:
+        return False
+    if float(np.sum(n_slots**2 * 2.0**n_slots)) > MAX_PATH_TABLE_WORK:
+        return False
+    shares = slot_cover_shares(path_start, path_node, path_left, path_slot, player_start,
+                               ens.left, ens.right, ens.cover)  # fmt: skip
+    for leaf0, leaf1 in _blocks(n_slots, np.ones(n_slots.shape[0], dtype=bool), 0):
+        _explain_path_block(ens, x, paths, shares, leaf0, leaf1, out)
+    return True
+
+
+def _explain_path_block(
+    ens: Any, x: np.ndarray, paths: tuple, shares: np.ndarray, leaf0: int, leaf1: int,
+    out: np.ndarray,
+) -> None:  # fmt: skip
+    """Leaves ``leaf0..leaf1-1``: build their path-dependent tables, add the values of
+    every row of x to ``out``."""
+    (leaf_node, leaf_tree, path_start, path_node, path_left, path_slot, player_start,
+     slot_player, max_slots) = paths  # fmt: skip
+    block_nodes = path_node[path_start[leaf0] : path_start[leaf1]]
+    if block_nodes.size == 0:  # single-leaf trees: constants, no player
+        return
+    ks = np.diff(player_start[leaf0 : leaf1 + 1])
+    use = ks > 0
+    table_off = _offsets(np.where(use, 2**ks * ks, 0), use)
+    table = np.empty(int(np.sum(np.where(use, 2**ks * ks, 0))))
+    weights = shapley_weights(max(int(max_slots), 1))
+    build_path_tables(0, leaf1 - leaf0, leaf0, ks, player_start, shares, table_off, table,
+                      weights)  # fmt: skip
+    n0 = int(block_nodes.min())
+    used = np.zeros(int(block_nodes.max()) + 1 - n0, dtype=bool)
+    used[block_nodes - n0] = True
+    arrays = ens.kernel_arrays()
+    node_args = (arrays[0], arrays[1], arrays[4], arrays[5], *arrays[6:10])
+    no_lists = (np.zeros(leaf1 - leaf0 + 1, dtype=np.int64), np.zeros(0, dtype=np.int64),
+                np.zeros(0))  # fmt: skip
+    run_row_chunks(
+        lambda lo, hi: explain_rows(
+            x, lo, hi, out, n0, used, leaf0, leaf1, table_off, table, *no_lists, 1.0,
+            weights, leaf_node, leaf_tree, path_start, path_node, path_left, path_slot,
+            player_start, slot_player, ens.values, ens.tree_output, int(max_slots),
+            *node_args,
+        ),
+        x.shape[0],
+        work_per_row=float(path_start[leaf1] - path_start[leaf0]),
     )
 
 

@@ -6,7 +6,9 @@ averages both children weighted by the share of the node's cover (training rows,
 hessian sums for XGBoost) each received. It differs from the interventional game
 (:mod:`shapkit.closed_form.tree`) wherever the features are dependent in the training
 data: it is what the trees learned about the data, not what the model does when one
-feature is changed. The kernel is :mod:`shapkit._kernels.path_treeshap`.
+feature is changed. Two algorithms: per-leaf tables indexed by the row's pattern
+(:func:`shapkit.closed_form.leaf_tables.path_table_shapley`, leaves of at most 12
+players) and Lundberg et al.'s path algorithm (:mod:`shapkit._kernels.path_treeshap`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 from .._kernels.path_treeshap import expected_values, path_dependent_treeshap
 from ..trees import TreeModel, TreeNotSupportedError
 from ..trees.ensemble import run_row_chunks
+from .leaf_tables import MAX_PATH_TABLE_SLOTS, path_table_shapley
 from .tree import check_columns, check_players
 
 __all__ = ["tree_path_shapley"]
@@ -29,8 +32,16 @@ def tree_path_shapley(
     X: Any,
     column_player: Sequence[int] | np.ndarray | None = None,
     n_players: int | None = None,
+    algorithm: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exact path-dependent Shapley values of the trees of ``tm`` on the rows of X.
+
+    ``algorithm``: ``"table"`` gives each leaf a table of its values per pattern of the
+    row (which of the path's players' conditions it meets; leaves of at most 12 players),
+    then a row costs one lookup per leaf and path player; ``"path"`` is Lundberg et al.'s
+    Algorithm 2 (``O(leaves x depth^2)`` per tree and row); ``"auto"`` (default) takes
+    the tables where every leaf fits them and their build (``sum of k^2 2^k`` over the
+    leaves) is at most ``2e8``, else the path algorithm.
 
     Returns ``values (n, n_players, k)``, ``base_values (n, k)`` (the cover-weighted mean
     of the leaves: ``v(empty)``) and ``predictions (n, k)``, with
@@ -57,7 +68,17 @@ def tree_path_shapley(
             f"{type(tm.estimator).__name__}'s trees carry no node covers, which the "
             f"path-dependent game needs; pass background rows for interventional values."
         )
+    if algorithm not in ("auto", "table", "path"):
+        raise ValueError(f"algorithm must be 'auto', 'table' or 'path'; got {algorithm!r}.")
     values = np.zeros((x.shape[0], n_players, ens.n_outputs))
+    if algorithm != "path" and path_table_shapley(ens, x, players, n_players, values):
+        return _with_base(ens, x, values)
+    if algorithm == "table":
+        raise ValueError(
+            f"algorithm='table' needs leaves of at most {MAX_PATH_TABLE_SLOTS} distinct "
+            f"players and a build of at most 2e8, and this model's leaves exceed them; "
+            f"use algorithm='path' or 'auto'."
+        )
     arrays = ens.kernel_arrays()
     node_arrays = (*arrays[:10], ens.values, ens.roots, ens.tree_output, ens.cover)
     depth = ens.max_depth
@@ -68,6 +89,13 @@ def tree_path_shapley(
         x.shape[0],
         work_per_row=float(ens.n_nodes) * (depth + 1),
     )
+    return _with_base(ens, x, values)
+
+
+def _with_base(
+    ens: Any, x: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(values, base values, predictions)``: the base is the cover-weighted mean leaf."""
     predictions = ens.predict(x, prepared=True)
     base = expected_values(ens.feature, ens.left, ens.right, ens.values, ens.roots,
                            ens.tree_output, ens.cover) + ens.base_offset  # fmt: skip
