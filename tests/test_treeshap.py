@@ -171,7 +171,7 @@ def test_pipeline_maps_values_to_original_columns():
     bad = make_pipeline(PolynomialFeatures(), RandomForestRegressor(3)).fit(np.nan_to_num(X), y)
     assert shapkit.explain(bad, np.nan_to_num(X[:2]), background=np.nan_to_num(X[:4])
                            ).method == "exact"  # fmt: skip
-    with pytest.raises(TreeNotSupportedError, match="one-to-one"):
+    with pytest.raises(TreeNotSupportedError, match="not a known column map"):
         shapkit.Explainer(bad, np.nan_to_num(X[:4]), method="tree")
 
 

@@ -151,7 +151,7 @@ def tree_shapley(
     ens = tm.ensemble
     x = tm.features(X)
     b = tm.features(background)
-    players, n_players = check_players(ens.n_features, column_player, n_players)
+    players, n_players = check_players(tm, column_player, n_players)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}.")
     values = np.zeros((x.shape[0], n_players, ens.n_outputs))
@@ -177,15 +177,45 @@ def tree_shapley(
             work_per_row=float(b.shape[0]) * ens.n_trees * (depth + 1),
         )
     predictions = ens.predict(x, prepared=True)
+    check_reproduces(tm, X, predictions)
     base = ens.predict(b, prepared=True).mean(axis=0)
     return values, np.broadcast_to(base, predictions.shape).copy(), predictions
 
 
+#: Rows on which :func:`check_reproduces` compares the trees with the model.
+CHECKED_ROWS = 64
+
+
+def check_reproduces(tm: TreeModel, X: Any, predictions: np.ndarray) -> None:
+    """Raise :class:`TreeNotSupportedError` when the trees as read do not give the model's
+    own output on the first rows of X (a reader or Pipeline step read wrongly would
+    otherwise give confident wrong values). XGBoost sums in float32: the tolerance is
+    ``1e-6 + 1e-5 x`` the largest output."""
+    n = min(CHECKED_ROWS, predictions.shape[0])
+    if n == 0:
+        return
+    own = np.asarray(tm.native(_first_rows(X, n)), dtype=np.float64).reshape(n, -1)
+    gap = float(np.max(np.abs(own - predictions[:n])))
+    if not gap <= 1e-6 + 1e-5 * float(np.max(np.abs(own), initial=0.0)):
+        raise TreeNotSupportedError(
+            f"The trees read from {type(tm.estimator).__name__} do not reproduce its own "
+            f"outputs on these rows (largest difference {gap:.3g}), so their Shapley values "
+            f"would be wrong; use method='exact' or 'kernel', and please report the model."
+        )
+
+
+def _first_rows(X: Any, n: int) -> Any:
+    return X.iloc[:n] if hasattr(X, "iloc") else X[:n]
+
+
 def check_players(
-    n_columns: int, column_player: Sequence[int] | np.ndarray | None, n_players: int | None
+    tm: TreeModel, column_player: Sequence[int] | np.ndarray | None, n_players: int | None
 ) -> tuple[np.ndarray, int]:
-    """Each column's player as int64 (default: one per column) and the number of players;
-    raises ``ValueError`` when they do not fit the model's columns."""
+    """The player of each of the trees' columns as int64 (default: one player per input
+    column; a one-hot encoded column's tree columns all belong to its player) and the
+    number of players; raises ``ValueError`` when ``column_player`` (one entry per input
+    column) does not fit the model."""
+    n_columns = tm.n_columns
     if column_player is None:
         players = np.arange(n_columns, dtype=np.int64)
     else:
@@ -197,6 +227,8 @@ def check_players(
         n_players = int(players.max()) + 1
     if players.min() < 0 or players.max() >= n_players:
         raise ValueError(f"column_player must hold player indices in [0, {n_players}).")
+    if tm.feature_column is not None:
+        players = np.ascontiguousarray(players[tm.feature_column])
     return players, int(n_players)
 
 

@@ -22,7 +22,7 @@ from .._kernels.path_treeshap import expected_values, path_dependent_treeshap
 from ..trees import TreeModel, TreeNotSupportedError
 from ..trees.ensemble import run_row_chunks
 from .leaf_tables import MAX_PATH_TABLE_SLOTS, path_table_shapley
-from .tree import check_columns, check_players
+from .tree import check_columns, check_players, check_reproduces
 
 __all__ = ["tree_path_shapley"]
 
@@ -62,7 +62,7 @@ def tree_path_shapley(
     check_columns(tm, X)
     ens = tm.ensemble
     x = tm.features(X)
-    players, n_players = check_players(ens.n_features, column_player, n_players)
+    players, n_players = check_players(tm, column_player, n_players)
     if not np.all(np.isfinite(ens.cover)) or np.any(ens.cover[ens.roots] <= 0):
         raise TreeNotSupportedError(
             f"{type(tm.estimator).__name__}'s trees carry no node covers, which the "
@@ -72,7 +72,7 @@ def tree_path_shapley(
         raise ValueError(f"algorithm must be 'auto', 'table' or 'path'; got {algorithm!r}.")
     values = np.zeros((x.shape[0], n_players, ens.n_outputs))
     if algorithm != "path" and path_table_shapley(ens, x, players, n_players, values):
-        return _with_base(ens, x, values)
+        return _with_base(tm, X, x, values)
     if algorithm == "table":
         raise ValueError(
             f"algorithm='table' needs leaves of at most {MAX_PATH_TABLE_SLOTS} distinct "
@@ -89,14 +89,17 @@ def tree_path_shapley(
         x.shape[0],
         work_per_row=float(ens.n_nodes) * (depth + 1),
     )
-    return _with_base(ens, x, values)
+    return _with_base(tm, X, x, values)
 
 
 def _with_base(
-    ens: Any, x: np.ndarray, values: np.ndarray
+    tm: TreeModel, X: Any, x: np.ndarray, values: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(values, base values, predictions)``: the base is the cover-weighted mean leaf."""
+    """``(values, base values, predictions)``: the base is the cover-weighted mean leaf;
+    the trees' predictions are checked against the model's own on the first rows."""
+    ens = tm.ensemble
     predictions = ens.predict(x, prepared=True)
+    check_reproduces(tm, X, predictions)
     base = expected_values(ens.feature, ens.left, ens.right, ens.values, ens.roots,
                            ens.tree_output, ens.cover) + ens.base_offset  # fmt: skip
     return values, np.broadcast_to(base, predictions.shape).copy(), predictions

@@ -76,6 +76,10 @@ class TreeModel:
         one column per input column (Pipeline steps / the HGB category encoder applied).
     native : callable
         User rows -> the model's own output in ``space``, float64 ``(n, k)``.
+    feature_column : ndarray of int or None
+        The input column each of the trees' columns is made from (a Pipeline whose
+        ColumnTransformer one-hot encodes: several tree columns per input column); None
+        when they are the input columns, one to one.
     """
 
     ensemble: TreeEnsemble
@@ -86,6 +90,14 @@ class TreeModel:
     output_names: list[Any]
     to_features: Callable[[Any], np.ndarray]
     native: Callable[[Any], np.ndarray]
+    feature_column: np.ndarray | None = None
+
+    @property
+    def n_columns(self) -> int:
+        """Input columns (the user's X), which the players are made of."""
+        if self.feature_column is None:
+            return self.ensemble.n_features
+        return int(self.estimator.n_features_in_)  # a Pipeline: its first step's input
 
     def features(self, X: Any) -> np.ndarray:
         """User rows -> the float64 matrix the kernels read."""
@@ -298,14 +310,14 @@ def _read_sklearn_forest(model: Any, single: bool) -> TreeModel:
     if classifier:
 
         def numeric(Z: Any) -> np.ndarray:
-            return _as_2d(model.predict_proba(Z), len(Z))
+            return _as_2d(model.predict_proba(Z), Z.shape[0])
 
         names = _class_names(model)
         space = "probability"
     else:
 
         def numeric(Z: Any) -> np.ndarray:
-            return _as_2d(model.predict(Z), len(Z))
+            return _as_2d(model.predict(Z), Z.shape[0])
 
         names = _regression_names(k)
         space = "raw"
@@ -349,14 +361,14 @@ def _read_sklearn_gb(model: Any) -> TreeModel:
     if classifier:
 
         def numeric(Z: Any) -> np.ndarray:
-            return _as_2d(model.decision_function(Z), len(Z))
+            return _as_2d(model.decision_function(Z), Z.shape[0])
 
         names = _margin_names(model, k)
         space = "margin"
     else:
 
         def numeric(Z: Any) -> np.ndarray:
-            return _as_2d(model.predict(Z), len(Z))
+            return _as_2d(model.predict(Z), Z.shape[0])
 
         names = _regression_names(k)
         space = "raw"
@@ -437,14 +449,14 @@ def _read_hgb(model: Any) -> TreeModel:
     if classifier or not identity:
 
         def native(X: Any) -> np.ndarray:
-            return _as_2d(model._raw_predict(X), len(X))
+            return _as_2d(model._raw_predict(X), X.shape[0])
 
         names = _margin_names(model, k) if classifier else ["margin"]
         space = "margin"
     else:
 
         def native(X: Any) -> np.ndarray:
-            return _as_2d(model.predict(X), len(X))
+            return _as_2d(model.predict(X), X.shape[0])
 
         names = _regression_names(k)
         space = "raw"
@@ -732,58 +744,165 @@ _ONE_TO_ONE = (
 
 
 def _read_pipeline(pipe: Any) -> TreeModel:
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import FunctionTransformer
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder
 
     check_fitted(pipe)
     final = pipe.steps[-1][1]
     if final is None or (isinstance(final, str) and final == "passthrough"):
         raise TreeNotSupportedError("The Pipeline's final step is 'passthrough', not a model.")
     inner = read_tree_model(final)
-    for step_name, step in pipe.steps[:-1]:
-        if step is None or (isinstance(step, str) and step == "passthrough"):
-            continue
-        kind = type(step).__name__
-        if isinstance(step, Pipeline):
-            raise TreeNotSupportedError(
-                f"Pipeline step {step_name!r} is a nested Pipeline; flatten it for the exact "
-                f"tree path."
-            )
-        if isinstance(step, FunctionTransformer) and step.func is None:
-            continue
-        if kind not in _ONE_TO_ONE or type(step).__module__.split(".")[0] != "sklearn":
-            raise TreeNotSupportedError(
-                f"Pipeline step {step_name!r} ({kind}) is not a known one-to-one column map "
-                f"(supported: {', '.join(_ONE_TO_ONE)}, 'passthrough'), so tree values cannot "
-                f"be mapped back to the input columns; use method='exact' or 'kernel'."
-            )
-        if kind == "SimpleImputer":
-            if step.add_indicator:
+    steps = [
+        (name, step)
+        for name, step in pipe.steps[:-1]
+        if not (step is None or (isinstance(step, str) and step == "passthrough"))
+    ]
+    mixers = [name for name, step in steps if isinstance(step, (ColumnTransformer, OneHotEncoder))]
+    if len(mixers) > 1:
+        raise TreeNotSupportedError(
+            f"The Pipeline has {len(mixers)} steps that change the columns "
+            f"({', '.join(mixers)}); the exact tree path maps one ColumnTransformer or "
+            f"OneHotEncoder back to the input columns. Use method='exact' or 'kernel'."
+        )
+    feature_column = None
+    width = inner.ensemble.n_features  # columns after the ColumnTransformer, if any
+    for step_name, step in reversed(steps):
+        if isinstance(step, (ColumnTransformer, OneHotEncoder)):
+            feature_column = _column_sources(step_name, step)
+            if feature_column.shape[0] != width:
                 raise TreeNotSupportedError(
-                    f"Pipeline step {step_name!r} is SimpleImputer(add_indicator=True), which "
-                    f"adds columns; the exact tree path needs one output column per input."
+                    f"Pipeline step {step_name!r} ({type(step).__name__}) makes "
+                    f"{feature_column.shape[0]} columns but the model reads {width}."
                 )
-            stats = np.asarray(step.statistics_)
-            if stats.dtype.kind == "f" and np.isnan(stats).any() and not step.keep_empty_features:
-                raise TreeNotSupportedError(
-                    f"Pipeline step {step_name!r} (SimpleImputer) drops all-missing columns; "
-                    f"the exact tree path needs one output column per input."
-                )
-        n_in = getattr(step, "n_features_in_", None)
-        if n_in is not None and int(n_in) != inner.ensemble.n_features:
-            raise TreeNotSupportedError(
-                f"Pipeline step {step_name!r} ({kind}) takes {int(n_in)} columns but the "
-                f"model reads {inner.ensemble.n_features}; not a one-to-one column map."
-            )
+            width = int(step.n_features_in_)
+            continue
+        _check_one_to_one(step_name, step, width)
     head = pipe[:-1]
+    # XGBoost reads the entries a sparse matrix does not store as missing, not as 0
+    absent = np.nan if type(final).__module__.startswith("xgboost") else 0.0
 
     def to_features(X: Any) -> np.ndarray:
-        return inner.to_features(head.transform(X))
+        return inner.to_features(_dense(head.transform(X), absent))
 
     def native(X: Any) -> np.ndarray:
         return inner.native(head.transform(X))
 
     return TreeModel(
         inner.ensemble, pipe, inner.space, inner.family, inner.is_classifier,
-        inner.output_names, to_features, native,
+        inner.output_names, to_features, native, feature_column,
     )  # fmt: skip
+
+
+def _dense(data: Any, absent: float) -> Any:
+    """A scipy sparse matrix (a sparse ColumnTransformer output) as a dense array whose
+    entries the matrix does not store are ``absent``; anything else unchanged."""
+    if not (hasattr(data, "tocoo") and hasattr(data, "nnz")):
+        return data
+    coo = data.tocoo()
+    out = np.full(coo.shape, absent)
+    out[coo.row, coo.col] = coo.data
+    return out
+
+
+def _check_one_to_one(step_name: str, step: Any, width: int) -> None:
+    """Raise unless ``step`` maps each of its ``width`` columns to one column."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    kind = type(step).__name__
+    if isinstance(step, Pipeline):
+        raise TreeNotSupportedError(
+            f"Pipeline step {step_name!r} is a nested Pipeline; flatten it for the exact "
+            f"tree path."
+        )
+    if isinstance(step, FunctionTransformer) and step.func is None:
+        return
+    if kind not in _ONE_TO_ONE or type(step).__module__.split(".")[0] != "sklearn":
+        raise TreeNotSupportedError(
+            f"Pipeline step {step_name!r} ({kind}) is not a known column map (supported: "
+            f"{', '.join(_ONE_TO_ONE)}, 'passthrough', and one ColumnTransformer of those "
+            f"and OneHotEncoder), so tree values cannot be mapped back to the input "
+            f"columns; use method='exact' or 'kernel'."
+        )
+    if kind == "SimpleImputer":
+        if step.add_indicator:
+            raise TreeNotSupportedError(
+                f"Pipeline step {step_name!r} is SimpleImputer(add_indicator=True), which "
+                f"adds columns; the exact tree path needs one output column per input."
+            )
+        stats = np.asarray(step.statistics_)
+        if stats.dtype.kind == "f" and np.isnan(stats).any() and not step.keep_empty_features:
+            raise TreeNotSupportedError(
+                f"Pipeline step {step_name!r} (SimpleImputer) drops all-missing columns; "
+                f"the exact tree path needs one output column per input."
+            )
+    n_in = getattr(step, "n_features_in_", None)
+    if n_in is not None and int(n_in) != width:
+        raise TreeNotSupportedError(
+            f"Pipeline step {step_name!r} ({kind}) takes {int(n_in)} columns but the "
+            f"next step reads {width}; not a one-to-one column map."
+        )
+
+
+def _column_sources(step_name: str, step: Any) -> np.ndarray:
+    """For each output column of the fitted ColumnTransformer or OneHotEncoder ``step``,
+    the input column it is made from: one-to-one maps and 'passthrough' keep a column,
+    OneHotEncoder makes one column per kept category of each input column, 'drop' makes
+    none."""
+    from sklearn.preprocessing import OneHotEncoder
+
+    n_in = int(step.n_features_in_)
+    names = list(getattr(step, "feature_names_in_", []))
+    parts = getattr(step, "transformers_", [(step_name, step, list(range(n_in)))])
+    sources: list[np.ndarray] = []
+    for name, trans, columns in parts:
+        picked = _selected_columns(columns, n_in, names)
+        if picked.size == 0 or (isinstance(trans, str) and trans == "drop"):
+            continue
+        if isinstance(trans, str) and trans == "passthrough":
+            sources.append(picked)
+        elif isinstance(trans, OneHotEncoder):
+            sources.append(np.repeat(picked, _one_hot_widths(step_name, name, trans)))
+        else:
+            _check_one_to_one(f"{step_name}/{name}", trans, int(picked.size))
+            sources.append(picked)
+    return np.concatenate(sources).astype(np.int64) if sources else np.zeros(0, np.int64)
+
+
+def _one_hot_widths(step_name: str, name: str, encoder: Any) -> list[int]:
+    """Output columns of a fitted OneHotEncoder per input column: its categories, with
+    the infrequent ones merged into one column and the dropped one left out."""
+    infrequent = getattr(encoder, "infrequent_categories_", None)
+    dropped = getattr(encoder, "drop_idx_", None)
+    widths = []
+    for i, categories in enumerate(encoder.categories_):
+        width = len(categories)
+        if infrequent is not None and infrequent[i] is not None:
+            width -= len(infrequent[i]) - 1
+        if dropped is not None and dropped[i] is not None:
+            width -= 1
+        widths.append(width)
+    if sum(widths) != len(encoder.get_feature_names_out()):
+        raise TreeNotSupportedError(
+            f"The OneHotEncoder {name!r} of {step_name!r} makes "
+            f"{len(encoder.get_feature_names_out())} columns, which shapkit cannot map back "
+            f"to its input columns; use method='exact' or 'kernel'."
+        )
+    return widths
+
+
+def _selected_columns(columns: Any, n_in: int, names: list[Any]) -> np.ndarray:
+    """The input column indices a fitted ColumnTransformer's transformer reads (names,
+    positions, a slice or a boolean mask; callables are resolved when it is fitted)."""
+    positions = np.arange(n_in)
+    if isinstance(columns, slice):
+        return positions[columns]
+    if isinstance(columns, (str, int, np.integer)):
+        columns = [columns]
+    columns = list(columns)
+    if columns and all(isinstance(c, (bool, np.bool_)) for c in columns):
+        return positions[np.asarray(columns, dtype=bool)]
+    if columns and all(isinstance(c, str) for c in columns):
+        return np.array([names.index(c) for c in columns], dtype=np.int64)
+    return np.asarray(columns, dtype=np.int64).reshape(-1)
+
