@@ -108,7 +108,22 @@ def as_tree_aware_model(model: Any, output: str) -> Any:
             pass
         else:
             return tm
+        if type(model).__module__.startswith("xgboost") and hasattr(model, "get_booster"):
+            return _xgboost_margin(model)  # trees the reader refuses (categorical splits)
         raise
+
+
+def _xgboost_margin(model: Any) -> Any:
+    """An XGBoost scikit-learn model's margin through its Booster, named like the tree
+    path's margin (binary classifiers: the positive class; multi-class: every class)."""
+    from ..models.boosters import BoosterModel
+
+    adapter = BoosterModel(model.get_booster(), "margin")
+    classes = [c.item() if isinstance(c, np.generic) else c
+               for c in getattr(model, "classes_", [])]  # fmt: skip
+    if classes:
+        adapter.output_names = [classes[1]] if len(classes) == 2 else classes
+    return adapter
 
 
 def tree_shapley(

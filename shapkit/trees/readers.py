@@ -519,7 +519,8 @@ def _read_xgboost(model: Any) -> TreeModel:
             raise TreeNotSupportedError(
                 "XGBoost categorical splits (enable_categorical=True) are not supported by "
                 "the exact tree path; one-hot or ordinal-encode the columns, or use "
-                "method='exact'."
+                "method='exact' (or 'kernel'; classifiers: with output='decision' for the "
+                "margin, or the default probabilities)."
             )
         if int(td["tree_param"].get("size_leaf_vector", "1")) > 1:
             raise TreeNotSupportedError(
@@ -596,20 +597,19 @@ def _boosting_model(
     k: int,
     margin: Callable[[Any], np.ndarray],
     transformed: Callable[[Any], np.ndarray],
+    to_features: Callable[[Any], np.ndarray] = _identity,
 ) -> TreeModel:
     """Space "raw" for a regressor with identity link, else "margin"."""
     if classifier:
-        return TreeModel(
-            ens, model, "margin", "boosting", True, _margin_names(model, k), _identity, margin
-        )
+        names = _margin_names(model, k)
+        return TreeModel(ens, model, "margin", "boosting", True, names, to_features, margin)
     probes = _probe_rows(ens)
     own, raw = transformed(probes), margin(probes)
     if own.shape == raw.shape and np.allclose(own, raw, rtol=1e-9, atol=1e-9):
-        return TreeModel(
-            ens, model, "raw", "boosting", False, _regression_names(k), _identity, transformed
-        )
+        names = _regression_names(k)
+        return TreeModel(ens, model, "raw", "boosting", False, names, to_features, transformed)
     names = ["margin"] if k == 1 else [f"margin_{c}" for c in range(k)]
-    return TreeModel(ens, model, "margin", "boosting", False, names, _identity, margin)
+    return TreeModel(ens, model, "margin", "boosting", False, names, to_features, margin)
 
 
 # --------------------------------------------------------------------------- LightGBM
@@ -636,12 +636,7 @@ def _read_lightgbm(model: Any) -> TreeModel:
     else:
         raise TreeNotSupportedError(f"{name} is not a LightGBM model or Booster.")
     dump = booster.dump_model()
-    if dump.get("pandas_categorical"):
-        raise TreeNotSupportedError(
-            f"{name} was fitted on pandas 'category' columns, which LightGBM re-encodes "
-            f"internally; the exact tree path supports integer-coded categorical features "
-            f"only. Pass the codes (e.g. df[col].cat.codes) or use method='exact'."
-        )
+    categories = dump.get("pandas_categorical") or None
     k = int(dump["num_tree_per_iteration"])
     infos = dump["tree_info"]
     if not infos:
@@ -670,7 +665,37 @@ def _read_lightgbm(model: Any) -> TreeModel:
 
     _fit_offset(ens, margin, _probe_rows(ens), name)
     classifier = wrapper is not None and hasattr(wrapper, "classes_")
-    return _boosting_model(ens, model, classifier, k, margin, transformed)
+    to_features = _identity if categories is None else _category_codes(categories, name)
+    return _boosting_model(ens, model, classifier, k, margin, transformed, to_features)
+
+
+def _category_codes(categories: list[list[Any]], name: str) -> Callable[[Any], np.ndarray]:
+    """User rows -> LightGBM's numbers for a model fitted on pandas 'category' columns:
+    each category column (in order) coded by its position among the categories seen in
+    training, NaN for a missing or unseen one, as LightGBM does; arrays pass unchanged
+    (LightGBM reads them as the codes)."""
+
+    def to_features(X: Any) -> Any:
+        import pandas as pd
+
+        if not isinstance(X, pd.DataFrame):
+            return X
+        dtypes = zip(X.columns, X.dtypes, strict=True)
+        columns = [c for c, t in dtypes if isinstance(t, pd.CategoricalDtype)]
+        if len(columns) != len(categories):
+            raise TreeNotSupportedError(
+                f"{name} was fitted on {len(categories)} pandas 'category' columns, but X "
+                f"has {len(columns)} ({columns}); give X the training data's column dtypes."
+            )
+        out = X.copy()
+        for column, known in zip(columns, categories, strict=True):
+            values = X[column].to_numpy(dtype=object)
+            codes = pd.Index(known).get_indexer(values).astype(np.float64)
+            codes[codes < 0] = np.nan
+            out[column] = codes
+        return out.to_numpy(dtype=np.float64)
+
+    return to_features
 
 
 def _lgb_tree(root: dict[str, Any], output: int, scale: float) -> Tree:
