@@ -1,5 +1,6 @@
-"""Native categorical features: LightGBM fitted on pandas 'category' columns is read
-exactly; XGBoost's categorical splits are refused with a fix that works."""
+"""Native categorical features: LightGBM fitted on pandas 'category' columns and XGBoost's
+categorical splits (enable_categorical=True) read exactly; a refused XGBoost model's
+suggested fix works."""
 
 from __future__ import annotations
 
@@ -69,17 +70,35 @@ def test_lightgbm_category_columns_must_match():
         read_tree_model(model).features(codes)
 
 
-def test_xgboost_categorical_splits_are_refused_and_the_fix_works():
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_xgboost_categorical_splits_equal_enumeration(one_hot):
     X, y = category_frame()
-    model = xgb.XGBClassifier(n_estimators=15, max_depth=3, enable_categorical=True,
-                              tree_method="hist").fit(X, (y > 1).astype(int))  # fmt: skip
-    Xe, bg = X.iloc[:3], X.iloc[50:80]
-    with pytest.raises(TreeNotSupportedError, match="output='decision'"):
+    model = xgb.XGBClassifier(n_estimators=25, max_depth=3, enable_categorical=True,
+                              tree_method="hist", max_cat_to_onehot=8 if one_hot else 1,
+                              ).fit(X, (y > 1).astype(int))  # fmt: skip
+    Xe, bg = X.iloc[:6], X.iloc[50:90]
+    tree = shapkit.explain(model, Xe, background=bg, method="tree", output="decision")
+    called = shapkit.explain(lambda Z: model.predict(Z, output_margin=True), Xe,
+                             background=bg, method="exact")  # fmt: skip
+    assert np.allclose(tree.values, called.values, rtol=0, atol=1e-6)  # float32 sums
+    # path-dependent: XGBoost's own TreeSHAP (pred_contribs) on the same trees
+    path = shapkit.explain(model, Xe, output="decision")
+    matrix = xgb.DMatrix(Xe, enable_categorical=True)
+    contribs = model.get_booster().predict(matrix, pred_contribs=True)
+    assert np.allclose(path.values, contribs[:, :-1], rtol=0, atol=1e-5)
+    assert np.allclose(path.base_values, contribs[:, -1], rtol=0, atol=1e-5)
+
+
+def test_a_refused_xgboost_classifier_is_explained_through_its_booster():
+    X, y = category_frame()
+    numeric = X[["a", "b"]]
+    model = xgb.XGBClassifier(n_estimators=10, max_depth=3, booster="dart",
+                              rate_drop=0.1).fit(numeric, (y > 1).astype(int))  # fmt: skip
+    Xe, bg = numeric.iloc[:3], numeric.iloc[50:80]
+    with pytest.raises(TreeNotSupportedError, match="DART"):
         shapkit.explain(model, Xe, background=bg, method="tree", output="decision")
     margin = shapkit.explain(model, Xe, background=bg, method="exact", output="decision")
     assert margin.output_names == [1]
     assert np.allclose(margin.predictions, model.predict(Xe, output_margin=True), atol=1e-6)
     assert np.allclose(margin.base_values + margin.values.sum(1), margin.predictions,
                        atol=1e-9)  # fmt: skip
-    probabilities = shapkit.explain(model, Xe, background=bg)
-    assert probabilities.method == "exact" and probabilities.output_names == [0, 1]

@@ -47,6 +47,9 @@ DEC_CAT_LIGHTGBM = 4
 #: HGB categorical: NaN, negative or unknown categories go the default (missing) way;
 #: ``int(x)`` in the left set goes left, a known category right.
 DEC_CAT_HGB = 5
+#: XGBoost categorical: NaN or negative go the default way; ``int(x)`` in the node's set
+#: (stored in ``cat_left``) goes right, any other category left.
+DEC_CAT_XGBOOST = 6
 
 _LGBM_ZERO = 1e-35
 
@@ -97,6 +100,10 @@ def categorical_left(
         if np.isnan(v) or v <= -1.0 or v >= 2147483647.0:
             return False
         return _in_bitset(cat_words, cat_left[n], cat_nwords[n], int(v))
+    if kind == DEC_CAT_XGBOOST:
+        if np.isnan(v) or v < 0.0 or v >= 2147483647.0:
+            return default_left
+        return not _in_bitset(cat_words, cat_left[n], cat_nwords[n], int(v))
     # DEC_CAT_HGB
     if np.isnan(v) or v < 0.0 or v >= 2147483647.0:
         return default_left

@@ -13,6 +13,8 @@ by its decision kind ``decision[n]``:
 ``DEC_CAT_LIGHTGBM``   category ``int(x)`` in the set left, else right; NaN/negative right
 ``DEC_CAT_HGB``        in the left set left, a known category right; NaN, negative and
                        unknown categories the default (missing) way
+``DEC_CAT_XGBOOST``    in the set (``cat_left``) right, any other category left; NaN and
+                       negative the default way
 =====================  =============================================================
 
 The model output is ``base_offset + sum over trees of the leaf value reached``: forests
@@ -34,6 +36,7 @@ import numpy as np
 from .._kernels.treeshap import (
     DEC_CAT_HGB,
     DEC_CAT_LIGHTGBM,
+    DEC_CAT_XGBOOST,
     DEC_LE,
     DEC_LE_NAN_AS_ZERO,
     DEC_LE_ZERO_MISSING,
@@ -45,6 +48,7 @@ from .._kernels.treeshap import (
 __all__ = [
     "DEC_CAT_HGB",
     "DEC_CAT_LIGHTGBM",
+    "DEC_CAT_XGBOOST",
     "DEC_LE",
     "DEC_LE_NAN_AS_ZERO",
     "DEC_LE_ZERO_MISSING",

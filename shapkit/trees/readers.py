@@ -38,6 +38,7 @@ from ..models.sklearn import check_fitted
 from .ensemble import (
     DEC_CAT_HGB,
     DEC_CAT_LIGHTGBM,
+    DEC_CAT_XGBOOST,
     DEC_LE,
     DEC_LE_NAN_AS_ZERO,
     DEC_LE_ZERO_MISSING,
@@ -515,13 +516,6 @@ def _read_xgboost(model: Any) -> TreeModel:
     trees = []
     for t in range(n_trees):
         td = tree_docs[t]
-        if any(int(s) != 0 for s in td.get("split_type", [])):
-            raise TreeNotSupportedError(
-                "XGBoost categorical splits (enable_categorical=True) are not supported by "
-                "the exact tree path; one-hot or ordinal-encode the columns, or use "
-                "method='exact' (or 'kernel'; classifiers: with output='decision' for the "
-                "margin, or the default probabilities)."
-            )
         if int(td["tree_param"].get("size_leaf_vector", "1")) > 1:
             raise TreeNotSupportedError(
                 "XGBoost vector-leaf trees (multi_strategy='multi_output_tree') are not "
@@ -530,6 +524,7 @@ def _read_xgboost(model: Any) -> TreeModel:
         left = np.asarray(td["left_children"], dtype=np.int64)
         cond = np.asarray(td["split_conditions"], dtype=np.float32).astype(np.float64)
         is_leaf = left < 0
+        decision, cat_sets = _xgboost_categorical_splits(td, left.shape[0])
         trees.append(
             Tree(
                 feature=np.where(is_leaf, -1, np.asarray(td["split_indices"], dtype=np.int64)),
@@ -537,10 +532,11 @@ def _read_xgboost(model: Any) -> TreeModel:
                 left=left,
                 right=np.asarray(td["right_children"], dtype=np.int64),
                 default_left=np.asarray(td["default_left"], dtype=bool),
-                decision=np.full(left.shape[0], DEC_LT, dtype=np.int8),
+                decision=decision,
                 values=np.where(is_leaf, cond, 0.0)[:, None],
                 cover=np.asarray(td["sum_hessian"], dtype=np.float64),
                 output=int(tree_info[t]) if k > 1 else 0,
+                cat_left=cat_sets,
             )
         )
     n_features = int(params.get("num_feature", booster.num_features()))
@@ -553,22 +549,73 @@ def _read_xgboost(model: Any) -> TreeModel:
             f"{name} was given missing={missing}; the exact tree path supports only missing=nan."
         )
     iteration_range = (0, n_iter) if n_iter is not None else (0, 0)
+    types = list(booster.feature_types or [])
+    categorical = np.array([t == "c" for t in types], dtype=bool) if types else None
+
+    def predict(X: Any, predict_type: str) -> np.ndarray:
+        if categorical is None or not categorical.any():
+            out = booster.inplace_predict(
+                X, predict_type=predict_type, iteration_range=iteration_range, missing=np.nan
+            )
+        else:  # category codes in an array need the booster's feature types
+            frame = hasattr(X, "dtypes")
+            matrix = xgb.DMatrix(X, missing=np.nan, enable_categorical=True,
+                                 feature_names=None if frame else booster.feature_names,
+                                 feature_types=None if frame else types)  # fmt: skip
+            out = booster.predict(matrix, output_margin=predict_type == "margin",
+                                  iteration_range=iteration_range)  # fmt: skip
+        return _as_2d(out, X.shape[0])
 
     def margin(X: Any) -> np.ndarray:
-        out = booster.inplace_predict(
-            X, predict_type="margin", iteration_range=iteration_range, missing=np.nan
-        )
-        return _as_2d(out, X.shape[0])
+        return predict(X, "margin")
 
     def transformed(X: Any) -> np.ndarray:
-        out = booster.inplace_predict(
-            X, predict_type="value", iteration_range=iteration_range, missing=np.nan
-        )
-        return _as_2d(out, X.shape[0])
+        return predict(X, "value")
 
-    _fit_offset(ens, margin, _probe_rows(ens), name)
+    _fit_offset(ens, margin, _probe_rows(ens, categorical), name)
     classifier = wrapper is not None and hasattr(wrapper, "classes_")
-    return _boosting_model(ens, model, classifier, k, margin, transformed)
+    to_features = _identity if categorical is None else _pandas_codes(categorical)
+    return _boosting_model(ens, model, classifier, k, margin, transformed, to_features)
+
+
+def _xgboost_categorical_splits(
+    td: dict[str, Any], n_nodes: int
+) -> tuple[np.ndarray, list[np.ndarray | None] | None]:
+    """Per node, the decision kind (``DEC_LT``, or ``DEC_CAT_XGBOOST`` for a categorical
+    split) and the bitset of the categories that go right (None for other nodes)."""
+    split_type = np.asarray(td.get("split_type", np.zeros(n_nodes)), dtype=np.int64)
+    decision = np.where(split_type == 1, DEC_CAT_XGBOOST, DEC_LT).astype(np.int8)
+    if not (split_type == 1).any():
+        return decision, None
+    sets: list[np.ndarray | None] = [None] * n_nodes
+    categories = np.asarray(td["categories"], dtype=np.int64)
+    for node, start, size in zip(td["categories_nodes"], td["categories_segments"],
+                                 td["categories_sizes"], strict=True):  # fmt: skip
+        sets[int(node)] = _bitset(categories[int(start) : int(start) + int(size)].tolist())
+    return decision, sets
+
+
+def _pandas_codes(categorical: np.ndarray) -> Callable[[Any], np.ndarray]:
+    """User rows -> XGBoost's numbers for a model with categorical features: a DataFrame's
+    category columns as their codes (NaN for missing), as XGBoost reads them; arrays
+    (codes already) pass unchanged."""
+
+    def to_features(X: Any) -> Any:
+        import pandas as pd
+
+        if not isinstance(X, pd.DataFrame):
+            return X
+        out = X.copy()
+        for j in np.flatnonzero(categorical):
+            column = X.columns[j]
+            if not isinstance(X.dtypes.iloc[j], pd.CategoricalDtype):
+                continue
+            codes = X[column].cat.codes.to_numpy().astype(np.float64)
+            codes[codes < 0] = np.nan
+            out[column] = codes
+        return out.to_numpy(dtype=np.float64)
+
+    return to_features
 
 
 def _xgboost_dart(gb: dict[str, Any], wrapper: Any) -> bool:
