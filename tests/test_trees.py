@@ -264,15 +264,21 @@ def test_unsupported_raise_clearly(make, match):
     assert issubclass(TreeNotSupportedError, ValueError)
 
 
-def test_unsupported_categoricals_raise():
+def test_native_categoricals_with_integer_categories_are_read():
     X, _, yb, _ = make_data(False)
     df = pd.DataFrame(X, columns=list("abcde"))
     df["e"] = df["e"].astype(int).astype("category")
-    model = xgb.XGBClassifier(n_estimators=3, enable_categorical=True, tree_method="hist")
-    with pytest.raises(TreeNotSupportedError, match="categorical"):
-        read_tree_model(model.fit(df, yb))
-    with pytest.raises(TreeNotSupportedError, match="category"):
-        read_tree_model(lgb.LGBMClassifier(n_estimators=3, verbose=-1).fit(df, yb))
+    xgb_model = xgb.XGBClassifier(n_estimators=3, enable_categorical=True, tree_method="hist")
+    lgb_model = lgb.LGBMClassifier(n_estimators=3, verbose=-1, min_data_per_group=5)
+    for model in (xgb_model.fit(df, yb), lgb_model.fit(df, yb)):
+        tm = read_tree_model(model)
+        assert (tm.ensemble.decision >= 4).any()  # categorical splits were read
+        ours = tm.ensemble.predict(tm.features(df))[:, 0]
+        if isinstance(model, xgb.XGBModel):
+            own = model.predict(df, output_margin=True)
+        else:
+            own = model.predict(df, raw_score=True)
+        assert np.allclose(ours, own, rtol=0, atol=1e-5)
 
 
 def test_float32_rounding_matches_sklearn_near_thresholds():
