@@ -154,6 +154,7 @@ def _no_object_model(Z):
     return Z["a"].to_numpy() + (Z["s"] == "u").to_numpy(float) + (Z["c"] == "p").to_numpy(float)
 
 
+@pytest.mark.slow  # a LocalCluster of two worker processes
 def test_local_cluster_matches_local(data, client):
     model, X, background = data
     local = Explainer(model, background, method="kernel", seed=5)(X, budget=40)
@@ -179,6 +180,7 @@ def test_explain_needs_background_for_dask(data):
         shapkit.explain(model, dd.from_pandas(X, npartitions=2))
 
 
+@pytest.mark.slow  # a LocalCluster of two worker processes
 def test_job_is_scattered_with_a_client(client):
     """With a client the plan is scattered to the workers (broadcast) beforehand: the
     graph only refers to it."""

@@ -176,6 +176,7 @@ def parallel_runs(files, tmp_path_factory):
         process.stderr.close()
 
 
+@pytest.mark.slow  # two --n-jobs 2 runs in fresh interpreters
 def test_sigkill_of_the_parent_ends_every_worker(parallel_runs):
     process, markers, _ = parallel_runs["sigkill"]
     try:
@@ -203,6 +204,7 @@ def test_ctrl_c_while_loading_the_model(files, tmp_path, moment, env):
     _assert_one_line_interrupt(rc, err, "explain")
 
 
+@pytest.mark.slow  # two --n-jobs 2 runs in fresh interpreters
 def test_ctrl_c_while_workers_compute(parallel_runs):
     process, markers, path = parallel_runs["sigint"]
     _wait_for(process, _marked(markers, "call", 2), "two busy workers")
