@@ -134,3 +134,14 @@ def test_trees_that_do_not_reproduce_the_model_are_refused(monkeypatch):
         tree_shapley(tm, X.iloc[:3], X.iloc[10:20])
     with pytest.raises(TreeNotSupportedError, match="do not reproduce"):
         tree_path_shapley(tm, X.iloc[:3])
+
+
+def test_one_hot_blocks_are_checked_per_input_column():
+    from shapkit.trees.readers import _blocks_hold
+
+    X, _ = frame()
+    encoder = OneHotEncoder().fit(X[["city", "size"]])  # 4 and 3 categories
+    assert _blocks_hold(encoder, [4, 3])
+    assert not _blocks_hold(encoder, [3, 4])  # right total, wrong blocks: refused
+    dropped = OneHotEncoder(drop="first").fit(X[["city", "size"]].to_numpy())
+    assert _blocks_hold(dropped, [3, 2]) and not _blocks_hold(dropped, [2, 3])

@@ -28,6 +28,7 @@ Unsupported models and options raise :class:`TreeNotSupportedError` naming them.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -954,13 +955,45 @@ def _one_hot_widths(step_name: str, name: str, encoder: Any) -> list[int]:
         if dropped is not None and dropped[i] is not None:
             width -= 1
         widths.append(width)
-    if sum(widths) != len(encoder.get_feature_names_out()):
+    if sum(widths) != len(encoder.get_feature_names_out()) or not _blocks_hold(
+        encoder, widths
+    ):
         raise TreeNotSupportedError(
             f"The OneHotEncoder {name!r} of {step_name!r} makes "
             f"{len(encoder.get_feature_names_out())} columns, which shapkit cannot map back "
             f"to its input columns; use method='exact' or 'kernel'."
         )
     return widths
+
+
+def _blocks_hold(encoder: Any, widths: list[int]) -> bool:
+    """Whether changing one input column's category changes only the output columns of
+    its block (``widths`` consecutive columns per input column): rows of the encoder's
+    own categories, one column changed at a time."""
+    import pandas as pd
+
+    first = [categories[0] for categories in encoder.categories_]
+    rows = [first]
+    for j, categories in enumerate(encoder.categories_):
+        for category in categories[1:]:
+            rows.append([*first[:j], category, *first[j + 1 :]])
+    names = getattr(encoder, "feature_names_in_", None)
+    frame = pd.DataFrame(rows, columns=None if names is None else list(names), dtype=object)
+    for j, categories in enumerate(encoder.categories_):
+        frame[frame.columns[j]] = frame[frame.columns[j]].astype(np.asarray(categories).dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = _dense(encoder.transform(frame if names is not None else frame.to_numpy()), 0.0)
+    ends = np.cumsum(widths)
+    row = 1
+    for j, categories in enumerate(encoder.categories_):
+        lo, hi = int(ends[j] - widths[j]), int(ends[j])
+        for _ in categories[1:]:
+            changed = np.flatnonzero(out[row] != out[0])
+            if changed.size and (changed.min() < lo or changed.max() >= hi):
+                return False
+            row += 1
+    return True
 
 
 def _selected_columns(columns: Any, n_in: int, names: list[Any]) -> np.ndarray:
