@@ -88,14 +88,10 @@ def _explain_block(
     leaves' values of every row of x to ``out``."""
     (leaf_node, leaf_tree, path_start, path_node, path_left, path_slot, player_start,
      slot_player, max_slots) = paths  # fmt: skip
-    arrays = ens.kernel_arrays()
-    node_args = (arrays[0], arrays[1], arrays[4], arrays[5], *arrays[6:10])
+    node_args = _split_arrays(ens)
     path_args = (path_start, path_node, path_left, path_slot, player_start)
     n, m = x.shape[0], b.shape[0]
-    block_nodes = path_node[path_start[leaf0] : path_start[leaf1]]
-    n0 = int(block_nodes.min()) if block_nodes.size else 0
-    used = np.zeros(int(block_nodes.max()) + 1 - n0 if block_nodes.size else 0, dtype=bool)
-    used[block_nodes - n0] = True
+    n0, used = _used_nodes(path_node[path_start[leaf0] : path_start[leaf1]])
     ks = np.diff(player_start[leaf0:leaf1 + 1])
     dense = (ks <= MAX_TABLE_SLOTS) & (ks > 0)
     listed = ~dense & (ks > 0)
@@ -175,8 +171,7 @@ def _explain_path_block(
     every row of x to ``out``."""
     (leaf_node, leaf_tree, path_start, path_node, path_left, path_slot, player_start,
      slot_player, max_slots) = paths  # fmt: skip
-    block_nodes = path_node[path_start[leaf0] : path_start[leaf1]]
-    if block_nodes.size == 0:  # single-leaf trees: constants, no player
+    if path_start[leaf1] == path_start[leaf0]:  # single-leaf trees: constants, no player
         return
     ks = np.diff(player_start[leaf0 : leaf1 + 1])
     use = ks > 0
@@ -185,11 +180,8 @@ def _explain_path_block(
     weights = shapley_weights(max(int(max_slots), 1))
     build_path_tables(0, leaf1 - leaf0, leaf0, ks, player_start, shares, table_off, table,
                       weights)  # fmt: skip
-    n0 = int(block_nodes.min())
-    used = np.zeros(int(block_nodes.max()) + 1 - n0, dtype=bool)
-    used[block_nodes - n0] = True
-    arrays = ens.kernel_arrays()
-    node_args = (arrays[0], arrays[1], arrays[4], arrays[5], *arrays[6:10])
+    n0, used = _used_nodes(path_node[path_start[leaf0] : path_start[leaf1]])
+    node_args = _split_arrays(ens)
     no_lists = (np.zeros(leaf1 - leaf0 + 1, dtype=np.int64), np.zeros(0, dtype=np.int64),
                 np.zeros(0))  # fmt: skip
     run_row_chunks(
@@ -202,6 +194,21 @@ def _explain_path_block(
         x.shape[0],
         work_per_row=float(path_start[leaf1] - path_start[leaf0]),
     )
+
+
+def _split_arrays(ens: Any) -> tuple[np.ndarray, ...]:
+    """The node arrays a split test reads: feature, threshold, default direction,
+    decision kind and the categorical bitsets."""
+    arrays = ens.kernel_arrays()
+    return (arrays[0], arrays[1], arrays[4], arrays[5], *arrays[6:10])
+
+
+def _used_nodes(block_nodes: np.ndarray) -> tuple[int, np.ndarray]:
+    """``(n0, used)``: ``used[n - n0]`` marks the nodes on a block's paths."""
+    n0 = int(block_nodes.min()) if block_nodes.size else 0
+    used = np.zeros(int(block_nodes.max()) + 1 - n0 if block_nodes.size else 0, dtype=bool)
+    used[block_nodes - n0] = True
+    return n0, used
 
 
 def _offsets(sizes: np.ndarray, present: np.ndarray) -> np.ndarray:

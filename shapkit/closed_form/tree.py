@@ -30,6 +30,7 @@ import numpy as np
 from .._kernels.treeshap import interventional_treeshap, shapley_weights
 from ..trees import TreeModel, TreeNotSupportedError, read_tree_model
 from ..trees.ensemble import run_row_chunks
+from ..trees.readers import margin_names
 from .leaf_tables import MAX_PATTERN_SLOTS, leaf_pattern_shapley
 
 __all__ = ["TreeNotSupportedError", "as_tree_aware_model", "tree_model_for", "tree_shapley"]
@@ -119,10 +120,9 @@ def _xgboost_margin(model: Any) -> Any:
     from ..models.boosters import BoosterModel
 
     adapter = BoosterModel(model.get_booster(), "margin")
-    classes = [c.item() if isinstance(c, np.generic) else c
-               for c in getattr(model, "classes_", [])]  # fmt: skip
-    if classes:
-        adapter.output_names = [classes[1]] if len(classes) == 2 else classes
+    n_classes = len(getattr(model, "classes_", []))
+    if n_classes:
+        adapter.output_names = margin_names(model, 1 if n_classes == 2 else n_classes)
     return adapter
 
 

@@ -50,7 +50,7 @@ from .ensemble import (
     concat_trees,
 )
 
-__all__ = ["TreeModel", "read_tree_model"]
+__all__ = ["TreeModel", "margin_names", "read_tree_model"]
 
 #: Tolerance of the check that ``native - tree_sum`` is one constant on the probe rows.
 OFFSET_RTOL = 1e-6
@@ -168,7 +168,9 @@ def _regression_names(k: int) -> list[str]:
     return ["prediction"] if k == 1 else [f"output_{c}" for c in range(k)]
 
 
-def _margin_names(model: Any, k: int) -> list[Any]:
+def margin_names(model: Any, k: int) -> list[Any]:
+    """Output names of a model's k margins: a binary classifier's positive class, a
+    multi-class classifier's classes, else ``margin`` / ``margin_c``."""
     classes = _class_names(model)
     if len(classes) == 2 and k == 1:
         return [classes[1]]
@@ -365,7 +367,7 @@ def _read_sklearn_gb(model: Any) -> TreeModel:
         def numeric(Z: Any) -> np.ndarray:
             return _as_2d(model.decision_function(Z), Z.shape[0])
 
-        names = _margin_names(model, k)
+        names = margin_names(model, k)
         space = "margin"
     else:
 
@@ -453,7 +455,7 @@ def _read_hgb(model: Any) -> TreeModel:
         def native(X: Any) -> np.ndarray:
             return _as_2d(model._raw_predict(X), X.shape[0])
 
-        names = _margin_names(model, k) if classifier else ["margin"]
+        names = margin_names(model, k) if classifier else ["margin"]
         space = "margin"
     else:
 
@@ -649,7 +651,7 @@ def _boosting_model(
 ) -> TreeModel:
     """Space "raw" for a regressor with identity link, else "margin"."""
     if classifier:
-        names = _margin_names(model, k)
+        names = margin_names(model, k)
         return TreeModel(ens, model, "margin", "boosting", True, names, to_features, margin)
     probes = _probe_rows(ens)
     own, raw = transformed(probes), margin(probes)
