@@ -41,6 +41,7 @@ from .tabular import (
     resolve_players,
     sample_background,
 )
+from .trees.links import MAX_PLAYERS, read_linked_trees
 
 #: With progress shown, a sampling run projected (from its first row) to take longer than
 #: this many seconds says so before it goes on.
@@ -166,6 +167,13 @@ class Explainer:
         )
         #: The background rows, or None for path-dependent TreeSHAP.
         self.background = None if background is None else check_tabular(background, "background")
+        #: A tree model whose output is a link of its trees (a boosted classifier's
+        #: probabilities): the games are evaluated on its compiled trees.
+        self._linked = (
+            read_linked_trees(model, self.adapter, output, self.background)
+            if self._tree is None and self.background is not None
+            else None
+        )
         self.method = method
         self.output = output
         self.groups = groups
@@ -410,6 +418,9 @@ class Explainer:
             tol = resolve_tol(estimator, budget, tol)
             method = estimator.name
             check_feasible(self._cost(estimator, X, background, n_players, budget, tol), estimator)
+        trees = self._linked if estimator is not None and n_players <= MAX_PLAYERS else None
+        if trees is not None and not trees.reproduces(self.adapter, X):
+            trees = None  # values X holds that the trees as read do not reproduce: call the model
         seed = self.seed
         if seed is None:
             entropy = np.random.SeedSequence().entropy
@@ -419,7 +430,7 @@ class Explainer:
             model=self.adapter, closed_form=closed_form, estimator=estimator,
             background=background, column_names=column_names, player_names=player_names,
             column_player=column_player, budget=budget, tol=tol, seed=seed,
-            max_rows=self.max_rows, method=method,
+            max_rows=self.max_rows, method=method, trees=trees,
         )  # fmt: skip
 
     def _cost(
@@ -491,6 +502,7 @@ class Explainer:
                 "value_function": (
                     INTERVENTIONAL if job.closed_form is None else job.closed_form.value_function
                 ),
+                "evaluated_on": _evaluated_on(job),
                 "n_rows": X.shape[0],
                 "max_rows": self.max_rows,
                 "seed": self.seed,
@@ -502,6 +514,15 @@ class Explainer:
                 else _as_frame(job.background, job.column_names, self.feature_names)
             ),
         )
+
+
+def _evaluated_on(job: RowJob) -> str:
+    """What the values were computed from, in words (``settings["evaluated_on"]``)."""
+    if job.closed_form is not None:
+        return f"the fitted model's {job.closed_form.name} closed form"
+    if job.trees is not None:
+        return f"compiled trees: {job.trees.describe()}"
+    return "model calls"
 
 
 def _nbytes(data: np.ndarray | pd.DataFrame) -> int:

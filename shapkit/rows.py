@@ -25,6 +25,8 @@ from .estimators import Estimator
 from .estimators.base import check_finite
 from .games import MarginalGame
 from .tabular import RowMasker, align_text_columns
+from .trees.game import LinkedTreeGame, background_directions, node_players
+from .trees.links import LinkedTrees
 
 
 @dataclass
@@ -53,6 +55,9 @@ class RowJob:
         Most masked rows per model call.
     method : str
         What runs: ``"linear"``, ``"tree"`` or the estimator's name.
+    trees : LinkedTrees or None
+        With an estimator: the model's compiled trees and link, on which the games are
+        evaluated instead of calling the model (:class:`~shapkit.trees.game.LinkedTreeGame`).
     """
 
     model: Any
@@ -67,6 +72,7 @@ class RowJob:
     seed: int | np.random.SeedSequence
     max_rows: int
     method: str
+    trees: LinkedTrees | None = None
 
 
 @dataclass
@@ -144,6 +150,7 @@ def _estimated_rows(
     """One marginal game per row, dummy players left out (their value is exactly 0)."""
     assert job.estimator is not None
     masker = RowMasker(X, job.background, job.column_player)
+    game_of = _game_maker(job, X, masker, n_players)
     streams = row_streams(X, job.seed)
     n_rows = X.shape[0]
     n_evals = np.zeros(n_rows, dtype=np.int64)
@@ -155,7 +162,7 @@ def _estimated_rows(
     full: np.ndarray | None = None
     for row in range(n_rows):
         active = np.flatnonzero(~masker.constant_players(row, n_players))
-        game = MarginalGame(job.model, masker, row, job.column_player, job.max_rows)
+        game = game_of(row)
         if active.size == 0:  # the row equals every background row where it matters
             empty = game(np.zeros((1, n_players), dtype=bool))[0]
             row_values, row_errors = np.zeros((0, empty.shape[0])), np.zeros((0, empty.shape[0]))
@@ -191,6 +198,21 @@ def _estimated_rows(
     return RowValues(values, errors, base, full, n_evals, list(job.model.output_names), methods)
 
 
+def _game_maker(
+    job: RowJob, X: np.ndarray | pd.DataFrame, masker: RowMasker, n_players: int
+) -> Callable[[int], Callable[[np.ndarray], np.ndarray]]:
+    """``row -> game of that row``: on the job's compiled trees (their features read once
+    for the chunk) or through the model."""
+    trees = job.trees
+    if trees is None:
+        return lambda row: MarginalGame(job.model, masker, row, job.column_player, job.max_rows)
+    x = trees.model.features(X)
+    background = trees.model.features(job.background)
+    dirs = background_directions(trees, background)
+    players = node_players(trees, job.column_player)
+    return lambda row: LinkedTreeGame(trees, x[row], background, dirs, players, n_players)
+
+
 class ReducedGame:
     """The game on the ``active`` players only; every other player is always present.
 
@@ -198,7 +220,9 @@ class ReducedGame:
     so dropping them leaves the other values unchanged and halves the work per dummy.
     """
 
-    def __init__(self, game: MarginalGame, active: np.ndarray, n_players: int) -> None:
+    def __init__(
+        self, game: Callable[[np.ndarray], np.ndarray], active: np.ndarray, n_players: int
+    ) -> None:
         self.game = game
         self.active = active
         self.n_players = n_players
