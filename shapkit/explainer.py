@@ -41,7 +41,7 @@ from .tabular import (
     resolve_players,
     sample_background,
 )
-from .trees.links import MAX_PLAYERS, read_linked_trees
+from .trees.links import MAX_PLAYERS, read_linked_trees, read_or_none
 
 #: With progress shown, a sampling run projected (from its first row) to take longer than
 #: this many seconds says so before it goes on.
@@ -147,6 +147,8 @@ class Explainer:
     ) -> None:
         if not isinstance(method, Estimator) and method not in ALL_METHODS:
             get_estimator(method, 1, None)  # raises: an unknown name, with the choices
+        # read once, for the closed form and the linked trees
+        read = None if background is None else read_or_none(model)
         if background is None:
             self._tree = tree_form_for(model, output, method, TREE_PATH_DEPENDENT)
             if self._tree is None:
@@ -157,7 +159,7 @@ class Explainer:
                     "samples them from X."
                 )
         else:
-            self._tree = tree_form_for(model, output, method)
+            self._tree = tree_form_for(model, output, method, tm=read)
         #: The model as given.
         self.model = model
         #: What shapkit calls: the model adapter (``predict(data) -> (rows, k)``), or the
@@ -170,8 +172,8 @@ class Explainer:
         #: A tree model whose output is a link of its trees (a boosted classifier's
         #: probabilities): the games are evaluated on its compiled trees.
         self._linked = (
-            read_linked_trees(model, self.adapter, output, self.background)
-            if self._tree is None and self.background is not None
+            read_linked_trees(model, self.adapter, output, self.background, tm=read)
+            if self._tree is None and self.background is not None and read is not None
             else None
         )
         self.method = method

@@ -166,7 +166,9 @@ def pair_entries(
     ``dx`` holds ``x``'s directions (:func:`node_directions`), ``dz`` those of ``z`` or is
     empty (then ``z``'s are computed as the walk goes). ``const`` (k,) receives the trees
     where ``x`` and ``z`` never part; entry ``e`` adds ``e_value[e]`` to output
-    ``e_output[e]`` when ``e_in[e] <= S`` and ``e_out[e] & S == 0``. The stacks need
+    ``e_output[e]`` when ``e_in[e] <= S`` and ``e_out[e] & S == 0``. Each coalition
+    reaches exactly one leaf of a tree, so a tree's last reached leaf goes to ``const``
+    and its other entries hold their difference from it (one entry fewer per tree). The stacks need
     ``max depth + 1`` slots; the entry arrays one slot per leaf and output.
     """
     k = values.shape[1]
@@ -175,6 +177,7 @@ def pair_entries(
         const[c] = 0.0
     n = 0
     for t in range(roots.shape[0]):
+        first = n
         stack_node[0] = roots[t]
         stack_in[0] = 0
         stack_out[0] = 0
@@ -229,6 +232,14 @@ def pair_entries(
                 e_value[n] = values[node, c2]
                 e_output[n] = c2
                 n += 1
+        if n > first:  # exactly one leaf is reached: its last one is the base
+            per = k if tree_output[t] < 0 else 1
+            base = n - per
+            for e in range(base, n):
+                const[e_output[e]] += e_value[e]
+            for e in range(first, base):
+                e_value[e] -= e_value[base + (e_output[e] if per > 1 else 0)]
+            n = base
     return n
 
 
@@ -251,7 +262,7 @@ def _compress(s: np.int64, players: np.ndarray, n_bits: int) -> np.int64:
     return c
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "nsz"})
 def _add_direct(
     bits: np.ndarray,
     const: np.ndarray,
@@ -263,20 +274,19 @@ def _add_direct(
     link: int,
     log_odds: bool,
     eps: float,
-    margin: np.ndarray,
     linked: np.ndarray,
     acc: np.ndarray,
 ) -> None:
     """``acc[i] += link(margin of coalition bits[i])``, each coalition summing its entries."""
     k = const.shape[0]
+    margin = np.empty(k)
     for i in range(bits.shape[0]):
         s = bits[i]
         if k == 1:
-            total = const[0]
+            total = 0.0
             for e in range(n_entries):
-                hit = ((s & e_in[e]) == e_in[e]) & ((s & e_out[e]) == 0)
-                total += e_value[e] * hit
-            margin[0] = total
+                total += e_value[e] * (((s & e_in[e]) == e_in[e]) & ((s & e_out[e]) == 0))
+            margin[0] = const[0] + total
         else:
             for c in range(k):
                 margin[c] = const[c]
@@ -346,18 +356,12 @@ def _add_table(
 
 
 @njit(cache=True, nogil=True)
-def linked_coalition_sums(
+def block_entries(
     dx: np.ndarray,
     background: np.ndarray,
     background_dirs: np.ndarray,
     start: int,
     stop: int,
-    bits: np.ndarray,
-    n_players: int,
-    link: int,
-    log_odds: bool,
-    eps: float,
-    acc: np.ndarray,
     node_player: np.ndarray,
     max_depth: int,
     feature: np.ndarray,
@@ -374,46 +378,101 @@ def linked_coalition_sums(
     roots: np.ndarray,
     tree_output: np.ndarray,
     base_offset: np.ndarray,
-) -> None:
-    """Add ``sum over background rows b in start..stop-1 of link(base_offset +
-    margin(x_S, b_notS))`` for each coalition ``bits[i]`` into ``acc[i]`` (``(m, width)``).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The entries of the pairs of ``x`` (directions ``dx``) with background rows
+    ``start..stop-1`` (:func:`pair_entries`; ``background_dirs``: their directions, or an
+    empty ``(0, n_nodes)`` array to compute them per pair).
 
-    ``dx``: the directions of ``x`` (:func:`node_directions`); ``background_dirs``: those
-    of every background row, or an empty ``(0, n_nodes)`` array (computed per pair)."""
+    Returns ``offsets`` (pairs + 1; pair ``r``'s entries are ``offsets[r]:offsets[r+1]``),
+    ``consts`` ``(pairs, k)`` (base offset included) and the entries' ``in``, ``out``,
+    ``value`` and ``output`` arrays."""
     k = values.shape[1]
     n_slots = 0  # each leaf is reached at most once per pair
     for node in range(feature.shape[0]):
         if feature[node] < 0:
             n_slots += k
-    e_in = np.empty(n_slots, dtype=np.int64)
-    e_out = np.empty(n_slots, dtype=np.int64)
-    e_value = np.empty(n_slots)
-    e_output = np.empty(n_slots, dtype=np.int64)
+    p_in = np.empty(n_slots, dtype=np.int64)
+    p_out = np.empty(n_slots, dtype=np.int64)
+    p_value = np.empty(n_slots)
+    p_output = np.empty(n_slots, dtype=np.int64)
     stack_node = np.empty(max_depth + 2, dtype=np.int64)
     stack_in = np.empty(max_depth + 2, dtype=np.int64)
     stack_out = np.empty(max_depth + 2, dtype=np.int64)
-    const = np.empty(k)
+    n_pairs = stop - start
+    offsets = np.zeros(n_pairs + 1, dtype=np.int64)
+    consts = np.empty((n_pairs, k))
+    capacity = max(n_slots, 16)
+    e_in = np.empty(capacity, dtype=np.int64)
+    e_out = np.empty(capacity, dtype=np.int64)
+    e_value = np.empty(capacity)
+    e_output = np.empty(capacity, dtype=np.int64)
+    known = background_dirs.shape[0] > 0
+    unknown = np.empty(0, dtype=np.uint8)
+    used = 0
+    for r in range(n_pairs):
+        dz = background_dirs[start + r] if known else unknown
+        n = pair_entries(dx, dz, background[start + r], node_player, feature, threshold, left,
+                         right, default_left, decision, cat_left, cat_known, cat_nwords,
+                         cat_words, values, roots, tree_output, consts[r], p_in, p_out, p_value,
+                         p_output, stack_node, stack_in, stack_out)  # fmt: skip
+        for c in range(k):
+            consts[r, c] += base_offset[c]
+        if used + n > capacity:
+            capacity = max(2 * capacity, used + n)
+            e_in = _grown(e_in, capacity, used)
+            e_out = _grown(e_out, capacity, used)
+            e_value = _grown(e_value, capacity, used)
+            e_output = _grown(e_output, capacity, used)
+        e_in[used : used + n] = p_in[:n]
+        e_out[used : used + n] = p_out[:n]
+        e_value[used : used + n] = p_value[:n]
+        e_output[used : used + n] = p_output[:n]
+        used += n
+        offsets[r + 1] = used
+    return offsets, consts, e_in[:used], e_out[:used], e_value[:used], e_output[:used]
+
+
+@njit(cache=True)
+def _grown(arr: np.ndarray, capacity: int, used: int) -> np.ndarray:
+    out = np.empty(capacity, dtype=arr.dtype)
+    out[:used] = arr[:used]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def block_sums(
+    bits: np.ndarray,
+    n_players: int,
+    link: int,
+    log_odds: bool,
+    eps: float,
+    offsets: np.ndarray,
+    consts: np.ndarray,
+    e_in: np.ndarray,
+    e_out: np.ndarray,
+    e_value: np.ndarray,
+    e_output: np.ndarray,
+    acc: np.ndarray,
+) -> None:
+    """Add ``sum over the pairs of link(margin of coalition bits[i])`` into ``acc[i]``
+    (``(m, width)``), the pairs' entries from :func:`block_entries`; per pair the cheaper
+    of the entry scan and the table (module docstring, step 2)."""
+    k = consts.shape[1]
+    width = acc.shape[1]
     margin = np.empty(k)
-    linked = np.empty(acc.shape[1])
+    linked = np.empty(width)
     players = np.empty(n_players, dtype=np.int64)
     table_bits = min(n_players, MAX_TABLE_BITS)
     table = np.empty((k, 1 << table_bits))
-    linked_table = np.empty((1 << table_bits, acc.shape[1]))
+    linked_table = np.empty((1 << table_bits, width))
     m = bits.shape[0]
-    link_cost = 20 * acc.shape[1]  # an exp is worth ~20 additions
-    known = background_dirs.shape[0] > 0
-    unknown = np.empty(0, dtype=np.uint8)
-    for r in range(start, stop):
-        dz = background_dirs[r] if known else unknown
-        n = pair_entries(dx, dz, background[r], node_player, feature, threshold, left, right,
-                         default_left, decision, cat_left, cat_known, cat_nwords, cat_words,
-                         values, roots, tree_output, const, e_in, e_out, e_value, e_output,
-                         stack_node, stack_in, stack_out)  # fmt: skip
-        for c in range(k):
-            const[c] += base_offset[c]
+    link_cost = 20 * width  # an exp is worth ~20 additions
+    for r in range(consts.shape[0]):
+        lo, hi = offsets[r], offsets[r + 1]
+        n = hi - lo
         parted = np.int64(0)
         scatter = 0
-        for e in range(n):
+        for e in range(lo, hi):
             parted |= e_in[e] | e_out[e]
             scatter += 1 << _popcount(e_out[e])
         n_bits = 0
@@ -422,13 +481,14 @@ def linked_coalition_sums(
                 players[n_bits] = p
                 n_bits += 1
         direct = m * (n + link_cost)
-        tabled = scatter + (k * n_bits + link_cost) * (1 << n_bits) + m * (n_bits + acc.shape[1])
+        tabled = scatter + (k * n_bits + link_cost) * (1 << n_bits) + m * (n_bits + width)
         if n_bits <= table_bits and tabled < direct:
-            _add_table(bits, const, e_in, e_out, e_value, e_output, n, players, n_bits, link,
-                       log_odds, eps, table, linked_table, margin, linked, acc)  # fmt: skip
+            _add_table(bits, consts[r], e_in[lo:hi], e_out[lo:hi], e_value[lo:hi],
+                       e_output[lo:hi], n, players, n_bits, link, log_odds, eps, table,
+                       linked_table, margin, linked, acc)  # fmt: skip
         else:
-            _add_direct(bits, const, e_in, e_out, e_value, e_output, n, link, log_odds, eps,
-                        margin, linked, acc)  # fmt: skip
+            _add_direct(bits, consts[r], e_in[lo:hi], e_out[lo:hi], e_value[lo:hi],
+                        e_output[lo:hi], n, link, log_odds, eps, linked, acc)  # fmt: skip
 
 
 @njit(cache=True)

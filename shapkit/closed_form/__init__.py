@@ -82,12 +82,17 @@ class ClosedForm:
 
 
 def tree_form_for(
-    model: Any, output: str, method: Any, value_function: str = INTERVENTIONAL
+    model: Any,
+    output: str,
+    method: Any,
+    value_function: str = INTERVENTIONAL,
+    tm: TreeModel | None = None,
 ) -> ClosedForm | None:
-    """The tree closed form (read once, when the explainer is made), or None; raises
-    :class:`~shapkit.trees.TreeNotSupportedError` for ``method="tree"`` when the tree
-    path does not apply (see :func:`~shapkit.closed_form.tree.tree_model_for`)."""
-    tm = tree_model_for(model, output, method)
+    """The tree closed form (read once, when the explainer is made; ``tm``: the model as
+    read already, if it was), or None; raises :class:`~shapkit.trees.TreeNotSupportedError`
+    for ``method="tree"`` when the tree path does not apply (see
+    :func:`~shapkit.closed_form.tree.tree_model_for`)."""
+    tm = tree_model_for(model, output, method, tm)
     if tm is None:
         return None
     return ClosedForm("tree", tm, list(tm.output_names), value_function)

@@ -73,8 +73,11 @@ def check_tree_output(tm: TreeModel, output: str) -> None:
     )
 
 
-def tree_model_for(model: Any, output: str, method: Any) -> TreeModel | None:
-    """The :class:`TreeModel` when the exact tree path applies, else None.
+def tree_model_for(
+    model: Any, output: str, method: Any, tm: TreeModel | None = None
+) -> TreeModel | None:
+    """The :class:`TreeModel` when the exact tree path applies, else None (``tm``: the
+    model as read already, if it was).
 
     ``method="tree"`` insists and raises :class:`TreeNotSupportedError` saying why it does
     not apply; ``method="auto"`` returns None then; other methods always get None.
@@ -82,7 +85,7 @@ def tree_model_for(model: Any, output: str, method: Any) -> TreeModel | None:
     if not (isinstance(method, str) and method in ("tree", "auto")):
         return None
     try:
-        tm = read_tree_model(model)
+        tm = read_tree_model(model) if tm is None else tm
         check_tree_output(tm, output)
     except TreeNotSupportedError:
         if method == "tree":

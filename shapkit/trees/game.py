@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._kernels.tree_games import coalition_bits, linked_coalition_sums, node_directions
+from .._kernels.tree_games import block_entries, block_sums, coalition_bits, node_directions
 from ..exceptions import ModelOutputError
 from .ensemble import run_row_chunks
 from .links import LOG_ODDS_EPS, LinkedTrees
@@ -24,6 +24,10 @@ __all__ = ["LinkedTreeGame", "directions", "node_players"]
 #: Most bytes of the background rows' split directions kept for a chunk of rows (one byte
 #: per background row and node); past it, each pair computes them as it walks.
 DIRECTION_BYTES = 64 << 20
+#: Most bytes of a game's leaf entries kept between its calls (32 bytes per entry, ~4
+#: entries per tree and background row on depth-6 boosting); past it, every call walks the
+#: trees again.
+ENTRY_BYTES = 64 << 20
 #: Background rows are summed in this many blocks (fewer for small backgrounds), each on
 #: its own accumulator: the values do not depend on the number of threads.
 BACKGROUND_BLOCKS = 16
@@ -100,28 +104,43 @@ class LinkedTreeGame:
         self.background_dirs = background_dirs
         self.node_player = node_player
         self.n_players = n_players
+        m = background.shape[0]
+        n_blocks = min(m, BACKGROUND_BLOCKS)
+        self._bounds = np.linspace(0, m, n_blocks + 1).astype(np.int64)
+        self._entries: list[tuple[np.ndarray, ...]] | None = None
+
+    def _block_entries(self, block: int) -> tuple[np.ndarray, ...]:
+        ens = self.linked.model.ensemble
+        return block_entries(
+            self.x_dirs, self.background, self.background_dirs, int(self._bounds[block]),
+            int(self._bounds[block + 1]), self.node_player, ens.max_depth,
+            *ens.kernel_arrays(), ens.base_offset,
+        )  # fmt: skip
 
     def __call__(self, masks: np.ndarray) -> np.ndarray:
         bits = coalition_bits(np.ascontiguousarray(masks, dtype=np.bool_))
         ens = self.linked.model.ensemble
-        arrays = ens.kernel_arrays()
-        depth = ens.max_depth
         m = self.background.shape[0]
-        n_blocks = min(m, BACKGROUND_BLOCKS)
-        bounds = np.linspace(0, m, n_blocks + 1).astype(np.int64)
+        n_blocks = self._bounds.shape[0] - 1
         sums = np.zeros((n_blocks, bits.shape[0], self.linked.width))
+        kept = self._entries
+        walked: list[tuple[np.ndarray, ...] | None] = [None] * n_blocks
 
         def add_blocks(first: int, last: int) -> None:
             for block in range(first, last):
-                linked_coalition_sums(
-                    self.x_dirs, self.background, self.background_dirs, int(bounds[block]),
-                    int(bounds[block + 1]), bits, self.n_players, self.linked.link,
-                    self.linked.log_odds, LOG_ODDS_EPS, sums[block], self.node_player, depth,
-                    *arrays, ens.base_offset,
-                )  # fmt: skip
+                entries = kept[block] if kept is not None else self._block_entries(block)
+                walked[block] = entries
+                offsets, consts, e_in, e_out, e_value, e_output = entries
+                block_sums(bits, self.n_players, self.linked.link, self.linked.log_odds,
+                           LOG_ODDS_EPS, offsets, consts, e_in, e_out, e_value, e_output,
+                           sums[block])  # fmt: skip
 
         work = bits.shape[0] * ens.n_trees * (m / max(n_blocks, 1))
         run_row_chunks(add_blocks, n_blocks, work_per_row=work)
+        if kept is None:
+            size = sum(e[2].shape[0] * 32 + e[1].nbytes for e in walked if e is not None)
+            if size <= ENTRY_BYTES:  # later calls (sampling rounds) skip the walks
+                self._entries = [e for e in walked if e is not None]
         values = sums.sum(axis=0) / m
         if not np.isfinite(values).all():
             raise ModelOutputError(

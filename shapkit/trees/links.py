@@ -30,7 +30,7 @@ from .._kernels.tree_games import (
 )
 from .readers import TreeModel, read_tree_model
 
-__all__ = ["MAX_PLAYERS", "LinkedTrees", "read_linked_trees"]
+__all__ = ["MAX_PLAYERS", "LinkedTrees", "read_linked_trees", "read_or_none"]
 
 #: Clip of probabilities before log-odds (as :class:`shapkit.models.sklearn.SklearnModel`).
 LOG_ODDS_EPS = 1e-15
@@ -98,6 +98,14 @@ class LinkedTrees:
         return bool(np.max(np.abs(self.outputs(margins) - own)) <= tol)
 
 
+def read_or_none(model: Any) -> TreeModel | None:
+    """:func:`~shapkit.trees.read_tree_model`, or None for a model it cannot read."""
+    try:
+        return read_tree_model(model)
+    except Exception:  # noqa: BLE001 - whoever insists on the trees reads again and raises
+        return None
+
+
 def _candidates(tm: TreeModel, output: str, width: int) -> list[tuple[int, bool]]:
     """The links that could give ``width`` outputs of ``output`` from ``tm``'s margins."""
     k = tm.ensemble.n_outputs
@@ -120,8 +128,11 @@ def _candidates(tm: TreeModel, output: str, width: int) -> list[tuple[int, bool]
     return found
 
 
-def read_linked_trees(model: Any, adapter: Any, output: str, rows: Any) -> LinkedTrees | None:
-    """The trees of ``model`` with the link that gives ``adapter``'s output, or None.
+def read_linked_trees(
+    model: Any, adapter: Any, output: str, rows: Any, tm: TreeModel | None = None
+) -> LinkedTrees | None:
+    """The trees of ``model`` (``tm``: as read already, if they were) with the link that
+    gives ``adapter``'s output, or None.
 
     ``adapter`` is the model adapter the explainer would call (``predict(rows) -> (n,
     width)``); ``rows`` are real rows of the user's data (e.g. the background), of which
@@ -142,7 +153,7 @@ def read_linked_trees(model: Any, adapter: Any, output: str, rows: Any) -> Linke
     "the sigmoid of the trees' margin"
     """
     try:
-        tm = read_tree_model(model)
+        tm = read_tree_model(model) if tm is None else tm
         width = np.asarray(adapter.predict(rows.iloc[:1] if hasattr(rows, "iloc") else rows[:1]))
     except Exception:  # noqa: BLE001 - not a readable tree model, or a model call that
         return None  # fails: the model path reports its own errors
