@@ -190,3 +190,19 @@ def test_more_than_62_players_call_the_model():
     named = {k: [names[j] for j in v] for k, v in groups.items()}
     grouped = shapkit.explain(model, frame.iloc[:1], frame.iloc[:5], seed=0, groups=named)
     assert grouped.settings["evaluated_on"].startswith("compiled trees")
+
+
+def test_entries_kept_between_calls_or_walked_again(monkeypatch):
+    X, y = _data()
+    model = _model("hgb", X, y)
+    ours, reference, d = _both_games(model, X[200:202], X[:30], 0, np.arange(X.shape[1]))
+    rng = np.random.default_rng(1)
+    first, second = rng.random((6, d)) < 0.5, rng.random((9, d)) < 0.5
+    a = ours(first)
+    assert ours._entries is not None  # kept: the second call walks no tree
+    np.testing.assert_allclose(ours(second), reference(second), rtol=0, atol=1e-12)
+    monkeypatch.setattr(tree_game, "ENTRY_BYTES", 0)
+    fresh, _, _ = _both_games(model, X[200:202], X[:30], 0, np.arange(X.shape[1]))
+    np.testing.assert_array_equal(fresh(first), a)
+    assert fresh._entries is None
+    np.testing.assert_allclose(fresh(second), reference(second), rtol=0, atol=1e-12)

@@ -262,7 +262,7 @@ def _compress(s: np.int64, players: np.ndarray, n_bits: int) -> np.int64:
     return c
 
 
-@njit(cache=True, fastmath={"reassoc", "nsz"})
+@njit(cache=True)
 def _add_direct(
     bits: np.ndarray,
     const: np.ndarray,
@@ -277,22 +277,38 @@ def _add_direct(
     linked: np.ndarray,
     acc: np.ndarray,
 ) -> None:
-    """``acc[i] += link(margin of coalition bits[i])``, each coalition summing its entries."""
+    """``acc[i] += link(margin of coalition bits[i])``, each coalition summing its entries.
+
+    Two passes per coalition: the value of each entry it reaches (else 0) into a buffer,
+    which the compiler runs on SIMD lanes (no sum in it), then the buffer's sum in four
+    running sums (entries ``e = 0, 1, 2, 3 mod 4``) added in a fixed order: independent
+    chains of additions, ~2x faster than one entry-by-entry sum, whose order, so every
+    rounding, is the same on every machine and process (a compiler allowed to reassociate
+    the sum would vectorise it further but promise neither)."""
     k = const.shape[0]
     margin = np.empty(k)
+    reached = np.empty(n_entries)
+    n4 = n_entries - n_entries % 4
     for i in range(bits.shape[0]):
         s = bits[i]
+        for e in range(n_entries):
+            missed = ((s & e_in[e]) ^ e_in[e]) | (s & e_out[e])
+            reached[e] = e_value[e] if missed == 0 else 0.0
         if k == 1:
-            total = 0.0
-            for e in range(n_entries):
-                total += e_value[e] * (((s & e_in[e]) == e_in[e]) & ((s & e_out[e]) == 0))
-            margin[0] = const[0] + total
+            t0 = t1 = t2 = t3 = 0.0
+            for e in range(0, n4, 4):
+                t0 += reached[e]
+                t1 += reached[e + 1]
+                t2 += reached[e + 2]
+                t3 += reached[e + 3]
+            for e in range(n4, n_entries):
+                t0 += reached[e]
+            margin[0] = const[0] + ((t0 + t1) + (t2 + t3))
         else:
             for c in range(k):
                 margin[c] = const[c]
             for e in range(n_entries):
-                if ((s & e_in[e]) == e_in[e]) and ((s & e_out[e]) == 0):
-                    margin[e_output[e]] += e_value[e]
+                margin[e_output[e]] += reached[e]
         apply_link(link, log_odds, eps, margin, linked)
         for c in range(linked.shape[0]):
             acc[i, c] += linked[c]

@@ -83,19 +83,28 @@ class LinkedTrees:
         """Whether ``link(margins)`` gives ``adapter.predict`` on the first
         :data:`CHECKED_ROWS` of ``rows`` (user rows), within ``1e-6 + 1e-5 x`` the largest
         output (XGBoost computes in float32). No rows: True."""
-        n = min(CHECKED_ROWS, len(rows))
-        if n == 0:
+        if len(rows) == 0:
             return True
-        sample = rows.iloc[:n] if hasattr(rows, "iloc") else rows[:n]
-        try:
-            own = np.asarray(adapter.predict(sample), dtype=np.float64).reshape(n, -1)
-            margins = self.model.ensemble.predict(self.model.features(sample))
-        except Exception:  # noqa: BLE001 - the model path reports its own errors
-            return False
+        first = _first_outputs(self.model, adapter, rows)
+        return first is not None and self._matches(*first)
+
+    def _matches(self, own: np.ndarray, margins: np.ndarray) -> bool:
         if own.shape[1] != self.width:
             return False
         tol = 1e-6 + 1e-5 * float(np.max(np.abs(own), initial=0.0))
         return bool(np.max(np.abs(self.outputs(margins) - own)) <= tol)
+
+
+def _first_outputs(tm: TreeModel, adapter: Any, rows: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """The adapter's outputs and the trees' margins on the first :data:`CHECKED_ROWS`
+    of ``rows`` (at least one), or None when either fails."""
+    n = min(CHECKED_ROWS, len(rows))
+    sample = rows.iloc[:n] if hasattr(rows, "iloc") else rows[:n]
+    try:
+        own = np.asarray(adapter.predict(sample), dtype=np.float64).reshape(n, -1)
+        return own, tm.ensemble.predict(tm.features(sample))
+    except Exception:  # noqa: BLE001 - the model path reports its own errors
+        return None
 
 
 def read_or_none(model: Any) -> TreeModel | None:
@@ -152,14 +161,12 @@ def read_linked_trees(
     >>> read_linked_trees(model, as_model(model), "auto", X).describe()
     "the sigmoid of the trees' margin"
     """
-    try:
-        tm = read_tree_model(model) if tm is None else tm
-        width = np.asarray(adapter.predict(rows.iloc[:1] if hasattr(rows, "iloc") else rows[:1]))
-    except Exception:  # noqa: BLE001 - not a readable tree model, or a model call that
-        return None  # fails: the model path reports its own errors
-    n_outputs = 1 if width.ndim < 2 else width.shape[1]
-    for link, log_odds in _candidates(tm, output, n_outputs):
-        linked = LinkedTrees(tm, link, log_odds, n_outputs)
-        if linked.reproduces(adapter, rows):
+    tm = read_or_none(model) if tm is None else tm
+    first = None if tm is None or len(rows) == 0 else _first_outputs(tm, adapter, rows)
+    if tm is None or first is None:
+        return None
+    for link, log_odds in _candidates(tm, output, first[0].shape[1]):
+        linked = LinkedTrees(tm, link, log_odds, first[0].shape[1])
+        if linked._matches(*first):
             return linked
     return None
