@@ -40,6 +40,8 @@ _EXPORTS = {
     "select_features": "shapkit.selection",
     "sage": "shapkit.global_importance",
     "GlobalExplanation": "shapkit.global_importance",
+    "interaction_values": "shapkit.interactions",
+    "InteractionValues": "shapkit.interactions",
 }
 
 #: Submodules reachable as attributes: ``shapkit.plots.bar(expl)``.
@@ -56,6 +58,7 @@ __all__ = [
     "ExplanationFileError",
     "GlobalExplanation",
     "InfeasibleRequestError",
+    "InteractionValues",
     "GameOutputError",
     "LinearNotApplicableError",
     "ModelCallError",
@@ -67,6 +70,7 @@ __all__ = [
     "as_model",
     "diagnostics",
     "explain",
+    "interaction_values",
     "load_explanation",
     "plots",
     "report",
@@ -92,6 +96,7 @@ if TYPE_CHECKING:
     from .explainer import Explainer, explain
     from .explanation import Explanation, load_explanation
     from .global_importance import GlobalExplanation, sage
+    from .interactions import InteractionValues, interaction_values
     from .models import as_model
     from .reports import plots
     from .reports.html import report

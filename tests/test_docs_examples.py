@@ -1,5 +1,5 @@
 """The guides' Python blocks run, top to bottom, as a reader would run them: every
-```python block of docs/coming_from_shap.md, docs/howto.md and docs/sage.md, in one
+```python block of docs/coming_from_shap.md, howto.md, interactions.md and sage.md, in one
 namespace per page."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-PAGES = ["coming_from_shap.md", "howto.md", "sage.md"]
+PAGES = ["coming_from_shap.md", "howto.md", "interactions.md", "sage.md"]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 

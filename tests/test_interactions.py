@@ -1,0 +1,170 @@
+"""Interaction indices of games (#22, exact part): closed forms on unanimity games, the
+axioms, Faith-Shap's defining regression, and errors."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import shapkit
+from shapkit.interactions.indices import INDICES
+
+
+def table_game(table: np.ndarray):
+    """The game whose value on coalition bitmask u is ``table[u]`` (``(2^d,)`` or ``(2^d, k)``)."""
+
+    def game(masks):
+        idx = (masks * (1 << np.arange(masks.shape[1]))).sum(1)
+        return table[idx]
+
+    return game
+
+
+def unanimity(members):
+    members = list(members)
+    return lambda masks: masks[:, members].all(axis=1).astype(float)
+
+
+# order-1 and order-2 terms of the unanimity game of a coalition of size t, for a member
+# (and a pair of members); non-members get 0
+UNANIMITY = {
+    "SII": lambda t: (1 / t, 1 / (t - 1)),
+    "k-SII": lambda t: (1 / t - 1 / 2, 1 / (t - 1)),
+    "STII": lambda t: (0.0, 1 / math.comb(t, 2)),
+    "FSII": lambda t: (
+        0.0 if t == 2 else -2 / 3 * math.comb(t - 1, 2) / math.comb(t + 1, 3),
+        1.0 if t == 2 else 0.5 * math.comb(t - 1, 2) / math.comb(t + 1, 4),
+    ),
+}
+
+
+@pytest.mark.parametrize("index", INDICES)
+@pytest.mark.parametrize("members", [(1, 3), (0, 2, 4), (0, 1, 3, 5)])
+def test_unanimity_games_have_closed_forms(index, members):
+    d = 6
+    result = shapkit.interaction_values(unanimity(members), d, index=index)
+    main, pair = UNANIMITY[index](len(members))
+    expected_main = np.array([main if p in members else 0.0 for p in range(d)])
+    np.testing.assert_allclose(result.main, expected_main, atol=1e-12)
+    expected = np.zeros((d, d))
+    for i, j in itertools.combinations(members, 2):
+        expected[i, j] = expected[j, i] = pair
+    np.testing.assert_allclose(result.pairs, expected, atol=1e-12)
+    assert result.method == "exact" and result.n_evals == 2**d
+
+
+def test_faith_shap_of_a_three_player_unanimity_game():
+    # FSII for t = 3: members -1/6 each, pairs 1/2 each: -1/2 + 3/2 = 1
+    result = shapkit.interaction_values(unanimity([0, 1, 2]), 3, index="FSII")
+    np.testing.assert_allclose(result.main, [-1 / 6] * 3, atol=1e-12)
+    np.testing.assert_allclose(result.pairs[0, 1], 0.5, atol=1e-12)
+
+
+@given(seed=st.integers(0, 2**31 - 1), d=st.integers(2, 6))
+@settings(max_examples=25, deadline=None)
+def test_efficiency_linearity_and_sii_main_terms_are_shapley_values(seed, d):
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=2**d), rng.normal(size=2**d)
+    shapley = shapkit.shapley_values(table_game(a), d, method="exact").values
+    for index in INDICES:
+        one = shapkit.interaction_values(table_game(a), d, index=index)
+        two = shapkit.interaction_values(table_game(b), d, index=index)
+        both = shapkit.interaction_values(table_game(2 * a - b), d, index=index)
+        np.testing.assert_allclose(both.main, 2 * one.main - two.main, atol=1e-10)
+        np.testing.assert_allclose(both.pairs, 2 * one.pairs - two.pairs, atol=1e-10)
+        np.testing.assert_array_equal(one.pairs, one.pairs.T)
+        assert np.all(np.diag(one.pairs) == 0)
+        total = one.main.sum() + np.triu(one.pairs, 1).sum()
+        if index == "SII":
+            np.testing.assert_allclose(one.main, shapley, atol=1e-10)
+            assert not one.efficient
+        else:
+            assert one.efficient
+            np.testing.assert_allclose(total, a[-1] - a[0], atol=1e-10)
+            np.testing.assert_allclose(one.to_matrix().sum(), a[-1] - a[0], atol=1e-10)
+        if index == "k-SII":  # Bernoulli aggregation at k = 2: SV - 1/2 sum of SII pairs
+            sii = shapkit.interaction_values(table_game(a), d, index="SII")
+            np.testing.assert_allclose(one.main, shapley - sii.pairs.sum(1) / 2, atol=1e-10)
+            np.testing.assert_allclose(one.pairs, sii.pairs, atol=1e-10)
+
+
+def test_faith_shap_is_the_constrained_shapley_kernel_regression():
+    d = 5
+    rng = np.random.default_rng(4)
+    v = rng.normal(size=2**d)
+    result = shapkit.interaction_values(table_game(v), d, index="FSII")
+    masks = ((np.arange(2**d)[:, None] >> np.arange(d)) & 1).astype(float)
+    pairs = list(itertools.combinations(range(d), 2))
+    features = np.column_stack([masks] + [masks[:, i] * masks[:, j] for i, j in pairs])
+    size = masks.sum(1).astype(int)
+    inner = (size > 0) & (size < d)
+    weight = (d - 1) / (np.array([math.comb(d, s) for s in size[inner]]) * size[inner]
+                        * (d - size[inner]))  # fmt: skip
+    # v(empty) and v(N) exactly: solve for the coefficients with sum = v(N) - v(empty)
+    # by eliminating the last one
+    X, y = features[inner], v[inner] - v[0]
+    total = v[-1] - v[0]
+    Xr = X[:, :-1] - X[:, -1:]
+    yr = y - X[:, -1] * total
+    sw = np.sqrt(weight)
+    coef = np.linalg.lstsq(Xr * sw[:, None], yr * sw, rcond=None)[0]
+    coef = np.append(coef, total - coef.sum())
+    np.testing.assert_allclose(result.main, coef[:d], atol=1e-10)
+    np.testing.assert_allclose([result.pairs[i, j] for i, j in pairs], coef[d:], atol=1e-10)
+
+
+def test_symmetry_and_dummy_players():
+    def game(S):  # players 0 and 1 are symmetric, player 3 is a dummy
+        pairs = 2.0 * (S[:, 0] & S[:, 2]) + 2.0 * (S[:, 1] & S[:, 2])
+        return pairs + 0.5 * (S[:, 0] + S[:, 1]) - (S[:, 0] & S[:, 1] & S[:, 2])
+
+    for index in INDICES:
+        result = shapkit.interaction_values(game, 4, index=index)
+        assert result.main[0] == pytest.approx(result.main[1], abs=1e-12)
+        assert result.pairs[0, 2] == pytest.approx(result.pairs[1, 2], abs=1e-12)
+        np.testing.assert_allclose(result.main[3], 0.0, atol=1e-12)
+        np.testing.assert_allclose(result.pairs[3], 0.0, atol=1e-12)
+
+
+def test_games_with_several_outputs_and_max_order_one():
+    d = 4
+    table = np.random.default_rng(2).normal(size=(2**d, 3))
+    result = shapkit.interaction_values(table_game(table), d, index="STII")
+    assert result.main.shape == (d, 3) and result.pairs.shape == (d, d, 3)
+    assert result.to_matrix().shape == (d, d, 3)
+    for c in range(3):
+        alone = shapkit.interaction_values(table_game(table[:, c]), d, index="STII")
+        np.testing.assert_allclose(result.main[:, c], alone.main, atol=1e-12)
+        np.testing.assert_allclose(result.pairs[:, :, c], alone.pairs, atol=1e-12)
+    np.testing.assert_allclose(result.full_value - result.empty_value, table[-1] - table[0])
+    shapley = shapkit.shapley_values(table_game(table), d, method="exact").values
+    for index in INDICES:
+        first = shapkit.interaction_values(table_game(table), d, index=index, max_order=1)
+        np.testing.assert_allclose(first.main, shapley, atol=1e-12)
+        assert not first.pairs.any() and first.efficient
+
+
+def test_bad_requests_name_the_parameter_and_what_works():
+    game = unanimity([0, 1])
+    with pytest.raises(ValueError, match="Unknown index='SV'"):
+        shapkit.interaction_values(game, 3, index="SV")
+    with pytest.raises(ValueError, match="max_order=3.*order 1 or 2"):
+        shapkit.interaction_values(game, 3, max_order=3)
+    with pytest.raises(ValueError, match="exceeds the number of players.*max_order=1"):
+        shapkit.interaction_values(lambda S: S[:, 0] * 1.0, 1)
+    with pytest.raises(ValueError, match="budget=7 is below the 2\\^3 = 8.*budget=8"):
+        shapkit.interaction_values(game, 3, budget=7)
+    with pytest.raises(ValueError, match="Unknown method='kernel'.*'auto', 'exact'"):
+        shapkit.interaction_values(game, 3, method="kernel")
+    with pytest.raises(shapkit.TooManyPlayersError, match="at most 20 players; got d=21"):
+        shapkit.interaction_values(game, 21)
+    with pytest.raises(shapkit.GameOutputError):
+        shapkit.interaction_values(lambda S: np.full(len(S), np.nan), 3)
+    assert shapkit.interaction_values(lambda S: S[:, 0] * 1.0, 1, max_order=1).main.tolist() == [
+        1.0
+    ]
