@@ -42,6 +42,7 @@ _EXPORTS = {
     "GlobalExplanation": "shapkit.global_importance",
     "interaction_values": "shapkit.interactions",
     "InteractionValues": "shapkit.interactions",
+    "InteractionExplanation": "shapkit.interaction_explanation",
 }
 
 #: Submodules reachable as attributes: ``shapkit.plots.bar(expl)``.
@@ -58,6 +59,7 @@ __all__ = [
     "ExplanationFileError",
     "GlobalExplanation",
     "InfeasibleRequestError",
+    "InteractionExplanation",
     "InteractionValues",
     "GameOutputError",
     "LinearNotApplicableError",
@@ -96,6 +98,7 @@ if TYPE_CHECKING:
     from .explainer import Explainer, explain
     from .explanation import Explanation, load_explanation
     from .global_importance import GlobalExplanation, sage
+    from .interaction_explanation import InteractionExplanation
     from .interactions import InteractionValues, interaction_values
     from .models import as_model
     from .reports import plots

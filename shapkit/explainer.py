@@ -30,6 +30,7 @@ from .execution.progress import progress_enabled
 from .execution.spark import explain_spark, is_spark_frame
 from .explanation import Explanation
 from .games import CALL_BYTES, DEFAULT_MAX_ROWS, MIN_ROWS_PER_CALL
+from .interaction_explanation import InteractionExplanation, explain_interactions
 from .models.sklearn import describe_model
 from .rows import RowJob, RowValues
 from .tabular import (
@@ -41,7 +42,8 @@ from .tabular import (
     resolve_players,
     sample_background,
 )
-from .trees.links import MAX_PLAYERS, read_linked_trees, read_or_none
+from .trees import TreeModel
+from .trees.links import MAX_PLAYERS, additive_trees, read_linked_trees, read_or_none
 
 #: With progress shown, a sampling run projected (from its first row) to take longer than
 #: this many seconds says so before it goes on.
@@ -339,6 +341,93 @@ class Explainer:
             payload=payload,
         )  # fmt: skip
         return self._explanation(job, X, RowValues.concat([first, rest]))
+
+    def interactions(
+        self, X: Any, *, index: str = "k-SII", max_order: int = 2, budget: int | None = None
+    ) -> InteractionExplanation:
+        """Interaction values of the rows of X: each row's marginal game (the one whose
+        Shapley values :meth:`__call__` explains) given to
+        :func:`shapkit.interaction_values`, exactly, by enumerating its ``2^d``
+        coalitions (at most 20 players; feature groups are players). Boosted tree models
+        in probability space and tree models in their additive space are evaluated on
+        their compiled trees, other models through calls. ``method`` does not apply.
+
+        Parameters
+        ----------
+        X : ndarray or DataFrame
+            Rows to explain, with the background's columns.
+        index : {"k-SII", "SII", "STII", "FSII"}
+            The interaction index (docs/interactions.md).
+        max_order : {1, 2}
+            2: order-1 and order-2 terms; 1: the Shapley values.
+        budget : int, optional
+            Most game evaluations per row (enumeration needs ``2^d``).
+
+        Returns
+        -------
+        InteractionExplanation
+            ``main`` ``(n, d[, k])``, ``pairs`` ``(n, d, d[, k])``, standard errors,
+            ``base_values``, ``predictions``, ``to_matrix()``, ``to_frame()``.
+
+        Raises
+        ------
+        BackgroundRequiredError
+            For an explainer made without background rows (path-dependent TreeSHAP has
+            no interaction values here yet).
+        ValueError
+            An unknown index, a bad ``max_order`` or budget; more than 20 players
+            (:class:`~shapkit.TooManyPlayersError`).
+
+        Examples
+        --------
+        >>> import numpy as np, shapkit
+        >>> X = np.random.default_rng(0).normal(size=(30, 3))
+        >>> f = lambda Z: Z[:, 0] * Z[:, 1] + Z[:, 2]
+        >>> inter = shapkit.Explainer(f, X).interactions(X[:2])
+        >>> inter.pairs.shape, bool(np.allclose(inter.to_matrix().sum((1, 2)),
+        ...                                     inter.predictions - inter.base_values))
+        ((2, 3, 3), True)
+        """
+        if self.background is None:
+            raise BackgroundRequiredError(
+                "Interaction values are computed on the interventional game, which needs "
+                "background rows; make the Explainer with a background."
+            )
+        budget = check_budget(budget)
+        X = check_tabular(X, "X")
+        job = self._interaction_job(self._job(X, budget, None), X)
+        arrays = explain_interactions(job, X, index, max_order, budget)
+        main, pairs = arrays["main"], arrays["pairs"]
+        base, full = arrays["base_values"], arrays["predictions"]
+        if main.shape[-1] == 1:
+            main, pairs, base, full = main[..., 0], pairs[..., 0], base[:, 0], full[:, 0]
+        return InteractionExplanation(
+            main=main, pairs=pairs, main_std_errors=np.zeros_like(main),
+            pair_std_errors=np.zeros_like(pairs), base_values=base, predictions=full,
+            data=_as_frame(X, job.column_names, self.feature_names),
+            feature_names=job.player_names, output_names=arrays["output_names"],
+            index=index, max_order=max_order, method="exact", n_evals=arrays["n_evals"],
+            settings={
+                "index": index, "max_order": max_order, "output": self.output,
+                "budget": budget, "background_size": job.background.shape[0],
+                "value_function": INTERVENTIONAL, "evaluated_on": _evaluated_on(job),
+                "seed": self.seed, "model": describe_model(self.model),
+            },
+        )  # fmt: skip
+
+    def _interaction_job(self, job: RowJob, X: np.ndarray | pd.DataFrame) -> RowJob:
+        """``job`` with its games: a closed form has none, so a tree model's own additive
+        output is evaluated on its compiled trees (when they reproduce it on X) and a
+        linear model's through calls."""
+        if job.closed_form is None:
+            return job
+        trees = None
+        form = job.closed_form.form
+        if isinstance(form, TreeModel) and len(job.player_names) <= MAX_PLAYERS:
+            trees = additive_trees(form)
+            if not trees.reproduces(job.model, X):
+                trees = None
+        return replace(job, closed_form=None, trees=trees)
 
     def _reduced_offer(self, job: RowJob, X: np.ndarray | pd.DataFrame, first: RowValues) -> str:
         """What a seeded :data:`REDUCED_BACKGROUND`-row sample of the background would

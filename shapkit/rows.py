@@ -150,7 +150,7 @@ def _estimated_rows(
     """One marginal game per row, dummy players left out (their value is exactly 0)."""
     assert job.estimator is not None
     masker = RowMasker(X, job.background, job.column_player)
-    game_of = _game_maker(job, X, masker, n_players)
+    game_of = row_games(job, X, masker, n_players)
     streams = row_streams(X, job.seed)
     n_rows = X.shape[0]
     n_evals = np.zeros(n_rows, dtype=np.int64)
@@ -198,11 +198,12 @@ def _estimated_rows(
     return RowValues(values, errors, base, full, n_evals, list(job.model.output_names), methods)
 
 
-def _game_maker(
+def row_games(
     job: RowJob, X: np.ndarray | pd.DataFrame, masker: RowMasker, n_players: int
 ) -> Callable[[int], Callable[[np.ndarray], np.ndarray]]:
-    """``row -> game of that row``: on the job's compiled trees (their features read once
-    for the chunk) or through the model."""
+    """``row -> the marginal game of that row`` (``v(masks) -> (m, k)``, players given by
+    ``job.column_player``): on the job's compiled trees (their features read once for the
+    chunk) or through the model."""
     trees = job.trees
     if trees is None:
         return lambda row: MarginalGame(job.model, masker, row, job.column_player, job.max_rows)

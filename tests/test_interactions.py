@@ -7,6 +7,7 @@ import itertools
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -168,3 +169,96 @@ def test_bad_requests_name_the_parameter_and_what_works():
     assert shapkit.interaction_values(lambda S: S[:, 0] * 1.0, 1, max_order=1).main.tolist() == [
         1.0
     ]
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _classifier():
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    X, y = make_classification(n_samples=300, n_features=5, random_state=0)
+    return GradientBoostingClassifier(n_estimators=20, random_state=0).fit(X, y), X
+
+
+def test_model_interactions_on_compiled_trees_equal_those_through_the_model():
+    from sklearn.ensemble import RandomForestRegressor
+
+    model, X = _classifier()
+    rows, background = X[100:104], X[:40]
+    ours = shapkit.Explainer(model, background).interactions(rows, index="STII")
+    assert ours.settings["evaluated_on"].startswith("compiled trees: the sigmoid")
+    calls = shapkit.Explainer(model.predict_proba, background).interactions(rows, index="STII")
+    assert calls.settings["evaluated_on"] == "model calls"
+    np.testing.assert_allclose(ours.main, calls.main, atol=1e-12)
+    np.testing.assert_allclose(ours.pairs, calls.pairs, atol=1e-12)
+    assert ours.main.shape == (4, 5, 2) and ours.pairs.shape == (4, 5, 5, 2)
+    np.testing.assert_allclose(ours.predictions, model.predict_proba(rows), atol=1e-12)
+    forest = RandomForestRegressor(n_estimators=8, max_depth=4, random_state=0)
+    forest.fit(X, X[:, 0] * X[:, 1])
+    trees = shapkit.Explainer(forest, background).interactions(rows)
+    assert trees.settings["evaluated_on"] == "compiled trees: the trees' sum"
+    again = shapkit.Explainer(forest.predict, background).interactions(rows)
+    np.testing.assert_allclose(trees.pairs, again.pairs, atol=1e-12)
+
+
+def test_model_interactions_add_up_and_sii_main_terms_are_the_shapley_values():
+    model, X = _classifier()
+    explainer = shapkit.Explainer(model, X[:40], method="exact")
+    rows = X[100:103]
+    for index in INDICES:
+        inter = explainer.interactions(rows, index=index)
+        if inter.efficient:
+            gap = inter.predictions - inter.base_values
+            np.testing.assert_allclose(inter.to_matrix().sum((1, 2)), gap, atol=1e-12)
+    sii = explainer.interactions(rows, index="SII")
+    np.testing.assert_allclose(sii.main, explainer(rows).values, atol=1e-12)
+
+
+def test_model_interactions_of_groups_and_constant_players():
+    X = np.random.default_rng(3).normal(size=(40, 4))
+
+    def f(Z):
+        Z = np.asarray(Z)
+        return Z[:, 0] * Z[:, 1] + Z[:, 2] * Z[:, 3]
+
+    rows = X[:3].copy()
+    rows[0, 3] = X[5, 3]
+    background = np.repeat(X[5:6], 10, axis=0)  # one background row, ten times
+    inter = shapkit.Explainer(f, background).interactions(rows, index="k-SII")
+    # one background row b: v(S) is the product game; pair (0, 1): (x0 - b0)(x1 - b1)
+    b = X[5]
+    np.testing.assert_allclose(inter.pairs[:, 0, 1], (rows[:, 0] - b[0]) * (rows[:, 1] - b[1]))
+    assert np.all(inter.pairs[0, 3] == 0) and inter.main[0, 3] == 0  # x3 equals b3: dummy
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    grouped = shapkit.Explainer(f, frame.iloc[:20], groups={"ab": ["a", "b"]}).interactions(
+        frame.iloc[:2], index="SII"
+    )
+    assert grouped.feature_names == ["ab", "c", "d"] and grouped.pairs.shape == (2, 3, 3)
+    np.testing.assert_allclose(grouped.pairs[:, 0, :], 0.0, atol=1e-12)  # ab acts alone
+
+
+def test_to_frame_lists_every_term_once():
+    model, X = _classifier()
+    inter = shapkit.Explainer(model, X[:30]).interactions(X[100:102])
+    frame = inter.to_frame()
+    assert list(frame.columns) == ["row", "order", "feature_i", "feature_j", "output", "value",
+                                   "std_error"]  # fmt: skip
+    assert len(frame) == 2 * 5 * 2 + 2 * 10 * 2
+    line = frame[(frame.row == 1) & (frame.order == 2) & (frame.feature_i == "x1")
+                 & (frame.feature_j == "x3") & (frame.output == 1)]  # fmt: skip
+    assert line.value.item() == inter.pairs[1, 1, 3, 1]
+    first = frame[(frame.order == 1) & (frame.row == 0) & (frame.output == 0)]
+    np.testing.assert_array_equal(first.value, inter.main[0, :, 0])
+
+
+def test_model_interactions_refuse_what_they_cannot_do():
+    model, X = _classifier()
+    with pytest.raises(shapkit.BackgroundRequiredError):
+        shapkit.Explainer(model, None).interactions(X[:2])
+    wide = np.random.default_rng(0).normal(size=(10, 21))
+    with pytest.raises(shapkit.TooManyPlayersError, match="at most 20 players"):
+        shapkit.Explainer(lambda Z: Z.sum(1), wide).interactions(wide[:1])
+    with pytest.raises(ValueError, match="Unknown index"):
+        shapkit.Explainer(model, X[:10]).interactions(X[:1], index="Shapley")

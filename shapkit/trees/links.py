@@ -30,7 +30,7 @@ from .._kernels.tree_games import (
 )
 from .readers import TreeModel, read_tree_model
 
-__all__ = ["MAX_PLAYERS", "LinkedTrees", "read_linked_trees", "read_or_none"]
+__all__ = ["MAX_PLAYERS", "LinkedTrees", "additive_trees", "read_linked_trees", "read_or_none"]
 
 #: Clip of probabilities before log-odds (as :class:`shapkit.models.sklearn.SklearnModel`).
 LOG_ODDS_EPS = 1e-15
@@ -72,7 +72,8 @@ class LinkedTrees:
         of = "margin" if self.model.ensemble.n_outputs == 1 else "margins"
         how = f"the {_LINK_NAMES[self.link]} of the trees' {of}"
         if self.link == LINK_IDENTITY:
-            how = "the trees' averaged probabilities"
+            how = {"probability": "the trees' averaged probabilities",
+                   "raw": "the trees' sum"}.get(self.model.space, f"the trees' {of}")  # fmt: skip
         return f"{how}, then log-odds" if self.log_odds else how
 
     def outputs(self, margins: np.ndarray) -> np.ndarray:
@@ -105,6 +106,12 @@ def _first_outputs(tm: TreeModel, adapter: Any, rows: Any) -> tuple[np.ndarray, 
         return own, tm.ensemble.predict(tm.features(sample))
     except Exception:  # noqa: BLE001 - the model path reports its own errors
         return None
+
+
+def additive_trees(tm: TreeModel) -> LinkedTrees:
+    """The trees of ``tm`` in the space where they add up (the identity link), so that
+    games of their own output run on them too (interaction values of tree models)."""
+    return LinkedTrees(tm, LINK_IDENTITY, False, tm.ensemble.n_outputs)
 
 
 def read_or_none(model: Any) -> TreeModel | None:

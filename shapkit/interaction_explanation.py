@@ -1,0 +1,188 @@
+"""Interaction values of a model's predictions, row by row: :class:`InteractionExplanation`.
+
+:meth:`shapkit.Explainer.interactions` runs :func:`explain_interactions` on the rows of
+X: each row's marginal game ``v(S) = mean_b f(x_S, b_notS)`` (on compiled trees where the
+model has them, else through the model, as for Shapley values) goes to
+:func:`shapkit.interaction_values`. Players whose cells equal every background row's are
+dummies of the game: all their terms are exactly 0, and they are left out of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .estimators.exact import MAX_EXACT_PLAYERS
+from .exceptions import TooManyPlayersError
+from .interactions import interaction_values
+from .interactions.indices import EFFICIENT_INDICES, check_index
+from .rows import ReducedGame, RowJob, row_games
+from .tabular import RowMasker, align_text_columns
+
+__all__ = ["InteractionExplanation", "explain_interactions"]
+
+
+@dataclass
+class InteractionExplanation:
+    """Interaction values of the rows of X (one output: the last axis is dropped).
+
+    Attributes
+    ----------
+    main : ndarray of shape (n, d) or (n, d, k)
+        Order-1 terms of ``index`` per row (SII: the Shapley values).
+    pairs : ndarray of shape (n, d, d) or (n, d, d, k)
+        Order-2 terms, symmetric with a zero diagonal per row.
+    main_std_errors, pair_std_errors : ndarray
+        Their standard errors (zeros: exact enumeration).
+    base_values, predictions : ndarray of shape (n,) or (n, k)
+        ``v(empty)`` (the mean prediction over the background) and ``v(all players)``.
+    data : DataFrame
+        The explained rows.
+    feature_names : list of str
+        The players (features or groups).
+    output_names : list
+        The model's outputs.
+    index : str
+    max_order : int
+    method : str
+    n_evals : ndarray of shape (n,)
+        Game evaluations per row.
+    settings : dict
+        What was asked for (index, output, budget, background size, value function).
+    """
+
+    main: np.ndarray
+    pairs: np.ndarray
+    main_std_errors: np.ndarray
+    pair_std_errors: np.ndarray
+    base_values: np.ndarray
+    predictions: np.ndarray
+    data: pd.DataFrame
+    feature_names: list[str]
+    output_names: list[Any]
+    index: str
+    max_order: int
+    method: str
+    n_evals: np.ndarray
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def efficient(self) -> bool:
+        """Whether each row's terms sum to ``predictions - base_values``."""
+        return self.max_order == 1 or self.index in EFFICIENT_INDICES
+
+    def to_matrix(self) -> np.ndarray:
+        """``(n, d, d[, k])`` in shap's convention: order-1 terms on the diagonal, each
+        pair's term split over its two cells (rows sum to ``predictions - base_values``
+        for an efficient index)."""
+        matrix = self.pairs / 2.0
+        d = len(self.feature_names)
+        matrix[:, np.arange(d), np.arange(d)] = self.main
+        return matrix
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long format, one line per row, term and output: ``row``, ``order`` (1 or 2),
+        ``feature_i``, ``feature_j`` (None for order 1; pairs once, ``i < j``),
+        ``output``, ``value``, ``std_error``."""
+        main, pairs = self.main, self.pairs
+        main_se, pair_se = self.main_std_errors, self.pair_std_errors
+        if main.ndim == 2:
+            main, pairs = main[..., None], pairs[..., None]
+            main_se, pair_se = main_se[..., None], pair_se[..., None]
+        n, d, k = main.shape
+        names = np.asarray(self.feature_names, dtype=object)
+        outputs = np.asarray(self.output_names if self.output_names else list(range(k)),
+                             dtype=object)  # fmt: skip
+        rows, feats, outs = np.meshgrid(np.arange(n), np.arange(d), np.arange(k), indexing="ij")
+        first = pd.DataFrame({
+            "row": rows.ravel(), "order": 1, "feature_i": names[feats.ravel()],
+            "feature_j": None, "output": outputs[outs.ravel()], "value": main.ravel(),
+            "std_error": main_se.ravel(),
+        })  # fmt: skip
+        if self.max_order < 2 or d < 2:
+            return first
+        i, j = np.triu_indices(d, 1)
+        second = pd.DataFrame({
+            "row": np.repeat(np.arange(n), i.size * k),
+            "order": 2,
+            "feature_i": np.tile(np.repeat(names[i], k), n),
+            "feature_j": np.tile(np.repeat(names[j], k), n),
+            "output": np.tile(outputs, n * i.size),
+            "value": pairs[:, i, j, :].ravel(),
+            "std_error": pair_se[:, i, j, :].ravel(),
+        })  # fmt: skip
+        return pd.concat([first, second], ignore_index=True)
+
+    def __repr__(self) -> str:
+        return (
+            f"InteractionExplanation(index={self.index!r}, rows={self.main.shape[0]}, "
+            f"features={len(self.feature_names)}, outputs={self.output_names}, "
+            f"method={self.method!r})"
+        )
+
+
+def explain_interactions(
+    job: RowJob,
+    X: np.ndarray | pd.DataFrame,
+    index: str,
+    max_order: int,
+    budget: int | None,
+) -> dict[str, Any]:
+    """Each row's interaction values on its marginal game (``job`` with no closed form);
+    returns the arrays of an :class:`InteractionExplanation` with an output axis
+    (``main``, ``pairs``, ``base_values``, ``predictions``, ``n_evals``, ``output_names``).
+    Raises before any work for an unknown index, a bad ``max_order`` or more than 20
+    players."""
+    n_players = len(job.player_names)
+    check_index(index, max_order, n_players)
+    if n_players > MAX_EXACT_PLAYERS:
+        raise TooManyPlayersError(
+            f"Interaction values are computed by enumerating each row's 2^d coalitions, "
+            f"for at most {MAX_EXACT_PLAYERS} players; this explainer has {n_players}. "
+            f"Group features (groups={{'name': [columns, ...]}}) to reduce d."
+        )
+    X = align_text_columns(X, job.background)
+    masker = RowMasker(X, job.background, job.column_player)
+    game_of = row_games(job, X, masker, n_players)
+    n = X.shape[0]
+    main = pairs = base = full = None
+    n_evals = np.zeros(n, dtype=np.int64)
+    for row in range(n):
+        active = np.flatnonzero(~masker.constant_players(row, n_players))
+        game = game_of(row)
+        if active.size == 0:
+            empty = np.asarray(game(np.zeros((1, n_players), dtype=bool))[0])
+            row_main = np.zeros((0, empty.shape[0]))
+            row_pairs = np.zeros((0, 0, empty.shape[0]))
+            empty_value = full_value = empty
+            n_evals[row] = 1
+        else:
+            result = interaction_values(
+                ReducedGame(game, active, n_players), active.size, index=index,
+                max_order=min(max_order, active.size), budget=budget,
+            )  # fmt: skip
+            row_main, row_pairs = result.main, result.pairs
+            if row_main.ndim == 1:
+                row_main, row_pairs = row_main[:, None], row_pairs[..., None]
+            empty_value = np.atleast_1d(result.empty_value)
+            full_value = np.atleast_1d(result.full_value)
+            n_evals[row] = result.n_evals
+        if main is None:
+            k = empty_value.shape[0]
+            main = np.zeros((n, n_players, k))
+            pairs = np.zeros((n, n_players, n_players, k))
+            base, full = np.zeros((n, k)), np.zeros((n, k))
+        assert pairs is not None and base is not None and full is not None
+        main[row, active] = row_main
+        pairs[row, active[:, None], active[None, :]] = row_pairs
+        base[row], full[row] = empty_value, full_value
+    if main is None:
+        main, pairs = np.zeros((0, n_players, 0)), np.zeros((0, n_players, n_players, 0))
+        base, full = np.zeros((0, 0)), np.zeros((0, 0))
+    return {
+        "main": main, "pairs": pairs, "base_values": base, "predictions": full,
+        "n_evals": n_evals, "output_names": list(job.model.output_names),
+    }  # fmt: skip
