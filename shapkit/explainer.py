@@ -345,12 +345,14 @@ class Explainer:
     def interactions(
         self, X: Any, *, index: str = "k-SII", max_order: int = 2, budget: int | None = None
     ) -> InteractionExplanation:
-        """Interaction values of the rows of X: each row's marginal game (the one whose
-        Shapley values :meth:`__call__` explains) given to
-        :func:`shapkit.interaction_values`, exactly, by enumerating its ``2^d``
-        coalitions (at most 20 players; feature groups are players). Boosted tree models
-        in probability space and tree models in their additive space are evaluated on
-        their compiled trees, other models through calls. ``method`` does not apply.
+        """Interaction values of the rows of X: each row's game (the one whose Shapley
+        values :meth:`__call__` explains) given to :func:`shapkit.interaction_values`,
+        exactly, by enumerating its ``2^d`` coalitions (at most 20 players; feature groups
+        are players). Boosted tree models in probability space and tree models in their
+        additive space are evaluated on their compiled trees, other models through calls;
+        a tree model explained without background gets the interactions of the
+        path-dependent game (k-SII's ``to_matrix()`` is then shap's
+        ``TreeExplainer(model).shap_interaction_values``). ``method`` does not apply.
 
         Parameters
         ----------
@@ -371,9 +373,6 @@ class Explainer:
 
         Raises
         ------
-        BackgroundRequiredError
-            For an explainer made without background rows (path-dependent TreeSHAP has
-            no interaction values here yet).
         ValueError
             An unknown index, a bad ``max_order`` or budget; more than 20 players
             (:class:`~shapkit.TooManyPlayersError`).
@@ -388,11 +387,6 @@ class Explainer:
         ...                                     inter.predictions - inter.base_values))
         ((2, 3, 3), True)
         """
-        if self.background is None:
-            raise BackgroundRequiredError(
-                "Interaction values are computed on the interventional game, which needs "
-                "background rows; make the Explainer with a background."
-            )
         budget = check_budget(budget)
         X = check_tabular(X, "X")
         job = self._interaction_job(self._job(X, budget, None), X)
@@ -409,8 +403,12 @@ class Explainer:
             index=index, max_order=max_order, method="exact", n_evals=arrays["n_evals"],
             settings={
                 "index": index, "max_order": max_order, "output": self.output,
-                "budget": budget, "background_size": job.background.shape[0],
-                "value_function": INTERVENTIONAL, "evaluated_on": _evaluated_on(job),
+                "budget": budget,
+                "background_size": None if self.background is None else len(job.background),
+                "value_function": (
+                    INTERVENTIONAL if job.path_trees is None else TREE_PATH_DEPENDENT
+                ),
+                "evaluated_on": _evaluated_on(job),
                 "seed": self.seed, "model": describe_model(self.model),
             },
         )  # fmt: skip
@@ -421,8 +419,11 @@ class Explainer:
         linear model's through calls."""
         if job.closed_form is None:
             return job
-        trees = None
         form = job.closed_form.form
+        if job.closed_form.value_function == TREE_PATH_DEPENDENT:
+            assert isinstance(form, TreeModel)
+            return replace(job, closed_form=None, path_trees=form)
+        trees = None
         if isinstance(form, TreeModel) and len(job.player_names) <= MAX_PLAYERS:
             trees = additive_trees(form)
             if not trees.reproduces(job.model, X):
@@ -613,6 +614,8 @@ def _evaluated_on(job: RowJob) -> str:
         return f"the fitted model's {job.closed_form.name} closed form"
     if job.trees is not None:
         return f"compiled trees: {job.trees.describe()}"
+    if job.path_trees is not None:
+        return "compiled trees: their cover-weighted (path-dependent) game"
     return "model calls"
 
 

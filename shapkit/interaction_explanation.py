@@ -1,10 +1,11 @@
 """Interaction values of a model's predictions, row by row: :class:`InteractionExplanation`.
 
 :meth:`shapkit.Explainer.interactions` runs :func:`explain_interactions` on the rows of
-X: each row's marginal game ``v(S) = mean_b f(x_S, b_notS)`` (on compiled trees where the
-model has them, else through the model, as for Shapley values) goes to
-:func:`shapkit.interaction_values`. Players whose cells equal every background row's are
-dummies of the game: all their terms are exactly 0, and they are left out of it.
+X: each row's game goes to :func:`shapkit.interaction_values`. With background rows it is
+the marginal game ``v(S) = mean_b f(x_S, b_notS)`` (on compiled trees where the model has
+them, else through the model, as for Shapley values), and players whose cells equal every
+background row's are dummies of it: all their terms are exactly 0, and they are left out.
+Without background (a tree model) it is the trees' cover-weighted, path-dependent game.
 """
 
 from __future__ import annotations
@@ -150,8 +151,12 @@ def explain_interactions(
     n = X.shape[0]
     main = pairs = base = full = None
     n_evals = np.zeros(n, dtype=np.int64)
+    everyone = np.arange(n_players)
     for row in range(n):
-        active = np.flatnonzero(~masker.constant_players(row, n_players))
+        if job.path_trees is None:
+            active = np.flatnonzero(~masker.constant_players(row, n_players))
+        else:  # no background: no cell is known to be a dummy
+            active = everyone
         game = game_of(row)
         if active.size == 0:
             empty = np.asarray(game(np.zeros((1, n_players), dtype=bool))[0])

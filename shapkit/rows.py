@@ -25,7 +25,13 @@ from .estimators import Estimator
 from .estimators.base import check_finite
 from .games import MarginalGame
 from .tabular import RowMasker, align_text_columns
-from .trees.game import LinkedTreeGame, background_directions, node_players
+from .trees import TreeModel
+from .trees.game import (
+    LinkedTreeGame,
+    PathDependentTreeGame,
+    background_directions,
+    node_players,
+)
 from .trees.links import LinkedTrees
 
 
@@ -58,6 +64,9 @@ class RowJob:
     trees : LinkedTrees or None
         With an estimator: the model's compiled trees and link, on which the games are
         evaluated instead of calling the model (:class:`~shapkit.trees.game.LinkedTreeGame`).
+    path_trees : TreeModel or None
+        A tree model whose games are the trees' cover-weighted (path-dependent) ones
+        (:class:`~shapkit.trees.game.PathDependentTreeGame`; no background rows).
     """
 
     model: Any
@@ -73,6 +82,7 @@ class RowJob:
     max_rows: int
     method: str
     trees: LinkedTrees | None = None
+    path_trees: TreeModel | None = None
 
 
 @dataclass
@@ -204,13 +214,17 @@ def row_games(
     """``row -> the marginal game of that row`` (``v(masks) -> (m, k)``, players given by
     ``job.column_player``): on the job's compiled trees (their features read once for the
     chunk) or through the model."""
+    if job.path_trees is not None:
+        tm = job.path_trees
+        features, players = tm.features(X), node_players(tm, job.column_player)
+        return lambda row: PathDependentTreeGame(tm, features[row], players, n_players)
     trees = job.trees
     if trees is None:
         return lambda row: MarginalGame(job.model, masker, row, job.column_player, job.max_rows)
     x = trees.model.features(X)
     background = trees.model.features(job.background)
     dirs = background_directions(trees, background)
-    players = node_players(trees, job.column_player)
+    players = node_players(trees.model, job.column_player)
     return lambda row: LinkedTreeGame(trees, x[row], background, dirs, players, n_players)
 
 

@@ -262,3 +262,46 @@ def test_model_interactions_refuse_what_they_cannot_do():
         shapkit.Explainer(lambda Z: Z.sum(1), wide).interactions(wide[:1])
     with pytest.raises(ValueError, match="Unknown index"):
         shapkit.Explainer(model, X[:10]).interactions(X[:1], index="Shapley")
+
+
+def _path_models():
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5))
+    y = X[:, 0] * X[:, 1] + np.sin(X[:, 2]) + X[:, 3]
+    models = [
+        GradientBoostingRegressor(n_estimators=20, max_depth=3, random_state=0).fit(X, y),
+        RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0).fit(X, y > 0),
+    ]
+    try:
+        import xgboost as xgb
+    except ImportError:
+        return X, models
+    models.append(xgb.XGBRegressor(n_estimators=20, max_depth=4, random_state=0).fit(X, y))
+    return X, models
+
+
+def test_path_dependent_interactions_are_shaps_tree_interaction_values():
+    shap = pytest.importorskip("shap")
+    X, models = _path_models()
+    rows = X[:4]
+    for model in models:
+        inter = shapkit.Explainer(model, None).interactions(rows, index="k-SII")
+        assert inter.settings["value_function"] == "tree_path_dependent"
+        assert inter.settings["evaluated_on"].endswith("(path-dependent) game")
+        reference = np.asarray(shap.TreeExplainer(model).shap_interaction_values(rows))
+        matrix = inter.to_matrix()
+        if reference.ndim == 4 and reference.shape[0] != rows.shape[0]:  # (k, n, d, d)
+            reference = np.moveaxis(reference, 0, -1)
+        tol = 1e-6 * max(1.0, float(np.abs(reference).max()))
+        np.testing.assert_allclose(matrix, reference.reshape(matrix.shape), rtol=0, atol=tol)
+
+
+def test_path_dependent_sii_main_terms_are_the_path_dependent_shapley_values():
+    X, models = _path_models()
+    for model in models:
+        explainer = shapkit.Explainer(model, None)
+        sii = explainer.interactions(X[:3], index="SII")
+        np.testing.assert_allclose(sii.main, explainer(X[:3]).values, atol=1e-6)
+        np.testing.assert_allclose(sii.base_values, explainer(X[:3]).base_values, atol=1e-6)

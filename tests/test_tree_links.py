@@ -55,7 +55,7 @@ def _both_games(model, X, background, row: int, column_player, output: str = "au
     bg = tm.features(background)
     n_players = int(column_player.max()) + 1
     ours = LinkedTreeGame(linked, tm.features(X)[row], bg, background_directions(linked, bg),
-                          node_players(linked, column_player), n_players)  # fmt: skip
+                          node_players(tm, column_player), n_players)  # fmt: skip
     masker = RowMasker(X, background, column_player)
     return ours, MarginalGame(adapter, masker, row, column_player), n_players
 

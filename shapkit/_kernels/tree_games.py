@@ -514,3 +514,58 @@ def link_rows(link: int, log_odds: bool, eps: float, margins: np.ndarray, width:
     for i in range(margins.shape[0]):
         apply_link(link, log_odds, eps, margins[i], out[i])
     return out
+
+
+@njit(cache=True, nogil=True)
+def path_dependent_sums(
+    dx: np.ndarray,
+    bits: np.ndarray,
+    start: int,
+    stop: int,
+    node_player: np.ndarray,
+    max_depth: int,
+    feature: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    cover: np.ndarray,
+    values: np.ndarray,
+    roots: np.ndarray,
+    tree_output: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """``out[i] += the trees' cover-weighted game at coalition bits[i]`` for
+    ``start <= i < stop`` (path-dependent TreeSHAP's game, :mod:`shapkit.closed_form.tree_path`):
+    at a node whose player is in the coalition follow the explained row (directions
+    ``dx``), else both children weighted by their share of the node's cover (0 where the
+    node has none)."""
+    k = values.shape[1]
+    stack_node = np.empty(2 * max_depth + 2, dtype=np.int64)
+    stack_weight = np.empty(2 * max_depth + 2)
+    for i in range(start, stop):
+        s = bits[i]
+        for t in range(roots.shape[0]):
+            stack_node[0] = roots[t]
+            stack_weight[0] = 1.0
+            top = 1
+            while top > 0:
+                top -= 1
+                node = stack_node[top]
+                w = stack_weight[top]
+                while feature[node] >= 0:
+                    if (s >> node_player[node]) & 1:
+                        node = left[node] if dx[node] == 1 else right[node]
+                        continue
+                    total = cover[node]
+                    lw = w * cover[left[node]] / total if total > 0.0 else 0.0
+                    rw = w * cover[right[node]] / total if total > 0.0 else 0.0
+                    stack_node[top] = right[node]
+                    stack_weight[top] = rw
+                    top += 1
+                    node = left[node]
+                    w = lw
+                c = tree_output[t]
+                if c < 0:
+                    for c2 in range(k):
+                        out[i, c2] += w * values[node, c2]
+                else:
+                    out[i, c] += w * values[node, c]

@@ -14,12 +14,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._kernels.tree_games import block_entries, block_sums, coalition_bits, node_directions
+from .._kernels.tree_games import (
+    block_entries,
+    block_sums,
+    coalition_bits,
+    node_directions,
+    path_dependent_sums,
+)
 from ..exceptions import ModelOutputError
-from .ensemble import run_row_chunks
+from .ensemble import TreeEnsemble, run_row_chunks
 from .links import LOG_ODDS_EPS, LinkedTrees
+from .readers import TreeModel
 
-__all__ = ["LinkedTreeGame", "directions", "node_players"]
+__all__ = ["LinkedTreeGame", "PathDependentTreeGame", "directions", "node_players"]
 
 #: Most bytes of the background rows' split directions kept for a chunk of rows (one byte
 #: per background row and node); past it, each pair computes them as it walks.
@@ -33,10 +40,9 @@ ENTRY_BYTES = 64 << 20
 BACKGROUND_BLOCKS = 16
 
 
-def node_players(linked: LinkedTrees, column_player: np.ndarray) -> np.ndarray:
+def node_players(tm: TreeModel, column_player: np.ndarray) -> np.ndarray:
     """The player of each node's split column (0 for leaves), int64 ``(n_nodes,)``;
     ``column_player`` gives the player of each input column."""
-    tm = linked.model
     players = np.asarray(column_player, dtype=np.int64)
     if tm.feature_column is not None:  # one-hot Pipelines: tree columns -> input columns
         players = players[tm.feature_column]
@@ -44,10 +50,9 @@ def node_players(linked: LinkedTrees, column_player: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.where(feature >= 0, players[np.maximum(feature, 0)], 0))
 
 
-def directions(linked: LinkedTrees, rows: np.ndarray) -> np.ndarray:
+def directions(ens: TreeEnsemble, rows: np.ndarray) -> np.ndarray:
     """Where each row (in the trees' columns) goes at each node: uint8 ``(n, n_nodes)``,
     1 for left (:func:`~shapkit._kernels.tree_games.node_directions`)."""
-    ens = linked.model.ensemble
     out = np.empty((rows.shape[0], ens.n_nodes), dtype=np.uint8)
     arrays = (ens.feature, ens.threshold, ens.default_left, ens.decision, ens.cat_left,
               ens.cat_known, ens.cat_nwords, ens.cat_words)  # fmt: skip
@@ -65,7 +70,7 @@ def background_directions(linked: LinkedTrees, background: np.ndarray) -> np.nda
     n_nodes = linked.model.ensemble.n_nodes
     if background.shape[0] * n_nodes > DIRECTION_BYTES:
         return np.zeros((0, n_nodes), dtype=np.uint8)
-    return directions(linked, background)
+    return directions(linked.model.ensemble, background)
 
 
 class LinkedTreeGame:
@@ -99,7 +104,7 @@ class LinkedTreeGame:
         n_players: int,
     ) -> None:
         self.linked = linked
-        self.x_dirs = directions(linked, x[None, :])[0]
+        self.x_dirs = directions(linked.model.ensemble, x[None, :])[0]
         self.background = background
         self.background_dirs = background_dirs
         self.node_player = node_player
@@ -149,3 +154,46 @@ class LinkedTreeGame:
                 f"or explain output='margin'."
             )
         return values
+
+
+class PathDependentTreeGame:
+    """The trees' cover-weighted game of one explained row (path-dependent TreeSHAP's,
+    :mod:`shapkit.closed_form.tree_path`): ``v(S)`` follows the row at a node whose player
+    is in S, else averages both children by their share of the node's cover; ``v(N)`` is
+    the prediction and ``v(empty)`` the cover-weighted mean of the leaves.
+
+    Parameters
+    ----------
+    model : TreeModel
+        The trees, with their covers and base offset.
+    x : ndarray of shape (n_features,)
+        The explained row in the trees' columns (``model.features``).
+    node_player : ndarray of int
+        :func:`node_players`; at most 62 players.
+    n_players : int
+        Columns of the masks.
+
+    Calls take bool masks ``(M, n_players)`` and return float64 ``(M, k)``, walking every
+    tree per coalition (``O(coalitions x visited nodes)``).
+    """
+
+    def __init__(
+        self, model: TreeModel, x: np.ndarray, node_player: np.ndarray, n_players: int
+    ) -> None:
+        self.model = model
+        self.x_dirs = directions(model.ensemble, x[None, :])[0]
+        self.node_player = node_player
+        self.n_players = n_players
+
+    def __call__(self, masks: np.ndarray) -> np.ndarray:
+        bits = coalition_bits(np.ascontiguousarray(masks, dtype=np.bool_))
+        ens = self.model.ensemble
+        out = np.zeros((bits.shape[0], ens.n_outputs))
+
+        def add(start: int, stop: int) -> None:
+            path_dependent_sums(self.x_dirs, bits, start, stop, self.node_player, ens.max_depth,
+                                ens.feature, ens.left, ens.right, ens.cover, ens.values,
+                                ens.roots, ens.tree_output, out)  # fmt: skip
+
+        run_row_chunks(add, bits.shape[0], work_per_row=ens.n_trees * (ens.max_depth + 1))
+        return out + ens.base_offset
