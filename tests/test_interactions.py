@@ -305,3 +305,48 @@ def test_path_dependent_sii_main_terms_are_the_path_dependent_shapley_values():
         sii = explainer.interactions(X[:3], index="SII")
         np.testing.assert_allclose(sii.main, explainer(X[:3]).values, atol=1e-6)
         np.testing.assert_allclose(sii.base_values, explainer(X[:3]).base_values, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def test_summary_of_the_strongest_pairs():
+    model, X = _classifier()
+    inter = shapkit.Explainer(model, X[:40]).interactions(X[100:120])
+    table = shapkit.summary(inter)  # a binary classifier: the positive class only
+    assert table.attrs["outputs"] == [1] and table.attrs["index"] == "k-SII"
+    assert list(table.columns) == ["mean_abs", "std_abs", "ci_low", "ci_high", "share",
+                                   "mean", "rank"]  # fmt: skip
+    assert len(table) == 10 and table["rank"].tolist() == list(range(1, 11))
+    (fi, fj), first = table.index[0], table.iloc[0]
+    i, j = inter.feature_names.index(fi), inter.feature_names.index(fj)
+    column = inter.pairs[:, i, j, 1]
+    assert first.mean_abs == pytest.approx(np.abs(column).mean())
+    assert first["mean"] == pytest.approx(column.mean())
+    assert first.ci_low < first.mean_abs < first.ci_high
+    assert table["share"].sum() == pytest.approx(1.0)
+    assert (np.diff(table["mean_abs"]) <= 0).all()
+    both = shapkit.reports.interactions.interaction_summary(inter, output=0, top=3)
+    assert len(both) == 3 and both.attrs["outputs"] == [0]
+    np.testing.assert_allclose(both["mean_abs"], table["mean_abs"][:3])  # mirrored outputs
+    fixed = shapkit.summary(inter, rows="fixed")
+    np.testing.assert_allclose(fixed.ci_low, fixed.mean_abs)  # exact: no noise
+    with pytest.raises(KeyError, match="not one of the outputs"):
+        shapkit.summary(inter, output="yes")
+    with pytest.raises(ValueError, match="output=, level= and rows= only"):
+        shapkit.summary(inter, aggregate=True)
+
+
+def test_interaction_heatmap_shows_the_mean_pair_strengths():
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    inter = shapkit.Explainer(lambda Z: Z[:, 0] * Z[:, 1], X).interactions(X[:6])
+    ax = shapkit.plots.interaction_heatmap(inter)
+    shown = ax.images[0].get_array()
+    expected = np.abs(inter.pairs).mean(axis=0)
+    assert np.ma.getmaskarray(shown)[np.diag_indices(3)].all()  # the diagonal is blank
+    np.testing.assert_allclose(shown[0, 1], expected[0, 1])
+    np.testing.assert_allclose(shown[0, 2], 0.0, atol=1e-12)  # x2 is a dummy
+    three = np.random.default_rng(1).normal(size=(30, 2))
+    multi = shapkit.Explainer(lambda Z: np.c_[Z[:, 0] * Z[:, 1], Z[:, 0]], three)
+    with pytest.raises(ValueError, match="pick one with output="):
+        shapkit.plots.interaction_heatmap(multi.interactions(three[:3]))

@@ -33,6 +33,7 @@ import pandas as pd
 from .._labels import output_index
 from .._validation import check_level
 from ..cohorts import Cohorts
+from ..interaction_explanation import InteractionExplanation
 
 if TYPE_CHECKING:
     from ..explanation import Explanation
@@ -42,7 +43,7 @@ _ROWS = ("sample", "fixed")
 
 
 def summary(
-    explanation: Explanation | Cohorts,
+    explanation: Explanation | Cohorts | InteractionExplanation,
     *,
     output: Any = None,
     output_position: int | None = None,
@@ -60,10 +61,12 @@ def summary(
 
     Parameters
     ----------
-    explanation : Explanation or Cohorts
+    explanation : Explanation, Cohorts or InteractionExplanation
         Cohorts (:meth:`shapkit.Explanation.cohorts`) give one block per cohort under a
         ``cohort`` index level, with each cohort's size in a column ``rows`` (cohorts of
-        one row have NaN intervals with ``rows="sample"``).
+        one row have NaN intervals with ``rows="sample"``). Interaction values
+        (:meth:`shapkit.Explainer.interactions`) give their strongest pairs:
+        :func:`shapkit.reports.interactions.interaction_summary`.
     output : label, optional
         Summarise this output only, chosen by its label in ``output_names`` (an int is a
         label, never a position: with classes ``[1, 2, 3]``, ``output=1`` is class 1 and
@@ -124,6 +127,14 @@ def summary(
     if not isinstance(rows, str) or rows not in _ROWS:
         raise ValueError(f"rows={rows!r}: choose 'sample' or 'fixed'.")
     level = check_level(level)
+    if isinstance(explanation, InteractionExplanation):
+        if output_position is not None or aggregate or all_outputs:
+            raise ValueError(
+                "For interaction values, summary() takes output=, level= and rows= only."
+            )
+        from .interactions import interaction_summary  # it builds on this module
+
+        return interaction_summary(explanation, output=output, level=level, rows=rows)
     if isinstance(explanation, Cohorts):
         return _cohort_summary(
             explanation, output=output, output_position=output_position,
