@@ -248,6 +248,7 @@ def test_interventional_game_chunking_is_invisible() -> None:
     np.testing.assert_allclose(chunked, whole, rtol=1e-14)
 
 
+@pytest.mark.slow  # a 4 s tree game; the fast tier keeps the small ones
 def test_large_tree_game_has_exact_values_from_the_tree_path() -> None:
     """The d=120 tree game: exact values add up to v(N) - v(empty) of the game handed to the
     samplers (check_tree_game), and match a high-budget kernel estimate."""

@@ -84,6 +84,7 @@ def _reference(files):
     return read_dataset(files / "reference")
 
 
+@pytest.mark.slow  # a killed subprocess and a resumed run: ~4 s
 def test_sigkill_then_resume_equals_uninterrupted_run(files, capsys):
     joblib.dump(SlowModel(0.015), files / "model.joblib")  # slow enough to kill half way
     out = files / "killed"

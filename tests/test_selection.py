@@ -573,6 +573,7 @@ def test_loss_tests_over_rows():
     assert mean.tolist() == [0.0] and p.tolist() == [1.0]
 
 
+@pytest.mark.slow  # four cross-validated selector fits: ~4 s
 def test_probe_report_combines_probe_and_loss_tests():
     X, y = planted_regression()
     report = select_features(FAST_TREE, X, y, seed=0, n_repeats=3)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .._labels import label_positions
 from .._validation import check_level
-from ..interaction_explanation import InteractionExplanation
 from .plots import new_axes
 from .summary import abs_interval
+
+if TYPE_CHECKING:  # the plots import nothing of the estimator layer at import time
+    from ..interaction_explanation import InteractionExplanation
 
 __all__ = ["interaction_heatmap", "interaction_summary"]
 

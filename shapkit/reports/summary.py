@@ -33,10 +33,10 @@ import pandas as pd
 from .._labels import output_index
 from .._validation import check_level
 from ..cohorts import Cohorts
-from ..interaction_explanation import InteractionExplanation
 
 if TYPE_CHECKING:
     from ..explanation import Explanation
+    from ..interaction_explanation import InteractionExplanation
 
 COLUMNS = ["mean_abs", "std_abs", "ci_low", "ci_high", "share", "mean", "direction", "rank"]
 _ROWS = ("sample", "fixed")
@@ -127,6 +127,9 @@ def summary(
     if not isinstance(rows, str) or rows not in _ROWS:
         raise ValueError(f"rows={rows!r}: choose 'sample' or 'fixed'.")
     level = check_level(level)
+    # imported here, not with the module: it brings the estimator layer, which the plots
+    # do not need
+    from ..interaction_explanation import InteractionExplanation
     if isinstance(explanation, InteractionExplanation):
         if output_position is not None or aggregate or all_outputs:
             raise ValueError(
