@@ -25,7 +25,7 @@ from .estimators import Estimator
 from .estimators.base import check_finite
 from .games import MarginalGame
 from .tabular import RowMasker, align_text_columns
-from .trees import TreeModel
+from .trees import TreeModel, TreeNotSupportedError
 from .trees.game import (
     LinkedTreeGame,
     PathDependentTreeGame,
@@ -213,7 +213,12 @@ def row_games(
 ) -> Callable[[int], Callable[[np.ndarray], np.ndarray]]:
     """``row -> the marginal game of that row`` (``v(masks) -> (m, k)``, players given by
     ``job.column_player``): on the job's compiled trees (their features read once for the
-    chunk) or through the model."""
+    chunk) or through the model.
+
+    Compiled trees must reproduce the model's output on the chunk's first rows, as the
+    tree closed form must (:func:`shapkit.closed_form.tree.check_reproduces`): the
+    explainer checked the rows it saw, but Dask and Spark partitions it never saw reach
+    here directly. Raises :class:`~shapkit.trees.TreeNotSupportedError` otherwise."""
     if job.path_trees is not None:
         tm = job.path_trees
         features, players = tm.features(X), node_players(tm, job.column_player)
@@ -221,6 +226,14 @@ def row_games(
     trees = job.trees
     if trees is None:
         return lambda row: MarginalGame(job.model, masker, row, job.column_player, job.max_rows)
+    if not trees.reproduces(job.model, X):
+        raise TreeNotSupportedError(
+            f"The trees read from {type(trees.model.estimator).__name__}, through "
+            f"{trees.describe()}, do not reproduce the model's own output on these rows, "
+            f"so the games evaluated on them would be wrong. Explain through model calls: "
+            f"pass the model's method as a callable (e.g. model.predict_proba), and please "
+            f"report the model."
+        )
     x = trees.model.features(X)
     background = trees.model.features(job.background)
     dirs = background_directions(trees, background)

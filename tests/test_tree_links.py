@@ -206,3 +206,29 @@ def test_entries_kept_between_calls_or_walked_again(monkeypatch):
     np.testing.assert_array_equal(fresh(first), a)
     assert fresh._entries is None
     np.testing.assert_allclose(fresh(second), reference(second), rtol=0, atol=1e-12)
+
+
+def test_rows_the_trees_do_not_reproduce_raise_in_any_chunk():
+    # a Dask or Spark partition reaches explain_rows with a job made from zero rows, so
+    # the chunk itself is checked
+    from dataclasses import replace
+
+    from shapkit.rows import explain_rows
+    from shapkit.trees import TreeNotSupportedError
+
+    X, y = _data()
+    model = _model("gb", X, y)
+    explainer = shapkit.Explainer(model, X[:30], seed=0)
+    job = explainer.row_job(X[:0])
+    assert job.trees is not None
+    np.testing.assert_allclose(explain_rows(job, X[200:202]).values,
+                               explainer(X[200:202]).values, atol=0)  # fmt: skip
+
+    class Shifted:  # the model's output no longer the trees' link
+        output_names = [0, 1]
+
+        def predict(self, data):
+            return model.predict_proba(data) * 0.9
+
+    with pytest.raises(TreeNotSupportedError, match="do not reproduce the model's own output"):
+        explain_rows(replace(job, model=Shifted()), X[200:202])
