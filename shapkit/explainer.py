@@ -31,6 +31,9 @@ from .execution.spark import explain_spark, is_spark_frame
 from .explanation import Explanation
 from .games import CALL_BYTES, DEFAULT_MAX_ROWS, MIN_ROWS_PER_CALL
 from .interaction_explanation import InteractionExplanation, explain_interactions
+from .interactions.api import METHODS as INTERACTION_METHODS
+from .interactions.api import choose_method
+from .interactions.indices import check_index
 from .models.sklearn import describe_model
 from .rows import RowJob, RowValues
 from .tabular import (
@@ -343,16 +346,25 @@ class Explainer:
         return self._explanation(job, X, RowValues.concat([first, rest]))
 
     def interactions(
-        self, X: Any, *, index: str = "k-SII", max_order: int = 2, budget: int | None = None
+        self,
+        X: Any,
+        *,
+        index: str = "k-SII",
+        max_order: int = 2,
+        method: str = "auto",
+        budget: int | None = None,
+        tol: float | None = None,
     ) -> InteractionExplanation:
         """Interaction values of the rows of X: each row's game (the one whose Shapley
-        values :meth:`__call__` explains) given to :func:`shapkit.interaction_values`,
-        exactly, by enumerating its ``2^d`` coalitions (at most 20 players; feature groups
+        values :meth:`__call__` explains) given to :func:`shapkit.interaction_values`:
+        enumerated (``2^d`` coalitions, at most 20 players) or estimated by the
+        interaction proxy from sampled coalitions, with standard errors (feature groups
         are players). Boosted tree models in probability space and tree models in their
         additive space are evaluated on their compiled trees, other models through calls;
         a tree model explained without background gets the interactions of the
         path-dependent game (k-SII's ``to_matrix()`` is then shap's
-        ``TreeExplainer(model).shap_interaction_values``). ``method`` does not apply.
+        ``TreeExplainer(model).shap_interaction_values``). The explainer's ``method``
+        does not apply; its seed keys each row's random stream.
 
         Parameters
         ----------
@@ -362,8 +374,15 @@ class Explainer:
             The interaction index (docs/interactions.md).
         max_order : {1, 2}
             2: order-1 and order-2 terms; 1: the Shapley values.
+        method : {"auto", "exact", "proxy"}
+            As in :func:`shapkit.interaction_values`: ``"auto"`` enumerates when the
+            ``2^d`` coalitions fit the budget (default budget ``max(2048, 100 d)``:
+            ``d <= 11``), else runs the proxy.
         budget : int, optional
             Most game evaluations per row (enumeration needs ``2^d``).
+        tol : float, optional
+            The proxy stops a row once its largest standard error is below ``tol`` times
+            the spread of its terms (default 0.01 when no budget is given).
 
         Returns
         -------
@@ -374,8 +393,8 @@ class Explainer:
         Raises
         ------
         ValueError
-            An unknown index, a bad ``max_order`` or budget; more than 20 players
-            (:class:`~shapkit.TooManyPlayersError`).
+            An unknown index or method, a bad ``max_order``, budget or tol; more players
+            than the method accepts (:class:`~shapkit.TooManyPlayersError`).
 
         Examples
         --------
@@ -388,22 +407,31 @@ class Explainer:
         ((2, 3, 3), True)
         """
         budget = check_budget(budget)
+        tol = check_tol(tol)
         X = check_tabular(X, "X")
         job = self._interaction_job(self._job(X, budget, None), X)
-        arrays = explain_interactions(job, X, index, max_order, budget)
+        check_index(index, max_order, len(job.player_names))
+        if method not in INTERACTION_METHODS:
+            raise ValueError(f"Unknown method={method!r} for interactions; choose one of "
+                             f"{list(INTERACTION_METHODS)}.")  # fmt: skip
+        method = choose_method(method, len(job.player_names), budget, max_order)
+        arrays = explain_interactions(job, X, index, max_order, budget, method, tol)
         main, pairs = arrays["main"], arrays["pairs"]
+        main_se, pairs_se = arrays["main_std_errors"], arrays["pair_std_errors"]
         base, full = arrays["base_values"], arrays["predictions"]
         if main.shape[-1] == 1:
             main, pairs, base, full = main[..., 0], pairs[..., 0], base[:, 0], full[:, 0]
+            main_se, pairs_se = main_se[..., 0], pairs_se[..., 0]
         return InteractionExplanation(
-            main=main, pairs=pairs, main_std_errors=np.zeros_like(main),
-            pair_std_errors=np.zeros_like(pairs), base_values=base, predictions=full,
+            main=main, pairs=pairs, main_std_errors=main_se,
+            pair_std_errors=pairs_se, base_values=base, predictions=full,
             data=_as_frame(X, job.column_names, self.feature_names),
             feature_names=job.player_names, output_names=arrays["output_names"],
-            index=index, max_order=max_order, method="exact", n_evals=arrays["n_evals"],
+            index=index, max_order=max_order, method=arrays["method"],
+            n_evals=arrays["n_evals"], converged=arrays["converged"],
             settings={
                 "index": index, "max_order": max_order, "output": self.output,
-                "budget": budget,
+                "method": method, "budget": budget, "tol": tol,
                 "background_size": None if self.background is None else len(job.background),
                 "value_function": (
                     INTERVENTIONAL if job.path_trees is None else TREE_PATH_DEPENDENT

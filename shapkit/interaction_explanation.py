@@ -16,11 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .estimators.exact import MAX_EXACT_PLAYERS
-from .exceptions import TooManyPlayersError
 from .interactions import interaction_values
+from .interactions.api import PROXY_MIN_PLAYERS
 from .interactions.indices import EFFICIENT_INDICES, check_index
-from .rows import ReducedGame, RowJob, row_games
+from .rows import ReducedGame, RowJob, row_games, row_streams
 from .tabular import RowMasker, align_text_columns
 
 __all__ = ["InteractionExplanation", "explain_interactions"]
@@ -49,10 +48,15 @@ class InteractionExplanation:
     index : str
     max_order : int
     method : str
+        ``"exact"`` (every coalition enumerated), ``"proxy"`` (kriging of sampled
+        coalitions, with standard errors) or ``"exact+proxy"`` (rows with fewer than 4
+        non-dummy players are enumerated).
     n_evals : ndarray of shape (n,)
         Game evaluations per row.
     settings : dict
         What was asked for (index, output, budget, background size, value function).
+    converged : ndarray of bool, shape (n,), or None
+        With ``tol``: whether each row's standard errors reached it within the budget.
     """
 
     main: np.ndarray
@@ -69,6 +73,7 @@ class InteractionExplanation:
     method: str
     n_evals: np.ndarray
     settings: dict[str, Any] = field(default_factory=dict)
+    converged: np.ndarray | None = None
 
     @property
     def efficient(self) -> bool:
@@ -131,26 +136,28 @@ def explain_interactions(
     index: str,
     max_order: int,
     budget: int | None,
+    method: str = "exact",
+    tol: float | None = None,
 ) -> dict[str, Any]:
     """Each row's interaction values on its marginal game (``job`` with no closed form);
     returns the arrays of an :class:`InteractionExplanation` with an output axis
-    (``main``, ``pairs``, ``base_values``, ``predictions``, ``n_evals``, ``output_names``).
-    Raises before any work for an unknown index, a bad ``max_order`` or more than 20
-    players."""
+    (``main``, ``pairs``, their standard errors, ``base_values``, ``predictions``,
+    ``n_evals``, ``converged`` (None without ``tol``), ``method``, ``output_names``).
+    ``method`` is ``"exact"`` or ``"proxy"`` (already chosen); each row's random stream
+    is keyed by its content and the job's seed. A row whose non-dummy players are too
+    few for the proxy is enumerated (at most 8 coalitions). Raises before any work for
+    an unknown index or a bad ``max_order``."""
     n_players = len(job.player_names)
     check_index(index, max_order, n_players)
-    if n_players > MAX_EXACT_PLAYERS:
-        raise TooManyPlayersError(
-            f"Interaction values are computed by enumerating each row's 2^d coalitions, "
-            f"for at most {MAX_EXACT_PLAYERS} players; this explainer has {n_players}. "
-            f"Group features (groups={{'name': [columns, ...]}}) to reduce d."
-        )
     X = align_text_columns(X, job.background)
     masker = RowMasker(X, job.background, job.column_player)
     game_of = row_games(job, X, masker, n_players)
+    streams = row_streams(X, job.seed)
     n = X.shape[0]
-    main = pairs = base = full = None
+    main = pairs = main_se = pairs_se = base = full = None
     n_evals = np.zeros(n, dtype=np.int64)
+    converged = np.ones(n, dtype=bool)
+    methods: set[str] = set()
     everyone = np.arange(n_players)
     for row in range(n):
         if job.path_trees is None:
@@ -160,34 +167,49 @@ def explain_interactions(
         game = game_of(row)
         if active.size == 0:
             empty = np.asarray(game(np.zeros((1, n_players), dtype=bool))[0])
-            row_main = np.zeros((0, empty.shape[0]))
-            row_pairs = np.zeros((0, 0, empty.shape[0]))
+            result = None
+            row_main, row_main_se = np.zeros((0, empty.shape[0])), np.zeros((0, empty.shape[0]))
+            row_pairs = row_pairs_se = np.zeros((0, 0, empty.shape[0]))
             empty_value = full_value = empty
             n_evals[row] = 1
         else:
+            row_method = method if active.size >= PROXY_MIN_PLAYERS else "exact"
             result = interaction_values(
                 ReducedGame(game, active, n_players), active.size, index=index,
-                max_order=min(max_order, active.size), budget=budget,
+                max_order=min(max_order, active.size), method=row_method,
+                budget=budget if row_method == method else None, tol=tol,
+                seed=streams[row],
             )  # fmt: skip
+            methods.add(result.method)
             row_main, row_pairs = result.main, result.pairs
+            row_main_se, row_pairs_se = result.main_std_errors, result.pair_std_errors
             if row_main.ndim == 1:
                 row_main, row_pairs = row_main[:, None], row_pairs[..., None]
+                row_main_se, row_pairs_se = row_main_se[:, None], row_pairs_se[..., None]
             empty_value = np.atleast_1d(result.empty_value)
             full_value = np.atleast_1d(result.full_value)
             n_evals[row] = result.n_evals
+            converged[row] = result.converged is not False
         if main is None:
             k = empty_value.shape[0]
-            main = np.zeros((n, n_players, k))
+            main, main_se = np.zeros((n, n_players, k)), np.zeros((n, n_players, k))
             pairs = np.zeros((n, n_players, n_players, k))
+            pairs_se = np.zeros((n, n_players, n_players, k))
             base, full = np.zeros((n, k)), np.zeros((n, k))
-        assert pairs is not None and base is not None and full is not None
-        main[row, active] = row_main
-        pairs[row, active[:, None], active[None, :]] = row_pairs
+        assert pairs is not None and pairs_se is not None and main_se is not None
+        assert base is not None and full is not None
+        main[row, active], main_se[row, active] = row_main, row_main_se
+        cells = (row, active[:, None], active[None, :])
+        pairs[cells], pairs_se[cells] = row_pairs, row_pairs_se
         base[row], full[row] = empty_value, full_value
     if main is None:
-        main, pairs = np.zeros((0, n_players, 0)), np.zeros((0, n_players, n_players, 0))
+        main = main_se = np.zeros((0, n_players, 0))
+        pairs = pairs_se = np.zeros((0, n_players, n_players, 0))
         base, full = np.zeros((0, 0)), np.zeros((0, 0))
     return {
-        "main": main, "pairs": pairs, "base_values": base, "predictions": full,
-        "n_evals": n_evals, "output_names": list(job.model.output_names),
+        "main": main, "pairs": pairs, "main_std_errors": main_se,
+        "pair_std_errors": pairs_se, "base_values": base, "predictions": full,
+        "n_evals": n_evals, "converged": None if tol is None else converged,
+        "method": "+".join(sorted(methods)) or "exact",
+        "output_names": list(job.model.output_names),
     }  # fmt: skip

@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-PAGES = ["coming_from_shap.md", "howto.md", "interactions.md", "sage.md"]
+PAGES = [
+    pytest.param("coming_from_shap.md", marks=pytest.mark.slow),  # ~5 s; CI runs it
+    "howto.md",
+    "interactions.md",
+    "sage.md",
+]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 

@@ -160,10 +160,20 @@ def test_bad_requests_name_the_parameter_and_what_works():
         shapkit.interaction_values(lambda S: S[:, 0] * 1.0, 1)
     with pytest.raises(ValueError, match="budget=7 is below the 2\\^3 = 8.*budget=8"):
         shapkit.interaction_values(game, 3, budget=7)
-    with pytest.raises(ValueError, match="Unknown method='kernel'.*'auto', 'exact'"):
+    with pytest.raises(ValueError, match="Unknown method='kernel'.*'auto', 'exact', 'proxy'"):
         shapkit.interaction_values(game, 3, method="kernel")
     with pytest.raises(shapkit.TooManyPlayersError, match="at most 20 players; got d=21"):
-        shapkit.interaction_values(game, 21)
+        shapkit.interaction_values(game, 21, method="exact")
+    with pytest.raises(ValueError, match="proxy' needs at least 4 players.*method='exact'"):
+        shapkit.interaction_values(game, 3, method="proxy")
+    with pytest.raises(ValueError, match="budget=20 is below the 24 .*budget=24"):
+        shapkit.interaction_values(game, 10, method="proxy", budget=20)
+    with pytest.raises(ValueError, match="accepts at most 8,192; pass budget=8192"):
+        shapkit.interaction_values(game, 30, budget=10_000)
+    with pytest.raises(ValueError, match="max_order=1 asks for Shapley values"):
+        shapkit.interaction_values(game, 30, max_order=1, method="proxy")
+    with pytest.raises(shapkit.TooManyPlayersError, match="at most 100 players"):
+        shapkit.interaction_values(game, 101)
     with pytest.raises(shapkit.GameOutputError):
         shapkit.interaction_values(lambda S: np.full(len(S), np.nan), 3)
     assert shapkit.interaction_values(lambda S: S[:, 0] * 1.0, 1, max_order=1).main.tolist() == [
@@ -259,9 +269,126 @@ def test_model_interactions_refuse_what_they_cannot_do():
         shapkit.Explainer(model, None).interactions(X[:2])
     wide = np.random.default_rng(0).normal(size=(10, 21))
     with pytest.raises(shapkit.TooManyPlayersError, match="at most 20 players"):
-        shapkit.Explainer(lambda Z: Z.sum(1), wide).interactions(wide[:1])
+        shapkit.Explainer(lambda Z: Z.sum(1), wide).interactions(wide[:1], method="exact")
+    with pytest.raises(ValueError, match="Unknown method='kernel'"):
+        shapkit.Explainer(model, X[:10]).interactions(X[:1], method="kernel")
     with pytest.raises(ValueError, match="Unknown index"):
         shapkit.Explainer(model, X[:10]).interactions(X[:1], index="Shapley")
+
+
+# --------------------------------------------------------------------------- proxy
+
+
+def sum_of_unanimities(d: int, n_terms: int, seed: int):
+    """A game with known sparse Moebius coefficients of orders 1 to 4."""
+    rng = np.random.default_rng(seed)
+    terms = [rng.choice(d, int(rng.integers(1, 5)), replace=False) for _ in range(n_terms)]
+    coef = rng.normal(size=n_terms)
+
+    def game(S):
+        return sum(c * S[:, t].all(axis=1) for c, t in zip(coef, terms, strict=True)) * 1.0
+
+    return game
+
+
+def terms_of(result) -> tuple[np.ndarray, np.ndarray]:
+    d = result.main.shape[0]
+    i, j = np.triu_indices(d, 1)
+    return (np.concatenate([result.main, result.pairs[i, j]]),
+            np.concatenate([result.main_std_errors, result.pair_std_errors[i, j]]))  # fmt: skip
+
+
+@pytest.mark.parametrize("index", INDICES)
+def test_proxy_estimates_every_index_with_honest_standard_errors(index):
+    d = 10
+    game = sum_of_unanimities(d, 15, 0)
+    exact, _ = terms_of(shapkit.interaction_values(game, d, index=index, method="exact"))
+    result = shapkit.interaction_values(game, d, index=index, budget=30 * d, seed=1)
+    assert (result.method, result.n_evals, result.converged) == ("proxy", 300, None)
+    estimate, errors = terms_of(result)
+    assert np.linalg.norm(estimate - exact) < 0.1 * np.linalg.norm(exact)
+    assert np.isfinite(errors).all() and (errors > 0).all()
+    assert np.mean(np.abs(estimate - exact) <= 1.96 * errors) >= 0.9
+    if result.efficient:  # exactly, not to the kriging's jitter
+        total = result.full_value - result.empty_value
+        assert abs(result.to_matrix().sum() - total) < 1e-12 * max(1.0, abs(total))
+    np.testing.assert_array_equal(result.pairs, result.pairs.T)
+    np.testing.assert_array_equal(np.diag(result.pairs), 0.0)
+    again = shapkit.interaction_values(game, d, index=index, budget=30 * d, seed=1)
+    np.testing.assert_array_equal(again.pairs, result.pairs)
+
+
+def test_proxy_gains_accuracy_with_budget_and_reads_a_pair_game_closely():
+    d = 12
+    game = sum_of_unanimities(d, 20, 3)
+    exact, _ = terms_of(shapkit.interaction_values(game, d, method="exact"))
+    errors = [
+        np.linalg.norm(terms_of(shapkit.interaction_values(game, d, budget=b, seed=0))[0] - exact)
+        for b in (10 * d, 30 * d, 80 * d)
+    ]
+    assert errors[0] > errors[1] > errors[2]
+    # an additive game plus one pair: the pair stands out, within its standard errors
+    pair_game = lambda S: S @ np.arange(1.0, d + 1) + 3.0 * (S[:, 2] & S[:, 7])  # noqa: E731
+    expected_main = np.arange(1.0, d + 1) + 1.5 * np.isin(np.arange(d), [2, 7])
+    expected = np.zeros((d, d))
+    expected[2, 7] = expected[7, 2] = 3.0
+    for budget, atol in ((10 * d, 0.3), (30 * d, 1e-3)):
+        result = shapkit.interaction_values(pair_game, d, index="SII", budget=budget, seed=0)
+        np.testing.assert_allclose(result.main, expected_main, atol=atol)
+        np.testing.assert_allclose(result.pairs, expected, atol=atol)
+        assert (np.abs(result.pairs - expected) <= 2 * result.pair_std_errors + 1e-12).mean() > 0.95
+
+
+def test_proxy_tolerance_stops_early_and_says_when_it_could_not():
+    d = 12
+    game = sum_of_unanimities(d, 20, 4)
+    loose = shapkit.interaction_values(game, d, tol=0.2, budget=4000, seed=0)
+    assert loose.converged is True and loose.n_evals == 10 * d
+    tight = shapkit.interaction_values(game, d, tol=1e-6, budget=500, seed=0)
+    assert tight.converged is False and tight.n_evals == 500
+    spread = np.ptp(terms_of(tight)[0])
+    assert terms_of(tight)[1].max() > 1e-6 * spread
+
+
+@pytest.mark.slow  # up to 2,048 evaluations in one kriging fit, ~4 s
+def test_proxy_without_budget_or_tol_stops_at_tol_one_percent():
+    d = 12
+    game = sum_of_unanimities(d, 20, 4)
+    default = shapkit.interaction_values(game, d, seed=0)
+    assert default.method == "proxy" and default.n_evals <= max(2048, 100 * d)
+    estimate, errors = terms_of(default)
+    assert default.converged == bool(errors.max() <= 0.01 * np.ptp(estimate))
+
+
+def test_proxy_of_games_with_several_outputs_is_per_output():
+    d = 8
+    one, two = sum_of_unanimities(d, 10, 5), sum_of_unanimities(d, 10, 6)
+    both = shapkit.interaction_values(lambda S: np.stack([one(S), two(S)], axis=1), d,
+                                      budget=100, seed=0)  # fmt: skip
+    assert both.pairs.shape == (d, d, 2) and both.pair_std_errors.shape == (d, d, 2)
+    exact = shapkit.interaction_values(lambda S: np.stack([one(S), two(S)], axis=1), d)
+    np.testing.assert_allclose(both.to_matrix().sum((0, 1)), exact.to_matrix().sum((0, 1)),
+                               rtol=1e-10)  # fmt: skip
+    assert np.linalg.norm(both.pairs - exact.pairs) < 0.3 * np.linalg.norm(exact.pairs)
+
+
+def test_model_interactions_by_the_proxy_have_standard_errors():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 8))
+    f = lambda Z: Z[:, 0] * Z[:, 1] + np.sin(Z[:, 2]) * Z[:, 3] + Z[:, 4]  # noqa: E731
+    explainer = shapkit.Explainer(f, X, seed=0)
+    exact = explainer.interactions(X[:3], method="exact")
+    proxy = explainer.interactions(X[:3], method="proxy", budget=120)
+    assert proxy.method == "proxy" and proxy.n_evals.tolist() == [120, 120, 120]
+    assert proxy.settings["method"] == "proxy" and proxy.converged is None
+    assert (proxy.pair_std_errors[:, 0, 1] > 0).all()
+    np.testing.assert_allclose(proxy.to_matrix().sum((1, 2)), exact.to_matrix().sum((1, 2)),
+                               rtol=1e-10)  # fmt: skip
+    assert np.abs(proxy.pairs - exact.pairs).max() < 0.05 * np.abs(exact.pairs).max()
+    frame = proxy.to_frame()
+    assert (frame[frame.order == 2].std_error > 0).any()
+    again = explainer.interactions(X[:3], method="proxy", budget=120)
+    np.testing.assert_array_equal(again.pairs, proxy.pairs)
 
 
 def _path_models():
@@ -350,3 +477,30 @@ def test_interaction_heatmap_shows_the_mean_pair_strengths():
     multi = shapkit.Explainer(lambda Z: np.c_[Z[:, 0] * Z[:, 1], Z[:, 0]], three)
     with pytest.raises(ValueError, match="pick one with output="):
         shapkit.plots.interaction_heatmap(multi.interactions(three[:3]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", ["k-SII", "SII"])
+def test_proxy_intervals_cover_the_exact_terms_over_seeds(index):
+    """95% intervals over 10 seeds, two games and two budgets: at least 90% coverage."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 10))
+    y = X[:, 0] * X[:, 1] + np.abs(X[:, 2]) + X[:, 3] * (X[:, 4] > 0)
+    forest = RandomForestRegressor(30, max_depth=6, random_state=0).fit(X, y)
+    background, x = X[:20], X[25]
+
+    def forest_game(S):
+        rows = np.where(S[:, None, :], x, background[None])
+        return forest.predict(rows.reshape(-1, 10)).reshape(len(S), -1).mean(axis=1)
+
+    covered = []
+    for game, d in ((forest_game, 10), (sum_of_unanimities(12, 20, 7), 12)):
+        exact, _ = terms_of(shapkit.interaction_values(game, d, index=index, method="exact"))
+        for budget in (10 * d, 30 * d):
+            for seed in range(10):
+                result = shapkit.interaction_values(game, d, index=index, budget=budget, seed=seed)
+                estimate, errors = terms_of(result)
+                covered.append(np.abs(estimate - exact) <= 1.96 * errors + 1e-12)
+    assert np.mean(np.concatenate(covered)) >= 0.9

@@ -193,6 +193,7 @@ def test_games_without_structure_keep_the_kernel_estimate():
 # ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # statistical, ~3 s
 def test_more_accurate_than_kernel_on_unanimity_games():
     """Sums of unanimity games over up to d/3 players, where the regression solver's
     interactions add error (its guard keeps the kernel estimate): the posterior mean is
@@ -237,6 +238,7 @@ def test_more_accurate_than_kernel_with_covering_errors():
     assert np.all(np.abs(est.mean(0) - truth) <= 3 * est.std(0, ddof=1) / np.sqrt(len(runs)))
 
 
+@pytest.mark.slow  # ~3 s; CI runs it
 def test_tol_stops_early_and_respects_the_budget():
     d = 30
     game, _ = three_way_game(d)

@@ -137,6 +137,7 @@ def test_sampled_values_within_their_errors_and_reproducible(diabetes):
     assert np.all(np.abs(tight.values - exact.values) <= 4 * tight.std_errors)
 
 
+@pytest.mark.slow  # two worker processes, ~3 s
 def test_n_jobs_gives_the_same_values(diabetes):
     X, y, bg = diabetes
     model = LinearRegression().fit(X, y)

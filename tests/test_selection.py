@@ -64,6 +64,7 @@ def test_probe_finds_planted_regression_features(seed):
     assert (report.loc[["x0", "x1", "x2"], "decision"] == "accept").all()
 
 
+@pytest.mark.slow  # four probe fits, ~4 s
 def test_probe_binary_and_multiclass_classification():
     X, y = planted_classification()
     sel = ShapSelector(FAST_CLF, seed=0, n_repeats=3).fit(X, y)
@@ -459,6 +460,7 @@ def test_estimators_and_columns_the_selector_cannot_use_are_named():
 # ----------------------------------------------------------------- statistics
 
 
+@pytest.mark.slow  # ~3 s of scipy tests; CI runs it
 def test_paired_tests_and_bh():
     real = np.array([[2.0, 0.0, 1.0], [3.0, 0.1, 1.0], [2.5, 0.0, 1.0], [2.2, 0.05, 1.0]] * 3)
     threshold = np.ones(12)

@@ -10,14 +10,21 @@ import numpy as np
 from .._kernels.exact import enumerate_masks
 from .._kernels.moebius import moebius_transform, superset_sums
 from .._validation import check_budget, check_positive_int, check_seed, check_tol
+from ..estimators.base import DEFAULT_TOL, default_budget
 from ..estimators.exact import COALITIONS_PER_CALL, MAX_EXACT_PLAYERS
 from ..exceptions import GameOutputError, TooManyPlayersError
 from ..games import CheckedGame
-from .indices import check_index, index_weights
+from .design import CoalitionSampler, border_count
+from .indices import EFFICIENT_INDICES, check_index, index_weights
+from .proxy import fit_proxy
 from .result import InteractionValues
 
 #: The methods of :func:`interaction_values`.
-METHODS = ("auto", "exact")
+METHODS = ("auto", "exact", "proxy")
+#: The proxy's range of players and its largest budget (a dense solve in the budget).
+PROXY_MIN_PLAYERS = 4
+PROXY_MAX_PLAYERS = 100
+PROXY_MAX_EVALUATIONS = 8192
 
 
 def interaction_values(
@@ -46,17 +53,26 @@ def interaction_values(
         efficient), STII (Shapley-Taylor) or FSII (Faith-Shap); docs/interactions.md.
     max_order : {1, 2}
         2: order-1 and order-2 terms; 1: the Shapley values (every index).
-    method : {"auto", "exact"}
+    method : {"auto", "exact", "proxy"}
         ``"exact"`` enumerates all ``2^d`` coalitions (``d <= 20``) and reads the index
-        from the game's Moebius transform. ``"auto"`` does the same when ``2^d`` fits
-        the budget; sampling estimators of interactions are not part of shapkit (yet),
-        so a larger game raises.
+        from the game's Moebius transform. ``"proxy"`` (4 to 100 players) samples
+        coalitions (the ``2 d + 2`` borders, then complementary pairs weighted by the
+        Shapley kernel), fits a Gaussian process to the game (a prior on its Moebius
+        coefficients, tuned by restricted maximum likelihood) and reads the index terms
+        from the posterior, with standard errors (docs/interactions.md).
+        ``"auto"``: exact when ``2^d`` fits the budget (without one,
+        ``max(2048, 100 d)``: ``d <= 11``), else the proxy.
     budget : int, optional
-        Most game evaluations; enumeration needs ``2^d``.
+        Most game evaluations: enumeration needs ``2^d``, the proxy at least ``2 d + 4``
+        and at most 8,192. Default for the proxy: ``max(2048, 100 d)``, a cap with
+        ``tol=0.01``.
     tol : float, optional
-        Accepted for the sampling estimators' signature; enumeration has no error.
+        The proxy starts at ``10 d`` evaluations and doubles them until its largest
+        standard error is below ``tol`` times the spread of the terms (``max - min``);
+        ``.converged`` says whether that happened within the budget. Without ``tol`` and
+        with a budget it spends the budget in one round.
     seed : int, SeedSequence or Generator, optional
-        Likewise (enumeration draws nothing).
+        The proxy's coalitions; same seed, same values (enumeration draws nothing).
 
     Returns
     -------
@@ -69,9 +85,10 @@ def interaction_values(
     ------
     ValueError
         An unknown index or method, ``max_order`` not 1 or 2 or above ``n_players``, a
-        budget below ``2^d`` (the message names the smallest that works).
+        budget below what the method needs (the message names the smallest that works)
+        or above the proxy's 8,192.
     TooManyPlayersError
-        More than 20 players (a ``ValueError``).
+        More than 20 players for enumeration, 100 for the proxy (a ``ValueError``).
     GameOutputError
         The game returned the wrong shape or non-finite values.
 
@@ -84,29 +101,99 @@ def interaction_values(
     >>> result = shapkit.interaction_values(game, 3, index="k-SII")
     >>> result.main.round(12).tolist(), float(result.pairs[0, 1].round(12))
     ([0.0, 0.0, 1.0], 1.0)
+
+    Sampled, for more players (here 16 coalitions of 4,096):
+
+    >>> game = lambda S: 2.0 * (S[:, 0] & S[:, 1]) + S.sum(axis=1)
+    >>> result = shapkit.interaction_values(game, 12, budget=120, seed=0)
+    >>> result.method, bool(abs(result.pairs[0, 1] - 2.0) < 3 * result.pair_std_errors[0, 1] + 0.01)
+    ('proxy', True)
     """
     n_players = check_positive_int(n_players, "n_players")
     check_index(index, max_order, n_players)
     budget = check_budget(budget)
-    check_tol(tol)
+    tol = check_tol(tol)
     check_seed(seed)
     if method not in METHODS:
         raise ValueError(f"Unknown method={method!r} for interaction_values; choose one of "
                          f"{list(METHODS)}.")  # fmt: skip
-    n_coalitions = 1 << n_players
-    if n_players > MAX_EXACT_PLAYERS:
-        raise TooManyPlayersError(
-            f"interaction_values enumerates all 2^d coalitions and accepts at most "
-            f"{MAX_EXACT_PLAYERS} players; got d={n_players}. Reduce d with feature groups; "
-            f"shapkit has no sampling estimator of interaction indices yet."
-        )
-    if budget is not None and budget < n_coalitions:
-        raise ValueError(
-            f"budget={budget:,} is below the 2^{n_players} = {n_coalitions:,} game "
-            f"evaluations that exact interaction indices need; pass budget={n_coalitions} "
-            f"or more (or None), or reduce d with feature groups."
-        )
+    method = choose_method(method, n_players, budget, max_order)
     checked = CheckedGame(game, n_players)
+    if method == "proxy":
+        return _proxy(checked, n_players, index, max_order, budget, tol, seed)
+    return _exact(checked, n_players, index, max_order, budget)
+
+
+def choose_method(method: str, n_players: int, budget: int | None, max_order: int) -> str:
+    """``"exact"`` or ``"proxy"`` for a request, after checking that it can run: what
+    ``"auto"`` picks is enumeration when the ``2^d`` coalitions fit the budget (or, with
+    no budget, :func:`~shapkit.estimators.base.default_budget`), else the proxy. Raises
+    ``ValueError`` naming the smallest working budget, ``TooManyPlayersError`` beyond
+    what either method accepts."""
+    n_coalitions = 1 << min(n_players, 62)
+    cap = budget if budget is not None else default_budget(n_players)
+    if method == "auto":
+        exact = n_players <= MAX_EXACT_PLAYERS and n_coalitions <= cap
+        if not exact and (max_order == 1 or n_players < PROXY_MIN_PLAYERS):
+            exact = n_players <= MAX_EXACT_PLAYERS
+        method = "exact" if exact else "proxy"
+    if method == "exact":
+        if n_players > MAX_EXACT_PLAYERS:
+            raise TooManyPlayersError(
+                f"method='exact' enumerates all 2^d coalitions and accepts at most "
+                f"{MAX_EXACT_PLAYERS} players; got d={n_players}. Use method='proxy' "
+                f"(sampled, with standard errors) or reduce d with feature groups."
+            )
+        if budget is not None and budget < n_coalitions:
+            raise ValueError(
+                f"budget={budget:,} is below the 2^{n_players} = {n_coalitions:,} game "
+                f"evaluations that exact interaction indices need; pass "
+                f"budget={n_coalitions} or more, method='proxy' with a smaller budget, or "
+                f"reduce d with feature groups."
+            )
+        return method
+    if n_players < PROXY_MIN_PLAYERS:
+        raise ValueError(
+            f"method='proxy' needs at least {PROXY_MIN_PLAYERS} players (got "
+            f"{n_players}); use method='exact', which needs only 2^{n_players} = "
+            f"{n_coalitions} evaluations."
+        )
+    if n_players > PROXY_MAX_PLAYERS:
+        raise TooManyPlayersError(
+            f"method='proxy' accepts at most {PROXY_MAX_PLAYERS} players (its pair terms "
+            f"and their weights grow as d^2 times the budget); got d={n_players}. Reduce "
+            f"d with feature groups."
+        )
+    if max_order == 1:
+        raise ValueError(
+            "max_order=1 asks for Shapley values: use shapkit.shapley_values (kernel, "
+            "permutation and proxy estimators with standard errors), or max_order=2."
+        )
+    smallest = proxy_min_budget(n_players)
+    if budget is not None and budget < smallest:
+        raise ValueError(
+            f"budget={budget:,} is below the {smallest} game evaluations the interaction "
+            f"proxy needs for d={n_players} (the empty and full coalitions, each player "
+            f"alone and each left out, and one more pair); pass budget={smallest} or more."
+        )
+    if budget is not None and budget > PROXY_MAX_EVALUATIONS:
+        raise ValueError(
+            f"budget={budget:,}: the interaction proxy solves a dense system in the number "
+            f"of evaluations and accepts at most {PROXY_MAX_EVALUATIONS:,}; pass "
+            f"budget={PROXY_MAX_EVALUATIONS} or less (with tol to stop earlier)."
+        )
+    return method
+
+
+def proxy_min_budget(n_players: int) -> int:
+    """The proxy's smallest budget: the ``2 d + 2`` borders and one more pair."""
+    return border_count(n_players) + 2
+
+
+def _exact(
+    checked: CheckedGame, n_players: int, index: str, max_order: int, budget: int | None
+) -> InteractionValues:
+    n_coalitions = 1 << n_players
     chunks = [
         checked(enumerate_masks(n_players, start, min(start + COALITIONS_PER_CALL, n_coalitions)))
         for start in range(0, n_coalitions, COALITIONS_PER_CALL)
@@ -128,3 +215,89 @@ def interaction_values(
         pair_std_errors=np.zeros_like(pairs), index=index, max_order=max_order,
         n_evals=n_coalitions, method="exact", empty_value=empty, full_value=full,
     )  # fmt: skip
+
+
+def _proxy(
+    checked: CheckedGame,
+    n_players: int,
+    index: str,
+    max_order: int,
+    budget: int | None,
+    tol: float | None,
+    seed: Any,
+) -> InteractionValues:
+    """Kriging rounds (:mod:`~shapkit.interactions.proxy`): one round at the budget
+    without ``tol``; with it, from ``10 d`` evaluations doubling until the largest
+    standard error is below ``tol`` times the spread of the terms or the budget is spent."""
+    d = n_players
+    if tol is None and budget is None:
+        tol = DEFAULT_TOL
+    cap = min(budget if budget is not None else default_budget(d), PROXY_MAX_EVALUATIONS,
+              1 << d)  # fmt: skip
+    size = cap if tol is None else min(cap, max(proxy_min_budget(d), 10 * d))
+    sampler = CoalitionSampler(d, np.random.default_rng(seed))
+    inside = sampler.borders()
+    inside = np.concatenate([inside, sampler.draw(size - inside.shape[0])])
+    values = checked(inside)
+    single_w, pair_w = index_weights(index, max_order, d)
+    iu = np.triu_indices(d, 1)
+    while True:
+        fits = [fit_proxy(inside, np.ascontiguousarray(values[:, o]), single_w, pair_w)
+                for o in range(values.shape[1])]  # fmt: skip
+        main = np.stack([f.main for f in fits], axis=-1)
+        main_se = np.stack([f.main_std_errors for f in fits], axis=-1)
+        pair_terms = np.stack([f.pairs for f in fits], axis=-1)
+        pair_se = np.stack([f.pair_std_errors for f in fits], axis=-1)
+        terms = np.concatenate([main, pair_terms])
+        errors = np.concatenate([main_se, pair_se])
+        spread = terms.max(axis=0) - terms.min(axis=0)
+        converged = None if tol is None else bool(
+            np.all(errors.max(axis=0) <= tol * np.maximum(spread, 1e-300))
+        )
+        room = min(cap, 2 * inside.shape[0]) - inside.shape[0]
+        if converged is not False or room < 2:
+            break
+        more = sampler.draw(room)
+        if more.shape[0] == 0:
+            break
+        inside = np.concatenate([inside, more])
+        values = np.concatenate([values, checked(more)])
+    if index in EFFICIENT_INDICES:
+        main, pair_terms = _make_efficient(main, pair_terms, main_se, pair_se,
+                                           values[1] - values[0])  # fmt: skip
+    pairs = np.zeros((d, d, values.shape[1]))
+    pairs[iu] = pair_terms
+    pairs[iu[1], iu[0]] = pair_terms
+    pairs_se = np.zeros_like(pairs)
+    pairs_se[iu] = pair_se
+    pairs_se[iu[1], iu[0]] = pair_se
+    empty, full = values[0].copy(), values[1].copy()
+    if checked.squeeze:
+        main, main_se, pairs, pairs_se = main[:, 0], main_se[:, 0], pairs[..., 0], pairs_se[..., 0]
+        empty, full = empty[0], full[0]
+    return InteractionValues(
+        main=main, pairs=pairs, main_std_errors=main_se, pair_std_errors=pairs_se,
+        index=index, max_order=max_order, n_evals=int(inside.shape[0]), method="proxy",
+        empty_value=empty, full_value=full, converged=converged,
+    )  # fmt: skip
+
+
+def _make_efficient(
+    main: np.ndarray,
+    pair_terms: np.ndarray,
+    main_se: np.ndarray,
+    pair_se: np.ndarray,
+    total: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The terms moved onto ``sum = total`` per output, each by a share of the gap
+    proportional to its variance (uniform where no variance is finite and positive).
+    The kriging interpolates the empty and full coalitions up to its jitter, so the gap
+    is at rounding level; this closes it exactly."""
+    terms = np.concatenate([main, pair_terms])
+    variance = np.concatenate([main_se, pair_se]) ** 2
+    usable = np.isfinite(variance) & (variance > 0)
+    share = np.where(usable, variance, 0.0)
+    sums = share.sum(axis=0)
+    share = np.where(sums > 0, share / np.where(sums > 0, sums, 1.0), 1.0 / terms.shape[0])
+    terms = terms + share * (total - terms.sum(axis=0))
+    return terms[: main.shape[0]], terms[main.shape[0] :]

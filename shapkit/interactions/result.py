@@ -28,9 +28,14 @@ class InteractionValues:
     n_evals : int
         Game evaluations (coalitions).
     method : str
-        What computed the terms (``"exact"``: every coalition enumerated).
+        What computed the terms (``"exact"``: every coalition enumerated; ``"proxy"``:
+        kriging of sampled coalitions).
     empty_value, full_value : ndarray of shape () or (k,)
         ``v(empty set)`` and ``v(all players)``.
+    converged : bool or None
+        With ``tol``: whether the largest standard error reached ``tol`` times the spread
+        of the terms within the budget (False: the budget ran out first). None without
+        ``tol`` and for enumeration.
     """
 
     main: np.ndarray
@@ -43,6 +48,7 @@ class InteractionValues:
     method: str
     empty_value: np.ndarray
     full_value: np.ndarray
+    converged: bool | None = None
 
     @property
     def efficient(self) -> bool:
