@@ -31,7 +31,6 @@ from .execution.spark import explain_spark, is_spark_frame
 from .explanation import Explanation
 from .games import CALL_BYTES, DEFAULT_MAX_ROWS, MIN_ROWS_PER_CALL
 from .interaction_explanation import InteractionExplanation, explain_interactions
-from .interactions.api import METHODS as INTERACTION_METHODS
 from .interactions.api import choose_method
 from .interactions.indices import check_index
 from .models.sklearn import describe_model
@@ -411,9 +410,6 @@ class Explainer:
         X = check_tabular(X, "X")
         job = self._interaction_job(self._job(X, budget, None), X)
         check_index(index, max_order, len(job.player_names))
-        if method not in INTERACTION_METHODS:
-            raise ValueError(f"Unknown method={method!r} for interactions; choose one of "
-                             f"{list(INTERACTION_METHODS)}.")  # fmt: skip
         method = choose_method(method, len(job.player_names), budget, max_order)
         arrays = explain_interactions(job, X, index, max_order, budget, method, tol)
         main, pairs = arrays["main"], arrays["pairs"]

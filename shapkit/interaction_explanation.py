@@ -18,7 +18,7 @@ import pandas as pd
 
 from .interactions import interaction_values
 from .interactions.api import PROXY_MIN_PLAYERS
-from .interactions.indices import EFFICIENT_INDICES, check_index
+from .interactions.indices import EFFICIENT_INDICES
 from .rows import ReducedGame, RowJob, row_games, row_streams
 from .tabular import RowMasker, align_text_columns
 
@@ -143,12 +143,11 @@ def explain_interactions(
     returns the arrays of an :class:`InteractionExplanation` with an output axis
     (``main``, ``pairs``, their standard errors, ``base_values``, ``predictions``,
     ``n_evals``, ``converged`` (None without ``tol``), ``method``, ``output_names``).
-    ``method`` is ``"exact"`` or ``"proxy"`` (already chosen); each row's random stream
-    is keyed by its content and the job's seed. A row whose non-dummy players are too
-    few for the proxy is enumerated (at most 8 coalitions). Raises before any work for
-    an unknown index or a bad ``max_order``."""
+    ``method`` is ``"exact"`` or ``"proxy"``, chosen and checked with ``index`` and
+    ``max_order`` by the caller (:meth:`shapkit.Explainer.interactions`); each row's
+    random stream is keyed by its content and the job's seed. A row whose non-dummy
+    players are too few for the proxy is enumerated (at most 8 coalitions)."""
     n_players = len(job.player_names)
-    check_index(index, max_order, n_players)
     X = align_text_columns(X, job.background)
     masker = RowMasker(X, job.background, job.column_player)
     game_of = row_games(job, X, masker, n_players)

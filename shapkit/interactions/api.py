@@ -114,9 +114,6 @@ def interaction_values(
     budget = check_budget(budget)
     tol = check_tol(tol)
     check_seed(seed)
-    if method not in METHODS:
-        raise ValueError(f"Unknown method={method!r} for interaction_values; choose one of "
-                         f"{list(METHODS)}.")  # fmt: skip
     method = choose_method(method, n_players, budget, max_order)
     checked = CheckedGame(game, n_players)
     if method == "proxy":
@@ -129,7 +126,10 @@ def choose_method(method: str, n_players: int, budget: int | None, max_order: in
     ``"auto"`` picks is enumeration when the ``2^d`` coalitions fit the budget (or, with
     no budget, :func:`~shapkit.estimators.base.default_budget`), else the proxy. Raises
     ``ValueError`` naming the smallest working budget, ``TooManyPlayersError`` beyond
-    what either method accepts."""
+    what either method accepts, or for a method not in :data:`METHODS`."""
+    if method not in METHODS:
+        raise ValueError(f"Unknown method={method!r} for interaction values; choose one of "
+                         f"{list(METHODS)}.")  # fmt: skip
     n_coalitions = 1 << min(n_players, 62)
     cap = budget if budget is not None else default_budget(n_players)
     if method == "auto":

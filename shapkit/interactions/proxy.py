@@ -83,9 +83,8 @@ class _Kriging:
         quad = float((y - F @ self.beta) @ self.gamma_vec)
         log_det_K = 2.0 * float(np.log(np.diag(self.chol[0])).sum())
         log_det_G = 2.0 * float(np.log(np.diag(self.G_chol[0])).sum())
-        scale = max(quad / n_free, 1e-300)
         self.scale = quad / n_free
-        self.reml = -0.5 * (n_free * np.log(scale) + log_det_K + log_det_G)
+        self.reml = -0.5 * (n_free * np.log(max(self.scale, 1e-300)) + log_det_K + log_det_G)
 
     def leave_one_out(self) -> np.ndarray:
         """Each value minus the posterior mean of it from the others."""
@@ -96,24 +95,20 @@ class _Kriging:
         diag_Q = diag_Ki - (A**2).sum(axis=0)
         return self.gamma_vec / diag_Q
 
-    def terms(self, cross: np.ndarray, linear: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior means of terms with prior covariances ``cross`` ``(m, q)`` with the
-        values and flat-term weights ``linear`` ``(p, q)``, and their weights on the
-        values ``(m, q)``."""
-        Ki_C = cho_solve(self.chol, cross)
-        mu = cho_solve(self.G_chol, self.F.T @ Ki_C - linear)
-        weights = Ki_C - self.Ki_F @ mu
-        return weights.T @ self.y, weights
-
-    def posterior_variances(
-        self, cross: np.ndarray, linear: np.ndarray, prior: np.ndarray
-    ) -> np.ndarray:
-        """Posterior variances (REML scale) of the terms of :meth:`terms` whose prior
-        variances are ``prior`` ``(q,)``."""
+    def terms(
+        self, cross: np.ndarray, linear: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For terms with prior covariances ``cross`` ``(m, q)`` with the values and
+        flat-term weights ``linear`` ``(p, q)``: their posterior means ``(q,)``, their
+        weights on the values ``(m, q)``, and the share of their prior variances the
+        values explain ``(q,)`` (at unit scale; the posterior variance is the prior
+        variance minus it, times :attr:`scale`)."""
         Ki_C = cho_solve(self.chol, cross)
         u = linear - self.F.T @ Ki_C
-        explained = (cross * Ki_C).sum(axis=0) - (u * cho_solve(self.G_chol, u)).sum(axis=0)
-        return np.maximum(prior - explained, 0.0) * self.scale
+        G_u = cho_solve(self.G_chol, u)
+        weights = Ki_C + self.Ki_F @ G_u
+        explained = (cross * Ki_C).sum(axis=0) - (u * G_u).sum(axis=0)
+        return weights.T @ self.y, weights, explained
 
 
 def _fit(inside: np.ndarray, y: np.ndarray, eta: np.ndarray) -> _Kriging | None:
@@ -138,7 +133,7 @@ def _estimate(fit: _Kriging, single_w: np.ndarray, pair_w: np.ndarray, with_erro
     cross = np.hstack([singles, pairs])
     linear = np.zeros((d + 1, cross.shape[1]))
     linear[1 + np.arange(d), np.arange(d)] = single_w[1]
-    values, weights = fit.terms(cross, linear)
+    values, weights, explained = fit.terms(cross, linear)
     if not with_errors:
         return values, np.full(values.shape, np.inf)
     loo = fit.leave_one_out()
@@ -146,7 +141,7 @@ def _estimate(fit: _Kriging, single_w: np.ndarray, pair_w: np.ndarray, with_erro
     full = np.ones((1, d), dtype=bool)
     prior_single, prior_pair = interaction_covariances(full, fit.eta, single_w**2, pair_w**2)
     prior = np.concatenate([prior_single[0], prior_pair[0]])
-    posterior = fit.posterior_variances(cross, linear, prior)
+    posterior = np.maximum(prior - explained, 0.0) * fit.scale
     return values, np.sqrt((weights**2).T @ loo**2 + posterior)
 
 
