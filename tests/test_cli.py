@@ -289,6 +289,7 @@ def test_select_bad_target(files, capsys):
     _one_line_error(capsys, "select", "target column 'price'")
 
 
+@pytest.mark.slow  # real subprocesses, ~2.5 s
 def test_real_subprocess_one_line_error_and_success(files):
     env_cmd = [sys.executable, "-m", "shapkit.cli", "explain", "--model",
                str(files / "model.joblib"), "--data", str(files / "missing.csv")]  # fmt: skip

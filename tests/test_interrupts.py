@@ -216,6 +216,7 @@ def test_ctrl_c_while_workers_compute(parallel_runs):
     assert not (path / "out" / "_shapkit.lock").exists()  # released on the way out
 
 
+@pytest.mark.slow  # a real subprocess, ~2.5 s
 def test_ctrl_c_while_writing_a_part(files, tmp_path):
     """SIGINT lands between writing a part's bytes and renaming it into place."""
     out = tmp_path / "out"

@@ -171,6 +171,7 @@ def _prior_game(d: int, eta: float, seed: int):
     return table_game(value), truth
 
 
+@pytest.mark.slow  # statistical, ~2 s
 def test_greedy_design_beats_random_units():
     """On games drawn from a prior like the design's (d = 10, 20 d evaluations), the
     Gaussian process's error with half its units picked is well below its error with
@@ -191,6 +192,7 @@ def test_greedy_design_beats_random_units():
     assert np.mean(greedy) < 0.5 * np.mean(kernel)  # measured: 0.33
 
 
+@pytest.mark.slow  # ~2 s
 def test_near_full_enumeration_draws_every_unit_at_random():
     """Beyond half the game's units (d = 10, 1000 evaluations: 499 of 511 units) the picks
     would only decide which few units are left out: every unit is drawn at random, and

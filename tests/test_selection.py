@@ -96,6 +96,7 @@ def test_null_data_selects_nothing():
         assert sel.transform(X).shape == (300, 0)
 
 
+@pytest.mark.slow  # two full probe fits, ~5 s; CI runs it
 def test_determinism_under_seed():
     X, y = planted_regression(n=250)
     est = DecisionTreeRegressor(max_depth=4)  # random_state None: seeded by the selector
