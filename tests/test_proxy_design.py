@@ -79,6 +79,28 @@ def test_greedy_matches_a_brute_force_search(d, seed, terms, eta, linear, monkey
     assert np.bincount(group[got], minlength=2).tolist() == quota.tolist()
 
 
+@pytest.mark.parametrize("terms", [(), ((0, 1), (2, 3, 4))])
+def test_conditioning_on_the_fixed_units_at_once_equals_one_at_a_time(terms):
+    """The fixed units enter the posterior in one pivoted Cholesky; it equals picking
+    them one at a time (repeated units skipped either way): the same rank, residual
+    variances and covariances with phi, hence the same gains."""
+    rng = np.random.default_rng(1)
+    d = 12
+    rows = rng.random((300, d)) < 0.5
+    rows[50:60] = rows[0:10]  # ten repeats among the fixed rows
+    prior = DesignPrior(rng.uniform(0.02, 0.2, d), terms)
+    one, block = design._Posterior(rows, prior, 300), design._Posterior(rows, prior, 300)
+    for p in range(120):
+        one.pick(p)
+    block.pick_all(np.arange(120))
+    assert one.rank == block.rank <= 110
+    scale = np.abs(one.variance).max()
+    np.testing.assert_allclose(block.variance, one.variance, rtol=0, atol=1e-8 * scale)
+    np.testing.assert_allclose(block.cross, one.cross, rtol=0,
+                               atol=1e-8 * np.abs(one.cross).max())  # fmt: skip
+    np.testing.assert_allclose(block.gain(), one.gain(), rtol=0, atol=1e-8 * one.gain().max())
+
+
 def test_sampler_marks_only_the_chosen_units_drawn():
     """With a chooser, every stratum keeps its random count, the candidates not chosen can
     be drawn later, and no unit is drawn twice."""

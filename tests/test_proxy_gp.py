@@ -48,6 +48,25 @@ def test_mobius_prior_matches_sums_over_coalitions(d, eta, gamma):
                                rtol=1e-10, atol=1e-14)  # fmt: skip
 
 
+@pytest.mark.parametrize("d, eta", [(10, 0.05), (30, 0.01), (30, 1.0), (100, 0.5)])
+def test_one_exp_gram_equals_the_four_expm1_form(d, eta):
+    """The kernel's fast branch (one exp per pair, three ratios) equals the four-expm1
+    form to 1e-12 of k(N) wherever mobius_gram picks it."""
+    from shapkit._kernels.odd_covariance import odd_mobius_gram
+    from shapkit.estimators.proxy.gp import ONE_EXP_SHARE
+
+    rng = np.random.default_rng(d)
+    inside = (rng.random((40, d)) < 0.5).astype(float)
+    etas = eta * rng.uniform(0.2, 1.0, size=d)
+    logs = np.log1p(etas)
+    assert mobius_norm(etas) >= ONE_EXP_SHARE * np.exp(logs.sum())
+    args = ((inside * logs) @ inside.T, (inside * etas) @ inside.T, inside @ logs,
+            inside @ etas, float(logs.sum()), float(etas.sum()))  # fmt: skip
+    fast, slow = odd_mobius_gram(*args, True), odd_mobius_gram(*args, False)
+    assert np.abs(fast - slow).max() <= 1e-12 * mobius_norm(etas)
+    np.testing.assert_array_equal(fast, fast.T)
+
+
 def test_kernel_stays_finite_for_many_players():
     d = 2000
     _, hi = mobius_eta_bounds(d)

@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import solve_triangular
+from scipy.linalg.lapack import dpstrf
 
 from ..coalition_design import UnitChooser
 from ..paired import PairedSample
@@ -112,29 +114,51 @@ class _Posterior:
         self.factor = np.zeros((len(rows), capacity), order="F")  # columns appended
         self.rank = 0
 
-    def covariance_with(self, p: int) -> np.ndarray:
-        """``4 Cov(o(S), o(S_p))`` of every row with row p."""
-        inside = self.inside[p : p + 1]
+    def covariance_with(self, p: np.ndarray) -> np.ndarray:
+        """``4 Cov(o(S), o(S_q))`` ``(n, k)`` of every row with the rows ``q`` in ``p``."""
+        inside = self.inside[p]
         interactions = mobius_covariance_from_sums(
             self.weighted_log @ inside.T, self.weighted_lin @ inside.T,
-            self.row_log, self.row_lin, self.row_log[p : p + 1], self.row_lin[p : p + 1],
-            self.etas,
-        )[:, 0]  # fmt: skip
-        terms = self.term_variance * (self.chi @ self.chi[p])
-        return interactions + terms + self.linear * (self.x @ self.x[p])
+            self.row_log, self.row_lin, self.row_log[p], self.row_lin[p], self.etas,
+        )  # fmt: skip
+        terms = self.term_variance * (self.chi @ self.chi[p].T)
+        return interactions + terms + self.linear * (self.x @ self.x[p].T)
 
     def pick(self, p: int) -> None:
         """Condition on row p (one pivoted-Cholesky step)."""
         pivot = self.variance[p]
         if pivot > self.floor:  # else it repeats rows chosen before: nothing to learn
             r = self.rank
-            column = self.covariance_with(p) - self.factor[:, :r] @ self.factor[p, :r]
+            column = self.covariance_with(np.array([p]))[:, 0]
+            column -= self.factor[:, :r] @ self.factor[p, :r]
             column /= np.sqrt(pivot)
             self.factor[:, r] = column
             self.rank += 1
             self.variance -= column**2
             self.cross -= np.outer(column, self.cross[p] / np.sqrt(pivot))
         self.variance[p] = 0.0
+
+    def pick_all(self, rows: np.ndarray) -> None:
+        """Condition on every row in ``rows`` at once: the same posterior as picking them
+        one at a time, rows whose residual variance is round-off skipped alike (LAPACK's
+        pivoted Cholesky of their residual covariance, stopped at the floor)."""
+        r = self.rank
+        cov = self.covariance_with(rows) - self.factor[:, :r] @ self.factor[rows, :r].T
+        lower, piv, rank, info = dpstrf(cov[rows], lower=1, tol=self.floor)
+        if info < 0:
+            raise np.linalg.LinAlgError(f"dpstrf: argument {-info} is illegal")
+        if rank > 0:
+            chosen = piv[:rank] - 1  # LAPACK's pivots count from 1
+            factor = solve_triangular(
+                lower[:rank, :rank], cov[:, chosen].T, lower=True, check_finite=False
+            ).T  # (n, rank): each row's covariances with the chosen, whitened
+            self.factor[:, r : r + rank] = factor
+            self.rank += rank
+            self.variance -= (factor**2).sum(axis=1)
+            self.cross -= factor @ solve_triangular(
+                lower[:rank, :rank], self.cross[rows[chosen]], lower=True, check_finite=False
+            )  # fmt: skip
+        self.variance[rows] = 0.0
 
     def gain(self) -> np.ndarray:
         """Reduction of ``trace Cov(phi)`` by each row (zero for exhausted rows)."""
@@ -175,8 +199,7 @@ def choose_units(
     if prior is None:
         prior = DesignPrior.default(d)
     posterior = _Posterior(rows, prior, offset + n_pick)
-    for p in range(offset):  # one at a time: rows that repeat others are skipped exactly
-        posterior.pick(p)
+    posterior.pick_all(np.arange(offset))
     left = quota.copy()
     open_ = np.zeros(len(rows), bool)
     open_[offset:] = left[group] > 0
@@ -201,6 +224,7 @@ def greedy_chooser(
     n_terms: Callable[[int, int], int],
     booster: str,
     rng: np.random.Generator,
+    hint: dict[str, float] | None = None,
 ) -> UnitChooser:
     """The unit chooser of a greedy round, given the units evaluated so far: the
     Gaussian process (first output) fitted to them, its REML prior and the odd
@@ -209,7 +233,9 @@ def greedy_chooser(
     :data:`~.tuning.DESIGN_REML_UNITS` units per player, or where no fit is possible).
     ``n_terms(evaluations, d)`` is the trees' interaction count. Without the
     interactions picked units left their coefficients undetermined; with the default
-    prior's eta sums of unanimity games lost (docs/proxy.md)."""
+    prior's eta sums of unanimity games lost (docs/proxy.md). ``hint``: the
+    hyperparameters an earlier fit of the first output chose, where REML starts
+    (:func:`~.gp.fit_odd_gp`); the ones this fit chooses replace them."""
     d = state.d
     masks, values = np.concatenate(coalitions), np.concatenate(evaluated)
     rows, targets = proxy_rows(state, masks, values)
@@ -220,9 +246,14 @@ def greedy_chooser(
         phi, _ = state.solve()
         y = state.unit_targets(values)[:, 0]
         relevance = player_relevance(phi[:, 0])
-        fitted = fit_odd_gp(earlier, y, float(state.delta[0]), terms, rng, relevance)
+        fitted = fit_odd_gp(
+            earlier, y, float(state.delta[0]), terms, rng, relevance, hint or None
+        )
         if fitted is not None:
             hyper = fitted[1]
+            if hint is not None:
+                hint.clear()
+                hint.update(hyper)
             etas = hyper["eta_mobius"] * relevance ** hyper.get("gamma", 0.0)
             prior = DesignPrior(etas, tuple(terms), hyper.get("mu", 0.0))
 

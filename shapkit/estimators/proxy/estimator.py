@@ -194,6 +194,7 @@ class ProxyEstimator(Estimator):
         limit = min(DESIGN_MAX_UNITS, self.gp_max_units, DESIGN_MAX_SHARE * game_units)
         used = 0
         kept = False
+        hint: dict[str, float] = {}  # the first output's REML choice, where the next starts
 
         def draw(units: int) -> int:
             """A round: half at random, then (from 2 d units: the process runs from
@@ -212,8 +213,9 @@ class ProxyEstimator(Estimator):
                     if how == "greedy":
                         assert state is not None  # the random half came first
                         choose = greedy_chooser(
-                            state, coalitions, evaluated, self._n_terms, self.booster, rng
-                        )
+                            state, coalitions, evaluated, self._n_terms, self.booster, rng,
+                            hint,
+                        )  # fmt: skip
                     state, masks, values, drawn = draw_units(
                         game, sampler, state, count, rng, choose, DESIGN_POOL
                     )
@@ -227,7 +229,7 @@ class ProxyEstimator(Estimator):
             assert state is not None
             with one_blas_thread():
                 phi, errors, kept = self._solve(
-                    state, np.concatenate(coalitions), np.concatenate(evaluated), rng
+                    state, np.concatenate(coalitions), np.concatenate(evaluated), rng, hint
                 )
             return phi, errors
 
@@ -258,9 +260,12 @@ class ProxyEstimator(Estimator):
         masks: np.ndarray,
         values: np.ndarray,
         rng: np.random.Generator,
+        hint: dict[str, float],
     ) -> tuple[np.ndarray, np.ndarray, bool]:
         """Values and standard errors ``(d, k)`` from the units drawn so far, and whether
-        any output kept interaction terms (the others keep the kernel estimate)."""
+        any output kept interaction terms (the others keep the kernel estimate).
+        ``hint``: the first output's hyperparameters from an earlier fit (the design's,
+        or an earlier round's), where its REML starts; replaced by this fit's."""
         phi, errors = state.solve()  # the kernel estimate of the same coalitions
         d = state.d
         stratum = np.concatenate(state.stratum)
@@ -281,11 +286,15 @@ class ProxyEstimator(Estimator):
             fit, exact = unpenalised_fit(z, w, y[:, c : c + 1], delta[c : c + 1], terms)
             if not exact and use_gp:
                 fitted = fit_odd_gp(
-                    z, y[:, c], float(delta[c]), terms, rng, player_relevance(phi[:, c])
-                )
+                    z, y[:, c], float(delta[c]), terms, rng, player_relevance(phi[:, c]),
+                    (hint or None) if c == 0 else None,
+                )  # fmt: skip
                 if fitted is None:
                     continue  # no positive definite covariance: the kernel estimate
-                phi_c, _, effect, loo = fitted
+                phi_c, hyper, effect, loo = fitted
+                if c == 0:
+                    hint.clear()
+                    hint.update(hyper)
                 if additive_loo is None:
                     additive_loo = additive_loo_error(z, w, y, delta)
                 if (w * loo**2).sum() >= additive_loo[c]:

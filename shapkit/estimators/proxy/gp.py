@@ -41,6 +41,7 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve, cholesky, solve_triangular
 from scipy.optimize import minimize
 
+from ..._kernels.odd_covariance import odd_mobius_gram
 from .regression import interaction_columns, shapley_map
 from .tuning import HYPER_UNITS
 
@@ -66,19 +67,28 @@ def mobius_norm(etas: np.ndarray) -> float:
     return math.expm1(float(np.log1p(etas).sum())) - float(etas.sum())
 
 
-def mobius_covariance(inside_a: np.ndarray, inside_b: np.ndarray, etas: np.ndarray) -> np.ndarray:
-    """``4 Cov(o(S), o(S'))`` ``(n_a, n_b)`` of the odd parts at coalitions ``S`` (rows of
-    ``inside_a``, 0/1 floats) and ``S'`` (rows of ``inside_b``) under independent
-    Harsanyi dividends ``m_T`` (``|T| >= 2``) of variance ``prod_{j in T} eta_j``.
+#: :func:`mobius_gram` writes three of the four products as ratios of the fourth where
+#: ``k(N)`` is at least this share of ``prod_N (1 + eta_j)`` (its round-off is then below
+#: 1e-12 of ``k(N)``, far below the jitter).
+ONE_EXP_SHARE = 1e-3
+
+
+def mobius_gram(inside: np.ndarray, etas: np.ndarray) -> np.ndarray:
+    """``4 Cov(o(S), o(S'))`` ``(n, n)`` of the odd parts at every pair of coalitions
+    (rows of ``inside``, 0/1 floats) under independent Harsanyi dividends ``m_T``
+    (``|T| >= 2``) of variance ``prod_{j in T} eta_j``.
 
     With ``k(A) = prod_{j in A} (1 + eta_j) - 1 - sum_{j in A} eta_j`` (the dividends of
     two or more players inside A) it is ``k(S n S') - k(S - S') - k(S' - S) +
-    k(N - S - S')``; the logs and sums over the four sets follow from one product each.
+    k(N - S - S')``; the logs and sums over the four sets follow from one product each
+    (the Numba kernel :func:`~shapkit._kernels.odd_covariance.odd_mobius_gram`).
     """
     logs = np.log1p(etas)
-    return mobius_covariance_from_sums(
-        (inside_a * logs) @ inside_b.T, (inside_a * etas) @ inside_b.T,
-        inside_a @ logs, inside_a @ etas, inside_b @ logs, inside_b @ etas, etas,
+    total_log, total_lin = float(logs.sum()), float(etas.sum())
+    one_exp = mobius_norm(etas) >= ONE_EXP_SHARE * math.exp(min(total_log, 700.0))
+    return odd_mobius_gram(
+        (inside * logs) @ inside.T, (inside * etas) @ inside.T, inside @ logs,
+        inside @ etas, total_log, total_lin, one_exp,
     )  # fmt: skip
 
 
@@ -91,9 +101,10 @@ def mobius_covariance_from_sums(
     lin_b: np.ndarray,
     etas: np.ndarray,
 ) -> np.ndarray:
-    """:func:`mobius_covariance` from the sums of ``log(1 + eta_j)`` and ``eta_j`` over
-    the players both coalitions hold (``both_*``, ``(n_a, n_b)``) and over each one's
-    players (``*_a``, ``*_b``): callers that reuse rows precompute them."""
+    """``4 Cov(o(S), o(S'))`` ``(n_a, n_b)`` (as :func:`mobius_gram`) from the sums of
+    ``log(1 + eta_j)`` and ``eta_j`` over the players both coalitions hold (``both_*``,
+    ``(n_a, n_b)``) and over each one's players (``*_a``, ``*_b``): callers that reuse
+    rows precompute them."""
     total_log, total_lin = float(np.log1p(etas).sum()), float(etas.sum())
 
     def k(log_sum: np.ndarray, lin_sum: np.ndarray) -> np.ndarray:
@@ -109,7 +120,7 @@ def mobius_covariance_from_sums(
 
 
 def mobius_shares(inside: np.ndarray, etas: np.ndarray) -> np.ndarray:
-    """``2 Cov(c_i, o(S))`` ``(n, d)`` under the prior of :func:`mobius_covariance`, where
+    """``2 Cov(c_i, o(S))`` ``(n, d)`` under the prior of :func:`mobius_gram`, where
     ``c_i = sum_{T ni i, |T| >= 2} m_T / |T|`` is player i's interaction share of phi:
     ``z_i G_i(S) - (1 - z_i) G_i(N - S)`` with ``G_i(A) = sum_{T ni i, T in A, |T| >= 2}
     prod_T eta / |T| = eta_i int_0^1 (prod_{j in A - i} (1 + t eta_j) - 1) dt``, a
@@ -160,13 +171,13 @@ class OddGaussianProcess:
         return hyper["eta_mobius"] * self.relevance ** hyper.get("gamma", 0.0)
 
     def _mobius_raw(self, etas: np.ndarray) -> tuple[np.ndarray, float]:
-        """``4 Cov(o(S), o(S'))`` for every pair of rows (:func:`mobius_covariance`) and
+        """``4 Cov(o(S), o(S'))`` for every pair of rows (:func:`mobius_gram`) and
         its value at the constraint row (the normaliser). Single units' variances can be
         far below the constraint row's at large eta, and the nugget then acts as a small
         noise on them: that measured better than normalising it away (the mean unit
         variance as the scale: diabetes MLP 0.55 / 0.33 instead of 0.52 / 0.25 of the
         kernel's error at 20 / 50 d; a nugget chosen by REML: 0.54 / 0.35)."""
-        return mobius_covariance(self.inside, self.inside, etas), mobius_norm(etas)
+        return mobius_gram(self.inside, etas), mobius_norm(etas)
 
     def _mobius_shares(self, etas: np.ndarray) -> np.ndarray:
         """``2 Cov(c_i, o(S))`` ``(n+1, d)`` (:func:`mobius_shares`)."""
@@ -268,6 +279,7 @@ def fit_odd_gp(
     terms: list[tuple[int, ...]],
     rng: np.random.Generator,
     relevance: np.ndarray | None = None,
+    start: dict[str, float] | None = None,
 ) -> tuple[np.ndarray, dict[str, float], np.ndarray, np.ndarray] | None:
     """Shapley values ``(d,)``, the chosen hyperparameters, each unit's weight in the
     values ``(n, d)`` and the units' leave-one-out residuals ``(n,)`` (for design-based
@@ -276,7 +288,9 @@ def fit_odd_gp(
 
     The hyperparameters maximise the restricted likelihood of at most
     ``max(HYPER_UNITS, 2 d)`` units (a random subset beyond that): a coarse grid over the
-    prior's ``eta`` (and ``mu``), then Nelder-Mead over all."""
+    prior's ``eta`` (and ``mu``), then Nelder-Mead over all; with ``start`` (the
+    hyperparameters an earlier fit of the same game chose, e.g. on fewer units),
+    Nelder-Mead from there, without the grid."""
     n, d = z.shape
     gp = OddGaussianProcess(z, y, delta, terms, relevance)
     tuning = gp
@@ -296,21 +310,31 @@ def fit_odd_gp(
     def loss(p: np.ndarray) -> float:  # finite, so the simplex's differences are
         return float(np.clip(-tuning.restricted_loglik(unpack(p)), -FAILED, FAILED))
 
-    axes = [
-        np.linspace(lo, hi, 4) if name.startswith("eta") else
-        np.array([-3.0, 0.0, 3.0]) if name == "mu" else
-        np.array([lo, 0.0]) if name == "gamma" else np.array([0.0])
-        for name, lo, hi in free
-    ]  # fmt: skip
-    grid = np.array(np.meshgrid(*axes, indexing="ij")).reshape(len(free), -1).T
+    if start is not None:
+        defaults = {"eta_mobius": 0.5 * (low[0] + high[0]), "mu": 0.0, "gamma": low[-1]}
+        point = np.array([
+            math.log(start[name]) if start.get(name, 0.0) > 0 else defaults[name]
+            for name, _, _ in free
+        ])  # fmt: skip
+        grid = np.clip(point, low, high)[None, :]
+    else:
+        axes = [
+            np.linspace(lo, hi, 4) if name.startswith("eta") else
+            np.array([-3.0, 0.0, 3.0]) if name == "mu" else
+            np.array([lo, 0.0]) if name == "gamma" else np.array([0.0])
+            for name, lo, hi in free
+        ]  # fmt: skip
+        grid = np.array(np.meshgrid(*axes, indexing="ij")).reshape(len(free), -1).T
     losses = [loss(p) for p in grid]
     if min(losses) >= FAILED:
+        if start is not None:  # the earlier fit's point fails here: search afresh
+            return fit_odd_gp(z, y, delta, terms, rng, relevance)
         return None  # no hyperparameters gave a finite likelihood
-    start = grid[int(np.argmin(losses))]
-    simplex = np.vstack([start, start + np.eye(len(free))])
+    start_point = grid[int(np.argmin(losses))]
+    simplex = np.vstack([start_point, start_point + np.eye(len(free))])
     options = {"xatol": 0.2, "fatol": 0.05, "maxfev": 15 * len(free), "initial_simplex": simplex}
-    result = minimize(loss, start, method="Nelder-Mead", options=options)
-    best = result.x if result.fun <= min(losses) else start
+    result = minimize(loss, start_point, method="Nelder-Mead", options=options)
+    best = result.x if result.fun <= min(losses) else start_point
     hyper = unpack(best)
     try:
         phi, weights, loo = gp.posterior(hyper)
