@@ -20,6 +20,7 @@ from .closed_form import (
     closed_form_for,
     tree_form_for,
 )
+from .closed_form.tree_interactions import tree_interactions
 from .columns import unflatten
 from .cost import CostEstimate, check_feasible, estimate_cost
 from .estimators import ALL_METHODS, Estimator, get_estimator, resolve_tol
@@ -44,7 +45,7 @@ from .tabular import (
     resolve_players,
     sample_background,
 )
-from .trees import TreeModel
+from .trees import TreeModel, TreeNotSupportedError
 from .trees.links import MAX_PLAYERS, additive_trees, read_linked_trees, read_or_none
 
 #: With progress shown, a sampling run projected (from its first row) to take longer than
@@ -358,12 +359,14 @@ class Explainer:
         values :meth:`__call__` explains) given to :func:`shapkit.interaction_values`:
         enumerated (``2^d`` coalitions, at most 20 players) or estimated by the
         interaction proxy from sampled coalitions, with standard errors (feature groups
-        are players). Boosted tree models in probability space and tree models in their
-        additive space are evaluated on their compiled trees, other models through calls;
-        a tree model explained without background gets the interactions of the
-        path-dependent game (k-SII's ``to_matrix()`` is then shap's
-        ``TreeExplainer(model).shap_interaction_values``). The explainer's ``method``
-        does not apply; its seed keys each row's random stream.
+        are players). A tree model in its additive output (the explainer's tree closed
+        form) gets exact values from its leaves, for any number of players and without
+        evaluating coalitions (``method="tree"``, which ``"auto"`` and ``"exact"`` pick);
+        boosted tree models in probability space are evaluated on their compiled trees,
+        other models through calls. A tree model explained without background gets the
+        interactions of the path-dependent game (k-SII's ``to_matrix()`` is then shap's
+        ``TreeExplainer(model).shap_interaction_values``). The explainer's seed keys each
+        row's random stream.
 
         Parameters
         ----------
@@ -373,10 +376,13 @@ class Explainer:
             The interaction index (docs/interactions.md).
         max_order : {1, 2}
             2: order-1 and order-2 terms; 1: the Shapley values.
-        method : {"auto", "exact", "proxy"}
-            As in :func:`shapkit.interaction_values`: ``"auto"`` enumerates when the
-            ``2^d`` coalitions fit the budget (default budget ``max(2048, 100 d)``:
-            ``d <= 11``), else runs the proxy.
+        method : {"auto", "exact", "proxy", "tree"}
+            ``"tree"``: from the trees' leaves (exact; raises
+            :class:`~shapkit.trees.TreeNotSupportedError` without a tree closed form or
+            for paths of too many players). Otherwise as in
+            :func:`shapkit.interaction_values`: ``"auto"`` takes the trees' leaves where
+            it can, else enumerates when the ``2^d`` coalitions fit the budget (default
+            budget ``max(2048, 100 d)``: ``d <= 11``), else runs the proxy.
         budget : int, optional
             Most game evaluations per row (enumeration needs ``2^d``).
         tol : float, optional
@@ -408,20 +414,26 @@ class Explainer:
         budget = check_budget(budget)
         tol = check_tol(tol)
         X = check_tabular(X, "X")
-        job = self._interaction_job(self._job(X, budget, None), X)
+        job = self._job(X, budget, None)
         check_index(index, max_order, len(job.player_names))
-        method = choose_method(method, len(job.player_names), budget, max_order)
-        arrays = explain_interactions(job, X, index, max_order, budget, method, tol)
+        arrays = self._tree_interactions(job, X, index, max_order, method)
+        if arrays is None:
+            job = self._interaction_job(job, X)
+            method = choose_method(method, len(job.player_names), budget, max_order)
+            arrays = explain_interactions(job, X, index, max_order, budget, method, tol)
+        else:
+            method = "tree"
         main, pairs = arrays["main"], arrays["pairs"]
         main_se, pairs_se = arrays["main_std_errors"], arrays["pair_std_errors"]
         base, full = arrays["base_values"], arrays["predictions"]
         if main.shape[-1] == 1:
             main, pairs, base, full = main[..., 0], pairs[..., 0], base[:, 0], full[:, 0]
             main_se, pairs_se = main_se[..., 0], pairs_se[..., 0]
+        data = _as_frame(X, job.column_names, self.feature_names)
         return InteractionExplanation(
             main=main, pairs=pairs, main_std_errors=main_se,
-            pair_std_errors=pairs_se, base_values=base, predictions=full,
-            data=_as_frame(X, job.column_names, self.feature_names),
+            pair_std_errors=pairs_se, base_values=base, predictions=full, data=data,
+            player_columns=_player_columns(job, data),
             feature_names=job.player_names, output_names=arrays["output_names"],
             index=index, max_order=max_order, method=arrays["method"],
             n_evals=arrays["n_evals"], converged=arrays["converged"],
@@ -429,13 +441,52 @@ class Explainer:
                 "index": index, "max_order": max_order, "output": self.output,
                 "method": method, "budget": budget, "tol": tol,
                 "background_size": None if self.background is None else len(job.background),
-                "value_function": (
-                    INTERVENTIONAL if job.path_trees is None else TREE_PATH_DEPENDENT
+                "value_function": _value_function(job),
+                "evaluated_on": (
+                    "the trees' leaves (exact, no coalition enumerated)" if method == "tree"
+                    else _evaluated_on(job)
                 ),
-                "evaluated_on": _evaluated_on(job),
                 "seed": self.seed, "model": describe_model(self.model),
             },
         )  # fmt: skip
+
+    def _tree_interactions(
+        self, job: RowJob, X: np.ndarray | pd.DataFrame, index: str, max_order: int,
+        method: str,
+    ) -> dict[str, Any] | None:  # fmt: skip
+        """The arrays of :func:`explain_interactions` from the trees' leaves (exact, any
+        number of players, no coalition enumerated) where the explainer has the tree
+        closed form and ``method`` is ``"auto"``, ``"exact"`` or ``"tree"``; None where
+        the rows' games are to be evaluated instead. ``method="tree"`` raises when the
+        trees cannot be read this way."""
+        form = None if job.closed_form is None else job.closed_form.form
+        if method == "tree" and not isinstance(form, TreeModel):
+            raise TreeNotSupportedError(
+                "method='tree' computes interactions from a tree ensemble's leaves in its "
+                "additive output; this explainer has no tree closed form (a non-tree model, "
+                "a link such as probabilities of a boosted model, or method= other than "
+                "'auto'/'tree' when it was made). Use method='auto', 'exact' or 'proxy'."
+            )
+        if method not in ("auto", "exact", "tree") or not isinstance(form, TreeModel):
+            return None
+        assert job.closed_form is not None
+        path = job.closed_form.value_function == TREE_PATH_DEPENDENT
+        try:
+            main, pairs, base, full = tree_interactions(
+                form, X, None if path else job.background, job.column_player,
+                len(job.player_names), index, max_order,
+            )  # fmt: skip
+        except TreeNotSupportedError:
+            if method == "tree":
+                raise
+            return None  # paths of too many players: the games, enumerated or sampled
+        n = main.shape[0]
+        return {
+            "main": main, "pairs": pairs, "main_std_errors": np.zeros_like(main),
+            "pair_std_errors": np.zeros_like(pairs), "base_values": base,
+            "predictions": full, "n_evals": np.zeros(n, dtype=np.int64), "converged": None,
+            "method": "tree", "output_names": list(job.closed_form.output_names),
+        }  # fmt: skip
 
     def _interaction_job(self, job: RowJob, X: np.ndarray | pd.DataFrame) -> RowJob:
         """``job`` with its games: a closed form has none, so a tree model's own additive
@@ -591,9 +642,7 @@ class Explainer:
         if values.shape[2] == 1:
             values, errors, base, full = values[:, :, 0], errors[:, :, 0], base[:, 0], full[:, 0]
         data = _as_frame(X, job.column_names, self.feature_names)
-        player_columns: dict[str, list[Any]] = {name: [] for name in job.player_names}
-        for j, label in enumerate(data.columns):  # X's own labels, which may not be str
-            player_columns[job.player_names[job.column_player[j]]].append(label)
+        player_columns = _player_columns(job, data)
         counts = rows.method_counts()
         ran = next(iter(counts)) if len(counts) == 1 else job.method
         return Explanation(
@@ -630,6 +679,21 @@ class Explainer:
                 else _as_frame(job.background, job.column_names, self.feature_names)
             ),
         )
+
+
+def _player_columns(job: RowJob, data: pd.DataFrame) -> dict[str, list[Any]]:
+    """Each player's data columns (X's own labels, which may not be str)."""
+    player_columns: dict[str, list[Any]] = {name: [] for name in job.player_names}
+    for j, label in enumerate(data.columns):
+        player_columns[job.player_names[job.column_player[j]]].append(label)
+    return player_columns
+
+
+def _value_function(job: RowJob) -> str:
+    """The game's value function: interventional, or the trees' path-dependent one."""
+    if job.closed_form is not None:
+        return job.closed_form.value_function
+    return INTERVENTIONAL if job.path_trees is None else TREE_PATH_DEPENDENT
 
 
 def _evaluated_on(job: RowJob) -> str:

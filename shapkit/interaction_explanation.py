@@ -48,15 +48,18 @@ class InteractionExplanation:
     index : str
     max_order : int
     method : str
-        ``"exact"`` (every coalition enumerated), ``"proxy"`` (kriging of sampled
-        coalitions, with standard errors) or ``"exact+proxy"`` (rows with fewer than 4
-        non-dummy players are enumerated).
+        ``"exact"`` (every coalition enumerated), ``"tree"`` (exact, from a tree
+        model's leaves), ``"proxy"`` (kriging of sampled coalitions, with standard
+        errors) or ``"exact+proxy"`` (rows with fewer than 4 non-dummy players are
+        enumerated).
     n_evals : ndarray of shape (n,)
         Game evaluations per row.
     settings : dict
         What was asked for (index, output, budget, background size, value function).
     converged : ndarray of bool, shape (n,), or None
         With ``tol``: whether each row's standard errors reached it within the budget.
+    player_columns : dict
+        The data columns of each player that is a group of columns.
     """
 
     main: np.ndarray
@@ -74,6 +77,7 @@ class InteractionExplanation:
     n_evals: np.ndarray
     settings: dict[str, Any] = field(default_factory=dict)
     converged: np.ndarray | None = None
+    player_columns: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def efficient(self) -> bool:

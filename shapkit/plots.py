@@ -1,8 +1,9 @@
 """``shapkit.plots``: the matplotlib plots of an Explanation.
 
 The functions live in :mod:`shapkit.reports.plots`, (``heatmap``, ``decision``,
-``force``) :mod:`shapkit.reports.contribution_plots` and (``interaction_heatmap``, of
-an :class:`~shapkit.InteractionExplanation`) :mod:`shapkit.reports.interactions`; this
+``force``) :mod:`shapkit.reports.contribution_plots` and (``interaction_heatmap``,
+``interaction_dependence``, of an :class:`~shapkit.InteractionExplanation`)
+:mod:`shapkit.reports.interactions`; this
 module makes
 ``import shapkit.plots`` and ``from shapkit.plots import beeswarm`` work as well as
 ``shapkit.plots.beeswarm``. matplotlib is imported only when a plot is drawn.
@@ -11,7 +12,7 @@ module makes
 from __future__ import annotations
 
 from .reports.contribution_plots import decision, force, heatmap
-from .reports.interactions import interaction_heatmap
+from .reports.interactions import interaction_dependence, interaction_heatmap
 from .reports.plots import (
     bar,
     beeswarm,
@@ -28,6 +29,7 @@ __all__ = [
     "dependence",
     "force",
     "heatmap",
+    "interaction_dependence",
     "interaction_heatmap",
     "waterfall",
 ]

@@ -207,9 +207,9 @@ def test_model_interactions_on_compiled_trees_equal_those_through_the_model():
     np.testing.assert_allclose(ours.predictions, model.predict_proba(rows), atol=1e-12)
     forest = RandomForestRegressor(n_estimators=8, max_depth=4, random_state=0)
     forest.fit(X, X[:, 0] * X[:, 1])
-    trees = shapkit.Explainer(forest, background).interactions(rows)
+    trees = shapkit.Explainer(forest, background).interactions(rows, method="proxy")
     assert trees.settings["evaluated_on"] == "compiled trees: the trees' sum"
-    again = shapkit.Explainer(forest.predict, background).interactions(rows)
+    again = shapkit.Explainer(forest.predict, background).interactions(rows, method="proxy")
     np.testing.assert_allclose(trees.pairs, again.pairs, atol=1e-12)
 
 
@@ -416,7 +416,7 @@ def test_path_dependent_interactions_are_shaps_tree_interaction_values():
     for model in models:
         inter = shapkit.Explainer(model, None).interactions(rows, index="k-SII")
         assert inter.settings["value_function"] == "tree_path_dependent"
-        assert inter.settings["evaluated_on"].endswith("(path-dependent) game")
+        assert inter.method == "tree"
         reference = np.asarray(shap.TreeExplainer(model).shap_interaction_values(rows))
         matrix = inter.to_matrix()
         if reference.ndim == 4 and reference.shape[0] != rows.shape[0]:  # (k, n, d, d)
@@ -477,6 +477,30 @@ def test_interaction_heatmap_shows_the_mean_pair_strengths():
     multi = shapkit.Explainer(lambda Z: np.c_[Z[:, 0] * Z[:, 1], Z[:, 0]], three)
     with pytest.raises(ValueError, match="pick one with output="):
         shapkit.plots.interaction_heatmap(multi.interactions(three[:3]))
+
+
+def test_interaction_dependence_plots_the_strongest_partner():
+    """x: the feature's values; y: its pair terms with the strongest partner (chosen by
+    mean |term|); colour: the partner's values, or its group's first column."""
+    X = np.random.default_rng(0).normal(size=(40, 4))
+    f = lambda Z: 3 * Z[:, 0] * Z[:, 2] + 0.5 * Z[:, 0] * Z[:, 1]  # noqa: E731
+    inter = shapkit.Explainer(f, X).interactions(X[:12])
+    ax = shapkit.plots.interaction_dependence(inter, "x0")
+    assert ax.get_ylabel() == "k-SII pair term of x0 and x2"
+    points = ax.collections[-1].get_offsets()
+    np.testing.assert_allclose(points[:, 0], X[:12, 0])
+    np.testing.assert_allclose(points[:, 1], inter.pairs[:, 0, 2])
+    assert "x2" in [a.get_ylabel() for a in ax.figure.axes]  # the colourbar's label
+    chosen = shapkit.plots.interaction_dependence(inter, "x0", partner="x1")
+    np.testing.assert_allclose(chosen.collections[-1].get_offsets()[:, 1], inter.pairs[:, 0, 1])
+    grouped = shapkit.Explainer(f, X, groups={"g": ["x2", "x3"]}).interactions(X[:12])
+    ax = shapkit.plots.interaction_dependence(grouped, "x0")
+    assert ax.get_ylabel() == "k-SII pair term of x0 and g"
+    assert "x2" in [a.get_ylabel() for a in ax.figure.axes]
+    with pytest.raises(KeyError, match="Unknown feature"):
+        shapkit.plots.interaction_dependence(inter, "nope")
+    with pytest.raises(ValueError, match="the feature itself"):
+        shapkit.plots.interaction_dependence(inter, "x0", partner="x0")
 
 
 @pytest.mark.slow

@@ -445,3 +445,27 @@ def test_spearman_columns_equal_spearman_bit_for_bit():
         if n == 100:
             assert np.isnan(got[1]) and not np.isnan(got[0])
             assert got[0] == pytest.approx(spearmanr(x[:, 0], y[:, 0]).statistic, abs=1e-12)
+
+
+def test_report_with_an_interactions_section(tmp_path):
+    """The section lists the strongest pairs (the product's first), draws the heatmap
+    and two partner-coloured dependence plots, and sits in the navigation."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] * X[:, 1] + 0.3 * X[:, 2] > 0).astype(int)
+    model = GradientBoostingClassifier(n_estimators=30, random_state=0).fit(X, y)
+    explainer = shapkit.Explainer(model, X[:40], output="decision")
+    expl, inter = explainer(X[100:130]), explainer.interactions(X[100:130])
+    plain = shapkit.report(expl, tmp_path / "plain.html").read_text()
+    text = shapkit.report(expl, tmp_path / "inter.html", interactions=inter).read_text()
+    assert 'id="interactions"' in text and 'href="#interactions"' in text
+    assert 'id="interactions"' not in plain
+    assert text.count("data:image/png;base64,") == plain.count("data:image/png;base64,") + 3
+    section = text.split('id="interactions"')[1].split("</section>")[0]
+    first = section.split("<tbody>")[1].split("</tr>")[0]
+    assert "<td>x0</td><td>x1</td>" in first  # the strongest pair
+    assert "exact, from the trees' leaves" in section
+    with pytest.raises(TypeError, match="InteractionExplanation"):
+        shapkit.report(expl, tmp_path / "bad.html", interactions=expl)

@@ -11,7 +11,7 @@ k)`` per explained row), by which costs less for the rows at hand.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -80,17 +80,33 @@ def leaf_pattern_shapley(
     return True
 
 
-def _explain_block(
-    ens: Any, x: np.ndarray, b: np.ndarray, paths: tuple, leaf0: int, leaf1: int,
-    out: np.ndarray, tables: str,
-) -> None:  # fmt: skip
-    """Leaves ``leaf0..leaf1-1``: read the background, build the tables that pay, add the
-    leaves' values of every row of x to ``out``."""
+class BlockPatterns(NamedTuple):
+    """The background as a block of leaves sees it: the nodes on the block's paths
+    (``used[n - n0]``), each leaf's slot count ``ks``, the dense histograms (leaves of
+    ``ks <= MAX_TABLE_SLOTS``, at ``hist_off``) and every leaf's distinct patterns with
+    their counts (``starts``, ``masks``, ``counts``, as :func:`distinct_counts`)."""
+
+    n0: int
+    used: np.ndarray
+    ks: np.ndarray
+    dense: np.ndarray
+    hist_off: np.ndarray
+    hist: np.ndarray
+    starts: np.ndarray
+    masks: np.ndarray
+    counts: np.ndarray
+
+
+def read_background(
+    ens: Any, b: np.ndarray, paths: tuple, leaf0: int, leaf1: int
+) -> BlockPatterns:
+    """Read the prepared background rows ``b`` into the patterns of leaves
+    ``leaf0..leaf1-1`` (in parallel over background rows)."""
     (leaf_node, leaf_tree, path_start, path_node, path_left, path_slot, player_start,
      slot_player, max_slots) = paths  # fmt: skip
     node_args = _split_arrays(ens)
     path_args = (path_start, path_node, path_left, path_slot, player_start)
-    n, m = x.shape[0], b.shape[0]
+    m = b.shape[0]
     n0, used = _used_nodes(path_node[path_start[leaf0] : path_start[leaf1]])
     ks = np.diff(player_start[leaf0:leaf1 + 1])
     dense = (ks <= MAX_TABLE_SLOTS) & (ks > 0)
@@ -111,6 +127,24 @@ def _explain_block(
     path_length = float(path_start[leaf1] - path_start[leaf0])
     run_row_chunks(count, m, work_per_row=path_length)
     starts, masks, counts = distinct_counts(ks, hist_off, hist, list_off, patterns, m)
+    return BlockPatterns(n0, used, ks, dense, hist_off, hist, starts, masks, counts)
+
+
+def _explain_block(
+    ens: Any, x: np.ndarray, b: np.ndarray, paths: tuple, leaf0: int, leaf1: int,
+    out: np.ndarray, tables: str,
+) -> None:  # fmt: skip
+    """Leaves ``leaf0..leaf1-1``: read the background, build the tables that pay, add the
+    leaves' values of every row of x to ``out``."""
+    (leaf_node, leaf_tree, path_start, path_node, path_left, path_slot, player_start,
+     slot_player, max_slots) = paths  # fmt: skip
+    node_args = _split_arrays(ens)
+    path_args = (path_start, path_node, path_left, path_slot, player_start)
+    n, m = x.shape[0], b.shape[0]
+    n0, used, ks, dense, hist_off, hist, starts, masks, counts = read_background(
+        ens, b, paths, leaf0, leaf1
+    )
+    path_length = float(path_start[leaf1] - path_start[leaf0])
     table_size = np.where(dense, 2**ks * ks, 0)
     if tables == "never":
         use = np.zeros_like(dense)

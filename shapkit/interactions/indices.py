@@ -23,11 +23,14 @@ their order-2 terms over pairs ``i < j`` sum to ``v(N) - v(empty)``; SII is not.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from math import comb
 
 import numpy as np
 
-__all__ = ["EFFICIENT_INDICES", "INDICES", "MAX_ORDER", "check_index", "index_weights"]
+__all__ = [
+    "EFFICIENT_INDICES", "INDICES", "MAX_ORDER", "check_index", "index_weight", "index_weights",
+]  # fmt: skip
 
 #: The indices :func:`shapkit.interaction_values` computes.
 INDICES = ("SII", "k-SII", "STII", "FSII")
@@ -56,9 +59,36 @@ def check_index(index: str, max_order: int, n_players: int) -> None:
         )
 
 
+def index_weight(index: str, max_order: int, order: int, t: int) -> Fraction:
+    """The exact weight of ``m(T)``, ``|T| = t >= order``, in the order-``order`` terms
+    of ``index`` computed up to ``max_order`` (module docstring).
+
+    Examples
+    --------
+    >>> index_weight("k-SII", 2, 1, 3), index_weight("STII", 2, 2, 4)
+    (Fraction(-1, 6), Fraction(1, 6))
+    """
+    if order == 1:
+        if max_order == 1 or index == "SII" or t == 1:
+            return Fraction(1, t)  # the Shapley value's
+        if index == "k-SII":
+            return Fraction(1, t) - Fraction(1, 2)
+        if index == "STII" or t == 2:
+            return Fraction(0)
+        return Fraction(-2, 3) * comb(t - 1, 2) / comb(t + 1, 3)  # FSII
+    if max_order == 1:
+        return Fraction(0)
+    if index in ("SII", "k-SII"):
+        return Fraction(1, t - 1)
+    if index == "STII":
+        return Fraction(1, comb(t, 2))
+    return Fraction(1) if t == 2 else Fraction(comb(t - 1, 2), 2 * comb(t + 1, 4))  # FSII
+
+
 def index_weights(index: str, max_order: int, n_players: int) -> tuple[np.ndarray, np.ndarray]:
     """The weights ``(single, pair)`` of ``m(T)`` by ``t = |T|`` (arrays of length d + 1,
-    entry 0 unused) for the order-1 and order-2 terms of ``index`` (module docstring).
+    entry 0 unused) for the order-1 and order-2 terms of ``index`` (module docstring;
+    :func:`index_weight`, rounded).
 
     Examples
     --------
@@ -67,21 +97,10 @@ def index_weights(index: str, max_order: int, n_players: int) -> tuple[np.ndarra
     ([0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.3333])
     """
     d = n_players
-    t = np.arange(d + 1, dtype=np.float64)
     single = np.zeros(d + 1)
     pair = np.zeros(d + 1)
-    single[1:] = 1.0 / t[1:]  # the Shapley value
-    if max_order == 1:
-        return single, pair
-    pair[2:] = 1.0 / (t[2:] - 1.0)  # SII
-    if index == "k-SII":
-        single[2:] = 1.0 / t[2:] - 0.5
-    elif index == "STII":
-        single[2:] = 0.0
-        pair[2:] = [1.0 / comb(s, 2) for s in range(2, d + 1)]
-    elif index == "FSII":
-        single[2:] = [0.0 if s == 2 else -2.0 / 3.0 * comb(s - 1, 2) / comb(s + 1, 3)
-                      for s in range(2, d + 1)]  # fmt: skip
-        pair[2:] = [1.0 if s == 2 else 0.5 * comb(s - 1, 2) / comb(s + 1, 4)
-                    for s in range(2, d + 1)]  # fmt: skip
+    for t in range(1, d + 1):
+        single[t] = float(index_weight(index, max_order, 1, t))
+        if t >= 2:
+            pair[t] = float(index_weight(index, max_order, 2, t))
     return single, pair

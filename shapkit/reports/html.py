@@ -23,6 +23,7 @@ from .summary import mirrored_outputs, summary
 if TYPE_CHECKING:
     from ..explanation import Explanation
     from ..global_importance import GlobalExplanation
+    from ..interaction_explanation import InteractionExplanation
 
 #: The ``id`` of every section, in order.
 SECTIONS = ("settings", "summary", "importance", "beeswarm", "waterfalls", "diagnostics")
@@ -69,6 +70,7 @@ def report(
     max_features: int = 12,
     level: float = 0.95,
     sage: GlobalExplanation | None = None,
+    interactions: InteractionExplanation | None = None,
 ) -> Path:
     """Write an HTML report on ``explanation`` to ``path`` and return the path.
 
@@ -108,6 +110,12 @@ def report(
         SAGE values (:func:`shapkit.sage`) to report in a section of their own: how
         much each feature lowers the model's loss, with intervals, beside the mean
         |Shapley value| (how much it moves the predictions).
+    interactions : InteractionExplanation, optional
+        Interaction values (:meth:`shapkit.Explainer.interactions`) to report in a
+        section of their own: the strongest pairs with intervals, the pair heatmap and
+        the dependence plots of the strongest pairs, coloured by the partner. A
+        multi-output result is reported on its first shown output (a binary
+        classifier: the positive class).
 
     Raises
     ------
@@ -135,13 +143,21 @@ def report(
                 f"sage must be a GlobalExplanation (from shapkit.sage); got "
                 f"{type(sage).__name__}."
             )
+    if interactions is not None:
+        from ..interaction_explanation import InteractionExplanation
+
+        if not isinstance(interactions, InteractionExplanation):
+            raise TypeError(
+                f"interactions must be an InteractionExplanation (from "
+                f"Explainer.interactions); got {type(interactions).__name__}."
+            )
     plots.check_max_outputs(max_outputs)
     plots.check_count(max_features, "max_features", "draw at least 1 feature", 12)
     level = check_level(level)
     with plots.detached_figures():
         document = _document(
             explanation, title, outputs, all_outputs, max_outputs, max_features, level, plots,
-            sage,
+            sage, interactions,
         )
     path = Path(path)
     path.write_text(document, encoding="utf-8")
@@ -158,6 +174,7 @@ def _document(
     level: float,
     plots: Any,
     sage: GlobalExplanation | None = None,
+    interactions: InteractionExplanation | None = None,
 ) -> str:
     expl = explanation
     if len(expl) == 0:
@@ -188,7 +205,7 @@ def _document(
         f"method <code>{_e(expl.method)}</code>; written by shapkit {_version()} on "
         f"{_e(stamp)}.</p>"
     )
-    parts.append(_nav(with_sage=sage is not None))
+    parts.append(_nav(with_sage=sage is not None, with_interactions=interactions is not None))
     if left_out:
         parts.append(_left_out_note(expl, left_out, max_outputs))
 
@@ -234,6 +251,8 @@ def _document(
 
     if sage is not None:
         parts.append(_sage_section(sage, level, max_features))
+    if interactions is not None:
+        parts.append(_interactions_section(interactions, level))
 
     parts.append('<section id="beeswarm"><h2>Shapley values of every row</h2>')
     for c, name in enumerate(output_names):
@@ -304,9 +323,10 @@ def _version() -> str:
     return __version__
 
 
-def _nav(with_sage: bool = False) -> str:
+def _nav(with_sage: bool = False, with_interactions: bool = False) -> str:
     names = {
         "sage": "Loss reduction (SAGE)",
+        "interactions": "Interactions",
         "settings": "Model, data and estimator",
         "summary": "Global importance",
         "importance": "Mean |Shapley value|",
@@ -317,6 +337,8 @@ def _nav(with_sage: bool = False) -> str:
     keys = list(SECTIONS)
     if with_sage:
         keys.insert(keys.index("importance") + 1, "sage")
+    if with_interactions:
+        keys.insert(keys.index("beeswarm"), "interactions")
     items = "".join(f'<li><a href="#{key}">{_e(names[key])}</a></li>' for key in keys)
     return f"<nav><ol>{items}</ol></nav>"
 
@@ -353,6 +375,61 @@ def _sage_section(sage: GlobalExplanation, level: float, max_features: int) -> s
         + table
         + figure_html(ax, f"SAGE values with {level:.0%} intervals.")
         + "</section>"
+    )
+
+
+#: Pairs in the report's interaction table, and dependence plots drawn (the strongest).
+REPORTED_PAIRS, DEPENDENCE_PAIRS = 10, 2
+
+
+def _interactions_section(inter: InteractionExplanation, level: float) -> str:
+    """The interactions section: the strongest pairs' table, the heatmap and the
+    dependence plots of the strongest pairs, of one output."""
+    from .interactions import (
+        _outputs,
+        interaction_dependence,
+        interaction_heatmap,
+        interaction_summary,
+    )
+
+    shown = _outputs(inter, None)
+    output = inter.output_names[shown[0]] if shown else None
+    rows = "sample" if inter.main.shape[0] >= 2 else "fixed"
+    frame = interaction_summary(inter, output=output, level=level, rows=rows,
+                                top=REPORTED_PAIRS)  # fmt: skip
+    body = "".join(
+        f"<tr><td>{_e(i)}</td><td>{_e(j)}</td><td>{_number(r.mean_abs, 4)}</td>"
+        f"<td>{_number(r.ci_low, 4)} to {_number(r.ci_high, 4)}</td>"
+        f"<td>{_number(r.share, 3)}</td><td>{_number(r['mean'], 4)}</td></tr>"
+        for (i, j), r in frame.iterrows()
+    )
+    table = (
+        "<table><thead><tr><th>player</th><th>partner</th><th>mean |pair term|</th>"
+        f"<th>{level:.0%} interval</th><th>share</th><th>mean</th></tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
+    how = {
+        "tree": "exact, from the trees' leaves",
+        "exact": "exact, every coalition enumerated",
+    }.get(inter.method, f"estimated ({_e(inter.method)}), with standard errors")
+    which = f" Output {_e(output)}." if output is not None else ""
+    figures = [
+        figure_html(interaction_heatmap(inter, output=output),
+                    f"Mean |{_e(inter.index)} pair term| of every pair over the rows."),
+    ]  # fmt: skip
+    for i, j in list(frame.index)[:DEPENDENCE_PAIRS]:
+        ax = interaction_dependence(inter, i, partner=j, output=output)
+        figures.append(figure_html(
+            ax, f"The pair term of {_e(i)} and {_e(j)} against {_e(i)}'s value, coloured "
+            f"by {_e(j)}'s."))  # fmt: skip
+    return (
+        '<section id="interactions"><h2>Interactions</h2>'
+        f'<p class="note">{_e(inter.index)} interaction values ({how}) of '
+        f"{inter.main.shape[0]} rows: each pair's joint effect beyond the two players' "
+        f"own (docs/interactions.md). The {min(REPORTED_PAIRS, len(frame))} strongest "
+        f"pairs by mean |pair term| over the rows, with {level:.0%} intervals, their "
+        f"share of all pairs' and the mean signed term.{which}</p>"
+        + table + "".join(figures) + "</section>"
     )
 
 

@@ -15,7 +15,7 @@ from .summary import abs_interval
 if TYPE_CHECKING:  # the plots import nothing of the estimator layer at import time
     from ..interaction_explanation import InteractionExplanation
 
-__all__ = ["interaction_heatmap", "interaction_summary"]
+__all__ = ["interaction_dependence", "interaction_heatmap", "interaction_summary"]
 
 
 def _mirrored(inter: InteractionExplanation) -> bool:
@@ -181,3 +181,85 @@ def interaction_heatmap(
     bar.set_label(f"mean |{inter.index} pair term|")
     ax.set_title(f"{inter.index} interactions")
     return ax
+
+
+def interaction_dependence(
+    inter: InteractionExplanation,
+    feature: Any,
+    *,
+    partner: Any = "auto",
+    output: Any = None,
+    ax: Any = None,
+) -> Any:
+    """A feature's value (x-axis) against its order-2 term with ``partner``, one point
+    per row, coloured by the partner's value: how the pair's joint effect changes with
+    both. ``partner="auto"``: the player whose pair term with ``feature`` has the largest
+    mean |value| over the rows (the strongest partner). Whiskers: ``+- 1.96`` standard
+    errors (sampled values); missing x in a strip of their own and categories on a
+    readable axis, as :func:`shapkit.plots.dependence`. One output (as
+    :func:`interaction_heatmap`). Returns the axes.
+
+    Raises
+    ------
+    KeyError
+        An unknown feature, partner or output.
+    ValueError
+        ``partner`` is the feature itself, or no output is picked on a multi-output
+        result.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import numpy as np, shapkit
+    >>> X = np.random.default_rng(0).normal(size=(40, 3))
+    >>> inter = shapkit.Explainer(lambda Z: Z[:, 0] * Z[:, 1], X).interactions(X[:20])
+    >>> ax = interaction_dependence(inter, "x0")
+    >>> ax.get_ylabel()
+    'k-SII pair term of x0 and x1'
+    """
+    from ..explanation import Explanation
+    from .plots import dependence
+
+    positions = _outputs(inter, output)
+    if len(positions) > 1:
+        raise ValueError(
+            f"The interaction values have {len(positions)} outputs "
+            f"{list(inter.output_names)}; pick one with output=."
+        )
+    pairs = inter.pairs if not positions else inter.pairs[..., positions[0]]
+    errors = inter.pair_std_errors if not positions else inter.pair_std_errors[..., positions[0]]
+    names = list(inter.feature_names)
+    j = _player(names, feature, "feature")
+    if isinstance(partner, str) and partner == "auto":
+        strength = np.abs(pairs[:, j, :]).mean(axis=0) if pairs.shape[0] else np.zeros(len(names))
+        strength[j] = -np.inf
+        k = int(np.argmax(strength))
+    else:
+        k = _player(names, partner, "partner")
+        if k == j:
+            raise ValueError(f"partner={partner!r} is the feature itself; pick another player.")
+    n = pairs.shape[0]
+    columns = {name: list(inter.player_columns.get(name, [])) for name in names}
+    # the pair's terms as the feature's values of an Explanation, for its dependence plot
+    values, std_errors = np.zeros((n, len(names))), np.zeros((n, len(names)))
+    values[:, j], std_errors[:, j] = pairs[:, j, k], errors[:, j, k]
+    terms = Explanation(
+        values=values, base_values=np.zeros(n), std_errors=std_errors,
+        data=inter.data, feature_names=names, output_names=[], method=inter.method,
+        n_evals=np.zeros(n, dtype=np.int64), predictions=np.zeros(n),
+        player_columns={name: cs for name, cs in columns.items() if cs},
+    )  # fmt: skip
+    partner_columns = terms.columns_of(names[k])
+    numeric = [c for c in partner_columns if pd.api.types.is_numeric_dtype(inter.data[c].dtype)]
+    color = (numeric or partner_columns or [None])[0]
+    ax = dependence(terms, names[j], color=color, ax=ax)
+    ax.set_ylabel(f"{inter.index} pair term of {names[j]} and {names[k]}")
+    return ax
+
+
+def _player(names: list[Any], label: Any, what: str) -> int:
+    found = label_positions(names, label)
+    if len(found) != 1:
+        shown = names if len(names) <= 12 else [*names[:12], "..."]
+        raise KeyError(f"Unknown {what} {label!r}; the players are {shown}.")
+    return found[0]
