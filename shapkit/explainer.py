@@ -31,7 +31,13 @@ from .execution.progress import progress_enabled
 from .execution.spark import explain_spark, is_spark_frame
 from .explanation import Explanation
 from .games import CALL_BYTES, DEFAULT_MAX_ROWS, MIN_ROWS_PER_CALL
-from .interaction_explanation import InteractionExplanation, explain_interactions
+from .interaction_explanation import (
+    PAIR_CHUNK_BYTES,
+    InteractionExplanation,
+    check_dense_pairs,
+    explain_interactions,
+    strongest_frame,
+)
 from .interactions.api import choose_method
 from .interactions.indices import check_index
 from .models.sklearn import describe_model
@@ -416,6 +422,7 @@ class Explainer:
         X = check_tabular(X, "X")
         job = self._job(X, budget, None)
         check_index(index, max_order, len(job.player_names))
+        check_dense_pairs(X.shape[0], len(job.player_names), _n_outputs(job))
         arrays = self._tree_interactions(job, X, index, max_order, method)
         if arrays is None:
             job = self._interaction_job(job, X)
@@ -449,6 +456,73 @@ class Explainer:
                 "seed": self.seed, "model": describe_model(self.model),
             },
         )  # fmt: skip
+
+    def strongest_pairs(
+        self,
+        X: Any,
+        *,
+        top: int = 10,
+        index: str = "k-SII",
+        method: str = "auto",
+        budget: int | None = None,
+        tol: float | None = None,
+    ) -> pd.DataFrame:
+        """The order-1 terms and the ``top`` strongest pairs (largest |order-2 term|) of
+        each row and output, in :meth:`InteractionExplanation.to_frame`'s long format:
+        the sparse form for wide data, where :meth:`interactions`' dense
+        ``(n, d, d)`` pairs would not fit. Rows are explained in chunks of bounded
+        memory (:data:`PAIR_CHUNK_BYTES`) by :meth:`interactions` with the same
+        arguments, so the values are those it gives (each row's random stream is keyed
+        by its content and the seed, whatever the chunk).
+
+        Parameters
+        ----------
+        X : ndarray or DataFrame
+            Rows to explain.
+        top : int
+            Pairs kept per row and output (all of them where there are fewer).
+        index, method, budget, tol
+            As in :meth:`interactions` (order 2).
+
+        Returns
+        -------
+        DataFrame
+            Columns ``row`` (position in X), ``order``, ``feature_i``, ``feature_j``,
+            ``output``, ``value``, ``std_error`` and ``rank`` (1 for a row's strongest
+            pair of an output; order-1 terms have rank 0): the order-1 terms of every
+            row, then the pairs, each row's from the strongest (ties by position).
+
+        Raises
+        ------
+        ValueError
+            A bad ``top``, and what :meth:`interactions` raises.
+
+        Examples
+        --------
+        >>> import numpy as np, shapkit
+        >>> X = np.random.default_rng(0).normal(size=(30, 4))
+        >>> f = lambda Z: Z[:, 0] * Z[:, 1] + 0.1 * Z[:, 2] * Z[:, 3]
+        >>> pairs = shapkit.Explainer(f, X).strongest_pairs(X[:2], top=1)
+        >>> pairs.query("order == 2")[["row", "feature_i", "feature_j", "rank"]].values.tolist()
+        [[0, 'x0', 'x1', 1], [1, 'x0', 'x1', 1]]
+        """
+        top = check_positive_int(top, "top")
+        X = check_tabular(X, "X")
+        job = self._job(X, budget, None)
+        d, k = len(job.player_names), _n_outputs(job)
+        chunk = max(1, PAIR_CHUNK_BYTES // (16 * d * d * k))
+        frames = []
+        for start in range(0, X.shape[0], chunk):
+            rows = take_rows(X, start, min(start + chunk, X.shape[0]))
+            inter = self.interactions(rows, index=index, max_order=2, method=method,
+                                      budget=budget, tol=tol)  # fmt: skip
+            frames.append(strongest_frame(inter, top, start))
+        if not frames:
+            return strongest_frame(
+                self.interactions(X, index=index, max_order=2, method=method, budget=budget,
+                                  tol=tol), top, 0)  # fmt: skip
+        frame = pd.concat(frames, ignore_index=True)  # as one chunk would order them
+        return frame.sort_values(["order", "row"], kind="stable", ignore_index=True)
 
     def _tree_interactions(
         self, job: RowJob, X: np.ndarray | pd.DataFrame, index: str, max_order: int,
@@ -679,6 +753,13 @@ class Explainer:
                 else _as_frame(job.background, job.column_names, self.feature_names)
             ),
         )
+
+
+def _n_outputs(job: RowJob) -> int:
+    """The number of outputs the job's values have."""
+    if job.closed_form is not None:
+        return max(len(job.closed_form.output_names), 1)
+    return max(len(getattr(job.model, "output_names", [])), 1)
 
 
 def _player_columns(job: RowJob, data: pd.DataFrame) -> dict[str, list[Any]]:

@@ -134,6 +134,74 @@ class InteractionExplanation:
         )
 
 
+#: :meth:`shapkit.Explainer.strongest_pairs` explains rows in chunks whose dense pairs
+#: and standard errors take at most this much memory.
+PAIR_CHUNK_BYTES = 256 * 2**20
+#: The share of the available memory that dense pairs (and their standard errors) may
+#: take before :meth:`shapkit.Explainer.interactions` refuses them.
+DENSE_PAIR_SHARE = 0.5
+
+
+def check_dense_pairs(n_rows: int, n_players: int, n_outputs: int) -> None:
+    """Raise :class:`~shapkit.exceptions.InfeasibleRequestError` when the dense pairs of
+    ``n_rows`` rows (values and standard errors, ``16 n d^2 k`` bytes) would take more
+    than :data:`DENSE_PAIR_SHARE` of the available memory, naming the sparse form."""
+    from .cost import _bytes, available_memory
+    from .exceptions import InfeasibleRequestError
+
+    need = 16 * n_rows * n_players * n_players * n_outputs
+    usable = DENSE_PAIR_SHARE * available_memory()
+    if need > usable:
+        fit = max(int(usable // (16 * n_players * n_players * n_outputs)), 0)
+        raise InfeasibleRequestError(
+            f"The interaction values of {n_rows:,} rows of {n_players} players as dense "
+            f"(n, d, d) arrays would take {_bytes(need)}, more than the "
+            f"{_bytes(usable)} this process may use. Use Explainer.strongest_pairs(X, "
+            f"top=10) (each row's order-1 terms and strongest pairs, computed in chunks), "
+            f"or explain at most {fit:,} rows at a time, or group features into fewer "
+            f"players."
+        )
+
+
+def strongest_frame(inter: InteractionExplanation, top: int, offset: int) -> pd.DataFrame:
+    """The order-1 terms and each row's and output's ``top`` strongest pairs of
+    ``inter`` in long format (:meth:`shapkit.Explainer.strongest_pairs`), rows numbered
+    from ``offset``."""
+    main, pairs = inter.main, inter.pairs
+    main_se, pair_se = inter.main_std_errors, inter.pair_std_errors
+    if main.ndim == 2:
+        main, pairs = main[..., None], pairs[..., None]
+        main_se, pair_se = main_se[..., None], pair_se[..., None]
+    n, d, k = main.shape
+    names = np.asarray(inter.feature_names, dtype=object)
+    outputs = np.asarray(inter.output_names if inter.output_names else list(range(k)),
+                         dtype=object)  # fmt: skip
+    rows, feats, outs = np.meshgrid(np.arange(n), np.arange(d), np.arange(k), indexing="ij")
+    first = pd.DataFrame({
+        "row": offset + rows.ravel(), "order": 1, "feature_i": names[feats.ravel()],
+        "feature_j": None, "output": outputs[outs.ravel()], "value": main.ravel(),
+        "std_error": main_se.ravel(), "rank": 0,
+    })  # fmt: skip
+    i, j = np.triu_indices(d, 1)
+    keep = min(top, i.size)
+    values = pairs[:, i, j, :]  # (n, m, k)
+    # strongest first, ties by position: sort by -|value| then pair position
+    order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :keep, :]
+    chosen_value = np.take_along_axis(values, order, axis=1)
+    chosen_se = np.take_along_axis(pair_se[:, i, j, :], order, axis=1)
+    second = pd.DataFrame({
+        "row": offset + np.repeat(np.arange(n), keep * k),
+        "order": 2,
+        "feature_i": names[i[order.ravel()]],
+        "feature_j": names[j[order.ravel()]],
+        "output": np.tile(outputs, n * keep),
+        "value": chosen_value.ravel(),
+        "std_error": chosen_se.ravel(),
+        "rank": np.tile(np.repeat(np.arange(1, keep + 1), k), n),
+    })  # fmt: skip
+    return pd.concat([first, second], ignore_index=True)
+
+
 def explain_interactions(
     job: RowJob,
     X: np.ndarray | pd.DataFrame,

@@ -215,3 +215,62 @@ def test_tree_method_needs_a_tree_closed_form():
         shapkit.Explainer(lambda Z: Z[:, 0] * Z[:, 1], X[:10]).interactions(X[:2], method="tree")
     with pytest.raises(ValueError, match="Unknown method"):
         shapkit.Explainer(lambda Z: Z[:, 0], X[:10]).interactions(X[:2], method="kernel")
+
+
+def test_strongest_pairs_are_the_dense_results_top(monkeypatch):
+    """The sparse form keeps every order-1 term and, per row and output, the pairs of
+    largest |term| in order, with the dense result's values, whatever the chunks."""
+    import pandas.testing as pd_testing
+
+    import shapkit.explainer as explainer_module
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(40, 5))
+
+    def f(Z):
+        return np.c_[Z[:, 0] * Z[:, 1] + 0.3 * Z[:, 2] * Z[:, 3], Z[:, 4] * Z[:, 0]]
+
+    explainer = shapkit.Explainer(f, X)
+    dense = explainer.interactions(X[:6]).to_frame()
+    sparse = explainer.strongest_pairs(X[:6], top=2)
+    main = sparse.query("order == 1").drop(columns="rank").reset_index(drop=True)
+    pd_testing.assert_frame_equal(main, dense.query("order == 1").reset_index(drop=True))
+    for (row, output), block in dense.query("order == 2").groupby(["row", "output"]):
+        want = block.assign(size=block.value.abs()).sort_values("size", ascending=False,
+                                                                kind="stable").head(2)  # fmt: skip
+        got = sparse[(sparse.order == 2) & (sparse.row == row) & (sparse.output == output)]
+        assert got["rank"].tolist() == [1, 2]
+        np.testing.assert_array_equal(got.value.to_numpy(), want.value.to_numpy())
+        assert got.feature_i.tolist() == want.feature_i.tolist()
+    monkeypatch.setattr(explainer_module, "PAIR_CHUNK_BYTES", 1)  # one row per chunk
+    pd_testing.assert_frame_equal(explainer.strongest_pairs(X[:6], top=2), sparse)
+    assert len(explainer.strongest_pairs(X[:2], top=50).query("order == 2")) == 2 * 10 * 2
+
+
+def test_dense_pairs_too_large_are_refused_with_the_sparse_form_named(monkeypatch):
+    import shapkit.interaction_explanation as module
+
+    X, y = _data()
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    model = GradientBoostingRegressor(n_estimators=5, max_depth=3, random_state=0).fit(X, y)
+    explainer = shapkit.Explainer(model, X[:10])
+    monkeypatch.setattr(module, "DENSE_PAIR_SHARE", 1e-12)
+    with pytest.raises(shapkit.InfeasibleRequestError, match="strongest_pairs"):
+        explainer.interactions(X[:5])
+
+
+def test_strongest_pairs_of_a_wide_tree_model():
+    """300 players (a dense result of 1,000 rows would take 1.4 GB): the product's pair
+    is the one most often strongest in a row."""
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(600, 300))
+    y = 2 * X[:, 7] * X[:, 200]
+    model = GradientBoostingRegressor(n_estimators=30, max_depth=3, random_state=0).fit(X, y)
+    pairs = shapkit.Explainer(model, X[:20]).strongest_pairs(X[500:520], top=3)
+    assert len(pairs.query("order == 1")) == 20 * 300
+    first = pairs.query("order == 2 and rank == 1")
+    counts = first.groupby(["feature_i", "feature_j"]).size()
+    assert counts.idxmax() == ("x7", "x200")
