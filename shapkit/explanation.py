@@ -82,6 +82,35 @@ class Explanation:
         return str(self.settings.get("value_function", "interventional"))
 
     @property
+    def achieved_tol(self) -> np.ndarray:
+        """Per row ``(n,)``, the stopping rule's statistic: the largest standard error over
+        the spread of the row's values (the worst output's); 0 for exact rows, ``inf``
+        where a value is undetermined.
+
+        Examples
+        --------
+        >>> import numpy as np, shapkit
+        >>> X = np.random.default_rng(0).normal(size=(20, 3))
+        >>> shapkit.explain(lambda Z: Z.sum(1), X[:5], X).achieved_tol.tolist()
+        [0.0, 0.0, 0.0, 0.0, 0.0]
+        """
+        from .estimators.base import achieved_tolerance
+
+        values = self.values if self.is_multi_output else self.values[..., None]
+        errors = self.std_errors if self.is_multi_output else self.std_errors[..., None]
+        return np.array([achieved_tolerance(v, e) for v, e in zip(values, errors, strict=True)])
+
+    @property
+    def converged(self) -> np.ndarray | None:
+        """Per row ``(n,)``, whether the tolerance the values were computed with
+        (``settings["tol"]``) was reached within the budget (False: the budget ran out
+        first; :attr:`achieved_tol` says how far it got); None without a tolerance."""
+        tol = self.settings.get("tol")
+        if tol is None:
+            return None
+        return self.achieved_tol <= float(tol)
+
+    @property
     def is_multi_output(self) -> bool:
         """True when ``values`` has an output axis: shape ``(n, d, k)``."""
         return self.values.ndim == 3

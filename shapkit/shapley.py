@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 from ._validation import check_budget, check_positive_int, check_seed, check_tol
 from .cost import check_feasible, estimate_cost
 from .estimators import Estimator, ShapleyResult, get_estimator, resolve_tol
-from .estimators.base import check_finite
+from .estimators.base import achieved_tolerance, check_finite
 from .games import CheckedGame
 
 
@@ -57,7 +58,9 @@ def shapley_values(
         (zeros for exact; ``inf`` where the evaluated coalitions do not determine a
         value or leave fewer than 15 degrees of freedom for its error, see
         docs/reliability.md), ``.n_evals``, ``.method``, ``.empty_value``,
-        ``.full_value``.
+        ``.full_value``, ``.achieved_tol`` (the largest standard error over the values'
+        spread) and ``.converged`` (with ``tol``: whether it was reached within the
+        budget; False says the budget ran out first).
 
     Raises
     ------
@@ -90,8 +93,10 @@ def shapley_values(
     result = check_finite(
         estimator.estimate(checked, n_players, budget, tol, np.random.default_rng(seed))
     )
+    achieved = achieved_tolerance(result.values, result.std_errors)
+    converged = None if tol is None else achieved <= tol
     if not checked.squeeze:
-        return result
+        return replace(result, achieved_tol=achieved, converged=converged)
     return ShapleyResult(
         values=result.values[:, 0],
         std_errors=result.std_errors[:, 0],
@@ -100,4 +105,6 @@ def shapley_values(
         empty_value=result.empty_value[0],
         full_value=result.full_value[0],
         reason=result.reason,
+        achieved_tol=achieved,
+        converged=converged,
     )

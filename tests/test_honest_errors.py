@@ -118,3 +118,36 @@ def test_finite_errors_cover_beyond_the_issue_grid():
     assert finite_share > 0.5
     assert z.max() <= 6.0
     assert np.mean(z > 4) <= 0.01
+
+
+@pytest.mark.parametrize("method", ["kernel", "permutation", "proxy"])
+def test_a_tolerance_the_budget_cannot_reach_is_reported(method):
+    """tol=1e-6 with 200 evaluations: converged is False and achieved_tol says how far
+    the standard errors got; a reachable tolerance is reported reached; without tol,
+    converged is None; exact values reach any tolerance."""
+    game, _ = interaction_game(8, np.random.default_rng(1))
+    short = shapkit.shapley_values(game, 8, method=method, budget=200, tol=1e-6, seed=0)
+    assert short.converged is False
+    spread = np.ptp(short.values)
+    assert short.achieved_tol == pytest.approx(float(short.std_errors.max()) / spread)
+    assert short.achieved_tol > 1e-6
+    loose = shapkit.shapley_values(game, 8, method=method, budget=240, tol=1e3, seed=0)
+    assert loose.converged is True and loose.achieved_tol <= 1e3
+    assert shapkit.shapley_values(game, 8, method=method, budget=200, seed=0).converged is None
+    exact = shapkit.shapley_values(game, 8, method="exact", tol=1e-9)
+    assert exact.converged is True and exact.achieved_tol == 0.0
+
+
+def test_explanations_report_each_rows_tolerance():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 10))
+
+    def f(Z):
+        return Z[:, :5].prod(axis=1) + np.tanh(Z[:, 5:].sum(axis=1))
+
+    expl = shapkit.explain(f, X[:3], X, method="kernel", budget=64, tol=1e-6, seed=0)
+    assert expl.converged.tolist() == [False, False, False]
+    assert np.all(expl.achieved_tol > 1e-6) and np.all(np.isfinite(expl.achieved_tol))
+    assert shapkit.explain(f, X[:3], X, method="kernel", budget=64, seed=0).converged is None
+    exact = shapkit.explain(f, X[:2], X, method="exact", tol=0.01)
+    assert exact.converged.tolist() == [True, True]

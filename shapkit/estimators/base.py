@@ -35,6 +35,13 @@ class ShapleyResult:
         ``values.sum(0) == full_value - empty_value``.
     reason : str
         Why ``method`` differs from the estimator asked for (empty when it does not).
+    achieved_tol : float or None
+        The stopping rule's statistic at the end: the largest standard error over the
+        spread of the values (``max - min`` over players), the worst output's
+        (:func:`achieved_tolerance`); set by :func:`shapkit.shapley_values`.
+    converged : bool or None
+        With ``tol``: whether ``achieved_tol <= tol``, i.e. the tolerance was reached
+        within the budget (False: the budget ran out first); None without ``tol``.
     """
 
     values: np.ndarray
@@ -44,6 +51,8 @@ class ShapleyResult:
     empty_value: np.ndarray
     full_value: np.ndarray
     reason: str = ""
+    achieved_tol: float | None = None
+    converged: bool | None = None
 
     def __repr__(self) -> str:
         why = f", reason={self.reason!r}" if self.reason else ""
@@ -209,6 +218,18 @@ DEFAULT_TOL = 0.01
 def default_budget(n_players: int) -> int:
     """Game evaluations a sampling estimator may use when ``budget=None``: ``max(2048, 100 d)``."""
     return max(2048, 100 * n_players)
+
+
+def achieved_tolerance(values: np.ndarray, std_errors: np.ndarray) -> float:
+    """The stopping rule's statistic (:func:`has_converged`): the largest standard error
+    over the spread of the values (``max - min`` over players), for the worst output;
+    0 for exact values, ``inf`` where a value is undetermined or the spread is zero
+    while an error is not. ``values`` and ``std_errors``: ``(n_players, k)``."""
+    errors = std_errors.max(axis=0)
+    spread = values.max(axis=0) - values.min(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(errors > 0, errors / np.where(spread > 0, spread, 0.0), 0.0)
+    return float(ratio.max(initial=0.0))
 
 
 def has_converged(values: np.ndarray, std_errors: np.ndarray, tol: float | None) -> bool:
