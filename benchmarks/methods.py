@@ -196,6 +196,34 @@ def shapiq_permutation(game: BenchmarkGame, budget: int, seed: int) -> np.ndarra
     return np.asarray(result.get_n_order_values(1), dtype=np.float64)
 
 
+def shapiq_approximator(name: str, **options: object) -> MethodFn:
+    """Any shapiq Shapley-value approximator by class name (LeverageSHAP, PolySHAP,
+    OddSHAP, RegressionMSR, ProxySHAP, ShaplEIG: shapiq >= 1.8) with its defaults plus
+    ``options``; ``approximate(min(budget, 2^d))``."""
+
+    def fn(game: BenchmarkGame, budget: int, seed: int) -> np.ndarray:
+        import shapiq
+
+        d = game.n_players
+        approx = getattr(shapiq, name)(n=d, random_state=seed, **options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = approx.approximate(min(budget, 2**d), game.game)
+        return np.asarray(result.get_n_order_values(1), dtype=np.float64)
+
+    return fn
+
+
+def shap_exact(game: BenchmarkGame, budget: int, seed: int) -> np.ndarray:
+    """shap.ExactExplainer: all ``2^d`` coalitions (budget and seed unused)."""
+    import shap
+
+    d = game.n_players
+    explainer = shap.ExactExplainer(zero_one_model(game), np.zeros((1, d)))
+    explanation = explainer(np.ones((1, d)), max_evals=2**d + 1, silent=True)
+    return np.asarray(explanation.values, dtype=np.float64).reshape(d)
+
+
 # --------------------------------------------------------------------------------------
 # captum
 # --------------------------------------------------------------------------------------
@@ -249,7 +277,12 @@ def captum_permutation(game: BenchmarkGame, budget: int, seed: int) -> np.ndarra
 # Registry
 # --------------------------------------------------------------------------------------
 
-#: (method, module that must import). Adding an anchor is one line here.
+def _enumerable(game: BenchmarkGame, budget: int) -> bool:
+    return game.n_players <= 16 and needs_full_enumeration(game, budget)
+
+
+#: (method, what must import: a module or ``module.attribute``). Adding an anchor is one
+#: line here; the approximators new in shapiq 1.8 are skipped under older releases.
 ANCHORS: list[tuple[Method, str]] = [
     (Method("shap Kernel", shap_kernel, at_least(lambda d: d + 2)), "shap"),
     (Method("shap Permutation", shap_permutation, at_least(lambda d: 2 * d + 1)), "shap"),
@@ -259,6 +292,15 @@ ANCHORS: list[tuple[Method, str]] = [
         "shapiq",
     ),
     (Method("shapiq Permutation", shapiq_permutation, at_least(lambda d: d + 2)), "shapiq"),
+    (Method("shap Exact", shap_exact, _enumerable), "shap.ExactExplainer"),
+    *[
+        (Method(f"shapiq {name}", shapiq_approximator(name, **options),
+                at_least(lambda d: d + 2)), f"shapiq.{name}")
+        for name, options in [
+            ("LeverageSHAP", {}), ("PolySHAP", {}), ("OddSHAP", {}),
+            ("RegressionMSR", {"index": "SV"}), ("ProxySHAP", {"index": "SV", "max_order": 1}),
+        ]
+    ],  # fmt: skip
     (Method("captum KernelShap", captum_kernel, at_least(lambda d: d + 2)), "captum"),
     (
         Method("captum ShapleyValueSampling", captum_permutation, at_least(lambda d: d + 1)),
@@ -267,12 +309,17 @@ ANCHORS: list[tuple[Method, str]] = [
 ]
 
 
-def _import_error(module: str) -> str | None:
-    """Return ``None`` if ``module`` imports, else a short reason."""
+def _import_error(requirement: str) -> str | None:
+    """Return ``None`` if ``requirement`` (``module`` or ``module.attribute``) imports,
+    else a short reason."""
+    module, _, attribute = requirement.partition(".")
     try:
-        __import__(module)
+        imported = __import__(module)
     except Exception as exc:  # noqa: BLE001 - any failure means "skip this anchor"
         return f"{type(exc).__name__}: {exc}"
+    if attribute and not hasattr(imported, attribute):
+        version = getattr(imported, "__version__", "?")
+        return f"{module} {version} has no {attribute}"
     return None
 
 

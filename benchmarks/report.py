@@ -12,7 +12,13 @@ import pandas as pd
 #: sections of the report file, such as those other benchmark scripts append, are kept when
 #: the report is rewritten.
 OWN_HEADINGS = ("## Machine", "## Methodology", "## Results", "## Skipped", "## 1. ", "## 2. ")
-OWN_HEADINGS += ("## 3. ", "## 4. ")
+OWN_HEADINGS += ("## 3. ", "## 4. ", "## The published benchmark")
+#: Kept sections that lead the page, before the harness's own (the headline tables).
+LEAD_HEADINGS = ("## Time to accuracy against",)
+PUBLISHED = (
+    "## The published benchmark: shap 0.51, shapiq 1.4 and captum 0.9 (Python 3.11)\n\n"
+    "Sections 1-4 below, written by `python -m benchmarks.run`.\n"
+)
 
 
 def fmt_pm(mean: float, se: float) -> str:
@@ -58,12 +64,13 @@ def skipped_section(skipped: dict[str, str]) -> str:
     return "## Skipped\n\n" + "\n".join(lines) + "\n"
 
 
-def foreign_sections(text: str) -> str:
-    """The "## " sections of ``text`` whose headings the harness does not own."""
+def foreign_sections(text: str, lead: bool = False) -> str:
+    """The "## " sections of ``text`` whose headings the harness does not own: those
+    that lead the page (``lead=True``, :data:`LEAD_HEADINGS`) or the others."""
     kept, keep = [], False
     for line in text.splitlines(keepends=True):
         if line.startswith("## "):
-            keep = not line.startswith(OWN_HEADINGS)
+            keep = not line.startswith(OWN_HEADINGS) and line.startswith(LEAD_HEADINGS) == lead
         elif line.startswith("# "):
             keep = False
         if keep:
@@ -79,6 +86,7 @@ def render_report(
     note_lines = "".join(f"- {note}\n" for note in notes)
     parts = [
         "# Benchmarks\n",
+        PUBLISHED,
         f"Produced by (from the repository root, wall time {wall_s / 60:.1f} min):\n\n"
         f"```\n{command}\n```\n",
         note_lines,
@@ -89,13 +97,17 @@ def render_report(
 
 
 def write_report(out: Path, report: str) -> None:
-    """Write ``report`` to ``out``, keeping the sections other scripts wrote there (e.g.
-    "## Trees") after it."""
+    """Write ``report`` to ``out``, keeping the sections other scripts wrote there: the
+    headline (:data:`LEAD_HEADINGS`) before it, the others (e.g. "## Trees") after it."""
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists():
-        foreign = foreign_sections(out.read_text())
+        old = out.read_text()
+        foreign, lead = foreign_sections(old), foreign_sections(old, lead=True)
         if foreign:
             report = report.rstrip("\n") + "\n\n" + foreign.rstrip("\n") + "\n"
+        if lead:
+            title, body = report.split("\n", 1)
+            report = title + "\n\n" + lead.rstrip("\n") + "\n" + body
     out.write_text(report)
 
 
