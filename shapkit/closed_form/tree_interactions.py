@@ -26,7 +26,14 @@ from .._kernels.tree_interactions import interaction_rows, path_interaction_rows
 from ..interactions.indices import index_weight
 from ..trees import TreeModel, TreeNotSupportedError
 from ..trees.ensemble import run_row_chunks
-from .leaf_tables import MAX_PATTERN_SLOTS, _blocks, _split_arrays, _used_nodes, read_background
+from .leaf_tables import (
+    MAX_PATTERN_SLOTS,
+    MAX_TABLE_SLOTS,
+    _blocks,
+    _split_arrays,
+    _used_nodes,
+    read_background,
+)
 from .tree import check_columns, check_players, check_reproduces
 
 __all__ = ["leaf_coefficients", "tree_interactions"]
@@ -164,7 +171,10 @@ def tree_interactions(
         )
 
     # the path-dependent game keeps nothing per leaf: one block
-    blocks = [(0, n_slots.shape[0])] if b is None else _blocks(n_slots, n_slots <= 16, b.shape[0])
+    blocks = (
+        [(0, n_slots.shape[0])] if b is None
+        else _blocks(n_slots, n_slots <= MAX_TABLE_SLOTS, b.shape[0])
+    )  # fmt: skip
     for leaf0, leaf1 in blocks:
         if path_start[leaf1] == path_start[leaf0]:
             continue  # single-leaf trees: constants, no player
