@@ -274,3 +274,30 @@ def test_strongest_pairs_of_a_wide_tree_model():
     first = pairs.query("order == 2 and rank == 1")
     counts = first.groupby(["feature_i", "feature_j"]).size()
     assert counts.idxmax() == ("x7", "x200")
+
+
+@pytest.mark.parametrize("path", [False, True])
+def test_values_do_not_depend_on_how_rows_are_split(path):
+    """Each leaf's sums are cached per explicand pattern within a call: rows explained
+    together or apart, on any number of threads, get bit-identical values."""
+    import numba
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    X, y = _data(d=8, n=400)
+    model = GradientBoostingRegressor(n_estimators=20, max_depth=5, random_state=0).fit(X, y)
+    tm = read_tree_model(model)
+    background = None if path else X[:30]
+    rows = X[100:160]
+    together = tree_interactions(tm, rows, background, index="FSII")
+    apart = [tree_interactions(tm, part, background, index="FSII")
+             for part in (rows[:7], rows[7:41], rows[41:])]  # fmt: skip
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        one_thread = tree_interactions(tm, rows, background, index="FSII")
+    finally:
+        numba.set_num_threads(threads)
+    for position in (0, 1):
+        stacked = np.concatenate([a[position] for a in apart])
+        np.testing.assert_array_equal(together[position], stacked)
+        np.testing.assert_array_equal(together[position], one_thread[position])

@@ -157,6 +157,7 @@ def tree_interactions(
             ),
             n,
             work_per_row=float(masks.shape[0]) * max_slots,
+            chunks_per_thread=1,  # rows share patterns: one chunk keeps the cache warm
         )
 
     def add_path_block(n0: int, used: np.ndarray, leaf0: int, leaf1: int) -> None:
@@ -168,6 +169,7 @@ def tree_interactions(
             ),
             n,
             work_per_row=float(leaf1 - leaf0) * max_slots**2,
+            chunks_per_thread=1,  # rows share patterns: one chunk keeps the cache warm
         )
 
     # the path-dependent game keeps nothing per leaf: one block

@@ -217,11 +217,18 @@ class TreeEnsemble:
         return self.predict(X, prepared=prepared) - self.base_offset
 
 
-def run_row_chunks(fn: Callable[[int, int], None], n_rows: int, work_per_row: float = 1.0) -> None:
+def run_row_chunks(
+    fn: Callable[[int, int], None],
+    n_rows: int,
+    work_per_row: float = 1.0,
+    chunks_per_thread: int = 4,
+) -> None:
     """Call ``fn(start, stop)`` on contiguous row chunks, on threads when worthwhile.
 
     ``fn`` must release the GIL (a ``nogil`` Numba kernel) and write disjoint rows.
-    Threads: ``numba.get_num_threads()`` (``NUMBA_NUM_THREADS``), at most one per row.
+    Threads: ``numba.get_num_threads()`` (``NUMBA_NUM_THREADS``), at most one per row;
+    ``chunks_per_thread`` chunks each (several balance uneven rows; one keeps a kernel's
+    per-call caches warm over more rows).
     """
     import numba
 
@@ -232,7 +239,7 @@ def run_row_chunks(fn: Callable[[int, int], None], n_rows: int, work_per_row: fl
         return
     from concurrent.futures import ThreadPoolExecutor
 
-    n_chunks = min(n_rows, 4 * n_threads)  # a few chunks per thread balances uneven rows
+    n_chunks = min(n_rows, chunks_per_thread * n_threads)
     bounds = np.linspace(0, n_rows, n_chunks + 1).astype(np.int64)
     with ThreadPoolExecutor(max_workers=n_threads) as pool:
         futures = [
