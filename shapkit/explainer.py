@@ -32,6 +32,7 @@ from .execution.spark import explain_spark, is_spark_frame
 from .explanation import Explanation
 from .games import CALL_BYTES, DEFAULT_MAX_ROWS, MIN_ROWS_PER_CALL
 from .interaction_explanation import (
+    DENSE_PAIR_BYTES,
     PAIR_CHUNK_BYTES,
     InteractionExplanation,
     check_dense_pairs,
@@ -423,7 +424,7 @@ class Explainer:
         job = self._job(X, budget, None)
         check_index(index, max_order, len(job.player_names))
         check_dense_pairs(X.shape[0], len(job.player_names), _n_outputs(job))
-        arrays = self._tree_interactions(job, X, index, max_order, method)
+        arrays = self._tree_interactions(job, X, index, max_order, method, tol)
         if arrays is None:
             job = self._interaction_job(job, X)
             method = choose_method(method, len(job.player_names), budget, max_order)
@@ -510,23 +511,19 @@ class Explainer:
         X = check_tabular(X, "X")
         job = self._job(X, budget, None)
         d, k = len(job.player_names), _n_outputs(job)
-        chunk = max(1, PAIR_CHUNK_BYTES // (16 * d * d * k))
+        chunk = max(1, PAIR_CHUNK_BYTES // (DENSE_PAIR_BYTES * d * d * k))
         frames = []
-        for start in range(0, X.shape[0], chunk):
+        for start in range(0, X.shape[0], chunk):  # X has rows (check_tabular)
             rows = take_rows(X, start, min(start + chunk, X.shape[0]))
             inter = self.interactions(rows, index=index, max_order=2, method=method,
                                       budget=budget, tol=tol)  # fmt: skip
             frames.append(strongest_frame(inter, top, start))
-        if not frames:
-            return strongest_frame(
-                self.interactions(X, index=index, max_order=2, method=method, budget=budget,
-                                  tol=tol), top, 0)  # fmt: skip
         frame = pd.concat(frames, ignore_index=True)  # as one chunk would order them
         return frame.sort_values(["order", "row"], kind="stable", ignore_index=True)
 
     def _tree_interactions(
         self, job: RowJob, X: np.ndarray | pd.DataFrame, index: str, max_order: int,
-        method: str,
+        method: str, tol: float | None = None,
     ) -> dict[str, Any] | None:  # fmt: skip
         """The arrays of :func:`explain_interactions` from the trees' leaves (exact, any
         number of players, no coalition enumerated) where the explainer has the tree
@@ -558,7 +555,8 @@ class Explainer:
         return {
             "main": main, "pairs": pairs, "main_std_errors": np.zeros_like(main),
             "pair_std_errors": np.zeros_like(pairs), "base_values": base,
-            "predictions": full, "n_evals": np.zeros(n, dtype=np.int64), "converged": None,
+            "predictions": full, "n_evals": np.zeros(n, dtype=np.int64),
+            "converged": None if tol is None else np.ones(n, dtype=bool),  # exact
             "method": "tree", "output_names": list(job.closed_form.output_names),
         }  # fmt: skip
 
@@ -756,10 +754,15 @@ class Explainer:
 
 
 def _n_outputs(job: RowJob) -> int:
-    """The number of outputs the job's values have."""
+    """The number of outputs the job's values have: the closed form's, the model's
+    (adapters of callables learn theirs on a first call: one background row)."""
     if job.closed_form is not None:
         return max(len(job.closed_form.output_names), 1)
-    return max(len(getattr(job.model, "output_names", [])), 1)
+    names = getattr(job.model, "output_names", [])
+    if not len(names) and job.background.shape[0]:
+        out = np.asarray(job.model.predict(take_rows(job.background, 0, 1)))
+        return int(out.shape[1]) if out.ndim == 2 else 1
+    return max(len(names), 1)
 
 
 def _player_columns(job: RowJob, data: pd.DataFrame) -> dict[str, list[Any]]:

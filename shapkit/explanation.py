@@ -84,8 +84,10 @@ class Explanation:
     @property
     def achieved_tol(self) -> np.ndarray:
         """Per row ``(n,)``, the stopping rule's statistic: the largest standard error over
-        the spread of the row's values (the worst output's); 0 for exact rows, ``inf``
-        where a value is undetermined.
+        the spread of the row's values (the worst output's), over the players the
+        estimator saw (a player whose cells equal every background row's is a dummy with
+        an exact zero, left out as the estimator left it out); 0 for exact rows,
+        ``inf`` where a value is undetermined.
 
         Examples
         --------
@@ -96,19 +98,34 @@ class Explanation:
         """
         from .estimators.base import achieved_tolerance
 
-        values = self.values if self.is_multi_output else self.values[..., None]
-        errors = self.std_errors if self.is_multi_output else self.std_errors[..., None]
-        return np.array([achieved_tolerance(v, e) for v, e in zip(values, errors, strict=True)])
+        return np.array([achieved_tolerance(v, e) for v, e in self._estimated_players()])
 
     @property
     def converged(self) -> np.ndarray | None:
         """Per row ``(n,)``, whether the tolerance the values were computed with
-        (``settings["tol"]``) was reached within the budget (False: the budget ran out
-        first; :attr:`achieved_tol` says how far it got); None without a tolerance."""
+        (``settings["tol"]``) was reached within the budget, by the estimator's own rule
+        over the players it saw (False: the budget ran out first; :attr:`achieved_tol`
+        says how far it got); None without a tolerance."""
+        from .estimators.base import has_converged
+
         tol = self.settings.get("tol")
         if tol is None:
             return None
-        return self.achieved_tol <= float(tol)
+        return np.array(
+            [has_converged(v, e, float(tol)) for v, e in self._estimated_players()], dtype=bool
+        )
+
+    def _estimated_players(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per row, the values and standard errors ``(players, k)`` of the players the
+        estimator saw: all but the exact zeros of dummies (zero value and error in
+        every output)."""
+        values = self.values if self.is_multi_output else self.values[..., None]
+        errors = self.std_errors if self.is_multi_output else self.std_errors[..., None]
+        rows = []
+        for v, e in zip(values, errors, strict=True):
+            seen = ((v != 0) | (e != 0)).any(axis=1)
+            rows.append((v[seen], e[seen]) if seen.any() else (np.zeros((1, v.shape[1])),) * 2)
+        return rows
 
     @property
     def is_multi_output(self) -> bool:

@@ -142,17 +142,23 @@ PAIR_CHUNK_BYTES = 256 * 2**20
 DENSE_PAIR_SHARE = 0.5
 
 
+#: Bytes per pair cell and output at the peak of a dense result: its values, its standard
+#: errors, and two temporaries of the same size (mirroring, output squeezing).
+DENSE_PAIR_BYTES = 32
+
+
 def check_dense_pairs(n_rows: int, n_players: int, n_outputs: int) -> None:
     """Raise :class:`~shapkit.exceptions.InfeasibleRequestError` when the dense pairs of
-    ``n_rows`` rows (values and standard errors, ``16 n d^2 k`` bytes) would take more
+    ``n_rows`` rows (``DENSE_PAIR_BYTES n d^2 k`` bytes at their peak) would take more
     than :data:`DENSE_PAIR_SHARE` of the available memory, naming the sparse form."""
     from .cost import _bytes, available_memory
     from .exceptions import InfeasibleRequestError
 
-    need = 16 * n_rows * n_players * n_players * n_outputs
+    per_row = DENSE_PAIR_BYTES * n_players * n_players * n_outputs
+    need = n_rows * per_row
     usable = DENSE_PAIR_SHARE * available_memory()
     if need > usable:
-        fit = max(int(usable // (16 * n_players * n_players * n_outputs)), 0)
+        fit = max(int(usable // per_row), 0)
         raise InfeasibleRequestError(
             f"The interaction values of {n_rows:,} rows of {n_players} players as dense "
             f"(n, d, d) arrays would take {_bytes(need)}, more than the "

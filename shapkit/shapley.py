@@ -11,7 +11,7 @@ import numpy as np
 from ._validation import check_budget, check_positive_int, check_seed, check_tol
 from .cost import check_feasible, estimate_cost
 from .estimators import Estimator, ShapleyResult, get_estimator, resolve_tol
-from .estimators.base import achieved_tolerance, check_finite
+from .estimators.base import achieved_tolerance, check_finite, has_converged
 from .games import CheckedGame
 
 
@@ -94,7 +94,7 @@ def shapley_values(
         estimator.estimate(checked, n_players, budget, tol, np.random.default_rng(seed))
     )
     achieved = achieved_tolerance(result.values, result.std_errors)
-    converged = None if tol is None else achieved <= tol
+    converged = None if tol is None else has_converged(result.values, result.std_errors, tol)
     if not checked.squeeze:
         return replace(result, achieved_tol=achieved, converged=converged)
     return ShapleyResult(

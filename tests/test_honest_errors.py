@@ -151,3 +151,25 @@ def test_explanations_report_each_rows_tolerance():
     assert shapkit.explain(f, X[:3], X, method="kernel", budget=64, seed=0).converged is None
     exact = shapkit.explain(f, X[:2], X, method="exact", tol=0.01)
     assert exact.converged.tolist() == [True, True]
+
+
+def test_dummy_players_do_not_make_a_row_look_converged():
+    """Players constant in the row and the background are dummies the estimator never
+    sees; their exact zeros must not widen the spread the stopping rule divides by."""
+    from shapkit.estimators.base import achieved_tolerance
+
+    rng = np.random.default_rng(0)
+    background = rng.normal(size=(30, 16)) * 0.1
+    background[:, 12:] = 0.0
+    x = np.full((1, 16), 2.0)
+    x[:, 12:] = 0.0
+    w = np.linspace(1.0, 1.3, 12)
+
+    def f(Z):
+        return (np.exp(Z[:, :12]) * w).sum(1) + 0.3 * np.prod(np.tanh(Z[:, :12]), axis=1)
+
+    expl = shapkit.Explainer(f, background, method="permutation", seed=1)(x, tol=0.004,
+                                                                          budget=500)  # fmt: skip
+    seen = achieved_tolerance(expl.values[0, :12, None], expl.std_errors[0, :12, None])
+    assert expl.achieved_tol[0] == pytest.approx(seen)
+    assert expl.converged.tolist() == [seen <= 0.004]

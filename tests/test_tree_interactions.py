@@ -301,3 +301,32 @@ def test_values_do_not_depend_on_how_rows_are_split(path):
         stacked = np.concatenate([a[position] for a in apart])
         np.testing.assert_array_equal(together[position], stacked)
         np.testing.assert_array_equal(together[position], one_thread[position])
+
+
+def test_the_dense_check_counts_the_outputs_of_a_callable_before_its_first_call(monkeypatch):
+    """A callable's adapter learns its outputs on a first call: the size check asks it
+    (three outputs need three times the memory of one)."""
+    import shapkit.interaction_explanation as module
+
+    X = np.random.default_rng(0).normal(size=(40, 5))
+
+    def three(Z):
+        return np.c_[Z[:, 0] * Z[:, 1], Z[:, 4] * Z[:, 0], Z[:, 2]]
+
+    from shapkit.cost import available_memory
+
+    per_row_one_output = module.DENSE_PAIR_BYTES * 5 * 5
+    # room for the pairs of 8 rows of one output
+    monkeypatch.setattr(module, "DENSE_PAIR_SHARE", 8 * per_row_one_output / available_memory())
+    shapkit.Explainer(lambda Z: Z[:, 0] * Z[:, 1], X).interactions(X[:4])  # fits: 4 rows
+    with pytest.raises(shapkit.InfeasibleRequestError, match="strongest_pairs"):
+        shapkit.Explainer(three, X).interactions(X[:4])  # 3 outputs: 12 rows' worth
+
+
+def test_tree_interactions_with_a_tolerance_say_they_converged():
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    X, y = _data()
+    model = GradientBoostingRegressor(n_estimators=5, max_depth=3, random_state=0).fit(X, y)
+    inter = shapkit.Explainer(model, X[:10]).interactions(X[:3], tol=0.01)
+    assert inter.method == "tree" and inter.converged.tolist() == [True] * 3

@@ -63,9 +63,10 @@ def interaction_rows(
     pat = np.empty(ROW_CHUNK, dtype=np.int64)
     acc_main = np.zeros(max_slots)
     acc_pair = np.zeros((max_slots, max_slots))
-    size = np.int64(1) << min(max_slots, CACHE_SLOTS)
-    cache_main = np.empty((size, max_slots))
-    cache_pair = np.empty((size, max_slots, max_slots))
+    cached_slots = min(max_slots, CACHE_SLOTS)
+    size = np.int64(1) << cached_slots
+    cache_main = np.empty((size, cached_slots))
+    cache_pair = np.empty((size, cached_slots, cached_slots))
     cache_hit = np.zeros(size, dtype=np.bool_)
     stamp = np.full(size, -1, dtype=np.int64)
     for r0 in range(start, stop, ROW_CHUNK):
@@ -152,9 +153,10 @@ def path_interaction_rows(
     two = np.empty(max_slots + 1)
     acc_main = np.zeros(max_slots)
     acc_pair = np.zeros((max_slots, max_slots))
-    size = np.int64(1) << min(max_slots, CACHE_SLOTS)
-    cache_main = np.empty((size, max_slots))
-    cache_pair = np.empty((size, max_slots, max_slots))
+    cached_slots = min(max_slots, CACHE_SLOTS)
+    size = np.int64(1) << cached_slots
+    cache_main = np.empty((size, cached_slots))
+    cache_pair = np.empty((size, cached_slots, cached_slots))
     cache_fail = np.empty(size)
     stamp = np.full(size, -1, dtype=np.int64)
     for r0 in range(start, stop, ROW_CHUNK):
