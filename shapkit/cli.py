@@ -164,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="selection strategy (probe)",
     )  # fmt: skip
     select.add_argument(
+        "--importance", default="shap", choices=["shap", "sage"],
+        help="rank by mean |Shapley value| (shap) or by SAGE loss reduction (sage)",
+    )  # fmt: skip
+    select.add_argument(
         "--select", default="f1", choices=["f1", "fdr"],
         help="probe: keep the FDR-accepted features plus the F1 cut (f1) or those only (fdr)",
     )  # fmt: skip
@@ -592,7 +596,9 @@ def _write_csv(frame: Any, out: Path) -> None:
 
 
 #: The report columns ``shapkit select`` prints (the full report goes to ``--out``).
-COMPACT_COLUMNS = ["rank", "mean_abs_shap", "ci_low", "ci_high", "q_value", "decision", "selected"]
+COMPACT_COLUMNS = [
+    "rank", "mean_abs_shap", "mean_sage", "ci_low", "ci_high", "q_value", "decision", "selected",
+]
 
 
 def _select(args: argparse.Namespace) -> int:
@@ -622,8 +628,9 @@ def _select(args: argparse.Namespace) -> int:
     import shapkit
 
     report = shapkit.select_features(
-        model, X, y, strategy=args.strategy, select=args.select, alpha=args.alpha,
-        cv=args.cv, n_repeats=args.n_repeats, n_jobs=args.n_jobs, seed=args.seed,
+        model, X, y, strategy=args.strategy, importance=args.importance, select=args.select,
+        alpha=args.alpha, cv=args.cv, n_repeats=args.n_repeats, n_jobs=args.n_jobs,
+        seed=args.seed,
     )  # fmt: skip
     selected = [str(name) for name in report.index[report["selected"].astype(bool)]]
     print(

@@ -172,8 +172,8 @@ def test_explain_torch_models(files, kind, capsys):
 
 
 def test_select_passes_its_options_and_prints_the_selection(files, monkeypatch, capsys):
-    """--strategy, --select, --alpha, --cv, --n-repeats, --n-jobs and --seed reach
-    select_features; stdout is the selected features and a compact table, --out the
+    """--strategy, --importance, --select, --alpha, --cv, --n-repeats, --n-jobs and --seed
+    reach select_features; stdout is the selected features and a compact table, --out the
     full report."""
     calls = []
 
@@ -191,11 +191,13 @@ def test_select_passes_its_options_and_prints_the_selection(files, monkeypatch, 
     out = files / "report.csv"
     args = ["select", "--model", str(files / "model.joblib"), "--data",
             str(files / "labelled.csv"), "--target", "target", "--strategy", "rfe",
+            "--importance", "sage",
             "--select", "fdr", "--alpha", "0.1", "--cv", "3", "--n-repeats", "2",
             "--n-jobs", "2", "--seed", "7", "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     assert calls == [(["age", "sex", "bmi", "bp", "s1"], "target",
-                      {"strategy": "rfe", "select": "fdr", "alpha": 0.1, "cv": 3,
+                      {"strategy": "rfe", "importance": "sage", "select": "fdr", "alpha": 0.1,
+                       "cv": 3,
                        "n_repeats": 2, "n_jobs": 2, "seed": 7})]  # fmt: skip
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == "shapkit select: 2 of 5 features selected (rfe): age, sex"

@@ -250,6 +250,24 @@ def test_rank_method():
     assert {0, 1, 2} <= set(shares.get_support(indices=True))
 
 
+def test_sage_importance_ranks_and_tests_by_loss_reduction():
+    """importance="sage": the report's importance is the held-out SAGE value (mean over
+    fits), the probe test finds the planted features, the rank cut keeps them."""
+    X, y = planted_regression()
+    sel = ShapSelector(FAST_TREE, importance="sage", n_repeats=2, cv=3, seed=0).fit(X, y)
+    report = sel.report_
+    assert "mean_sage" in report.columns and "mean_abs_shap" not in report.columns
+    assert report.attrs["importance"] == "sage" and report.attrs["output_space"] == ["mse"]
+    assert report["loss_gain"].isna().all()  # SAGE is the loss gain: no separate test
+    assert {0, 1} <= set(sel.get_support(indices=True))
+    assert report.loc["x0", "mean_sage"] > report.loc["x1", "mean_sage"] > 0
+    ranked = shapkit.select_features(FAST_TREE, X, y, strategy="rank", importance="sage",
+                                     max_features=2, seed=0)  # fmt: skip
+    assert ranked.index[:2].tolist() == ["x0", "x1"] and ranked["selected"].sum() == 2
+    with pytest.raises(ValueError, match="importance='loss'"):
+        ShapSelector(FAST_TREE, importance="loss").fit(X, y)
+
+
 def test_one_standard_error_rule_on_constructed_curve():
     sizes = np.array([1, 2, 3, 4, 5, 6])
     means = np.array([0.60, 0.80, 0.86, 0.90, 0.89, 0.88])

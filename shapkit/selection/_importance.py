@@ -190,6 +190,37 @@ def choose_output(model: Any, classifier: bool, requested: str | None) -> str:
         return "auto"
 
 
+def heldout_sage(
+    model: Any,
+    X_train: Any,
+    X_val: Any,
+    y_val: np.ndarray,
+    *,
+    background_size: int,
+    max_rows: int,
+    budget: int | str | None,
+    seed: int,
+) -> Importance:
+    """SAGE value of each column of ``X_val`` (at most ``max_rows`` random rows with
+    their labels ``y_val``): how much knowing the column lowers the model's held-out loss
+    (:func:`shapkit.sage`, loss by model type, ``tol=0.01``), with a background of at
+    most ``background_size`` random rows of ``X_train``. In ``mean_abs`` (it can be
+    negative: a column that raises the loss); no direction, no per-row loss gains.
+    ``budget="auto"``: SAGE's own default."""
+    from ..global_importance import sage
+
+    rng = np.random.default_rng(seed)
+    n_train, n_val = X_train.shape[0], X_val.shape[0]
+    bg = take_rows(X_train, np.sort(rng.choice(n_train, min(n_train, background_size), False)))
+    rows = np.sort(rng.choice(n_val, min(n_val, max_rows), replace=False))
+    budget = None if budget == "auto" else check_budget(budget)
+    values = sage(model, take_rows(X_val, rows), np.asarray(y_val)[rows], background=bg,
+                  budget=budget, seed=int(rng.integers(2**31)))  # fmt: skip
+    d = X_val.shape[1]
+    return Importance(np.asarray(values.values, dtype=float), np.full(d, np.nan),
+                      values.method, values.loss, None, rows)  # fmt: skip
+
+
 def heldout_importance(
     model: Any,
     X_train: Any,

@@ -22,6 +22,7 @@ from ._importance import (
     adapt_columns,
     column_labels,
     heldout_importance,
+    heldout_sage,
     take_columns,
     take_rows,
 )
@@ -39,6 +40,7 @@ from ._stats import (
     t_interval,
 )
 
+#: The report's columns (``mean_abs_shap`` reads ``mean_sage`` with ``importance="sage"``).
 REPORT_COLUMNS = [
     "rank",
     "mean_abs_shap",
@@ -60,6 +62,7 @@ REPORT_COLUMNS = [
     "selected",
 ]
 _STRATEGIES = ("probe", "rfe", "rank")
+_IMPORTANCES = ("shap", "sage")
 _SELECT = ("f1", "fdr")
 PROBE_PREFIX = "__probe_"
 
@@ -71,7 +74,9 @@ class ShapSelector(SelectorMixin, BaseEstimator):
     (at most ``max_rows`` of them) of a model fitted on the training fold, with a
     background of ``background_size`` training rows; shapkit's ``method="auto"`` picks
     exact TreeSHAP for supported tree models, the linear closed form for linear models,
-    exact enumeration for few features, else the kernel sampler with ``budget``.
+    exact enumeration for few features, else the kernel sampler with ``budget``. With
+    ``importance="sage"`` it is the feature's SAGE value on those rows instead
+    (:func:`shapkit.sage`: how much knowing it lowers the model's held-out loss).
 
     Parameters
     ----------
@@ -98,6 +103,14 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         time), each set scored by cross-validation; the size is chosen by the
         one-standard-error rule. ``"rank"``: a ranking by cross-validated importance, cut
         at ``max_features`` or at the cumulative share ``share``.
+    importance : {"shap", "sage"}
+        What ranks and tests the features: ``"shap"`` the mean |Shapley value| (how much
+        a feature moves the predictions), ``"sage"`` the SAGE value (how much it lowers
+        the loss: a feature the model uses without predicting better gets little; the
+        value can be negative). With SAGE the probe strategy tests against the probes
+        only (SAGE is the loss gain itself, so there is no separate loss test), the
+        report's importance column is ``mean_sage``, and each fit costs a SAGE
+        estimate (``budget="auto"``: SAGE's default, ``tol=0.01``).
     cv : int or cross-validation splitter
         Folds per repeat (stratified for classifiers) or a splitter.
     n_repeats : int
@@ -159,6 +172,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         estimator: Any,
         *,
         strategy: str = "probe",
+        importance: str = "shap",
         cv: Any = 5,
         n_repeats: int = 5,
         alpha: float = 0.05,
@@ -178,6 +192,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
     ) -> None:
         self.estimator = estimator
         self.strategy = strategy
+        self.importance = importance
         self.cv = cv
         self.n_repeats = n_repeats
         self.alpha = alpha
@@ -298,7 +313,8 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         self.support_ = report.loc[self._report_index(), "selected"].to_numpy(dtype=bool)
         rank = report.loc[self._report_index(), "rank"].to_numpy(dtype=np.int64)
         self.ranking_ = rank
-        report = report[REPORT_COLUMNS].sort_values("rank", kind="stable")
+        columns = [c if c != "mean_abs_shap" else report.columns[1] for c in REPORT_COLUMNS]
+        report = report[columns].sort_values("rank", kind="stable")
         report.attrs = self._settings(report)
         self.report_ = report
         del self._rng
@@ -316,6 +332,10 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         if self.strategy not in _STRATEGIES:
             raise ValueError(
                 f"strategy={self.strategy!r}: choose one of {list(_STRATEGIES)}."
+            )
+        if self.importance not in _IMPORTANCES:
+            raise ValueError(
+                f"importance={self.importance!r}: choose one of {list(_IMPORTANCES)}."
             )
         for name in ("n_repeats", "background_size", "max_rows", "min_repeats"):
             value = getattr(self, name)
@@ -420,6 +440,11 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         return [(np.asarray(a), np.asarray(b)) for a, b in splitter.split(X, y)]
 
     def _importance(self, model: Any, X_train: Any, X_val: Any, seed: int, y_val=None):
+        if self.importance == "sage":
+            return heldout_sage(
+                model, X_train, X_val, y_val, background_size=self.background_size,
+                max_rows=self.max_rows, budget=self.budget, seed=seed,
+            )  # fmt: skip
         return heldout_importance(
             model,
             X_train,
@@ -605,7 +630,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         frame = pd.DataFrame(
             {
                 "rank": rank,
-                "mean_abs_shap": mean,
+                "mean_abs_shap" if self.importance == "shap" else "mean_sage": mean,
                 "ci_low": low,
                 "ci_high": high,
                 "share": share,
@@ -656,7 +681,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
             from sklearn.metrics import check_scoring
 
             score = float(check_scoring(est, scoring=self.scoring)(est, X_va, y[val]))
-        imp = self._importance(est, X_tr, X_va, int(rng.integers(2**31)))
+        imp = self._importance(est, X_tr, X_va, int(rng.integers(2**31)), y[val])
         return imp.mean_abs, imp.direction, score, imp.method, imp.output
 
     def _fit_rank(self, X: Any, y: np.ndarray) -> pd.DataFrame:
@@ -750,6 +775,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         est = self.estimator
         return {
             "strategy": self.strategy,
+            "importance": self.importance,
             "estimator": type(est).__name__,
             "cv": self.cv if isinstance(self.cv, int) else repr(self.cv),
             "n_repeats": int(self.n_repeats),
@@ -889,6 +915,7 @@ def select_features(
     y: Any,
     *,
     strategy: str = "probe",
+    importance: str = "shap",
     cv: Any = 5,
     n_repeats: int = 5,
     alpha: float = 0.05,
@@ -909,7 +936,8 @@ def select_features(
     """Fit a :class:`ShapSelector` (same arguments) and return its report.
 
     One row per feature, sorted by ``rank``: ``rank``; ``mean_abs_shap`` (mean over fits
-    of the held-out mean |Shapley value|), ``ci_low``/``ci_high`` (Student-t interval
+    of the held-out mean |Shapley value|; ``mean_sage`` with ``importance="sage"``: of
+    the held-out SAGE value), ``ci_low``/``ci_high`` (Student-t interval
     over fits, which overlap, so read it as indicative), ``share`` of the total,
     ``direction`` (mean Spearman correlation of a numeric feature with its values);
     probe strategy only: ``probe_threshold`` (mean over fits of the strongest probe),
@@ -934,7 +962,8 @@ def select_features(
     ['x0']
     """
     selector = ShapSelector(
-        estimator, strategy=strategy, cv=cv, n_repeats=n_repeats, alpha=alpha,
+        estimator, strategy=strategy, importance=importance, cv=cv, n_repeats=n_repeats,
+        alpha=alpha,
         select=select, max_features=max_features, share=share, step=step,
         n_probes=n_probes, min_repeats=min_repeats, background_size=background_size,
         max_rows=max_rows, budget=budget, output=output, scoring=scoring, seed=seed,
