@@ -53,7 +53,7 @@ from .machine import machine_description, package_version
 from .methods import Method, at_least, build_methods, shapiq_approximator
 from .metrics import mean_and_se
 from .proxy import _tree_exact, breast_cancer_tree_game, diabetes_mlp512_game
-from .report import write_marked_block
+from .report import publish
 from .runs import run_once, single_threaded, warm_up
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -446,10 +446,7 @@ def main(argv: list[str] | None = None) -> None:
         f"### Every method's error (seconds per explanation)\n\n"
         f"{error_table(results, names)}\n"
     )
-    print(text)
-    if not args.no_write:
-        write_marked_block(DOC, BEGIN, END, text)
-        print(f"wrote {DOC}")
+    publish(text, DOC, BEGIN, END, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .machine import machine_description
-from .report import write_marked_block
+from .report import publish
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- INTERACTIONS:BEGIN -->", "<!-- INTERACTIONS:END -->"
@@ -208,10 +208,7 @@ def main() -> None:
         f"intervals; a shapiq approximator that raised is named with its error.\n\n"
         f"{table(results, anchors)}\n"
     )
-    print(text)
-    if not args.no_write:
-        write_marked_block(DOC, BEGIN, END, text)
-        print(f"wrote {DOC}")
+    publish(text, DOC, BEGIN, END, write=not args.no_write)
 
 
 if __name__ == "__main__":

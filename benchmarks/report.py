@@ -120,3 +120,12 @@ def write_marked_block(page: str | Path, begin: str, end: str, text: str) -> Non
     head, rest = doc.split(begin, 1)
     tail = rest.split(end, 1)[1]
     Path(page).write_text(head + begin + "\n\n" + text + "\n" + end + tail)
+
+
+def publish(text: str, page: str | Path, begin: str, end: str, write: bool = True) -> None:
+    """Print a benchmark's ``text`` and, with ``write``, put it between the markers
+    ``begin`` and ``end`` of ``page`` (:func:`write_marked_block`)."""
+    print(text)
+    if write:
+        write_marked_block(page, begin, end, text)
+        print(f"wrote {page}")

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .machine import machine_description, package_version
-from .report import write_marked_block
+from .report import publish
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- TREE-INTERACTIONS:BEGIN -->", "<!-- TREE-INTERACTIONS:END -->"
@@ -163,10 +163,7 @@ def main() -> None:
         f"absolute difference of any term from shapkit's (shap: its interaction matrix "
         f"against `to_matrix()`).\n\n{table(results)}\n"
     )
-    print(text)
-    if not args.no_write:
-        write_marked_block(DOC, BEGIN, END, text)
-        print(f"wrote {DOC}")
+    publish(text, DOC, BEGIN, END, write=not args.no_write)
 
 
 if __name__ == "__main__":

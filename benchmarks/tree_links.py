@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .machine import machine_description
-from .report import write_marked_block
+from .report import publish
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- TREE_LINKS:BEGIN -->", "<!-- TREE_LINKS:END -->"
@@ -145,10 +145,7 @@ def main() -> None:
         f"probability-space TreeExplainer rescales margin attributions: its error is "
         f"against shapkit's exact values of the positive class.\n\n{table(results)}\n"
     )
-    print(text)
-    if not args.no_write:
-        write_marked_block(DOC, BEGIN, END, text)
-        print(f"wrote {DOC}")
+    publish(text, DOC, BEGIN, END, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -138,6 +138,16 @@ def leaf_paths(
             slot_player, np.int64(max_players))  # fmt: skip
 
 
+@njit(cache=True, inline="always")
+def leaf_outputs(tree_output: np.ndarray, tree: int, k_out: int) -> tuple[int, int]:
+    """The outputs ``c0 .. c1-1`` a leaf of ``tree`` adds to: its tree's one output, or
+    every output where ``tree_output[tree] < 0`` (a multi-output tree)."""
+    c0 = tree_output[tree]
+    if c0 < 0:
+        return 0, k_out
+    return c0, c0 + 1
+
+
 #: Rows a kernel holds at once: their directions at the block's nodes, one leaf's patterns.
 ROW_CHUNK = 256
 
@@ -352,11 +362,7 @@ def explain_rows(
             _chunk_patterns(dirs, nr, n0, path_start[leaf], path_start[leaf + 1], n_slots,
                             path_node, path_left, path_slot, pat)  # fmt: skip
             node = leaf_node[leaf]
-            c0 = tree_output[leaf_tree[leaf]]
-            c1 = c0 + 1
-            if c0 < 0:
-                c0 = 0
-                c1 = k_out
+            c0, c1 = leaf_outputs(tree_output, leaf_tree[leaf], k_out)
             slots0 = player_start[leaf]
             if table_off[j] >= 0:
                 t0 = table_off[j]

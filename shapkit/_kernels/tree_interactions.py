@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .leaf_tables import ROW_CHUNK, _chunk_directions, _chunk_patterns, _popcount
+from .leaf_tables import ROW_CHUNK, _chunk_directions, _chunk_patterns, _popcount, leaf_outputs
 
 #: Leaves of at most this many slots keep their sums per explicand pattern for the rest
 #: of a kernel call (rows share patterns; ``2^10 x max_slots^2`` floats at most).
@@ -81,11 +81,7 @@ def interaction_rows(
             _chunk_patterns(dirs, nr, n0, path_start[leaf], path_start[leaf + 1], k,
                             path_node, path_left, path_slot, pat)  # fmt: skip
             node = leaf_node[leaf]
-            c0 = tree_output[leaf_tree[leaf]]
-            c1 = c0 + 1
-            if c0 < 0:
-                c0 = 0
-                c1 = k_out
+            c0, c1 = leaf_outputs(tree_output, leaf_tree[leaf], k_out)
             slots0 = player_start[leaf]
             full = (np.int64(1) << k) - 1
             cached = k <= CACHE_SLOTS
@@ -170,11 +166,7 @@ def path_interaction_rows(
             _chunk_patterns(dirs, nr, n0, path_start[leaf], path_start[leaf + 1], k,
                             path_node, path_left, path_slot, pat)  # fmt: skip
             node = leaf_node[leaf]
-            c0 = tree_output[leaf_tree[leaf]]
-            c1 = c0 + 1
-            if c0 < 0:
-                c0 = 0
-                c1 = k_out
+            c0, c1 = leaf_outputs(tree_output, leaf_tree[leaf], k_out)
             slots0 = player_start[leaf]
             cached = k <= CACHE_SLOTS
             for r in range(nr):
