@@ -52,6 +52,18 @@ def _outputs(inter: InteractionExplanation, output: Any) -> list[int]:
     return list(range(inter.pairs.shape[3]))
 
 
+def _one_output(inter: InteractionExplanation, output: Any) -> int | None:
+    """The position of the one output a plot draws (None: a one-output result), by the
+    rule of :func:`_outputs`; raises ``ValueError`` where that leaves several."""
+    positions = _outputs(inter, output)
+    if len(positions) > 1:
+        raise ValueError(
+            f"The interaction values have {len(positions)} outputs "
+            f"{list(inter.output_names)}; pick one with output=."
+        )
+    return positions[0] if positions else None
+
+
 def interaction_summary(
     inter: InteractionExplanation,
     *,
@@ -161,13 +173,8 @@ def interaction_heatmap(
     >>> [t.get_text() for t in ax.get_xticklabels()]
     ['x0', 'x1', 'x2']
     """
-    positions = _outputs(inter, output)
-    if len(positions) > 1:
-        raise ValueError(
-            f"The interaction values have {len(positions)} outputs "
-            f"{list(inter.output_names)}; pick one with output=."
-        )
-    pairs = inter.pairs if not positions else inter.pairs[..., positions[0]]
+    position = _one_output(inter, output)
+    pairs = inter.pairs if position is None else inter.pairs[..., position]
     d = len(inter.feature_names)
     strength = np.abs(pairs).mean(axis=0) if pairs.shape[0] else np.zeros((d, d))
     shown = np.where(np.eye(d, dtype=bool), np.nan, strength)
@@ -220,14 +227,9 @@ def interaction_dependence(
     from ..explanation import Explanation
     from .plots import dependence
 
-    positions = _outputs(inter, output)
-    if len(positions) > 1:
-        raise ValueError(
-            f"The interaction values have {len(positions)} outputs "
-            f"{list(inter.output_names)}; pick one with output=."
-        )
-    pairs = inter.pairs if not positions else inter.pairs[..., positions[0]]
-    errors = inter.pair_std_errors if not positions else inter.pair_std_errors[..., positions[0]]
+    position = _one_output(inter, output)
+    pairs = inter.pairs if position is None else inter.pairs[..., position]
+    errors = inter.pair_std_errors if position is None else inter.pair_std_errors[..., position]
     names = list(inter.feature_names)
     j = _player(names, feature, "feature")
     if isinstance(partner, str) and partner == "auto":
