@@ -93,25 +93,38 @@ class InteractionExplanation:
         matrix[:, np.arange(d), np.arange(d)] = self.main
         return matrix
 
-    def to_frame(self) -> pd.DataFrame:
-        """Long format, one line per row, term and output: ``row``, ``order`` (1 or 2),
-        ``feature_i``, ``feature_j`` (None for order 1; pairs once, ``i < j``),
-        ``output``, ``value``, ``std_error``."""
+    def _with_output_axis(self) -> tuple[np.ndarray, ...]:
+        """``main``, ``pairs`` and their standard errors with an output axis, the player
+        names and the output labels (positions where the result has none)."""
         main, pairs = self.main, self.pairs
         main_se, pair_se = self.main_std_errors, self.pair_std_errors
         if main.ndim == 2:
             main, pairs = main[..., None], pairs[..., None]
             main_se, pair_se = main_se[..., None], pair_se[..., None]
-        n, d, k = main.shape
+        k = main.shape[2]
         names = np.asarray(self.feature_names, dtype=object)
         outputs = np.asarray(self.output_names if self.output_names else list(range(k)),
                              dtype=object)  # fmt: skip
+        return main, pairs, main_se, pair_se, names, outputs
+
+    def _main_frame(self, offset: int = 0) -> pd.DataFrame:
+        """The order-1 terms in :meth:`to_frame`'s format, rows numbered from ``offset``."""
+        main, _, main_se, _, names, outputs = self._with_output_axis()
+        n, d, k = main.shape
         rows, feats, outs = np.meshgrid(np.arange(n), np.arange(d), np.arange(k), indexing="ij")
-        first = pd.DataFrame({
-            "row": rows.ravel(), "order": 1, "feature_i": names[feats.ravel()],
+        return pd.DataFrame({
+            "row": offset + rows.ravel(), "order": 1, "feature_i": names[feats.ravel()],
             "feature_j": None, "output": outputs[outs.ravel()], "value": main.ravel(),
             "std_error": main_se.ravel(),
         })  # fmt: skip
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long format, one line per row, term and output: ``row``, ``order`` (1 or 2),
+        ``feature_i``, ``feature_j`` (None for order 1; pairs once, ``i < j``),
+        ``output``, ``value``, ``std_error``."""
+        main, pairs, _, pair_se, names, outputs = self._with_output_axis()
+        n, d, k = main.shape
+        first = self._main_frame()
         if self.max_order < 2 or d < 2:
             return first
         i, j = np.triu_indices(d, 1)
@@ -173,21 +186,9 @@ def strongest_frame(inter: InteractionExplanation, top: int, offset: int) -> pd.
     """The order-1 terms and each row's and output's ``top`` strongest pairs of
     ``inter`` in long format (:meth:`shapkit.Explainer.strongest_pairs`), rows numbered
     from ``offset``."""
-    main, pairs = inter.main, inter.pairs
-    main_se, pair_se = inter.main_std_errors, inter.pair_std_errors
-    if main.ndim == 2:
-        main, pairs = main[..., None], pairs[..., None]
-        main_se, pair_se = main_se[..., None], pair_se[..., None]
+    main, pairs, _, pair_se, names, outputs = inter._with_output_axis()
     n, d, k = main.shape
-    names = np.asarray(inter.feature_names, dtype=object)
-    outputs = np.asarray(inter.output_names if inter.output_names else list(range(k)),
-                         dtype=object)  # fmt: skip
-    rows, feats, outs = np.meshgrid(np.arange(n), np.arange(d), np.arange(k), indexing="ij")
-    first = pd.DataFrame({
-        "row": offset + rows.ravel(), "order": 1, "feature_i": names[feats.ravel()],
-        "feature_j": None, "output": outputs[outs.ravel()], "value": main.ravel(),
-        "std_error": main_se.ravel(), "rank": 0,
-    })  # fmt: skip
+    first = inter._main_frame(offset).assign(rank=0)
     i, j = np.triu_indices(d, 1)
     keep = min(top, i.size)
     values = pairs[:, i, j, :]  # (n, m, k)
