@@ -25,7 +25,7 @@ environment); without them it measures shapkit alone. The tables go between the 
 markers of docs/benchmarks.md.
 
 Usage: ``python -m benchmarks.anchors [--games a,b] [--seeds N] [--explicands N]
-[--step-cap S] [--shapleig] [--no-write]``
+[--step-cap S] [--shapleig] [--no-write] [--methods "shapkit auto,shapkit kernel"]``
 """
 
 from __future__ import annotations
@@ -407,11 +407,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shapleig", action="store_true",
                         help="also run shapiq's ShaplEIG (tens of seconds per call)")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--methods", default="",
+                        help="comma-separated method names to run (default: all); implies "
+                        "--no-write")  # fmt: skip
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     keys = args.games.split(",")
     families = [f for f in FAMILIES if f.key in keys]
     all_methods, skipped = methods(args.shapleig)
+    if args.methods:  # a partial run: printed, never published
+        wanted = set(args.methods.split(","))
+        all_methods = [m for m in all_methods if m.name in wanted]
+        args.no_write = True
     names = [m.name for m in all_methods]
     started = time.perf_counter()
     results = [

@@ -532,8 +532,9 @@ def _explain(args: argparse.Namespace) -> int:
         from .reports.html import report
 
         expl = explainer.explanation_from_frame(
-            data, values.drop(columns="row"), budget=args.budget, tol=args.tol
-        )
+            data, values.drop(columns="row"), budget=args.budget, tol=args.tol,
+            method=summary["method"],
+        )  # fmt: skip
         report(expl, args.report)
         print(f"shapkit explain: report -> {args.report}", file=sys.stderr)
     if to_csv:  # then the parts go

@@ -23,7 +23,16 @@ from .closed_form import (
 from .closed_form.tree_interactions import tree_interactions
 from .columns import unflatten
 from .cost import CostEstimate, check_feasible, estimate_cost
-from .estimators import ALL_METHODS, Estimator, get_estimator, resolve_tol
+from .estimators import (
+    ALL_METHODS,
+    Estimator,
+    choose_estimator,
+    get_estimator,
+    needs_timing,
+    resolve_tol,
+    seconds_per_evaluation,
+)
+from .estimators.auto import probe_size
 from .exceptions import BackgroundRequiredError
 from .execution.dask import explain_dask, is_dask_frame
 from .execution.local import resolve_n_jobs, run, ship_job, take_rows
@@ -41,10 +50,12 @@ from .interaction_explanation import (
 )
 from .interactions.api import choose_method
 from .interactions.indices import check_index
+from .methods import GAME_METHODS
 from .models.sklearn import describe_model
-from .rows import RowJob, RowValues
+from .rows import RowJob, RowValues, row_games
 from .tabular import (
     DEFAULT_BACKGROUND_SIZE,
+    RowMasker,
     align_background,
     align_text_columns,
     check_tabular,
@@ -234,15 +245,22 @@ class Explainer:
         return self._explain(check_tabular(X, "X"), budget, tol)
 
     def explanation_from_frame(
-        self, X: Any, frame: pd.DataFrame, *, budget: int | None = None, tol: float | None = None
+        self,
+        X: Any,
+        frame: pd.DataFrame,
+        *,
+        budget: int | None = None,
+        tol: float | None = None,
+        method: str | None = None,
     ) -> Explanation:
         """The :class:`~shapkit.Explanation` of ``X`` from its flat table of values: what
         a Dask or Spark run returns, ``shapkit explain`` writes, or
         :func:`shapkit.execution.resumable.read_dataset` reads (row ``j`` of ``frame``
         holds row ``j`` of ``X``; a ``row`` or key column is ignored). ``budget`` and
-        ``tol`` are those of the run, recorded in ``settings``. The plots and reports
-        then work as after a local run; ``method`` is the one the run resolved to (the
-        table does not say which rows a sampler enumerated).
+        ``tol`` are those of the run, recorded in ``settings``; ``method`` is the method
+        the run recorded (the resumable run's ``"method"``), which an ``"auto"`` explainer
+        otherwise chooses again (timing the model). The plots and reports then work as
+        after a local run (the table does not say which rows a sampler enumerated).
 
         Raises ``ValueError`` when ``frame`` has another number of rows than ``X`` or
         lacks the columns of this explainer's players and the model's outputs.
@@ -265,7 +283,7 @@ class Explainer:
                 f"The table has {len(frame)} rows but X has {X.shape[0]}: pass the rows "
                 f"the table was computed for, in its order."
             )
-        job = self._job(X, budget, tol)
+        job = self._job(X, budget, tol, method)
         if job.closed_form is not None:
             output_names = list(job.closed_form.output_names)
         else:
@@ -284,9 +302,19 @@ class Explainer:
         )
         return self._explanation(job, X, rows)
 
-    def row_job(self, X: Any, *, budget: int | None = None, tol: float | None = None) -> RowJob:
+    def row_job(
+        self,
+        X: Any,
+        *,
+        budget: int | None = None,
+        tol: float | None = None,
+        auto_choice: str | None = None,
+    ) -> RowJob:
         """The picklable recipe that explains any chunk of rows like ``X`` (its columns
         and dtypes; zero rows are fine): what execution backends ship to their workers.
+        With ``method="auto"``, the estimator is chosen here, once (the game is timed on
+        a few coalitions), unless ``auto_choice`` names the one an earlier run recorded
+        (its ``settings["method"]``): the same choice gives the same values.
 
         Raises before any work what the call would raise before its first row: bad
         arguments, a background that does not match X, an infeasible request.
@@ -300,15 +328,21 @@ class Explainer:
         ('exact', ['x0', 'x1', 'x2'])
         """
         X = check_tabular(X, "X", min_rows=0)
-        return self._job(X, check_budget(budget), check_tol(tol))
+        if auto_choice is not None and auto_choice not in ALL_METHODS[1:]:
+            raise ValueError(
+                f"auto_choice={auto_choice!r}: pass the method an earlier run recorded, one "
+                f"of {list(ALL_METHODS[1:])}."
+            )
+        return self._job(X, check_budget(budget), check_tol(tol), auto_choice)
 
     def resolved_method(
         self, X: Any, *, budget: int | None = None, tol: float | None = None
     ) -> str:
         """The method ``self(X, budget=budget, tol=tol)`` would run: ``"linear"``,
         ``"tree"``, or the estimator ``method`` (``"auto"`` included) resolves to.
-        Nothing is evaluated. (A sampling estimator that can enumerate every coalition
-        of a row does; the Explanation's ``method`` says what ran.)
+        Nothing is explained; ``"auto"`` may time the model on a few coalitions of X's
+        first row (:meth:`row_job`). (A sampling estimator that can enumerate every
+        coalition of a row does; the Explanation's ``method`` says what ran.)
 
         Examples
         --------
@@ -639,7 +673,17 @@ class Explainer:
         seconds = per_row * X.shape[0] / cost.n_workers
         return replace(cost, seconds_per_row=per_row, seconds=seconds)
 
-    def _job(self, X: np.ndarray | pd.DataFrame, budget: int | None, tol: float | None) -> RowJob:
+    def _job(
+        self,
+        X: np.ndarray | pd.DataFrame,
+        budget: int | None,
+        tol: float | None,
+        auto_choice: str | None = None,
+    ) -> RowJob:
+        """The job for X. With ``method="auto"`` and no recorded ``auto_choice``, where
+        the game's cost decides (:func:`~shapkit.estimators.needs_timing`), the game of
+        X's first row (or a background row) is timed on a few coalitions and the
+        estimator chosen once, here, for every row, worker and chunk."""
         if self.background is None:  # path-dependent: no rows, X's columns and dtypes
             background = X.iloc[:0] if isinstance(X, pd.DataFrame) else X[:0]
         else:
@@ -649,11 +693,17 @@ class Explainer:
         player_names, column_player = resolve_players(column_names, self.groups)
         n_players = len(player_names)
         closed_form = closed_form_for(self.model, self.output, self.method, X, tree=self._tree)
-        estimator = None
+        estimator, reason = None, ""
+        timed = False
         if closed_form is not None:
             method = closed_form.name
         else:
-            estimator = get_estimator(self.method, n_players, budget)
+            method = self.method if isinstance(self.method, Estimator) else str(self.method)
+            if method == "auto" and auto_choice in GAME_METHODS[1:]:
+                method, reason = auto_choice, "recorded by an earlier run"
+            timed = method == "auto" and needs_timing(n_players, budget)
+            # until timed, the kernel estimator: the cheapest state, checked before any work
+            estimator = get_estimator("kernel" if timed else method, n_players, budget)
             tol = resolve_tol(estimator, budget, tol)
             method = estimator.name
             check_feasible(self._cost(estimator, X, background, n_players, budget, tol), estimator)
@@ -665,12 +715,34 @@ class Explainer:
             entropy = np.random.SeedSequence().entropy
             assert isinstance(entropy, int)  # fresh entropy: a 128-bit int
             seed = entropy
-        return RowJob(
+        job = RowJob(
             model=self.adapter, closed_form=closed_form, estimator=estimator,
             background=background, column_names=column_names, player_names=player_names,
             column_player=column_player, budget=budget, tol=tol, seed=seed,
-            max_rows=self.max_rows, method=method, trees=trees,
+            max_rows=self.max_rows, method=method, trees=trees, reason=reason,
         )  # fmt: skip
+        return self._timed_choice(job, X) if timed else job
+
+    def _timed_choice(self, job: RowJob, X: np.ndarray | pd.DataFrame) -> RowJob:
+        """``job`` with the estimator ``auto`` chooses from the game's measured cost per
+        evaluation (:func:`~shapkit.estimators.choose_estimator`): the game of X's first
+        row (a background row when X has none), timed by
+        :func:`~shapkit.estimators.seconds_per_evaluation` on at most
+        :func:`~shapkit.estimators.auto.probe_size` coalitions per model call."""
+        n_players = len(job.player_names)
+        rows = X if X.shape[0] else job.background
+        first = take_rows(rows, 0, 1)
+        game = row_games(job, first, RowMasker(first, job.background, job.column_player),
+                         n_players)(0)  # fmt: skip
+        rows = job.max_rows // max(job.background.shape[0], 1)
+        coalitions = probe_size(job.budget, n_players, rows)
+        choice = choose_estimator(
+            n_players, job.budget, job.tol, seconds_per_evaluation(game, n_players, coalitions)
+        )
+        estimator = get_estimator(choice.method, n_players, job.budget)
+        cost = self._cost(estimator, X, job.background, n_players, job.budget, job.tol)
+        check_feasible(cost, estimator)
+        return replace(job, estimator=estimator, method=choice.method, reason=choice.reason)
 
     def _cost(
         self,
@@ -731,6 +803,7 @@ class Explainer:
             settings={
                 "method": job.method,
                 "requested_method": self.method,
+                "method_reason": job.reason,
                 "methods": counts,
                 "output": self.output,
                 "budget": job.budget,

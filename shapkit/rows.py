@@ -67,6 +67,8 @@ class RowJob:
     path_trees : TreeModel or None
         A tree model whose games are the trees' cover-weighted (path-dependent) ones
         (:class:`~shapkit.trees.game.PathDependentTreeGame`; no background rows).
+    reason : str
+        Why ``method="auto"`` chose the estimator (empty for a method asked for by name).
     """
 
     model: Any
@@ -83,6 +85,7 @@ class RowJob:
     method: str
     trees: LinkedTrees | None = None
     path_trees: TreeModel | None = None
+    reason: str = ""
 
 
 @dataclass

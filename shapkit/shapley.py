@@ -10,7 +10,16 @@ import numpy as np
 
 from ._validation import check_budget, check_positive_int, check_seed, check_tol
 from .cost import check_feasible, estimate_cost
-from .estimators import Estimator, ShapleyResult, get_estimator, resolve_tol
+from .estimators import (
+    Estimator,
+    ShapleyResult,
+    choose_estimator,
+    get_estimator,
+    needs_timing,
+    resolve_tol,
+    seconds_per_evaluation,
+)
+from .estimators.auto import probe_size
 from .estimators.base import achieved_tolerance, check_finite, has_converged
 from .games import CheckedGame
 
@@ -38,9 +47,13 @@ def shapley_values(
         (KernelSHAP on paired, leverage-sampled coalitions), ``"permutation"``
         (antithetic permutations) and ``"proxy"`` (a Gaussian process on the game's odd
         spectrum plus odd interactions that a tree proxy picks; docs/proxy.md) sample
-        and report standard errors. ``"auto"``: exact when ``2^d`` fits the budget, else
-        proxy for an explicit budget of at least ``10 d``, else kernel. An Estimator instance, e.g.
-        ``KernelEstimator(size_distribution="kernel")``, is used as given.
+        and report standard errors. ``"auto"``: exact when ``2^d`` fits the budget; else,
+        from ``10 d`` evaluations, the game is timed on a few coalitions (evaluations
+        not counted in ``n_evals``) and the faster to the same accuracy of the kernel
+        estimator and the proxy runs (:func:`shapkit.estimators.choose_estimator`); below,
+        kernel. ``result.method`` and ``result.reason`` say which ran and why. An
+        Estimator instance, e.g. ``KernelEstimator(size_distribution="kernel")``, is used
+        as given.
     budget : int, optional
         Maximum number of game evaluations (coalitions), empty and full included.
         Default: ``max(2048, 100 d)`` for sampling estimators, used as a cap together
@@ -86,13 +99,22 @@ def shapley_values(
     seed = check_seed(seed)
     budget = check_budget(budget)
     tol = check_tol(tol)
+    checked = CheckedGame(game, n_players)
+    why = ""
+    if method == "auto" and needs_timing(n_players, budget):
+        # the game's cost decides between sampling estimators (all resolve tol alike)
+        tol = resolve_tol(get_estimator("kernel", n_players, budget), budget, tol)
+        seconds = seconds_per_evaluation(checked, n_players, probe_size(budget, n_players))
+        choice = choose_estimator(n_players, budget, tol, seconds)
+        method, why = choice.method, f"auto chose {choice.method}: {choice.reason}"
     estimator = get_estimator(method, n_players, budget)
     tol = resolve_tol(estimator, budget, tol)
     check_feasible(estimate_cost(estimator, n_players, budget, tol), estimator)
-    checked = CheckedGame(game, n_players)
     result = check_finite(
         estimator.estimate(checked, n_players, budget, tol, np.random.default_rng(seed))
     )
+    if why:
+        result = result.with_reason(f"{why}; {result.reason}" if result.reason else why)
     achieved = achieved_tolerance(result.values, result.std_errors)
     converged = None if tol is None else has_converged(result.values, result.std_errors, tol)
     if not checked.squeeze:

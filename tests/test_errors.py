@@ -351,13 +351,14 @@ def test_not_a_model(array):
         shapkit.explain(3, array, background=array)
 
 
-def test_too_many_players_for_exact():
+def test_too_many_players_for_exact(monkeypatch):
     assert issubclass(TooManyPlayersError, ValueError)
     with pytest.raises(TooManyPlayersError, match=r"accepts at most 20 players; got d=21"):
         shapkit.shapley_values(lambda m: m.sum(1), 21, method="exact")
-    # auto falls back to the kernel estimator below 10 d (the proxy from 10 d), both
-    # exact on additive games
-    for budget, method in ((209, "kernel"), (210, "proxy")):
+    # auto falls back to the kernel estimator below 10 d (the proxy above, for a game
+    # timed as expensive), both exact on additive games
+    monkeypatch.setattr("shapkit.shapley.seconds_per_evaluation", lambda *args: 1.0)
+    for budget, method in ((209, "kernel"), (420, "proxy")):
         result = shapkit.shapley_values(lambda m: m.sum(1), 21, budget=budget, seed=0)
         assert result.method == method
         np.testing.assert_allclose(result.values, 1.0)

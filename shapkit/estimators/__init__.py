@@ -7,15 +7,16 @@
 from __future__ import annotations
 
 from ..methods import ALL_METHODS, GAME_METHODS, MODEL_METHODS
+from .auto import AutoChoice, choose_estimator, needs_timing, seconds_per_evaluation
 from .base import DEFAULT_TOL, Estimator, Game, ShapleyResult, default_budget
 from .exact import MAX_EXACT_PLAYERS, ExactEstimator
 from .kernel import KernelEstimator
 from .permutation import PermutationEstimator
 from .proxy import ProxyEstimator
-from .proxy.tuning import MIN_EVALS_PER_PLAYER as PROXY_AUTO_EVALS_PER_PLAYER
 
 __all__ = [
     "ALL_METHODS",
+    "AutoChoice",
     "ESTIMATORS",
     "METHODS",
     "MODEL_METHODS",
@@ -27,9 +28,12 @@ __all__ = [
     "PermutationEstimator",
     "ProxyEstimator",
     "ShapleyResult",
+    "choose_estimator",
     "default_budget",
     "get_estimator",
+    "needs_timing",
     "resolve_tol",
+    "seconds_per_evaluation",
 ]
 
 #: Registered estimators by ``method=`` name.
@@ -49,12 +53,13 @@ if set(METHODS) != {"auto", *ESTIMATORS}:  # pragma: no cover - a developer's mi
 def get_estimator(method: str | Estimator, n_players: int, budget: int | None) -> Estimator:
     """Resolve ``method`` (a registered name, ``"auto"`` or an Estimator) to an estimator.
 
-    ``"auto"`` picks exact enumeration when ``2^d`` coalitions fit the budget (``budget``
-    or, when None, :func:`default_budget`) and ``d <= 20``; else the proxy estimator
-    when an explicit ``budget`` allows at least 10 evaluations per player (where
-    benchmarks/proxy.py measures it 0.17-0.68x the kernel estimator's error on every
-    game, model games and sums of unanimity games; docs/proxy.md); else the kernel
-    estimator.
+    ``"auto"`` here is the choice for a game whose cost is unknown
+    (:func:`~shapkit.estimators.auto.choose_estimator` without timing): exact enumeration
+    when ``2^d`` coalitions fit the budget (``budget`` or, when None,
+    :func:`default_budget`) and ``d <= 20``; else the proxy estimator when an explicit
+    ``budget`` allows at least 10 evaluations per player (the most accurate per
+    evaluation: docs/proxy.md); else the kernel estimator. ``shapley_values`` and
+    ``Explainer`` time the game first and choose by wall time instead.
     """
     if isinstance(method, Estimator):
         method.check_budget(n_players, budget)
@@ -71,10 +76,7 @@ def get_estimator(method: str | Estimator, n_players: int, budget: int | None) -
             f"Estimator instance such as KernelEstimator(size_distribution='kernel')."
         )
     if method == "auto":
-        limit = budget if budget is not None else default_budget(n_players)
-        fits = n_players <= MAX_EXACT_PLAYERS and 2**n_players <= limit
-        proxy = budget is not None and budget >= PROXY_AUTO_EVALS_PER_PLAYER * n_players
-        method = "exact" if fits else "proxy" if proxy else "kernel"
+        method = choose_estimator(n_players, budget, None, None).method
     estimator = ESTIMATORS[method]()
     estimator.check_budget(n_players, budget)
     return estimator

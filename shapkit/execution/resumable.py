@@ -727,8 +727,9 @@ def explain_to_dataset(
     -------
     dict
         ``n_chunks``, ``reused`` (chunks found complete), ``written``, ``key`` (pass it to
-        :func:`read_dataset`) and ``directory``; returned only after the manifest and
-        every part were re-read and verified.
+        :func:`read_dataset`), ``directory`` and ``method`` (what ran: ``method="auto"``
+        chooses once, records it in the manifest, and a resumed run reuses it); returned
+        only after the manifest and every part were re-read and verified.
 
     Raises
     ------
@@ -762,7 +763,14 @@ def explain_to_dataset(
             f"{out} is an existing file, not a directory: a resumable run writes a "
             f"directory (part files and {MANIFEST}); choose another path."
         )
-    job = explainer.row_job(X, budget=budget, tol=tol)
+    data_digest = frame_digest(X)
+    recorded = _recorded_method(out, explainer, budget, tol, data_digest)
+    try:
+        job = explainer.row_job(X, budget=budget, tol=tol, auto_choice=recorded)
+    except ValueError:
+        if recorded is None:
+            raise
+        job = explainer.row_job(X, budget=budget, tol=tol)  # another run's choice: choose anew
     payload = ship_job(job, n_jobs)  # an unpicklable model fails here, before any work
     identity = dict(fingerprint or {})
     if "model" not in identity:
@@ -782,7 +790,7 @@ def explain_to_dataset(
         "tol": tol,
         "seed": str(explainer.seed),
         "max_rows": explainer.max_rows,
-        "data": frame_digest(X),
+        "data": data_digest,
         "background": frame_digest(job.background),
         "chunk_size": chunk_size,
     }
@@ -846,4 +854,26 @@ def explain_to_dataset(
         "written": len(pending),
         "key": key,
         "directory": str(out),
+        "method": job.method,
     }
+
+
+def _recorded_method(
+    directory: Path, explainer: Any, budget: int | None, tol: float | None, data: str
+) -> str | None:
+    """What ``method="auto"`` chose for the run already in ``directory`` on the same data,
+    budget, tol and seed (reused, so that the resumed chunks match the written ones), or
+    None (no such run: the choice is made anew)."""
+    if str(explainer.method) != "auto":
+        return None
+    try:
+        manifest = _load_manifest(directory) if directory.is_dir() else None
+    except ManifestError:
+        return None  # _prepare reports it
+    description = {} if manifest is None else manifest.get("description", {})
+    same = {"requested_method": "auto", "budget": budget, "tol": tol, "data": data,
+            "seed": str(explainer.seed), "output": explainer.output}  # fmt: skip
+    if any(description.get(name) != value for name, value in same.items()):
+        return None
+    method = description.get("method")
+    return method if isinstance(method, str) else None

@@ -1,0 +1,240 @@
+"""``method="auto"`` chooses by wall time: the rule (a pure function of the measured cost),
+the timing probe (on a fake clock), and the drivers' record and reuse of the choice.
+No test reads the real clock: the timing is replaced where a choice is asserted."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import shapkit
+from shapkit.estimators import auto
+from shapkit.estimators.auto import (
+    KERNEL_SECONDS_PER_EVAL,
+    choose_estimator,
+    needs_timing,
+    probe_size,
+    proxy_own_seconds,
+    seconds_per_evaluation,
+)
+from shapkit.execution.resumable import MANIFEST, explain_to_dataset, read_dataset
+
+
+def _game(masks: np.ndarray) -> np.ndarray:
+    z = masks.astype(float)
+    return z @ np.linspace(1.0, 2.0, z.shape[1]) + 3.0 * z[:, 0] * z[:, 1] * z[:, 2]
+
+
+def _model(X: np.ndarray) -> np.ndarray:
+    return np.tanh(X[:, :6]).sum(1) + X[:, 0] * X[:, 1] * X[:, 2]
+
+
+@pytest.fixture
+def data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(4, 24)), rng.normal(size=(12, 24))
+
+
+def _fixed_cost(monkeypatch: pytest.MonkeyPatch, module: str, seconds: float) -> list[int]:
+    """Replace the driver's timing by a constant; returns the list of timed calls."""
+    calls: list[int] = []
+
+    def timed(game, n_players, coalitions=auto.PROBE_COALITIONS):  # noqa: ANN001, ARG001
+        calls.append(n_players)
+        return seconds
+
+    monkeypatch.setattr(f"{module}.seconds_per_evaluation", timed)
+    return calls
+
+
+# --------------------------------------------------------------------------------------
+# The rule
+# --------------------------------------------------------------------------------------
+
+
+def test_the_rule_picks_kernel_for_cheap_games_and_the_proxy_for_expensive_ones():
+    assert choose_estimator(30, 3000, None, 1e-6).method == "kernel"
+    assert choose_estimator(30, 3000, None, 1e-2).method == "proxy"
+    assert choose_estimator(30, None, 0.01, 1e-6).method == "kernel"
+    assert choose_estimator(30, None, 0.01, 1e-2).method == "proxy"
+    # at most one switch, from kernel to proxy, as the game gets dearer
+    for budget, tol in ((3000, None), (None, 0.01), (20000, None)):
+        picks = [choose_estimator(30, budget, tol, 10.0**e).method for e in range(-9, 1)]
+        switch = picks.index("proxy")
+        assert set(picks[:switch]) <= {"kernel"} and set(picks[switch:]) == {"proxy"}
+    # a large budget's accuracy takes the kernel estimator ~1.3 million evaluations
+    assert choose_estimator(30, 20000, None, 1e-9).method == "proxy"
+
+
+def test_the_rule_compares_the_predicted_times_it_states():
+    d, budget, seconds = 30, 3000, 1e-4
+    choice = choose_estimator(d, budget, None, seconds)
+    proxy = budget * seconds + proxy_own_seconds(d, budget)
+    kernel = budget**2 // (10 * d) * (seconds + KERNEL_SECONDS_PER_EVAL)
+    assert choice.method == ("proxy" if proxy < kernel else "kernel")
+    assert f"{budget**2 // (10 * d):,} evaluations" in choice.reason
+    assert choice.seconds_per_eval == seconds
+    # the proxy's own work is linear in its units, cheaper past the process's limit
+    assert proxy_own_seconds(d, 4002) == pytest.approx(2 * proxy_own_seconds(d, 2002))
+    assert proxy_own_seconds(d, 20000) < proxy_own_seconds(d, 8000)
+
+
+def test_the_rule_enumerates_and_respects_the_proxys_smallest_budget_without_timing():
+    assert choose_estimator(10, None, 0.01, None).method == "exact"
+    assert choose_estimator(12, 4096, None, 1.0).method == "exact"
+    below = choose_estimator(30, 299, None, 1.0)
+    assert below.method == "kernel" and "below the proxy's smallest (300" in below.reason
+    # untimed: by accuracy per evaluation, as get_estimator("auto") resolves
+    assert choose_estimator(30, 300, None, None).method == "proxy"
+    assert choose_estimator(30, None, 0.01, None).method == "kernel"
+    assert shapkit.estimators.get_estimator("auto", 30, 300).name == "proxy"
+    assert not needs_timing(10, None) and not needs_timing(30, 299)
+    assert needs_timing(30, 300) and needs_timing(30, None)
+
+
+# --------------------------------------------------------------------------------------
+# The probe
+# --------------------------------------------------------------------------------------
+
+
+class _Clock:
+    """A fake perf_counter that a game advances by ``cost`` per coalition (plus
+    ``first_call`` seconds once: a warm-up)."""
+
+    def __init__(self, cost: float, first_call: float = 0.0) -> None:
+        self.now, self.cost, self.first_call = 0.0, cost, first_call
+        self.sizes: list[int] = []
+        self.masks: list[np.ndarray] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def game(self, masks: np.ndarray) -> np.ndarray:
+        self.sizes.append(masks.shape[0])
+        self.masks.append(masks.copy())
+        self.now += self.cost * masks.shape[0] + (self.first_call if len(self.sizes) == 1 else 0)
+        return masks.sum(1).astype(float)
+
+
+def test_the_probe_grows_its_calls_until_one_takes_long_enough(monkeypatch):
+    clock = _Clock(cost=1e-6)  # 256 coalitions take 0.26 ms: the probe's cap ends it
+    monkeypatch.setattr(auto.time, "perf_counter", clock)
+    assert seconds_per_evaluation(clock.game, 8) == pytest.approx(1e-6)
+    assert clock.sizes == [8, 64, 256]
+    clock = _Clock(cost=1e-4)  # 8 coalitions take 0.8 ms, 64 take 6.4 ms >= 5 ms
+    monkeypatch.setattr(auto.time, "perf_counter", clock)
+    assert seconds_per_evaluation(clock.game, 8) == pytest.approx(1e-4)
+    assert clock.sizes == [8, 64]
+    # the same seeded coalitions on every probe
+    again = _Clock(cost=1e-4)
+    monkeypatch.setattr(auto.time, "perf_counter", again)
+    seconds_per_evaluation(again.game, 8)
+    for a, b in zip(clock.masks, again.masks, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_slow_first_call_is_repeated_so_a_warm_up_does_not_count(monkeypatch):
+    clock = _Clock(cost=1e-3, first_call=5.0)
+    monkeypatch.setattr(auto.time, "perf_counter", clock)
+    assert seconds_per_evaluation(clock.game, 8) == pytest.approx(1e-3)
+    assert clock.sizes == [8, 8]
+    slow = _Clock(cost=2.0)  # two calls of 8 coalitions, no more
+    monkeypatch.setattr(auto.time, "perf_counter", slow)
+    assert seconds_per_evaluation(slow.game, 8) == pytest.approx(2.0)
+    assert slow.sizes == [8, 8]
+    assert probe_size(3000, 30) == 60 and probe_size(None, 10) == 40
+    assert probe_size(10**6, 30) == 256 and probe_size(10**6, 30, most=20) == 20
+    assert probe_size(100, 10) == 8
+
+
+# --------------------------------------------------------------------------------------
+# The drivers
+# --------------------------------------------------------------------------------------
+
+
+def test_shapley_values_runs_what_auto_chose_and_says_why(monkeypatch):
+    d, budget = 16, 600
+    _fixed_cost(monkeypatch, "shapkit.shapley", 1.0)
+    dear = shapkit.shapley_values(_game, d, budget=budget, seed=3)
+    named = shapkit.shapley_values(_game, d, method="proxy", budget=budget, seed=3)
+    assert dear.method == "proxy" and dear.reason.startswith("auto chose proxy: the game")
+    np.testing.assert_array_equal(dear.values, named.values)
+    _fixed_cost(monkeypatch, "shapkit.shapley", 1e-9)
+    cheap = shapkit.shapley_values(_game, d, seed=3)  # the default path: tol=0.01
+    named = shapkit.shapley_values(_game, d, method="kernel", seed=3)
+    assert cheap.method == "kernel" and "tol=0.01 within the budget of 2,048" in cheap.reason
+    np.testing.assert_array_equal(cheap.values, named.values)
+    assert cheap.converged is not None
+
+
+def test_shapley_values_times_only_when_the_cost_decides(monkeypatch):
+    calls = _fixed_cost(monkeypatch, "shapkit.shapley", 1.0)
+    assert shapkit.shapley_values(_game, 8, seed=0).method == "exact"
+    assert shapkit.shapley_values(_game, 30, budget=200, seed=0).method == "kernel"
+    assert shapkit.shapley_values(_game, 30, method="proxy", budget=600, seed=0).reason == ""
+    assert calls == []
+
+
+def test_the_explainer_chooses_once_records_why_and_reuses_it(monkeypatch, data):
+    X, background = data
+    calls = _fixed_cost(monkeypatch, "shapkit.explainer", 1.0)
+    explainer = shapkit.Explainer(_model, background, seed=0)
+    one = explainer(X, budget=480)
+    assert calls == [24]  # once per call, not per row
+    assert one.method == "proxy" and one.settings["method"] == "proxy"
+    assert "the proxy is predicted" in one.settings["method_reason"]
+    two = shapkit.Explainer(_model, background, seed=0, n_jobs=2)(X, budget=480)
+    np.testing.assert_array_equal(one.values, two.values)  # workers run the choice
+    # the recorded choice, reused without timing, gives the same values
+    calls.clear()
+    job = explainer.row_job(X, budget=480, auto_choice=one.settings["method"])
+    assert calls == [] and job.method == "proxy" and job.reason == "recorded by an earlier run"
+    table = shapkit.columns.explanation_frame(one)
+    rebuilt = explainer.explanation_from_frame(X, table, budget=480, method="proxy")
+    assert calls == [] and rebuilt.settings["method"] == "proxy"
+    np.testing.assert_array_equal(rebuilt.values, one.values)
+    named = shapkit.Explainer(_model, background, method="proxy", seed=0)(X, budget=480)
+    np.testing.assert_array_equal(one.values, named.values)
+    assert named.settings["method_reason"] == ""
+    with pytest.raises(ValueError, match="auto_choice='fast'"):
+        explainer.row_job(X, auto_choice="fast")
+
+
+def test_a_cheap_model_gets_the_kernel_estimator(monkeypatch, data):
+    X, background = data
+    _fixed_cost(monkeypatch, "shapkit.explainer", 1e-7)
+    expl = shapkit.Explainer(_model, background, seed=0)(X, budget=480)
+    assert expl.method == "kernel" and "kernel estimator" in expl.settings["method_reason"]
+
+
+def test_the_explainer_times_the_real_game_of_the_first_row(data):
+    """Unpatched, the probe times the row's game and the choice is one of the two."""
+    X, background = data
+    job = shapkit.Explainer(_model, background, seed=0).row_job(X[:0], budget=480)
+    assert job.method in ("kernel", "proxy") and "per evaluation" in job.reason
+
+
+def test_a_resumed_run_reuses_the_recorded_choice(monkeypatch, data, tmp_path):
+    X, background = data
+    frame = pd.DataFrame(X, columns=[f"c{j}" for j in range(24)])
+    bg = pd.DataFrame(background, columns=frame.columns)
+    explainer = shapkit.Explainer(lambda Z: _model(np.asarray(Z)), bg, seed=0)
+    _fixed_cost(monkeypatch, "shapkit.explainer", 1.0)
+    first = explain_to_dataset(explainer, frame, tmp_path, budget=480, chunk_size=2)
+    assert first["method"] == "proxy"
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    assert manifest["description"]["method"] == "proxy"
+    (tmp_path / "part-000001.parquet").unlink()  # a lost chunk
+    calls = _fixed_cost(monkeypatch, "shapkit.explainer", 1e-9)  # would choose kernel now
+    second = explain_to_dataset(explainer, frame, tmp_path, budget=480, chunk_size=2)
+    assert calls == [] and second["method"] == "proxy"
+    assert second["reused"] == 1 and second["written"] == 1
+    values = read_dataset(tmp_path, key=second["key"])
+    whole = shapkit.Explainer(lambda Z: _model(np.asarray(Z)), bg, method="proxy", seed=0)(
+        frame, budget=480
+    )
+    columns = [f"shap_value:{name}" for name in frame.columns]
+    np.testing.assert_array_equal(values[columns].to_numpy(), whole.values)
