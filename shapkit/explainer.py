@@ -698,12 +698,12 @@ class Explainer:
         if closed_form is not None:
             method = closed_form.name
         else:
-            method = self.method if isinstance(self.method, Estimator) else str(self.method)
-            if method == "auto" and auto_choice in GAME_METHODS[1:]:
-                method, reason = auto_choice, "recorded by an earlier run"
-            timed = method == "auto" and needs_timing(n_players, budget)
+            asked: str | Estimator = self.method
+            if asked == "auto" and auto_choice in GAME_METHODS[1:]:
+                asked, reason = str(auto_choice), "recorded by an earlier run"
+            timed = asked == "auto" and needs_timing(n_players, budget)
             # until timed, the kernel estimator: the cheapest state, checked before any work
-            estimator = get_estimator("kernel" if timed else method, n_players, budget)
+            estimator = get_estimator("kernel" if timed else asked, n_players, budget)
             tol = resolve_tol(estimator, budget, tol)
             method = estimator.name
             check_feasible(self._cost(estimator, X, background, n_players, budget, tol), estimator)
