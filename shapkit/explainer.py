@@ -26,13 +26,11 @@ from .cost import CostEstimate, check_feasible, estimate_cost
 from .estimators import (
     ALL_METHODS,
     Estimator,
-    choose_estimator,
     get_estimator,
     needs_timing,
     resolve_tol,
-    seconds_per_evaluation,
 )
-from .estimators.auto import probe_size
+from .estimators.auto import AutoChoice, check_choice, choose_for_game
 from .exceptions import BackgroundRequiredError
 from .execution.dask import explain_dask, is_dask_frame
 from .execution.local import resolve_n_jobs, run, ship_job, take_rows
@@ -50,7 +48,6 @@ from .interaction_explanation import (
 )
 from .interactions.api import choose_method
 from .interactions.indices import check_index
-from .methods import GAME_METHODS
 from .models.sklearn import describe_model
 from .rows import RowJob, RowValues, row_games
 from .tabular import (
@@ -283,7 +280,7 @@ class Explainer:
                 f"The table has {len(frame)} rows but X has {X.shape[0]}: pass the rows "
                 f"the table was computed for, in its order."
             )
-        job = self._job(X, budget, tol, method)
+        job = self._job(X, budget, tol, check_choice(method))
         if job.closed_form is not None:
             output_names = list(job.closed_form.output_names)
         else:
@@ -308,13 +305,15 @@ class Explainer:
         *,
         budget: int | None = None,
         tol: float | None = None,
-        auto_choice: str | None = None,
+        auto_choice: str | AutoChoice | None = None,
     ) -> RowJob:
         """The picklable recipe that explains any chunk of rows like ``X`` (its columns
         and dtypes; zero rows are fine): what execution backends ship to their workers.
         With ``method="auto"``, the estimator is chosen here, once (the game is timed on
-        a few coalitions), unless ``auto_choice`` names the one an earlier run recorded
-        (its ``settings["method"]``): the same choice gives the same values.
+        a few coalitions), unless ``auto_choice`` gives the one an earlier run recorded:
+        a method name (its ``settings["method"]``, default rounds) or an
+        :class:`~shapkit.estimators.auto.AutoChoice` (with the rounds it sized). The same
+        choice gives the same values.
 
         Raises before any work what the call would raise before its first row: bad
         arguments, a background that does not match X, an infeasible request.
@@ -328,12 +327,7 @@ class Explainer:
         ('exact', ['x0', 'x1', 'x2'])
         """
         X = check_tabular(X, "X", min_rows=0)
-        if auto_choice is not None and auto_choice not in ALL_METHODS[1:]:
-            raise ValueError(
-                f"auto_choice={auto_choice!r}: pass the method an earlier run recorded, one "
-                f"of {list(ALL_METHODS[1:])}."
-            )
-        return self._job(X, check_budget(budget), check_tol(tol), auto_choice)
+        return self._job(X, check_budget(budget), check_tol(tol), check_choice(auto_choice))
 
     def resolved_method(
         self, X: Any, *, budget: int | None = None, tol: float | None = None
@@ -455,7 +449,7 @@ class Explainer:
         budget = check_budget(budget)
         tol = check_tol(tol)
         X = check_tabular(X, "X")
-        job = self._job(X, budget, None)
+        job = self._job(X, budget, None, time_auto=False)  # the Shapley estimator is unused
         check_index(index, max_order, len(job.player_names))
         check_dense_pairs(X.shape[0], len(job.player_names), _n_outputs(job))
         arrays = self._tree_interactions(job, X, index, max_order, method, tol)
@@ -543,7 +537,7 @@ class Explainer:
         """
         top = check_positive_int(top, "top")
         X = check_tabular(X, "X")
-        job = self._job(X, budget, None)
+        job = self._job(X, budget, None, time_auto=False)  # the Shapley estimator is unused
         d, k = len(job.player_names), _n_outputs(job)
         chunk = max(1, PAIR_CHUNK_BYTES // (DENSE_PAIR_BYTES * d * d * k))
         frames = []
@@ -678,12 +672,15 @@ class Explainer:
         X: np.ndarray | pd.DataFrame,
         budget: int | None,
         tol: float | None,
-        auto_choice: str | None = None,
+        auto_choice: AutoChoice | None = None,
+        *,
+        time_auto: bool = True,
     ) -> RowJob:
         """The job for X. With ``method="auto"`` and no recorded ``auto_choice``, where
         the game's cost decides (:func:`~shapkit.estimators.needs_timing`), the game of
         X's first row (or a background row) is timed on a few coalitions and the
-        estimator chosen once, here, for every row, worker and chunk."""
+        estimator chosen once, here, for every row, worker and chunk (``time_auto=False``:
+        the untimed choice, for callers that run no Shapley estimator)."""
         if self.background is None:  # path-dependent: no rows, X's columns and dtypes
             background = X.iloc[:0] if isinstance(X, pd.DataFrame) else X[:0]
         else:
@@ -693,17 +690,16 @@ class Explainer:
         player_names, column_player = resolve_players(column_names, self.groups)
         n_players = len(player_names)
         closed_form = closed_form_for(self.model, self.output, self.method, X, tree=self._tree)
-        estimator, reason = None, ""
-        timed = False
+        estimator, reason, given_tol = None, "", tol
+        timed = recorded = False
         if closed_form is not None:
             method = closed_form.name
         else:
             asked: str | Estimator = self.method
-            if asked == "auto" and auto_choice in GAME_METHODS[1:]:
-                asked, reason = str(auto_choice), "recorded by an earlier run"
-            timed = asked == "auto" and needs_timing(n_players, budget)
+            recorded = asked == "auto" and auto_choice is not None
+            timed = time_auto and asked == "auto" and needs_timing(n_players, budget)
             # until timed, the kernel estimator: the cheapest state, checked before any work
-            estimator = get_estimator("kernel" if timed else asked, n_players, budget)
+            estimator = get_estimator("kernel" if timed or recorded else asked, n_players, budget)
             tol = resolve_tol(estimator, budget, tol)
             method = estimator.name
             check_feasible(self._cost(estimator, X, background, n_players, budget, tol), estimator)
@@ -721,28 +717,44 @@ class Explainer:
             column_player=column_player, budget=budget, tol=tol, seed=seed,
             max_rows=self.max_rows, method=method, trees=trees, reason=reason,
         )  # fmt: skip
+        if recorded:
+            assert auto_choice is not None
+            choice = replace(auto_choice, reason="recorded by an earlier run")
+            return self._chosen(job, X, choice, given_tol)
         return self._timed_choice(job, X) if timed else job
 
     def _timed_choice(self, job: RowJob, X: np.ndarray | pd.DataFrame) -> RowJob:
         """``job`` with the estimator ``auto`` chooses from the game's measured cost per
         evaluation (:func:`~shapkit.estimators.choose_estimator`): the game of X's first
-        row (a background row when X has none), timed by
-        :func:`~shapkit.estimators.seconds_per_evaluation` on at most
-        :func:`~shapkit.estimators.auto.probe_size` coalitions per model call."""
+        row (a background row when X has none), timed and, with ``tol``, piloted by
+        :func:`~shapkit.estimators.auto.choose_for_game`."""
         n_players = len(job.player_names)
         rows = X if X.shape[0] else job.background
         first = take_rows(rows, 0, 1)
         game = row_games(job, first, RowMasker(first, job.background, job.column_player),
                          n_players)(0)  # fmt: skip
-        rows = job.max_rows // max(job.background.shape[0], 1)
-        coalitions = probe_size(job.budget, n_players, rows)
-        choice = choose_estimator(
-            n_players, job.budget, job.tol, seconds_per_evaluation(game, n_players, coalitions)
-        )
-        estimator = get_estimator(choice.method, n_players, job.budget)
-        cost = self._cost(estimator, X, job.background, n_players, job.budget, job.tol)
+        rows = job.max_rows // max(job.background.shape[0], 1)  # coalitions per model call
+        choice = choose_for_game(game, n_players, job.budget, job.tol, rows)
+        return self._chosen(job, X, choice, job.tol)
+
+    def _chosen(
+        self,
+        job: RowJob,
+        X: np.ndarray | pd.DataFrame,
+        choice: AutoChoice,
+        tol: float | None,
+    ) -> RowJob:
+        """``job`` running what ``auto`` chose, with ``tol`` as given resolved for it
+        (checked for memory before any work)."""
+        estimator = choice.estimator()
+        n_players = len(job.player_names)
+        estimator.check_budget(n_players, job.budget)
+        tol = resolve_tol(estimator, job.budget, tol)
+        cost = self._cost(estimator, X, job.background, n_players, job.budget, tol)
         check_feasible(cost, estimator)
-        return replace(job, estimator=estimator, method=choice.method, reason=choice.reason)
+        return replace(
+            job, estimator=estimator, method=choice.method, reason=choice.reason, tol=tol
+        )
 
     def _cost(
         self,
@@ -804,6 +816,7 @@ class Explainer:
                 "method": job.method,
                 "requested_method": self.method,
                 "method_reason": job.reason,
+                "estimator": None if job.estimator is None else repr(job.estimator),
                 "methods": counts,
                 "output": self.output,
                 "budget": job.budget,

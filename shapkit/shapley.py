@@ -13,13 +13,11 @@ from .cost import check_feasible, estimate_cost
 from .estimators import (
     Estimator,
     ShapleyResult,
-    choose_estimator,
     get_estimator,
     needs_timing,
     resolve_tol,
-    seconds_per_evaluation,
 )
-from .estimators.auto import probe_size
+from .estimators.auto import choose_for_game
 from .estimators.base import achieved_tolerance, check_finite, has_converged
 from .games import CheckedGame
 
@@ -104,9 +102,8 @@ def shapley_values(
     if method == "auto" and needs_timing(n_players, budget):
         # the game's cost decides between sampling estimators (all resolve tol alike)
         tol = resolve_tol(get_estimator("kernel", n_players, budget), budget, tol)
-        seconds = seconds_per_evaluation(checked, n_players, probe_size(budget, n_players))
-        choice = choose_estimator(n_players, budget, tol, seconds)
-        method, why = choice.method, f"auto chose {choice.method}: {choice.reason}"
+        choice = choose_for_game(checked, n_players, budget, tol)
+        method, why = choice.estimator(), f"auto chose {choice.method}: {choice.reason}"
     estimator = get_estimator(method, n_players, budget)
     tol = resolve_tol(estimator, budget, tol)
     check_feasible(estimate_cost(estimator, n_players, budget, tol), estimator)

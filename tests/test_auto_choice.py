@@ -15,6 +15,7 @@ from shapkit.estimators import auto
 from shapkit.estimators.auto import (
     KERNEL_SECONDS_PER_EVAL,
     choose_estimator,
+    kernel_evaluations_to_tol,
     needs_timing,
     probe_size,
     proxy_own_seconds,
@@ -38,15 +39,15 @@ def data() -> tuple[np.ndarray, np.ndarray]:
     return rng.normal(size=(4, 24)), rng.normal(size=(12, 24))
 
 
-def _fixed_cost(monkeypatch: pytest.MonkeyPatch, module: str, seconds: float) -> list[int]:
-    """Replace the driver's timing by a constant; returns the list of timed calls."""
+def _fixed_cost(monkeypatch: pytest.MonkeyPatch, seconds: float) -> list[int]:
+    """Replace the drivers' timing by a constant; returns the list of timed calls."""
     calls: list[int] = []
 
     def timed(game, n_players, coalitions=auto.PROBE_COALITIONS):  # noqa: ANN001, ARG001
         calls.append(n_players)
         return seconds
 
-    monkeypatch.setattr(f"{module}.seconds_per_evaluation", timed)
+    monkeypatch.setattr(auto, "seconds_per_evaluation", timed)
     return calls
 
 
@@ -93,6 +94,39 @@ def test_the_rule_enumerates_and_respects_the_proxys_smallest_budget_without_tim
     assert shapkit.estimators.get_estimator("auto", 30, 300).name == "proxy"
     assert not needs_timing(10, None) and not needs_timing(30, 299)
     assert needs_timing(30, 300) and needs_timing(30, None)
+
+
+def test_with_tol_the_rule_follows_the_pilots_prediction_and_the_rounds():
+    d, seconds = 30, 3e-4
+    few = choose_estimator(d, None, 0.01, seconds, kernel_evals=300)
+    many = choose_estimator(d, None, 0.01, seconds, kernel_evals=3000)
+    # sized rounds: the kernel estimator starts at half the prediction, then doubles
+    assert few.method == "kernel" and "kernel estimator 300 evaluations" in few.reason
+    assert "kernel estimator 3,000 evaluations" in many.reason
+    # with a dear game the proxy's fewer evaluations win: sqrt(10 d 1000) = 547
+    dear = choose_estimator(d, None, 0.01, 1e-2, kernel_evals=1000)
+    assert dear.method == "proxy" and "proxy is predicted to need 547 evaluations" in dear.reason
+    # no pilot: the budget, in the estimators' default rounds (the proxy's from 750)
+    unknown = choose_estimator(d, None, 0.01, 1e-2)
+    assert "kernel estimator 3,000" in unknown.reason and "need 1,500" in unknown.reason
+
+
+def _triples(masks: np.ndarray) -> np.ndarray:
+    """Additive plus six three-player unanimity games: the kernel estimator's error
+    shrinks as one over the root of its evaluations."""
+    z = masks.astype(float)
+    triples = np.random.default_rng(1).integers(0, z.shape[1], size=(6, 3))
+    return z @ np.linspace(0.5, 1.5, z.shape[1]) + 4.0 * np.prod(z[:, triples], axis=2).sum(1)
+
+
+def test_the_pilot_predicts_the_kernel_estimators_evaluations_to_tol():
+    d, tol = 16, 0.02
+    predicted, pilot = kernel_evaluations_to_tol(_triples, d, 10**5, tol)
+    assert pilot == 4 * (d + 15) and pilot < predicted < 2**d
+    at = shapkit.shapley_values(_triples, d, method="kernel", budget=predicted, seed=5)
+    assert tol / 2 <= at.achieved_tol <= 2 * tol
+    # a pilot whose errors are undetermined (a quarter of a tiny budget) predicts the budget
+    assert kernel_evaluations_to_tol(_triples, d, 40, tol) == (40, 18)
 
 
 # --------------------------------------------------------------------------------------
@@ -157,21 +191,20 @@ def test_a_slow_first_call_is_repeated_so_a_warm_up_does_not_count(monkeypatch):
 
 def test_shapley_values_runs_what_auto_chose_and_says_why(monkeypatch):
     d, budget = 16, 600
-    _fixed_cost(monkeypatch, "shapkit.shapley", 1.0)
+    _fixed_cost(monkeypatch, 1.0)
     dear = shapkit.shapley_values(_game, d, budget=budget, seed=3)
     named = shapkit.shapley_values(_game, d, method="proxy", budget=budget, seed=3)
     assert dear.method == "proxy" and dear.reason.startswith("auto chose proxy: the game")
     np.testing.assert_array_equal(dear.values, named.values)
-    _fixed_cost(monkeypatch, "shapkit.shapley", 1e-9)
+    _fixed_cost(monkeypatch, 1e-9)
     cheap = shapkit.shapley_values(_game, d, seed=3)  # the default path: tol=0.01
-    named = shapkit.shapley_values(_game, d, method="kernel", seed=3)
     assert cheap.method == "kernel" and "tol=0.01 within the budget of 2,048" in cheap.reason
-    np.testing.assert_array_equal(cheap.values, named.values)
-    assert cheap.converged is not None
+    assert "from a pilot kernel estimate of 124 evaluations" in cheap.reason
+    assert cheap.converged is not None  # its rounds, sized to the pilot: the test below
 
 
 def test_shapley_values_times_only_when_the_cost_decides(monkeypatch):
-    calls = _fixed_cost(monkeypatch, "shapkit.shapley", 1.0)
+    calls = _fixed_cost(monkeypatch, 1.0)
     assert shapkit.shapley_values(_game, 8, seed=0).method == "exact"
     assert shapkit.shapley_values(_game, 30, budget=200, seed=0).method == "kernel"
     assert shapkit.shapley_values(_game, 30, method="proxy", budget=600, seed=0).reason == ""
@@ -180,7 +213,7 @@ def test_shapley_values_times_only_when_the_cost_decides(monkeypatch):
 
 def test_the_explainer_chooses_once_records_why_and_reuses_it(monkeypatch, data):
     X, background = data
-    calls = _fixed_cost(monkeypatch, "shapkit.explainer", 1.0)
+    calls = _fixed_cost(monkeypatch, 1.0)
     explainer = shapkit.Explainer(_model, background, seed=0)
     one = explainer(X, budget=480)
     assert calls == [24]  # once per call, not per row
@@ -205,7 +238,7 @@ def test_the_explainer_chooses_once_records_why_and_reuses_it(monkeypatch, data)
 
 def test_a_cheap_model_gets_the_kernel_estimator(monkeypatch, data):
     X, background = data
-    _fixed_cost(monkeypatch, "shapkit.explainer", 1e-7)
+    _fixed_cost(monkeypatch, 1e-7)
     expl = shapkit.Explainer(_model, background, seed=0)(X, budget=480)
     assert expl.method == "kernel" and "kernel estimator" in expl.settings["method_reason"]
 
@@ -222,19 +255,86 @@ def test_a_resumed_run_reuses_the_recorded_choice(monkeypatch, data, tmp_path):
     frame = pd.DataFrame(X, columns=[f"c{j}" for j in range(24)])
     bg = pd.DataFrame(background, columns=frame.columns)
     explainer = shapkit.Explainer(lambda Z: _model(np.asarray(Z)), bg, seed=0)
-    _fixed_cost(monkeypatch, "shapkit.explainer", 1.0)
+    _fixed_cost(monkeypatch, 1.0)
     first = explain_to_dataset(explainer, frame, tmp_path, budget=480, chunk_size=2)
     assert first["method"] == "proxy"
     manifest = json.loads((tmp_path / MANIFEST).read_text())
     assert manifest["description"]["method"] == "proxy"
     (tmp_path / "part-000001.parquet").unlink()  # a lost chunk
-    calls = _fixed_cost(monkeypatch, "shapkit.explainer", 1e-9)  # would choose kernel now
+    calls = _fixed_cost(monkeypatch, 1e-9)  # would choose kernel now
     second = explain_to_dataset(explainer, frame, tmp_path, budget=480, chunk_size=2)
     assert calls == [] and second["method"] == "proxy"
     assert second["reused"] == 1 and second["written"] == 1
     values = read_dataset(tmp_path, key=second["key"])
     whole = shapkit.Explainer(lambda Z: _model(np.asarray(Z)), bg, method="proxy", seed=0)(
         frame, budget=480
+    )
+    columns = [f"shap_value:{name}" for name in frame.columns]
+    np.testing.assert_array_equal(values[columns].to_numpy(), whole.values)
+
+
+def test_interactions_do_not_time_the_model(monkeypatch, data):
+    """The interaction paths run no Shapley estimator, so auto's probe is not spent."""
+    X, background = data
+
+    def refuse(*args):  # noqa: ANN002, ARG001
+        raise AssertionError("timed")
+
+    monkeypatch.setattr(auto, "seconds_per_evaluation", refuse)
+    explainer = shapkit.Explainer(lambda Z: _model(Z)[:, None], background[:, :12], seed=0)
+    inter = explainer.interactions(X[:1, :12], budget=600)
+    assert inter.pairs.shape == (1, 12, 12)
+    pairs = explainer.strongest_pairs(X[:1, :12], top=2, budget=600)
+    assert (pairs["order"] == 2).sum() == 2
+
+
+def test_with_a_pilot_the_first_round_is_sized_to_the_prediction(monkeypatch):
+    d = 30
+    choice = choose_estimator(d, 30000, 0.01, 1e-6, kernel_evals=2000)
+    assert choice.method == "kernel" and choice.first_round == pytest.approx(1000 / 30000)
+    estimator = choice.estimator()
+    assert isinstance(estimator, shapkit.estimators.KernelEstimator)
+    assert estimator.first_round == choice.first_round
+    assert repr(estimator).startswith("KernelEstimator(size_distribution='leverage', first")
+    dear = choose_estimator(d, 30000, 0.01, 1.0, kernel_evals=2000)
+    assert dear.method == "proxy" and dear.first_round == pytest.approx(774 / 30000)
+    assert choose_estimator(d, 30000, 0.01, 1e-6).first_round is None  # no pilot
+    assert choose_estimator(d, 3000, None, 1e-6).first_round is None  # no tol
+    # the driver runs the sized estimator: the same values as asking for it by name
+    _fixed_cost(monkeypatch, 1e-7)
+    budget = 100_000
+    auto_run = shapkit.shapley_values(_triples, 24, budget=budget, tol=0.02, seed=2)
+    predicted, _ = kernel_evaluations_to_tol(_triples, 24, budget, 0.02)
+    share = 0.5 * predicted / budget
+    named = shapkit.shapley_values(
+        _triples, 24, method=shapkit.estimators.KernelEstimator(first_round=share),
+        budget=budget, tol=0.02, seed=2,
+    )  # fmt: skip
+    np.testing.assert_array_equal(auto_run.values, named.values)
+    assert auto_run.method == "kernel" and auto_run.n_evals == named.n_evals
+    # the default first round (12.5% of the budget) spends four times as many
+    default = shapkit.shapley_values(_triples, 24, method="kernel", budget=budget, tol=0.02)
+    assert auto_run.converged and default.n_evals > 3 * auto_run.n_evals
+
+
+def test_a_resumed_run_repeats_the_sized_rounds(monkeypatch, data, tmp_path):
+    X, background = data
+    frame = pd.DataFrame(X, columns=[f"c{j}" for j in range(24)])
+    bg = pd.DataFrame(background, columns=frame.columns)
+    explainer = shapkit.Explainer(lambda Z: _model(np.asarray(Z)), bg, seed=0)
+    _fixed_cost(monkeypatch, 1e-7)
+    first = explain_to_dataset(explainer, frame, tmp_path, budget=20000, tol=0.01, chunk_size=2)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    share = manifest["description"]["first_round"]
+    assert first["method"] == "kernel" and 0 < share < 0.125
+    (tmp_path / "part-000000.parquet").unlink()
+    calls = _fixed_cost(monkeypatch, 1.0)  # would choose the proxy now
+    second = explain_to_dataset(explainer, frame, tmp_path, budget=20000, tol=0.01, chunk_size=2)
+    assert calls == [] and second["method"] == "kernel" and second["written"] == 1
+    values = read_dataset(tmp_path, key=second["key"])
+    sized = shapkit.estimators.KernelEstimator(first_round=share)
+    whole = shapkit.Explainer(lambda Z: _model(np.asarray(Z)), bg, method=sized, seed=0)(
+        frame, budget=20000, tol=0.01
     )
     columns = [f"shap_value:{name}" for name in frame.columns]
     np.testing.assert_array_equal(values[columns].to_numpy(), whole.values)

@@ -357,7 +357,7 @@ def test_too_many_players_for_exact(monkeypatch):
         shapkit.shapley_values(lambda m: m.sum(1), 21, method="exact")
     # auto falls back to the kernel estimator below 10 d (the proxy above, for a game
     # timed as expensive), both exact on additive games
-    monkeypatch.setattr("shapkit.shapley.seconds_per_evaluation", lambda *args: 1.0)
+    monkeypatch.setattr("shapkit.estimators.auto.seconds_per_evaluation", lambda *args: 1.0)
     for budget, method in ((209, "kernel"), (420, "proxy")):
         result = shapkit.shapley_values(lambda m: m.sum(1), 21, budget=budget, seed=0)
         assert result.method == method

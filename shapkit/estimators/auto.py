@@ -9,8 +9,9 @@ fits). :func:`choose_estimator` compares their predicted times to the same accur
 returns the faster, with the reason in words; :func:`seconds_per_evaluation` measures a
 game's cost on a few seeded coalitions. The drivers (``shapley_values`` and
 ``Explainer``) time the game once per call, choose once, and record the choice, so every
-worker, chunk and resumed run uses the same estimator. docs/estimators.md ("How auto
-chooses") gives the measurements behind the constants.
+worker, chunk and resumed run uses the same estimator. docs/concepts.md ("How auto
+chooses") explains the rule; docs/proxy.md ("How auto came to time the model") gives the
+measurements behind the constants.
 """
 
 from __future__ import annotations
@@ -18,12 +19,22 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .base import default_budget
-from .exact import MAX_EXACT_PLAYERS
+from ..methods import MODEL_METHODS
+from .base import (
+    FIRST_ROUND_MAX_EVALUATIONS,
+    MIN_ERROR_DF,
+    Estimator,
+    achieved_tolerance,
+    default_budget,
+)
+from .exact import MAX_EXACT_PLAYERS, ExactEstimator
+from .kernel import KernelEstimator
+from .proxy import ProxyEstimator
+from .proxy.tuning import FIRST_ROUND as PROXY_FIRST_ROUND
 from .proxy.tuning import GP_MAX_UNITS, MIN_EVALS_PER_PLAYER
 
 #: The kernel estimator's own seconds per evaluation (sampling and the regression).
@@ -31,8 +42,6 @@ KERNEL_SECONDS_PER_EVAL = 2e-6
 #: The proxy's own seconds per sampled unit (two evaluations) and per sqrt(player), while
 #: the Gaussian process runs (up to its unit limit), and beyond it (the regression).
 PROXY_SECONDS_PER_UNIT, REGRESSION_SECONDS_PER_UNIT = 2e-4, 3e-5
-#: With ``tol``, the proxy refits after each round: its own work grows by this factor.
-PROXY_ROUNDS_FACTOR = 1.75
 #: The proxy reaches with ``B`` evaluations the accuracy the kernel estimator reaches with
 #: about ``B^2 / (EQUAL_EVALS_PER_PLAYER d)`` (the two are equal at ``10 d``; measured
 #: 4-25 d on the benchmark games).
@@ -41,6 +50,19 @@ EQUAL_EVALS_PER_PLAYER = MIN_EVALS_PER_PLAYER
 PROBE_COALITIONS, PROBE_BUDGET_SHARE = 256, 0.02
 #: A timed call that takes this long measures the game well enough.
 PROBE_SECONDS = 0.005
+#: With ``tol``: the pilot kernel estimate's evaluations per player (plus the errors'
+#: degrees of freedom), at most a quarter of the budget; its seed.
+PILOT_EVALS_PER_PLAYER, PILOT_BUDGET_SHARE, PILOT_SEED = 4, 0.25, 0
+#: The pilot's ``n (a / tol)^2`` times this: at the evaluations it predicts, the kernel
+#: estimator's statistic measured 0.27-0.49 of ``tol`` (d = 16-60, tol 0.003-0.02):
+#: a small sample's t-corrected, noisiest errors overstate how many are needed.
+PILOT_CALIBRATION = 0.2
+#: With a pilot's prediction: the kernel estimator's first round spends this share of
+#: the predicted evaluations (then doubles: its refits are cheap), the proxy's all of it.
+KERNEL_FIRST_SHARE, PROXY_FIRST_SHARE = 0.5, 1.0
+ESTIMATORS_BY_NAME: dict[str, type[Estimator]] = {
+    "exact": ExactEstimator, "kernel": KernelEstimator, "proxy": ProxyEstimator,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -55,11 +77,39 @@ class AutoChoice:
         Why, in one sentence (with the predicted times where the game was timed).
     seconds_per_eval : float or None
         The game's measured seconds per evaluation (None where no timing was needed).
+    first_round : float or None
+        With ``tol`` and a pilot's prediction: the share of the budget the estimator's
+        first round spends, sized to the prediction (None: the estimator's default).
     """
 
     method: str
     reason: str
     seconds_per_eval: float | None = None
+    first_round: float | None = None
+
+    def estimator(self) -> Estimator:
+        """The chosen estimator, with its first round sized where the choice sized it."""
+        if self.first_round is None or self.method == "exact":
+            return ESTIMATORS_BY_NAME[self.method]()
+        if self.method == "kernel":
+            return KernelEstimator(first_round=self.first_round)
+        return ProxyEstimator(first_round=self.first_round)
+
+
+def check_choice(choice: str | AutoChoice | None) -> AutoChoice | None:
+    """A recorded choice as an :class:`AutoChoice` (a method name: with default rounds),
+    or None (also for a closed form's name, ``"linear"`` or ``"tree"``: nothing was
+    chosen); a ``ValueError`` for any other name."""
+    if choice is None or isinstance(choice, AutoChoice):
+        return choice
+    if choice in MODEL_METHODS:
+        return None
+    if choice not in ESTIMATORS_BY_NAME:
+        raise ValueError(
+            f"auto_choice={choice!r}: pass what an earlier run recorded, one of "
+            f"{list(ESTIMATORS_BY_NAME)} (its settings['method']) or an AutoChoice."
+        )
+    return AutoChoice(choice, "recorded by an earlier run")
 
 
 def needs_timing(n_players: int, budget: int | None) -> bool:
@@ -70,7 +120,11 @@ def needs_timing(n_players: int, budget: int | None) -> bool:
 
 
 def choose_estimator(
-    n_players: int, budget: int | None, tol: float | None, seconds_per_eval: float | None
+    n_players: int,
+    budget: int | None,
+    tol: float | None,
+    seconds_per_eval: float | None,
+    kernel_evals: int | None = None,
 ) -> AutoChoice:
     """The estimator ``method="auto"`` runs for a game of ``n_players`` players.
 
@@ -82,8 +136,11 @@ def choose_estimator(
     - without ``tol`` (the budget ``B`` is spent): the proxy takes ``B`` evaluations plus
       its own work; the kernel estimator needs about ``B^2 / (10 d)`` evaluations for the
       proxy's accuracy;
-    - with ``tol``: the kernel estimator is predicted to use the whole budget ``B``, the
-      proxy about ``sqrt(10 d B)`` evaluations and its own work over its rounds.
+    - with ``tol``: the kernel estimator is predicted to need ``kernel_evals``
+      evaluations (a pilot's prediction, :func:`kernel_evaluations_to_tol`; the budget
+      when None), the proxy about ``sqrt(10 d kernel_evals)``; each stops at the end of
+      the first of its rounds (a first share of the budget, then doubling) that gets
+      there, and the proxy's own work is counted for every round's refit.
 
     Without ``seconds_per_eval`` (an untimed game), the proxy is chosen for an explicit
     budget of at least ``10 d`` and the kernel estimator otherwise (the choice by
@@ -99,6 +156,8 @@ def choose_estimator(
         The stopping tolerance as resolved (None: the budget is spent).
     seconds_per_eval : float or None
         The game's cost per evaluation (:func:`seconds_per_evaluation`).
+    kernel_evals : int, optional
+        With ``tol``: the kernel estimator's predicted evaluations to reach it.
 
     Returns
     -------
@@ -135,32 +194,42 @@ def choose_estimator(
             "proxy", f"the budget allows at least {MIN_EVALS_PER_PLAYER} d evaluations, "
             "and the game was not timed (the most accurate per evaluation)",
         )  # fmt: skip
+    first_rounds: dict[str, float] = {}  # with a pilot's prediction: the rounds it sized
     if tol is None:
         proxy_evals, kernel_evals = limit, _kernel_equivalent(limit, d)
         proxy_seconds = proxy_evals * seconds_per_eval + proxy_own_seconds(d, proxy_evals)
         target = f"the accuracy the proxy reaches with the budget of {limit:,} evaluations"
-    else:
-        kernel_evals = limit
-        proxy_evals = min(limit, max(smallest, math.isqrt(EQUAL_EVALS_PER_PLAYER * d * limit)))
-        proxy_seconds = proxy_evals * seconds_per_eval + PROXY_ROUNDS_FACTOR * (
-            proxy_own_seconds(d, proxy_evals)
-        )
+    else:  # each estimator stops at the end of the first of its rounds that gets there
+        needed = limit if kernel_evals is None else min(max(kernel_evals, 1), limit)
+        proxy_needed = max(smallest, math.isqrt(EQUAL_EVALS_PER_PLAYER * d * needed))
+        shares = {"kernel": KernelEstimator().first_round, "proxy": PROXY_FIRST_ROUND}
+        if kernel_evals is not None:  # a pilot's prediction: rounds sized to it
+            shares = first_rounds = {
+                "kernel": KERNEL_FIRST_SHARE * needed / limit,
+                "proxy": PROXY_FIRST_SHARE * min(proxy_needed, limit) / limit,
+            }
+        kernel_rounds = _rounds(needed, shares["kernel"], d, limit)
+        proxy_rounds = _rounds(proxy_needed, shares["proxy"], d, limit)
+        kernel_evals, proxy_evals = kernel_rounds[-1], proxy_rounds[-1]
+        own = sum(proxy_own_seconds(d, evaluations) for evaluations in proxy_rounds)
+        proxy_seconds = proxy_evals * seconds_per_eval + own  # refitted after each round
         target = f"tol={tol:g} within the budget of {limit:,} evaluations"
     kernel_seconds = kernel_evals * (seconds_per_eval + KERNEL_SECONDS_PER_EVAL)
     method = "proxy" if proxy_seconds < kernel_seconds else "kernel"
+    first = first_rounds.get(method)
     reason = (
         f"the game takes {_duration(seconds_per_eval)} per evaluation; to {target}, the "
         f"proxy is predicted to need {proxy_evals:,} evaluations and "
         f"{_duration(proxy_seconds)} with its own work, the kernel estimator "
         f"{kernel_evals:,} evaluations and {_duration(kernel_seconds)}"
     )
-    return AutoChoice(method, reason, seconds_per_eval)
+    return AutoChoice(method, reason, seconds_per_eval, first)
 
 
 def proxy_own_seconds(n_players: int, evaluations: int) -> float:
     """The proxy's predicted own work (everything but the game) for one fit of
     ``evaluations`` evaluations: linear in its sampled units, faster beyond the Gaussian
-    process's unit limit (docs/estimators.md, "How auto chooses")."""
+    process's unit limit (measured in docs/proxy.md)."""
     units = max(evaluations - 2, 0) // 2
     per_unit = PROXY_SECONDS_PER_UNIT if units <= GP_MAX_UNITS else REGRESSION_SECONDS_PER_UNIT
     return per_unit * units * math.sqrt(n_players)
@@ -195,6 +264,66 @@ def seconds_per_evaluation(
             size, per_eval = min(coalitions, 8 * size), math.inf
 
 
+def kernel_evaluations_to_tol(
+    game: Callable[[np.ndarray], np.ndarray], n_players: int, budget: int | None, tol: float
+) -> tuple[int, int]:
+    """The kernel estimator's predicted evaluations to reach ``tol`` on ``game``, from a
+    pilot kernel estimate (seeded, :data:`PILOT_EVALS_PER_PLAYER` per player plus the
+    errors' degrees of freedom, at most :data:`PILOT_BUDGET_SHARE` of the budget): its
+    stopping statistic ``a`` (:func:`~shapkit.estimators.base.achieved_tolerance`)
+    shrinks as one over the root of the evaluations, so ``n (a / tol)^2``, times
+    :data:`PILOT_CALIBRATION`. Returns the prediction (the budget where the pilot's
+    errors are undetermined) and the pilot's evaluations.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def game(masks):  # additive plus a pair: the kernel estimator needs a few hundred
+    ...     z = masks.astype(float)
+    ...     return z @ np.arange(1.0, 21.0) + 8.0 * z[:, 0] * z[:, 1]
+    >>> predicted, pilot = kernel_evaluations_to_tol(game, 20, None, 0.01)
+    >>> pilot, predicted > 0
+    (140, True)
+    """
+    limit = budget if budget is not None else default_budget(n_players)
+    wanted = PILOT_EVALS_PER_PLAYER * (n_players + MIN_ERROR_DF)
+    evaluations = max(n_players + 2, min(wanted, int(PILOT_BUDGET_SHARE * limit)))
+    def two_d(masks: np.ndarray) -> np.ndarray:  # (m,) games as well as (m, k)
+        values = np.asarray(game(masks), dtype=np.float64)
+        return values.reshape(masks.shape[0], -1)
+
+    rng = np.random.default_rng(PILOT_SEED)
+    pilot = KernelEstimator().estimate(two_d, n_players, evaluations, None, rng)
+    achieved = achieved_tolerance(pilot.values, pilot.std_errors)
+    if not math.isfinite(achieved):
+        return limit, pilot.n_evals
+    predicted = PILOT_CALIBRATION * pilot.n_evals * (achieved / tol) ** 2
+    return max(1, math.ceil(predicted)), pilot.n_evals
+
+
+def choose_for_game(
+    game: Callable[[np.ndarray], np.ndarray],
+    n_players: int,
+    budget: int | None,
+    tol: float | None,
+    most: int = PROBE_COALITIONS,
+) -> AutoChoice:
+    """What ``method="auto"`` runs on ``game``: timed (:func:`seconds_per_evaluation`,
+    at most ``most`` coalitions per call), with ``tol`` also piloted
+    (:func:`kernel_evaluations_to_tol`), then :func:`choose_estimator`. The drivers
+    call it once per call, where :func:`needs_timing` says the cost decides; the reason
+    names the probe's and the pilot's evaluations, which are not in ``n_evals``."""
+    seconds = seconds_per_evaluation(game, n_players, probe_size(budget, n_players, most))
+    kernel_evals, pilot = None, 0
+    if tol is not None:
+        kernel_evals, pilot = kernel_evaluations_to_tol(game, n_players, budget, tol)
+    choice = choose_estimator(n_players, budget, tol, seconds, kernel_evals)
+    if pilot:
+        why = f"{choice.reason} (from a pilot kernel estimate of {pilot} evaluations)"
+        choice = replace(choice, reason=why)
+    return choice
+
+
 def probe_size(budget: int | None, n_players: int, most: int = PROBE_COALITIONS) -> int:
     """Coalitions in the largest timed call: at most :data:`PROBE_COALITIONS`, ``most``
     (a model game: the coalitions whose rows fit one model call) and a
@@ -205,6 +334,19 @@ def probe_size(budget: int | None, n_players: int, most: int = PROBE_COALITIONS)
 
 def _enumerates(n_players: int, limit: int) -> bool:
     return n_players <= MAX_EXACT_PLAYERS and 2**n_players <= limit
+
+
+def _rounds(needed: int, first_share: float, n_players: int, limit: int) -> list[int]:
+    """Evaluations after each round of an estimator with ``tol`` (as
+    :func:`~shapkit.estimators.base.sample_in_rounds` spends them: a first share of the
+    budget, at least what finite errors need, then doubling) until ``needed`` or the
+    budget ``limit`` is reached."""
+    smallest = 2 * (n_players + MIN_ERROR_DF) + 2
+    first = max(smallest, min(math.ceil(first_share * limit), FIRST_ROUND_MAX_EVALUATIONS))
+    rounds = [min(limit, first)]
+    while rounds[-1] < min(needed, limit):
+        rounds.append(min(limit, 2 * rounds[-1]))
+    return rounds
 
 
 def _kernel_equivalent(evaluations: int, n_players: int) -> int:

@@ -107,6 +107,10 @@ class Estimator(ABC):
                 f"evaluations for d={n_players} players; got budget={budget}. Raise the budget."
             )
 
+    def __repr__(self) -> str:
+        options = ", ".join(f"{name}={value!r}" for name, value in vars(self).items())
+        return f"{type(self).__name__}({options})"
+
     def max_evaluations(self, n_players: int, budget: int | None) -> int:
         """Most game evaluations :meth:`estimate` makes for ``budget`` (None: the
         default budget)."""

@@ -53,8 +53,9 @@ import pandas as pd
 
 from .._validation import check_budget, check_positive_int, check_tol
 from ..columns import flat_frame
+from ..estimators.auto import ESTIMATORS_BY_NAME, AutoChoice
 from ..io import pyarrow_modules
-from ..rows import RowValues, explain_rows
+from ..rows import RowJob, RowValues, explain_rows
 from ..tabular import check_tabular
 from .local import chunk_bounds, dumps, iter_chunks, resolve_n_jobs, ship_job, take_rows
 from .progress import progress_bar
@@ -779,6 +780,7 @@ def explain_to_dataset(
         "format": FORMAT_VERSION,
         "identity": {str(k): str(v) for k, v in sorted(identity.items())},
         "method": job.method,
+        **_sized_rounds(job),
         "requested_method": str(explainer.method),
         "output": explainer.output,
         # the resolved players, not the groups as given: a set of columns has no order
@@ -858,9 +860,20 @@ def explain_to_dataset(
     }
 
 
+def _sized_rounds(job: RowJob) -> dict[str, float]:
+    """``{"first_round": share}`` where ``method="auto"`` sized the estimator's first
+    round (recorded, so a resume repeats it), else nothing (the key of other runs is
+    unchanged)."""
+    if not job.reason or job.estimator is None:
+        return {}
+    share = getattr(job.estimator, "first_round", None)
+    default = getattr(type(job.estimator)(), "first_round", None)
+    return {} if share is None or share == default else {"first_round": float(share)}
+
+
 def _recorded_method(
     directory: Path, explainer: Any, budget: int | None, tol: float | None, data: str
-) -> str | None:
+) -> AutoChoice | None:
     """What ``method="auto"`` chose for the run already in ``directory`` on the same data,
     budget, tol and seed (reused, so that the resumed chunks match the written ones), or
     None (no such run: the choice is made anew)."""
@@ -875,5 +888,8 @@ def _recorded_method(
             "seed": str(explainer.seed), "output": explainer.output}  # fmt: skip
     if any(description.get(name) != value for name, value in same.items()):
         return None
-    method = description.get("method")
-    return method if isinstance(method, str) else None
+    method, share = description.get("method"), description.get("first_round")
+    if not isinstance(method, str) or method not in ESTIMATORS_BY_NAME:
+        return None
+    first_round = float(share) if isinstance(share, (int, float)) else None
+    return AutoChoice(method, "recorded by an earlier run", first_round=first_round)
