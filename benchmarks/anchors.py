@@ -24,6 +24,9 @@ Needs Python >= 3.12 with shap 0.54 and shapiq 1.8 (``benchmarks/env312.sh`` bui
 environment); without them it measures shapkit alone. The tables go between the ANCHORS
 markers of docs/benchmarks.md.
 
+``shapkit auto (tol)`` is ``method="auto"`` as a user asking for an accuracy runs it:
+``tol`` down a grid (0.05 to 0.0002) with a budget of 1000 d as the cap.
+
 Usage: ``python -m benchmarks.anchors [--games a,b] [--seeds N] [--explicands N]
 [--step-cap S] [--shapleig] [--no-write] [--methods "shapkit auto,shapkit kernel"]``
 """
@@ -62,6 +65,10 @@ MULTIPLES = (10, 20, 50, 100, 200, 500, 1000)
 #: The per-evaluation table's budgets (evaluations per player).
 PER_EVAL = (10, 20, 50)
 TARGETS = (0.01, 0.001)
+#: ``shapkit auto`` with a tolerance: the tolerances walked, the budget (a cap) per player.
+TOLS = (0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 0.0005, 0.0002)
+TOL_CAP_PER_PLAYER = 1000
+AUTO_TOL = "shapkit auto (tol)"
 #: shapkit's methods; the anchors come from benchmarks.methods.
 SHAPKIT = ("auto", "kernel", "permutation", "proxy")
 ANCHOR_NAMES = (
@@ -247,9 +254,50 @@ def walk(
     return cells
 
 
+def auto_with_tol(tol: float) -> Method:
+    """``shapkit.shapley_values(game, d, tol=tol, budget=1000 d, seed=seed)``: auto as a
+    user asks for an accuracy (the budget argument of the harness is ignored)."""
+
+    def fn(game: BenchmarkGame, budget: int, seed: int) -> np.ndarray:
+        import shapkit
+
+        cap = TOL_CAP_PER_PLAYER * game.n_players
+        result = shapkit.shapley_values(game.game, game.n_players, tol=tol, budget=cap, seed=seed)
+        return np.asarray(result.values, dtype=np.float64).ravel()
+
+    return Method(AUTO_TOL, fn, at_least(lambda d: 0))
+
+
+def walk_tol(games: list[BenchmarkGame], seeds: list[int], step_cap: float) -> list[dict]:
+    """``shapkit auto`` down the tolerance grid (:data:`TOLS`): mean error, seconds and
+    evaluations (probe and pilot included) per tolerance, until the error is below the
+    last target or the next step would exceed ``step_cap`` seconds (twice the last)."""
+    warm_up(auto_with_tol(TOLS[0]), games[0], 0)
+    cells: list[dict] = []
+    for tol in TOLS:
+        if cells and 2 * cells[-1]["seconds"] * len(games) * len(seeds) > step_cap:
+            cells[-1]["capped"] = True
+            break
+        runs = [run_once(auto_with_tol(tol), game, 0, seed) for game in games for seed in seeds]
+        errors = np.array([r["rel_l2"] for r in runs], dtype=float)
+        error, error_se = mean_and_se(errors)
+        cell = {
+            "method": AUTO_TOL, "budget": int(np.mean([r["n_evals"] for r in runs])),
+            "tol": tol, "error": error, "error_se": error_se,
+            "seconds": float(np.nanmean([r["time_ms"] for r in runs])) / 1e3,
+            "failed": "", "capped": False,
+        }  # fmt: skip
+        cells.append(cell)
+        print(f"  {AUTO_TOL:28s} tol {tol:<7g} err {error:.5f} {cell['seconds']:.3f} s "
+              f"({cell['budget']} evaluations)", flush=True)  # fmt: skip
+        if error <= TARGETS[-1]:
+            break
+    return cells
+
+
 def run_family(
     family: Family, all_methods: list[Method], explicands: int, seeds: list[int],
-    step_cap: float,
+    step_cap: float, with_tol: bool = True,
 ) -> dict:  # fmt: skip
     games = [family.make(e) for e in range(explicands)]
     print(f"{family.label} (d = {games[0].n_players})", flush=True)
@@ -257,6 +305,8 @@ def run_family(
     with single_threaded(), _one_torch_thread():
         for method in all_methods:
             cells += walk(method, games, seeds, step_cap)
+        if with_tol:
+            cells += walk_tol(games, seeds, step_cap)
     return {"family": family, "d": games[0].n_players, "cells": cells}
 
 
@@ -313,24 +363,33 @@ def time_table(results: list[dict], names: list[str], target: float) -> str:
         for r, best in zip(results, fastest, strict=True):
             cell = reached(r["cells"], name, target)
             mine = [c for c in r["cells"] if c["method"] == name]
-            if cell is not None:
+            if cell is not None and "tol" in cell:
+                text = f"{_time(cell['seconds'])} (tol {cell['tol']:g}: {cell['budget']})"
+                row += f" **{text}** |" if name == best else f" {text} |"
+            elif cell is not None:
                 text = f"{_time(cell['seconds'])} ({cell['budget']})"
                 row += f" **{text}** |" if name == best else f" {text} |"
             elif not mine:
                 row += " - |"
             elif mine[-1]["failed"]:
                 row += f" failed ({mine[-1]['failed'][:40]}) |"
+            elif "tol" in mine[-1]:
+                row += f" not by tol {mine[-1]['tol']:g} ({mine[-1]['error']:.2g}) |"
             else:
                 row += f" not by {mine[-1]['budget']} ({mine[-1]['error']:.2g}) |"
         lines.append(row)
-    ratio = "| shapkit auto / fastest |"
-    for r, best in zip(results, fastest, strict=True):
-        auto = reached(r["cells"], "shapkit auto", target)
-        if best is None or auto is None:
-            ratio += " - |"
-        else:
-            ratio += f" {auto['seconds'] / reached(r['cells'], best, target)['seconds']:.2f}x |"
-    lines.append(ratio)
+    for auto_name in ("shapkit auto", AUTO_TOL):
+        if auto_name not in names:
+            continue
+        ratio = f"| {auto_name} / fastest |"
+        for r, best in zip(results, fastest, strict=True):
+            auto = reached(r["cells"], auto_name, target)
+            if best is None or auto is None:
+                ratio += " - |"
+            else:
+                fastest_seconds = reached(r["cells"], best, target)["seconds"]
+                ratio += f" {auto['seconds'] / fastest_seconds:.2f}x |"
+        lines.append(ratio)
     return "\n".join(lines)
 
 
@@ -386,7 +445,7 @@ def error_table(results: list[dict], names: list[str]) -> str:
         columns = [m * d for m in MULTIPLES] + [2**d]
         for name in names:
             mine = {c["budget"]: c for c in r["cells"] if c["method"] == name}
-            if not mine:
+            if not mine or name == AUTO_TOL:  # its own grid, in the time tables
                 continue
             row = f"| {r['family'].label} | {name} |"
             for budget in columns:
@@ -419,10 +478,12 @@ def main(argv: list[str] | None = None) -> None:
         wanted = set(args.methods.split(","))
         all_methods = [m for m in all_methods if m.name in wanted]
         args.no_write = True
-    names = [m.name for m in all_methods]
+    with_tol = not args.methods or AUTO_TOL in args.methods.split(",")
+    names = [m.name for m in all_methods] + ([AUTO_TOL] if with_tol else [])
     started = time.perf_counter()
     results = [
-        run_family(f, all_methods, args.explicands, list(range(args.seeds)), args.step_cap)
+        run_family(f, all_methods, args.explicands, list(range(args.seeds)), args.step_cap,
+                   with_tol)  # fmt: skip
         for f in families
     ]
     machine = machine_description()
@@ -438,7 +499,11 @@ def main(argv: list[str] | None = None) -> None:
         f"seconds per explanation with the game's evaluations, one thread everywhere. "
         f"Budget grid: {', '.join(map(str, MULTIPLES))} evaluations per player, and 2^d "
         f"where smaller; a method stops once its error is below 0.1% (from 50 d on), or "
-        f"when its next step would take over {args.step_cap:.0f} s.\n\n"
+        f"when its next step would take over {args.step_cap:.0f} s. '{AUTO_TOL}' is "
+        f"`method='auto'` asked for an accuracy instead: `tol=t` with a budget of "
+        f"{TOL_CAP_PER_PLAYER} d (enumeration where 2^d fits), walking t = "
+        f"{', '.join(f'{t:g}' for t in TOLS)}; its cells give the first t that reached the "
+        f"target and the mean evaluations it used, the timing probe and pilot included.\n\n"
         f"{skipped_text}\n"
         f"### Time to 1% mean relative error\n\nSeconds per explanation (and the budget) "
         f"of the first grid budget at which the mean error is at most 1%; the fastest in "

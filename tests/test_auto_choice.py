@@ -5,6 +5,7 @@ No test reads the real clock: the timing is replaced where a choice is asserted.
 from __future__ import annotations
 
 import json
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -22,11 +23,17 @@ from shapkit.estimators.auto import (
     seconds_per_evaluation,
 )
 from shapkit.execution.resumable import MANIFEST, explain_to_dataset, read_dataset
+from shapkit.rows import explain_rows
 
 
 def _game(masks: np.ndarray) -> np.ndarray:
     z = masks.astype(float)
     return z @ np.linspace(1.0, 2.0, z.shape[1]) + 3.0 * z[:, 0] * z[:, 1] * z[:, 2]
+
+
+def _pair(masks: np.ndarray) -> np.ndarray:  # the kernel estimator's errors vanish
+    z = masks.astype(float)
+    return z @ np.linspace(1.0, 2.0, z.shape[1]) + 3.0 * z[:, 0] * z[:, 1]
 
 
 def _model(X: np.ndarray) -> np.ndarray:
@@ -36,7 +43,7 @@ def _model(X: np.ndarray) -> np.ndarray:
 @pytest.fixture
 def data() -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
-    return rng.normal(size=(4, 24)), rng.normal(size=(12, 24))
+    return rng.normal(size=(2, 24)), rng.normal(size=(8, 24))
 
 
 def _fixed_cost(monkeypatch: pytest.MonkeyPatch, seconds: float) -> list[int]:
@@ -66,8 +73,9 @@ def test_the_rule_picks_kernel_for_cheap_games_and_the_proxy_for_expensive_ones(
         picks = [choose_estimator(30, budget, tol, 10.0**e).method for e in range(-9, 1)]
         switch = picks.index("proxy")
         assert set(picks[:switch]) <= {"kernel"} and set(picks[switch:]) == {"proxy"}
-    # a large budget's accuracy takes the kernel estimator ~1.3 million evaluations
-    assert choose_estimator(30, 20000, None, 1e-9).method == "proxy"
+    # beyond its process's range (8,002 evaluations) the proxy is taken to gain nothing
+    assert choose_estimator(30, 8002, None, 3e-5).method == "proxy"
+    assert choose_estimator(30, 20000, None, 1e-9).method == "kernel"
 
 
 def test_the_rule_compares_the_predicted_times_it_states():
@@ -197,10 +205,14 @@ def test_shapley_values_runs_what_auto_chose_and_says_why(monkeypatch):
     assert dear.method == "proxy" and dear.reason.startswith("auto chose proxy: the game")
     np.testing.assert_array_equal(dear.values, named.values)
     _fixed_cost(monkeypatch, 1e-9)
-    cheap = shapkit.shapley_values(_game, d, seed=3)  # the default path: tol=0.01
+    cheap = shapkit.shapley_values(_pair, d, seed=3)  # the default path: tol=0.01
     assert cheap.method == "kernel" and "tol=0.01 within the budget of 2,048" in cheap.reason
     assert "from a pilot kernel estimate of 124 evaluations" in cheap.reason
-    assert cheap.converged is not None  # its rounds, sized to the pilot: the test below
+    assert cheap.converged  # in rounds sized to the pilot: the test below
+    # the kernel estimator would need about 6,800 evaluations here (it converges at
+    # 8,194 with a larger budget): only the proxy is predicted to make 2,048 do
+    hard = shapkit.shapley_values(_game, d, seed=3)
+    assert hard.method == "proxy" and "more than the budget of 2,048" in hard.reason
 
 
 def test_shapley_values_times_only_when_the_cost_decides(monkeypatch):
@@ -219,8 +231,10 @@ def test_the_explainer_chooses_once_records_why_and_reuses_it(monkeypatch, data)
     assert calls == [24]  # once per call, not per row
     assert one.method == "proxy" and one.settings["method"] == "proxy"
     assert "the proxy is predicted" in one.settings["method_reason"]
-    two = shapkit.Explainer(_model, background, seed=0, n_jobs=2)(X, budget=480)
-    np.testing.assert_array_equal(one.values, two.values)  # workers run the choice
+    # what workers get: the pickled job, with the chosen estimator in it
+    shipped = pickle.loads(pickle.dumps(explainer.row_job(X, budget=480)))
+    assert shipped.method == "proxy" and len(calls) == 2
+    np.testing.assert_array_equal(explain_rows(shipped, X[1:]).values[:, :, 0], one.values[1:])
     # the recorded choice, reused without timing, gives the same values
     calls.clear()
     job = explainer.row_job(X, budget=480, auto_choice=one.settings["method"])
@@ -256,13 +270,13 @@ def test_a_resumed_run_reuses_the_recorded_choice(monkeypatch, data, tmp_path):
     bg = pd.DataFrame(background, columns=frame.columns)
     explainer = shapkit.Explainer(lambda Z: _model(np.asarray(Z)), bg, seed=0)
     _fixed_cost(monkeypatch, 1.0)
-    first = explain_to_dataset(explainer, frame, tmp_path, budget=480, chunk_size=2)
+    first = explain_to_dataset(explainer, frame, tmp_path, budget=480, chunk_size=1)
     assert first["method"] == "proxy"
     manifest = json.loads((tmp_path / MANIFEST).read_text())
     assert manifest["description"]["method"] == "proxy"
     (tmp_path / "part-000001.parquet").unlink()  # a lost chunk
     calls = _fixed_cost(monkeypatch, 1e-9)  # would choose kernel now
-    second = explain_to_dataset(explainer, frame, tmp_path, budget=480, chunk_size=2)
+    second = explain_to_dataset(explainer, frame, tmp_path, budget=480, chunk_size=1)
     assert calls == [] and second["method"] == "proxy"
     assert second["reused"] == 1 and second["written"] == 1
     values = read_dataset(tmp_path, key=second["key"])
@@ -282,9 +296,9 @@ def test_interactions_do_not_time_the_model(monkeypatch, data):
 
     monkeypatch.setattr(auto, "seconds_per_evaluation", refuse)
     explainer = shapkit.Explainer(lambda Z: _model(Z)[:, None], background[:, :12], seed=0)
-    inter = explainer.interactions(X[:1, :12], budget=600)
+    inter = explainer.interactions(X[:1, :12], method="exact")
     assert inter.pairs.shape == (1, 12, 12)
-    pairs = explainer.strongest_pairs(X[:1, :12], top=2, budget=600)
+    pairs = explainer.strongest_pairs(X[:1, :12], top=2, method="exact")
     assert (pairs["order"] == 2).sum() == 2
 
 
@@ -323,13 +337,13 @@ def test_a_resumed_run_repeats_the_sized_rounds(monkeypatch, data, tmp_path):
     bg = pd.DataFrame(background, columns=frame.columns)
     explainer = shapkit.Explainer(lambda Z: _model(np.asarray(Z)), bg, seed=0)
     _fixed_cost(monkeypatch, 1e-7)
-    first = explain_to_dataset(explainer, frame, tmp_path, budget=20000, tol=0.01, chunk_size=2)
+    first = explain_to_dataset(explainer, frame, tmp_path, budget=20000, tol=0.01, chunk_size=1)
     manifest = json.loads((tmp_path / MANIFEST).read_text())
     share = manifest["description"]["first_round"]
     assert first["method"] == "kernel" and 0 < share < 0.125
     (tmp_path / "part-000000.parquet").unlink()
     calls = _fixed_cost(monkeypatch, 1.0)  # would choose the proxy now
-    second = explain_to_dataset(explainer, frame, tmp_path, budget=20000, tol=0.01, chunk_size=2)
+    second = explain_to_dataset(explainer, frame, tmp_path, budget=20000, tol=0.01, chunk_size=1)
     assert calls == [] and second["method"] == "kernel" and second["written"] == 1
     values = read_dataset(tmp_path, key=second["key"])
     sized = shapkit.estimators.KernelEstimator(first_round=share)
@@ -338,3 +352,15 @@ def test_a_resumed_run_repeats_the_sized_rounds(monkeypatch, data, tmp_path):
     )
     columns = [f"shap_value:{name}" for name in frame.columns]
     np.testing.assert_array_equal(values[columns].to_numpy(), whole.values)
+
+
+def test_where_only_the_proxy_reaches_tol_within_the_budget_it_runs():
+    reach = choose_estimator(30, 30000, 0.001, 1e-7, kernel_evals=150_000)
+    assert reach.method == "proxy" and reach.first_round == pytest.approx(6708 / 30000)
+    assert "more than the budget of 30,000; the proxy about 6,708" in reach.reason
+    beyond = choose_estimator(30, 30000, 0.001, 1e-7, kernel_evals=360_000)  # 10,392
+    assert "neither is predicted to reach tol=0.001" in beyond.reason
+    neither = choose_estimator(30, 3000, 0.001, 1e-7, kernel_evals=360_000)
+    assert "neither is predicted to reach tol=0.001" in neither.reason
+    assert neither.method == choose_estimator(30, 3000, None, 1e-7).method == "kernel"
+    assert neither.first_round is None

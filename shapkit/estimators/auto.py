@@ -60,6 +60,8 @@ PILOT_CALIBRATION = 0.2
 #: With a pilot's prediction: the kernel estimator's first round spends this share of
 #: the predicted evaluations (then doubles: its refits are cheap), the proxy's all of it.
 KERNEL_FIRST_SHARE, PROXY_FIRST_SHARE = 0.5, 1.0
+#: The proxy's Gaussian process runs up to this many evaluations (its unit limit).
+PROXY_PROCESS_EVALS = 2 * GP_MAX_UNITS + 2
 ESTIMATORS_BY_NAME: dict[str, type[Estimator]] = {
     "exact": ExactEstimator, "kernel": KernelEstimator, "proxy": ProxyEstimator,
 }  # fmt: skip
@@ -140,7 +142,10 @@ def choose_estimator(
       evaluations (a pilot's prediction, :func:`kernel_evaluations_to_tol`; the budget
       when None), the proxy about ``sqrt(10 d kernel_evals)``; each stops at the end of
       the first of its rounds (a first share of the budget, then doubling) that gets
-      there, and the proxy's own work is counted for every round's refit.
+      there, and the proxy's own work is counted for every round's refit. Where only
+      the proxy is predicted to reach ``tol`` within the budget (and within its Gaussian
+      process's range, :data:`PROXY_PROCESS_EVALS`), the proxy; where neither, the
+      comparison without ``tol`` at the budget.
 
     Without ``seconds_per_eval`` (an untimed game), the proxy is chosen for an explicit
     budget of at least ``10 d`` and the kernel estimator otherwise (the choice by
@@ -195,18 +200,31 @@ def choose_estimator(
             "and the game was not timed (the most accurate per evaluation)",
         )  # fmt: skip
     first_rounds: dict[str, float] = {}  # with a pilot's prediction: the rounds it sized
-    if tol is None:
+    needed = limit if kernel_evals is None else max(kernel_evals, 1)
+    proxy_needed = max(smallest, math.isqrt(EQUAL_EVALS_PER_PLAYER * d * needed))
+    reaches = proxy_needed <= min(limit, PROXY_PROCESS_EVALS)  # within its process's range
+    if tol is not None and needed > limit and reaches:
+        share = PROXY_FIRST_SHARE * proxy_needed / limit
+        return AutoChoice(
+            "proxy",
+            f"the kernel estimator is predicted to need {needed:,} evaluations for "
+            f"tol={tol:g}, more than the budget of {limit:,}; the proxy about "
+            f"{proxy_needed:,}",
+            seconds_per_eval,
+            share,
+        )
+    if tol is None or needed > limit or not reaches:  # the budget is spent: what it buys
         proxy_evals, kernel_evals = limit, _kernel_equivalent(limit, d)
         proxy_seconds = proxy_evals * seconds_per_eval + proxy_own_seconds(d, proxy_evals)
         target = f"the accuracy the proxy reaches with the budget of {limit:,} evaluations"
+        if tol is not None:
+            target += f" (neither is predicted to reach tol={tol:g} within it)"
     else:  # each estimator stops at the end of the first of its rounds that gets there
-        needed = limit if kernel_evals is None else min(max(kernel_evals, 1), limit)
-        proxy_needed = max(smallest, math.isqrt(EQUAL_EVALS_PER_PLAYER * d * needed))
         shares = {"kernel": KernelEstimator().first_round, "proxy": PROXY_FIRST_ROUND}
         if kernel_evals is not None:  # a pilot's prediction: rounds sized to it
             shares = first_rounds = {
                 "kernel": KERNEL_FIRST_SHARE * needed / limit,
-                "proxy": PROXY_FIRST_SHARE * min(proxy_needed, limit) / limit,
+                "proxy": PROXY_FIRST_SHARE * proxy_needed / limit,
             }
         kernel_rounds = _rounds(needed, shares["kernel"], d, limit)
         proxy_rounds = _rounds(proxy_needed, shares["proxy"], d, limit)
@@ -216,14 +234,14 @@ def choose_estimator(
         target = f"tol={tol:g} within the budget of {limit:,} evaluations"
     kernel_seconds = kernel_evals * (seconds_per_eval + KERNEL_SECONDS_PER_EVAL)
     method = "proxy" if proxy_seconds < kernel_seconds else "kernel"
-    first = first_rounds.get(method)
+    sized = first_rounds.get(method)
     reason = (
         f"the game takes {_duration(seconds_per_eval)} per evaluation; to {target}, the "
         f"proxy is predicted to need {proxy_evals:,} evaluations and "
         f"{_duration(proxy_seconds)} with its own work, the kernel estimator "
         f"{kernel_evals:,} evaluations and {_duration(kernel_seconds)}"
     )
-    return AutoChoice(method, reason, seconds_per_eval, first)
+    return AutoChoice(method, reason, seconds_per_eval, sized)
 
 
 def proxy_own_seconds(n_players: int, evaluations: int) -> float:
@@ -350,8 +368,11 @@ def _rounds(needed: int, first_share: float, n_players: int, limit: int) -> list
 
 
 def _kernel_equivalent(evaluations: int, n_players: int) -> int:
-    """The kernel estimator's evaluations for the proxy's accuracy at ``evaluations``."""
-    return max(evaluations, evaluations * evaluations // (EQUAL_EVALS_PER_PLAYER * n_players))
+    """The kernel estimator's evaluations for the proxy's accuracy at ``evaluations``;
+    beyond the Gaussian process's range no better than at its end (the regression that
+    takes over measured less accurate than the process at its last budget)."""
+    within = min(evaluations, PROXY_PROCESS_EVALS)
+    return max(evaluations, within * within // (EQUAL_EVALS_PER_PLAYER * n_players))
 
 
 def _duration(seconds: float) -> str:
