@@ -546,6 +546,11 @@ def _explain(args: argparse.Namespace) -> int:
                 f"write ({', '.join(left[:5])}).",
                 file=sys.stderr,
             )
+    if summary["method_reason"]:
+        print(
+            f"shapkit explain: auto ran {summary['method']}: {summary['method_reason']}.",
+            file=sys.stderr,
+        )
     reused = f" ({summary['reused']} reused from an earlier run)" if summary["reused"] else ""
     print(
         f"shapkit explain: {len(data)} rows, {summary['n_chunks']} chunks{reused}, "

@@ -690,7 +690,7 @@ class Explainer:
         player_names, column_player = resolve_players(column_names, self.groups)
         n_players = len(player_names)
         closed_form = closed_form_for(self.model, self.output, self.method, X, tree=self._tree)
-        estimator, reason, given_tol = None, "", tol
+        estimator, given_tol = None, tol
         timed = recorded = False
         if closed_form is not None:
             method = closed_form.name
@@ -715,7 +715,7 @@ class Explainer:
             model=self.adapter, closed_form=closed_form, estimator=estimator,
             background=background, column_names=column_names, player_names=player_names,
             column_player=column_player, budget=budget, tol=tol, seed=seed,
-            max_rows=self.max_rows, method=method, trees=trees, reason=reason,
+            max_rows=self.max_rows, method=method, trees=trees,
         )  # fmt: skip
         if recorded:
             assert auto_choice is not None
@@ -733,8 +733,8 @@ class Explainer:
         first = take_rows(rows, 0, 1)
         game = row_games(job, first, RowMasker(first, job.background, job.column_player),
                          n_players)(0)  # fmt: skip
-        rows = job.max_rows // max(job.background.shape[0], 1)  # coalitions per model call
-        choice = choose_for_game(game, n_players, job.budget, job.tol, rows)
+        per_call = job.max_rows // max(job.background.shape[0], 1)  # coalitions per call
+        choice = choose_for_game(game, n_players, job.budget, job.tol, per_call)
         return self._chosen(job, X, choice, job.tol)
 
     def _chosen(

@@ -364,3 +364,25 @@ def test_where_only_the_proxy_reaches_tol_within_the_budget_it_runs():
     assert "neither is predicted to reach tol=0.001" in neither.reason
     assert neither.method == choose_estimator(30, 3000, None, 1e-7).method == "kernel"
     assert neither.first_round is None
+
+
+def test_the_command_line_says_what_auto_ran_and_why(monkeypatch, tmp_path, capsys):
+    joblib = pytest.importorskip("joblib")
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from shapkit.cli import main
+
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame(rng.normal(size=(30, 14)), columns=[f"c{j}" for j in range(14)])
+    y = np.tanh(data.to_numpy()).sum(1) * data["c0"]
+    model = make_pipeline(FunctionTransformer(np.tanh), LinearRegression()).fit(data, y)
+    joblib.dump(model, tmp_path / "model.joblib")
+    data.iloc[:2].to_csv(tmp_path / "data.csv", index=False)  # two rows, their own background
+    _fixed_cost(monkeypatch, 1.0)
+    args = ["explain", "--model", str(tmp_path / "model.joblib"), "--data",
+            str(tmp_path / "data.csv"), "--out", str(tmp_path / "v.csv"), "--budget", "600"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "shapkit explain: auto ran proxy: the game takes 1.0 s per evaluation" in err

@@ -306,6 +306,7 @@ def kernel_evaluations_to_tol(
     limit = budget if budget is not None else default_budget(n_players)
     wanted = PILOT_EVALS_PER_PLAYER * (n_players + MIN_ERROR_DF)
     evaluations = max(n_players + 2, min(wanted, int(PILOT_BUDGET_SHARE * limit)))
+
     def two_d(masks: np.ndarray) -> np.ndarray:  # (m,) games as well as (m, k)
         values = np.asarray(game(masks), dtype=np.float64)
         return values.reshape(masks.shape[0], -1)

@@ -728,9 +728,10 @@ def explain_to_dataset(
     -------
     dict
         ``n_chunks``, ``reused`` (chunks found complete), ``written``, ``key`` (pass it to
-        :func:`read_dataset`), ``directory`` and ``method`` (what ran: ``method="auto"``
-        chooses once, records it in the manifest, and a resumed run reuses it); returned
-        only after the manifest and every part were re-read and verified.
+        :func:`read_dataset`), ``directory``, ``method`` (what ran: ``method="auto"``
+        chooses once, records it in the manifest, and a resumed run reuses it) and
+        ``method_reason`` (why auto chose it; empty otherwise); returned only after the
+        manifest and every part were re-read and verified.
 
     Raises
     ------
@@ -857,6 +858,7 @@ def explain_to_dataset(
         "key": key,
         "directory": str(out),
         "method": job.method,
+        "method_reason": job.reason,
     }
 
 
