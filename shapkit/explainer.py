@@ -744,17 +744,20 @@ class Explainer:
         choice: AutoChoice,
         tol: float | None,
     ) -> RowJob:
-        """``job`` running what ``auto`` chose, with ``tol`` as given resolved for it
-        (checked for memory before any work)."""
+        """``job`` running what ``auto`` chose, with ``tol`` as given resolved for it and
+        the budget it runs with (:meth:`AutoChoice.budget`; checked for memory before any
+        work)."""
         estimator = choice.estimator()
         n_players = len(job.player_names)
-        estimator.check_budget(n_players, job.budget)
-        tol = resolve_tol(estimator, job.budget, tol)
-        cost = self._cost(estimator, X, job.background, n_players, job.budget, tol)
+        budget = choice.budget(job.budget, n_players)
+        estimator.check_budget(n_players, budget)
+        tol = resolve_tol(estimator, job.budget, tol)  # as resolved for the budget asked
+        cost = self._cost(estimator, X, job.background, n_players, budget, tol)
         check_feasible(cost, estimator)
         return replace(
-            job, estimator=estimator, method=choice.method, reason=choice.reason, tol=tol
-        )
+            job, estimator=estimator, method=choice.method, reason=choice.reason, tol=tol,
+            budget=budget,
+        )  # fmt: skip
 
     def _cost(
         self,

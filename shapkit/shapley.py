@@ -104,6 +104,7 @@ def shapley_values(
         tol = resolve_tol(get_estimator("kernel", n_players, budget), budget, tol)
         choice = choose_for_game(checked, n_players, budget, tol)
         method, why = choice.estimator(), f"auto chose {choice.method}: {choice.reason}"
+        budget = choice.budget(budget, n_players)
     estimator = get_estimator(method, n_players, budget)
     tol = resolve_tol(estimator, budget, tol)
     check_feasible(estimate_cost(estimator, n_players, budget, tol), estimator)

@@ -62,6 +62,11 @@ PILOT_CALIBRATION = 0.2
 KERNEL_FIRST_SHARE, PROXY_FIRST_SHARE = 0.5, 1.0
 #: The proxy's Gaussian process runs up to this many evaluations (its unit limit).
 PROXY_PROCESS_EVALS = 2 * GP_MAX_UNITS + 2
+#: Where the process's range gives at least this many evaluations per player, ``auto``
+#: caps the proxy there: past it the regression that takes over measured 30-40x less
+#: accurate than the process at its end (d = 30: XGBoost and GBC margins, 20,000 vs
+#: 8,002 evaluations; docs/proxy.md).
+PROXY_CAP_EVALS_PER_PLAYER = 100
 ESTIMATORS_BY_NAME: dict[str, type[Estimator]] = {
     "exact": ExactEstimator, "kernel": KernelEstimator, "proxy": ProxyEstimator,
 }  # fmt: skip
@@ -89,6 +94,11 @@ class AutoChoice:
     seconds_per_eval: float | None = None
     first_round: float | None = None
 
+    def budget(self, budget: int | None, n_players: int) -> int | None:
+        """The budget the chosen estimator runs with: ``budget``, or for the proxy at
+        most its process's range (:func:`proxy_budget`)."""
+        return proxy_budget(budget, n_players) if self.method == "proxy" else budget
+
     def estimator(self) -> Estimator:
         """The chosen estimator, with its first round sized where the choice sized it."""
         if self.first_round is None or self.method == "exact":
@@ -112,6 +122,16 @@ def check_choice(choice: str | AutoChoice | None) -> AutoChoice | None:
             f"{list(ESTIMATORS_BY_NAME)} (its settings['method']) or an AutoChoice."
         )
     return AutoChoice(choice, "recorded by an earlier run")
+
+
+def proxy_budget(budget: int | None, n_players: int) -> int | None:
+    """``budget`` capped at the proxy's Gaussian process's range
+    (:data:`PROXY_PROCESS_EVALS`) where that range gives at least
+    :data:`PROXY_CAP_EVALS_PER_PLAYER` evaluations per player; else ``budget``."""
+    limit = budget if budget is not None else default_budget(n_players)
+    if PROXY_PROCESS_EVALS < PROXY_CAP_EVALS_PER_PLAYER * n_players:
+        return budget
+    return budget if limit <= PROXY_PROCESS_EVALS else PROXY_PROCESS_EVALS
 
 
 def needs_timing(n_players: int, budget: int | None) -> bool:
@@ -200,21 +220,25 @@ def choose_estimator(
             "and the game was not timed (the most accurate per evaluation)",
         )  # fmt: skip
     first_rounds: dict[str, float] = {}  # with a pilot's prediction: the rounds it sized
+    capped = proxy_budget(limit, d)
+    proxy_limit = limit if capped is None else capped
     needed = limit if kernel_evals is None else max(kernel_evals, 1)
     proxy_needed = max(smallest, math.isqrt(EQUAL_EVALS_PER_PLAYER * d * needed))
-    reaches = proxy_needed <= min(limit, PROXY_PROCESS_EVALS)  # within its process's range
+    reaches = proxy_needed <= min(proxy_limit, PROXY_PROCESS_EVALS)  # within the process
     if tol is not None and needed > limit and reaches:
-        share = PROXY_FIRST_SHARE * proxy_needed / limit
+        share = PROXY_FIRST_SHARE * proxy_needed / proxy_limit
         return AutoChoice(
             "proxy",
             f"the kernel estimator is predicted to need {needed:,} evaluations for "
             f"tol={tol:g}, more than the budget of {limit:,}; the proxy about "
-            f"{proxy_needed:,}",
+            f"{proxy_needed:,}"
+            + (f" (at most {proxy_limit:,}: its Gaussian process's range)"
+               if proxy_limit < limit else ""),
             seconds_per_eval,
             share,
         )
     if tol is None or needed > limit or not reaches:  # the budget is spent: what it buys
-        proxy_evals, kernel_evals = limit, _kernel_equivalent(limit, d)
+        proxy_evals, kernel_evals = proxy_limit, _kernel_equivalent(proxy_limit, d)
         proxy_seconds = proxy_evals * seconds_per_eval + proxy_own_seconds(d, proxy_evals)
         target = f"the accuracy the proxy reaches with the budget of {limit:,} evaluations"
         if tol is not None:
@@ -224,10 +248,10 @@ def choose_estimator(
         if kernel_evals is not None:  # a pilot's prediction: rounds sized to it
             shares = first_rounds = {
                 "kernel": KERNEL_FIRST_SHARE * needed / limit,
-                "proxy": PROXY_FIRST_SHARE * proxy_needed / limit,
+                "proxy": PROXY_FIRST_SHARE * proxy_needed / proxy_limit,
             }
         kernel_rounds = _rounds(needed, shares["kernel"], d, limit)
-        proxy_rounds = _rounds(proxy_needed, shares["proxy"], d, limit)
+        proxy_rounds = _rounds(proxy_needed, shares["proxy"], d, proxy_limit)
         kernel_evals, proxy_evals = kernel_rounds[-1], proxy_rounds[-1]
         own = sum(proxy_own_seconds(d, evaluations) for evaluations in proxy_rounds)
         proxy_seconds = proxy_evals * seconds_per_eval + own  # refitted after each round
@@ -241,6 +265,8 @@ def choose_estimator(
         f"{_duration(proxy_seconds)} with its own work, the kernel estimator "
         f"{kernel_evals:,} evaluations and {_duration(kernel_seconds)}"
     )
+    if method == "proxy" and proxy_limit < limit:
+        reason += f" (the proxy at most {proxy_limit:,}: its Gaussian process's range)"
     return AutoChoice(method, reason, seconds_per_eval, sized)
 
 
