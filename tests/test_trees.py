@@ -294,3 +294,40 @@ def test_float32_rounding_matches_sklearn_near_thresholds():
         [-1e-12, 0.0, 1e-12], 300
     )
     assert np.allclose(ens.predict(rows)[:, 0], model.predict(rows), atol=1e-12)
+
+
+def test_row_chunks_cover_every_row_once_on_a_pool_kept_between_calls():
+    import numba
+
+    from shapkit.trees import ensemble
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs two Numba threads")
+    seen = np.zeros(1000, dtype=int)
+
+    def mark(start, stop):
+        seen[start:stop] += 1
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(2)
+        ensemble.run_row_chunks(mark, 1000, work_per_row=100.0)
+        pool = ensemble._POOL[2]
+        ensemble.run_row_chunks(mark, 1000, work_per_row=100.0, chunks_per_thread=1)
+        assert ensemble._POOL[2] is pool  # kept
+        numba.set_num_threads(1)
+        ensemble.run_row_chunks(mark, 1000, work_per_row=100.0)  # no threads: inline
+        assert ensemble._POOL[2] is pool
+    finally:
+        numba.set_num_threads(before)
+    assert (seen == 3).all()
+
+    def fail(start, stop):
+        raise RuntimeError(f"rows {start}-{stop}")
+
+    numba.set_num_threads(2)
+    try:
+        with pytest.raises(RuntimeError, match="rows"):
+            ensemble.run_row_chunks(fail, 1000, work_per_row=100.0)
+    finally:
+        numba.set_num_threads(before)

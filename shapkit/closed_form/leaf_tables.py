@@ -171,6 +171,7 @@ def _explain_block(
         ),
         n,
         work_per_row=path_length + masks.shape[0],
+        chunks_per_thread=1,
     )
 
 
@@ -212,8 +213,12 @@ def _explain_path_block(
     table_off = _offsets(np.where(use, 2**ks * ks, 0), use)
     table = np.empty(int(np.sum(np.where(use, 2**ks * ks, 0))))
     weights = shapley_weights(max(int(max_slots), 1))
-    build_path_tables(0, leaf1 - leaf0, leaf0, ks, player_start, shares, table_off, table,
-                      weights)  # fmt: skip
+    run_row_chunks(
+        lambda first, last: build_path_tables(first, last, leaf0, ks, player_start, shares,
+                                              table_off, table, weights),  # fmt: skip
+        leaf1 - leaf0,
+        work_per_row=float(np.mean(np.where(use, ks**2 * 2.0**ks, 0.0))),
+    )
     n0, used = _used_nodes(path_node[path_start[leaf0] : path_start[leaf1]])
     node_args = _split_arrays(ens)
     no_lists = (np.zeros(leaf1 - leaf0 + 1, dtype=np.int64), np.zeros(0, dtype=np.int64),
@@ -227,6 +232,7 @@ def _explain_path_block(
         ),
         x.shape[0],
         work_per_row=float(path_start[leaf1] - path_start[leaf0]),
+        chunks_per_thread=1,
     )
 
 

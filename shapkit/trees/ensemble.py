@@ -27,9 +27,11 @@ iteration in multi-class boosting).
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -228,7 +230,7 @@ def run_row_chunks(
     ``fn`` must release the GIL (a ``nogil`` Numba kernel) and write disjoint rows.
     Threads: ``numba.get_num_threads()`` (``NUMBA_NUM_THREADS``), at most one per row;
     ``chunks_per_thread`` chunks each (several balance uneven rows; one keeps a kernel's
-    per-call caches warm over more rows).
+    per-call caches warm over more rows). A thread pool kept for the process runs them.
     """
     import numba
 
@@ -237,18 +239,31 @@ def run_row_chunks(
         if n_rows:
             fn(0, n_rows)
         return
-    from concurrent.futures import ThreadPoolExecutor
-
     n_chunks = min(n_rows, chunks_per_thread * n_threads)
     bounds = np.linspace(0, n_rows, n_chunks + 1).astype(np.int64)
-    with ThreadPoolExecutor(max_workers=n_threads) as pool:
-        futures = [
-            pool.submit(fn, int(bounds[c]), int(bounds[c + 1]))
-            for c in range(n_chunks)
-            if bounds[c + 1] > bounds[c]
-        ]
-        for future in futures:
-            future.result()
+    chunks = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    pool = _thread_pool(n_threads)
+    futures = [pool.submit(fn, a, b) for a, b in chunks]
+    for future in futures:
+        future.result()
+
+
+_POOL: tuple[int, int, Any] | None = None  # (process id, workers, executor)
+_POOL_LOCK = threading.Lock()
+
+
+def _thread_pool(n_workers: int) -> Any:
+    """A ``ThreadPoolExecutor`` of ``n_workers`` threads kept for this process (made again
+    in a forked child, or when the thread count changes)."""
+    global _POOL
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _POOL_LOCK:
+        if _POOL is None or _POOL[0] != os.getpid() or _POOL[1] != n_workers:
+            if _POOL is not None and _POOL[0] == os.getpid():
+                _POOL[2].shutdown(wait=False)
+            _POOL = (os.getpid(), n_workers, ThreadPoolExecutor(max_workers=n_workers))
+        return _POOL[2]
 
 
 @dataclass

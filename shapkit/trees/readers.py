@@ -27,7 +27,6 @@ Unsupported models and options raise :class:`TreeNotSupportedError` naming them.
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from .ensemble import (
     TreeNotSupportedError,
     concat_trees,
 )
+from .ubjson import decode_ubjson
 
 __all__ = ["TreeModel", "margin_names", "read_tree_model"]
 
@@ -188,13 +188,15 @@ def _probe_rows(ens: TreeEnsemble, categorical: np.ndarray | None = None) -> np.
     d = ens.n_features
     n_rows = 24
     rows = np.zeros((n_rows, d))
-    numeric = ens.decision < DEC_CAT_LIGHTGBM
+    split = (ens.feature >= 0) & (ens.decision < DEC_CAT_LIGHTGBM) & np.isfinite(ens.threshold)
+    order = np.argsort(ens.feature[split], kind="stable")  # node order within a feature
+    thresholds = ens.threshold[split][order]
+    bounds = np.searchsorted(ens.feature[split][order], np.arange(d + 1))
     for j in range(d):
         if categorical is not None and categorical[j]:
             rows[:, j] = rng.integers(0, 4, n_rows)
             continue
-        thr = ens.threshold[(ens.feature == j) & numeric]
-        thr = thr[np.isfinite(thr)]
+        thr = thresholds[bounds[j] : bounds[j + 1]]
         if thr.size == 0:
             rows[:, j] = rng.normal(size=n_rows)
             continue
@@ -484,8 +486,7 @@ def _read_xgboost(model: Any) -> TreeModel:
         booster, wrapper = model.get_booster(), model
     else:
         raise TreeNotSupportedError(f"{name} is not an XGBoost model or Booster.")
-    doc = json.loads(bytes(booster.save_raw(raw_format="json")))
-    learner = doc["learner"]
+    learner = decode_ubjson(bytes(booster.save_raw(raw_format="ubj")))["learner"]
     gb = learner["gradient_booster"]
     if _xgboost_dart(gb, wrapper):
         raise TreeNotSupportedError(
@@ -516,32 +517,7 @@ def _read_xgboost(model: Any) -> TreeModel:
         if best is not None:
             n_iter = int(best) + 1
     n_trees = len(tree_docs) if n_iter is None or indptr is None else int(indptr[n_iter])
-    trees = []
-    for t in range(n_trees):
-        td = tree_docs[t]
-        if int(td["tree_param"].get("size_leaf_vector", "1")) > 1:
-            raise TreeNotSupportedError(
-                "XGBoost vector-leaf trees (multi_strategy='multi_output_tree') are not "
-                "supported by the exact tree path."
-            )
-        left = np.asarray(td["left_children"], dtype=np.int64)
-        cond = np.asarray(td["split_conditions"], dtype=np.float32).astype(np.float64)
-        is_leaf = left < 0
-        decision, cat_sets = _xgboost_categorical_splits(td, left.shape[0])
-        trees.append(
-            Tree(
-                feature=np.where(is_leaf, -1, np.asarray(td["split_indices"], dtype=np.int64)),
-                threshold=np.where(is_leaf, 0.0, cond),
-                left=left,
-                right=np.asarray(td["right_children"], dtype=np.int64),
-                default_left=np.asarray(td["default_left"], dtype=bool),
-                decision=decision,
-                values=np.where(is_leaf, cond, 0.0)[:, None],
-                cover=np.asarray(td["sum_hessian"], dtype=np.float64),
-                output=int(tree_info[t]) if k > 1 else 0,
-                cat_left=cat_sets,
-            )
-        )
+    trees = _xgboost_trees([tree_docs[t] for t in range(n_trees)], tree_info, k)
     n_features = int(params.get("num_feature", booster.num_features()))
     if not trees:
         raise TreeNotSupportedError(f"{name} has no trees.")
@@ -575,10 +551,58 @@ def _read_xgboost(model: Any) -> TreeModel:
     def transformed(X: Any) -> np.ndarray:
         return predict(X, "value")
 
-    _fit_offset(ens, margin, _probe_rows(ens, categorical), name)
+    probes = _probe_rows(ens, categorical)
+    _fit_offset(ens, margin, probes, name)
     classifier = wrapper is not None and hasattr(wrapper, "classes_")
     to_features = _identity if categorical is None else _pandas_codes(categorical)
-    return _boosting_model(ens, model, classifier, k, margin, transformed, to_features)
+    return _boosting_model(ens, model, classifier, k, margin, transformed, to_features, probes)
+
+
+def _xgboost_trees(tree_docs: list[dict[str, Any]], tree_info: Any, k: int) -> list[Tree]:
+    """The saved trees as :class:`Tree` s. Each node array is converted once for all
+    trees, and each tree gets views into it."""
+    for td in tree_docs:
+        if int(td["tree_param"].get("size_leaf_vector", "1")) > 1:
+            raise TreeNotSupportedError(
+                "XGBoost vector-leaf trees (multi_strategy='multi_output_tree') are not "
+                "supported by the exact tree path."
+            )
+    if not tree_docs:
+        return []
+    sizes = [len(td["left_children"]) for td in tree_docs]
+    cuts = np.cumsum(sizes)[:-1]
+
+    def column(key: str, dtype: Any) -> list[np.ndarray]:
+        whole = np.concatenate([np.asarray(td[key]) for td in tree_docs]).astype(dtype)
+        return np.split(whole, cuts)
+
+    lefts = column("left_children", np.int64)
+    rights = column("right_children", np.int64)
+    features = column("split_indices", np.int64)
+    conditions = column("split_conditions", np.float32)
+    default_left = column("default_left", bool)
+    covers = column("sum_hessian", np.float64)
+    trees = []
+    for t, td in enumerate(tree_docs):
+        left = lefts[t]
+        cond = conditions[t].astype(np.float64)
+        is_leaf = left < 0
+        decision, cat_sets = _xgboost_categorical_splits(td, left.shape[0])
+        trees.append(
+            Tree(
+                feature=np.where(is_leaf, -1, features[t]),
+                threshold=np.where(is_leaf, 0.0, cond),
+                left=left,
+                right=rights[t],
+                default_left=default_left[t],
+                decision=decision,
+                values=np.where(is_leaf, cond, 0.0)[:, None],
+                cover=covers[t],
+                output=int(tree_info[t]) if k > 1 else 0,
+                cat_left=cat_sets,
+            )
+        )
+    return trees
 
 
 def _xgboost_categorical_splits(
@@ -586,10 +610,10 @@ def _xgboost_categorical_splits(
 ) -> tuple[np.ndarray, list[np.ndarray | None] | None]:
     """Per node, the decision kind (``DEC_LT``, or ``DEC_CAT_XGBOOST`` for a categorical
     split) and the bitset of the categories that go right (None for other nodes)."""
-    split_type = np.asarray(td.get("split_type", np.zeros(n_nodes)), dtype=np.int64)
-    decision = np.where(split_type == 1, DEC_CAT_XGBOOST, DEC_LT).astype(np.int8)
+    split_type = np.asarray(td.get("split_type", ()), dtype=np.int64)
     if not (split_type == 1).any():
-        return decision, None
+        return np.full(n_nodes, DEC_LT, dtype=np.int8), None
+    decision = np.where(split_type == 1, DEC_CAT_XGBOOST, DEC_LT).astype(np.int8)
     sets: list[np.ndarray | None] = [None] * n_nodes
     categories = np.asarray(td["categories"], dtype=np.int64)
     for node, start, size in zip(td["categories_nodes"], td["categories_segments"],
@@ -636,8 +660,7 @@ def _xgboost_dart(gb: dict[str, Any], wrapper: Any) -> bool:
     model = gb.get("model")
     if isinstance(model, dict) and "weight_drop" in model:
         return True
-    params = wrapper.get_params() if wrapper is not None else {}
-    return params.get("booster") == "dart"
+    return getattr(wrapper, "booster", None) == "dart"
 
 
 def _boosting_model(
@@ -648,12 +671,15 @@ def _boosting_model(
     margin: Callable[[Any], np.ndarray],
     transformed: Callable[[Any], np.ndarray],
     to_features: Callable[[Any], np.ndarray] = _identity,
+    probes: np.ndarray | None = None,
 ) -> TreeModel:
-    """Space "raw" for a regressor with identity link, else "margin"."""
+    """Space "raw" for a regressor with identity link, else "margin" (judged on
+    ``probes``, by default :func:`_probe_rows`)."""
     if classifier:
         names = margin_names(model, k)
         return TreeModel(ens, model, "margin", "boosting", True, names, to_features, margin)
-    probes = _probe_rows(ens)
+    if probes is None:
+        probes = _probe_rows(ens)
     own, raw = transformed(probes), margin(probes)
     if own.shape == raw.shape and np.allclose(own, raw, rtol=1e-9, atol=1e-9):
         names = _regression_names(k)
