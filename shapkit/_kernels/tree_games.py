@@ -274,43 +274,37 @@ def _add_direct(
     link: int,
     log_odds: bool,
     eps: float,
+    margins: np.ndarray,
+    margin: np.ndarray,
     linked: np.ndarray,
     acc: np.ndarray,
 ) -> None:
-    """``acc[i] += link(margin of coalition bits[i])``, each coalition summing its entries.
+    """``acc[i] += link(margin of coalition bits[i])``, each entry adding its value to the
+    margins ``(k, M)`` of the coalitions that reach it.
 
-    Two passes per coalition: the value of each entry it reaches (else 0) into a buffer,
-    which the compiler runs on SIMD lanes (no sum in it), then the buffer's sum in four
-    running sums (entries ``e = 0, 1, 2, 3 mod 4``) added in a fixed order: independent
-    chains of additions, ~2x faster than one entry-by-entry sum, whose order, so every
-    rounding, is the same on every machine and process (a compiler allowed to reassociate
-    the sum would vectorise it further but promise neither)."""
+    The loop over coalitions is innermost: it has no sum across its iterations, so the
+    compiler runs it on SIMD lanes, and each coalition's margin adds its entries in entry
+    order, the same rounding on every machine and process."""
     k = const.shape[0]
-    margin = np.empty(k)
-    reached = np.empty(n_entries)
-    n4 = n_entries - n_entries % 4
-    for i in range(bits.shape[0]):
-        s = bits[i]
-        for e in range(n_entries):
-            missed = ((s & e_in[e]) ^ e_in[e]) | (s & e_out[e])
-            reached[e] = e_value[e] if missed == 0 else 0.0
-        if k == 1:
-            t0 = t1 = t2 = t3 = 0.0
-            for e in range(0, n4, 4):
-                t0 += reached[e]
-                t1 += reached[e + 1]
-                t2 += reached[e + 2]
-                t3 += reached[e + 3]
-            for e in range(n4, n_entries):
-                t0 += reached[e]
-            margin[0] = const[0] + ((t0 + t1) + (t2 + t3))
-        else:
-            for c in range(k):
-                margin[c] = const[c]
-            for e in range(n_entries):
-                margin[e_output[e]] += reached[e]
+    m = bits.shape[0]
+    for c in range(k):
+        for i in range(m):
+            margins[c, i] = const[c]
+    for e in range(n_entries):
+        a = e_in[e]
+        o = e_out[e]
+        w = e_value[e]
+        row = margins[e_output[e]]
+        for i in range(m):
+            s = bits[i]
+            missed = ((s & a) ^ a) | (s & o)
+            row[i] += w if missed == 0 else 0.0
+    width = linked.shape[0]
+    for i in range(m):
+        for c in range(k):
+            margin[c] = margins[c, i]
         apply_link(link, log_odds, eps, margin, linked)
-        for c in range(linked.shape[0]):
+        for c in range(width):
             acc[i, c] += linked[c]
 
 
@@ -482,6 +476,7 @@ def block_sums(
     table = np.empty((k, 1 << table_bits))
     linked_table = np.empty((1 << table_bits, width))
     m = bits.shape[0]
+    margins = np.empty((k, m))
     link_cost = 20 * width  # an exp is worth ~20 additions
     for r in range(consts.shape[0]):
         lo, hi = offsets[r], offsets[r + 1]
@@ -504,7 +499,8 @@ def block_sums(
                        linked_table, margin, linked, acc)  # fmt: skip
         else:
             _add_direct(bits, consts[r], e_in[lo:hi], e_out[lo:hi], e_value[lo:hi],
-                        e_output[lo:hi], n, link, log_odds, eps, linked, acc)  # fmt: skip
+                        e_output[lo:hi], n, link, log_odds, eps, margins, margin, linked,
+                        acc)  # fmt: skip
 
 
 @njit(cache=True)

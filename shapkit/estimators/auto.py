@@ -164,8 +164,11 @@ def choose_estimator(
       the first of its rounds (a first share of the budget, then doubling) that gets
       there, and the proxy's own work is counted for every round's refit. Where only
       the proxy is predicted to reach ``tol`` within the budget (and within its Gaussian
-      process's range, :data:`PROXY_PROCESS_EVALS`), the proxy; where neither, the
-      comparison without ``tol`` at the budget.
+      process's range, :data:`PROXY_PROCESS_EVALS`), the proxy, unless its predicted
+      time exceeds the kernel estimator's to ``tol`` with no budget: then the kernel
+      estimator, which runs within the budget (the budget, not time, was what kept it
+      from ``tol``, and it may well get there: the pilot's prediction is rough); where
+      neither, the comparison without ``tol`` at the budget.
 
     Without ``seconds_per_eval`` (an untimed game), the proxy is chosen for an explicit
     budget of at least ``10 d`` and the kernel estimator otherwise (the choice by
@@ -227,15 +230,32 @@ def choose_estimator(
     reaches = proxy_needed <= min(proxy_limit, PROXY_PROCESS_EVALS)  # within the process
     if tol is not None and needed > limit and reaches:
         share = PROXY_FIRST_SHARE * proxy_needed / proxy_limit
-        return AutoChoice(
-            "proxy",
+        proxy_rounds = _rounds(proxy_needed, share, d, proxy_limit)
+        proxy_seconds = proxy_rounds[-1] * seconds_per_eval + sum(
+            proxy_own_seconds(d, evaluations) for evaluations in proxy_rounds
+        )
+        unbounded = needed * (seconds_per_eval + KERNEL_SECONDS_PER_EVAL)
+        prediction = (
             f"the kernel estimator is predicted to need {needed:,} evaluations for "
             f"tol={tol:g}, more than the budget of {limit:,}; the proxy about "
             f"{proxy_needed:,}"
-            + (f" (at most {proxy_limit:,}: its Gaussian process's range)"
-               if proxy_limit < limit else ""),
+        )
+        if proxy_seconds <= unbounded:
+            return AutoChoice(
+                "proxy",
+                prediction + (f" (at most {proxy_limit:,}: its Gaussian process's range)"
+                              if proxy_limit < limit else ""),  # fmt: skip
+                seconds_per_eval,
+                share,
+            )
+        return AutoChoice(
+            "kernel",
+            f"{prediction}, but with its own work the proxy is predicted to take "
+            f"{_duration(proxy_seconds)}, longer than the kernel estimator would take even "
+            f"to tol ({_duration(unbounded)}): the kernel estimator runs within the budget "
+            f"and stops at tol if it gets there",
             seconds_per_eval,
-            share,
+            KERNEL_FIRST_SHARE,
         )
     if tol is None or needed > limit or not reaches:  # the budget is spent: what it buys
         proxy_evals, kernel_evals = proxy_limit, _kernel_equivalent(proxy_limit, d)
