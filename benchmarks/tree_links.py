@@ -4,8 +4,10 @@ A boosted classifier's probabilities are the sigmoid (softmax) of its trees' mar
 TreeSHAP does not apply and shapkit evaluates the marginal game. Since #20 it evaluates
 it on the compiled trees (``settings["evaluated_on"]``); the model-call path it replaced
 is timed by passing ``model.predict_proba`` as a plain callable, the same estimator and
-seed. Cases (make_classification, 100 background rows, default ``method="auto"``):
-binary d = 10 (enumeration), three classes d = 8 (enumeration), binary d = 30 (the kernel
+seed: the estimator ``method="auto"`` chooses for the compiled game (its choice is made
+once, untimed, and given to both paths, since auto times each game and could choose
+differently for the slower one). Cases (make_classification, 100 background rows):
+binary d = 10 (enumeration), three classes d = 8 (enumeration), binary d = 30 (a sampling
 estimator, default budget and tol). shap's ``TreeExplainer(model, background,
 model_output="probability")`` (interventional; it rescales each background row's margin
 attributions to the probability gap, an approximation) is timed on the binary d = 10 case
@@ -89,9 +91,15 @@ def run(n_rows: int) -> list[dict[str, object]]:
         for name, model in models().items():
             model.fit(X, y)
             shapkit.explain(model, rows[:2], B, seed=0)  # warm-up: JIT, imports
-            trees_s, ours = _timed(lambda m=model, r=rows, b=B: shapkit.explain(m, r, b, seed=0))
+            # the estimator auto chooses for the compiled game, given to both paths
+            est = shapkit.Explainer(model, B, seed=0).row_job(rows).estimator
+            trees_s, ours = _timed(
+                lambda m=model, r=rows, b=B, e=est: shapkit.explain(m, r, b, seed=0, method=e)
+            )
             model_s, ref = _timed(
-                lambda m=model, r=rows, b=B: shapkit.explain(m.predict_proba, r, b, seed=0)
+                lambda m=model, r=rows, b=B, e=est: shapkit.explain(
+                    m.predict_proba, r, b, seed=0, method=e
+                )
             )
             row = {"case": case, "model": name, "rows": rows.shape[0], "method": ours.method,
                    "trees": trees_s, "calls": model_s,
@@ -138,9 +146,10 @@ def main() -> None:
         f"`{command}` ({time.perf_counter() - started:.0f} s in all; {machine['CPU']}, "
         f"{machine['cores (usable)']} cores, Python {machine['python']}, shap "
         f"{machine.get('shap', '?')}, git {machine['git']}). `compiled trees`: "
-        f"`shapkit.explain(model, X, B, seed=0)`; `model calls`: the same with "
-        f"`model.predict_proba` as a plain callable (the path before #20 item 5); both "
-        f"with the default method, one timed call after a warm-up. `max abs diff` is "
+        f"`shapkit.explain(model, X, B, seed=0, method=est)`; `model calls`: the same with "
+        f"`model.predict_proba` as a plain callable (the path before #20 item 5); `est` "
+        f"is the estimator `method=\"auto\"` chooses for the compiled game (chosen once, "
+        f"untimed, for both); one timed call each after a warm-up. `max abs diff` is "
         f"between the two (XGBoost rounds its probabilities to float32). shap's "
         f"probability-space TreeExplainer rescales margin attributions: its error is "
         f"against shapkit's exact values of the positive class.\n\n{table(results)}\n"
