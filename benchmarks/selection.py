@@ -3,9 +3,11 @@
 ``python -m benchmarks.selection [--quick] [--seeds N] [--first-seed S] [--null-seeds N]
 [--max-minutes M] [--methods NAME ...] [--csv FILE] [--out FILE] [--docs]``: runs
 ShapSelector(strategy="probe") side by side with scikit-learn's RFECV, SelectFromModel
-(impurity/gain importance), a permutation-importance threshold and powershap (when
-importable; it is looked for in ``$SHAPKIT_SELECTION_EXTRAS`` too, a ``pip install
---target`` folder, because its pins would downgrade shap in the project environment).
+(impurity/gain importance), a permutation-importance threshold, powershap and shap-select
+(when importable; they are looked for in ``$SHAPKIT_SELECTION_EXTRAS`` too, a ``pip
+install --target`` folder, because powershap's pins would downgrade shap in the project
+environment). ``ShapSelector(importance="sage")`` runs only when named in ``--methods``
+(it costs 40-240 s per run).
 Every method gets the same LightGBM model (50 trees, 15 leaves, one thread). Each data
 set is split 70/30: selection on the 70 %, then a refit on the selected columns scored
 on the 30 % (accuracy / R^2; a dummy model when nothing is selected).
@@ -158,6 +160,14 @@ def sel_probe(pr, X, y, seed):
     return list(s.fit(X, y).get_feature_names_out())
 
 
+def sel_probe_sage(pr, X, y, seed):
+    from shapkit.selection import ShapSelector
+
+    s = ShapSelector(model(pr.task, seed), strategy="probe", importance="sage", cv=5,
+                     n_repeats=5, seed=seed)  # fmt: skip
+    return list(s.fit(X, y).get_feature_names_out())
+
+
 def sel_rfecv(pr, X, y, seed):
     from sklearn.feature_selection import RFECV
 
@@ -186,17 +196,41 @@ def sel_permutation(pr, X, y, seed):
     return list(X.columns[keep])
 
 
-def _powershap():
+def _extra(module: str, name: str):
+    """``module.name`` from the project environment or ``$SHAPKIT_SELECTION_EXTRAS``
+    (appended to the path, so the project's own packages win); None when it does not
+    import."""
     extra = os.environ.get("SHAPKIT_SELECTION_EXTRAS", "/tmp/selextras")
     if os.path.isdir(extra) and extra not in sys.path:
         sys.path.append(extra)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from powershap import PowerShap
+            return getattr(__import__(module, fromlist=[name]), name)
     except Exception:  # noqa: BLE001 - not installed or broken: leave it out
         return None
-    return PowerShap
+
+
+def _powershap():
+    return _extra("powershap", "PowerShap")
+
+
+def sel_shap_select(pr, X, y, seed):
+    """shap-select's own recipe: fit on 70 % of the selection data, then regress the
+    target on the SHAP values of the other 30 % and keep the significant features with a
+    positive coefficient (``selected == 1``)."""
+    from sklearn.model_selection import train_test_split
+
+    shap_select = _extra("shap_select", "shap_select")
+    strat = y if pr.task == "clf" else None
+    Xa, Xb, ya, yb = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=strat)
+    est = model(pr.task, seed).fit(Xa, ya)
+    if pr.task == "reg":
+        task = "regression"
+    else:
+        task = "binary" if len(np.unique(y)) == 2 else "multiclass"
+    table = shap_select(est, Xb.reset_index(drop=True), pd.Series(yb), task=task)
+    return list(table.loc[table["selected"] == 1, "feature name"])
 
 
 def sel_powershap(pr, X, y, seed):
@@ -208,11 +242,16 @@ def sel_powershap(pr, X, y, seed):
 
 METHODS = {
     "shapkit probe": sel_probe,
+    "shapkit probe (SAGE)": sel_probe_sage,
     "RFECV": sel_rfecv,
     "SelectFromModel (gain)": sel_sfm,
     "permutation (mean-2sd>0)": sel_permutation,
     "powershap": sel_powershap,
+    "shap-select": sel_shap_select,
 }
+#: Methods run only when named in ``--methods``: SAGE-based selection costs 40-240 s per
+#: run at n = 1000, p = 20 (a SAGE estimate per fit, 25 fits).
+OPT_IN = ("shapkit probe (SAGE)",)
 
 
 # ----------------------------------------------------------------------------- run
@@ -298,8 +337,10 @@ def main(argv=None):
         text = tables_text(df, args.quick, total, list(df["method"].unique()), [])
         emit(text, args)
         return
-    methods = [m for m in (args.methods or METHODS)
-               if m != "powershap" or _powershap() is not None]  # fmt: skip
+    available = {"powershap": _powershap() is not None,
+                 "shap-select": _extra("shap_select", "shap_select") is not None}  # fmt: skip
+    asked = args.methods or [m for m in METHODS if m not in OPT_IN]
+    methods = [m for m in asked if available.get(m, True)]
     # powershap refits many models per run: keep it to the smaller problems
     powershap_cells = 700 * 20 if args.quick else 700 * 100
     rows = []
@@ -328,6 +369,8 @@ def main(argv=None):
 DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
                     "benchmarks.md")  # fmt: skip
 BEGIN, END = "<!-- selection-tables:begin -->", "<!-- selection-tables:end -->"
+#: ``--quick`` runs (one seed, the small data sets) have a block of their own.
+QUICK_BEGIN, QUICK_END = "<!-- selection-quick:begin -->", "<!-- selection-quick:end -->"
 
 
 def tables_text(df, quick, total, methods, skipped):
@@ -349,7 +392,8 @@ def emit(text, args):
     if args.docs:
         from benchmarks.report import write_marked_block
 
-        write_marked_block(DOCS, BEGIN, END, text)
+        begin, end = (QUICK_BEGIN, QUICK_END) if args.quick else (BEGIN, END)
+        write_marked_block(DOCS, begin, end, text)
 
 
 def summarise(df):
