@@ -230,10 +230,8 @@ def choose_estimator(
     reaches = proxy_needed <= min(proxy_limit, PROXY_PROCESS_EVALS)  # within the process
     if tol is not None and needed > limit and reaches:
         share = PROXY_FIRST_SHARE * proxy_needed / proxy_limit
-        proxy_rounds = _rounds(proxy_needed, share, d, proxy_limit)
-        proxy_seconds = proxy_rounds[-1] * seconds_per_eval + sum(
-            proxy_own_seconds(d, evaluations) for evaluations in proxy_rounds
-        )
+        proxy_seconds = _proxy_seconds(_rounds(proxy_needed, share, d, proxy_limit), d,
+                                       seconds_per_eval)  # fmt: skip
         unbounded = needed * (seconds_per_eval + KERNEL_SECONDS_PER_EVAL)
         prediction = (
             f"the kernel estimator is predicted to need {needed:,} evaluations for "
@@ -273,8 +271,7 @@ def choose_estimator(
         kernel_rounds = _rounds(needed, shares["kernel"], d, limit)
         proxy_rounds = _rounds(proxy_needed, shares["proxy"], d, proxy_limit)
         kernel_evals, proxy_evals = kernel_rounds[-1], proxy_rounds[-1]
-        own = sum(proxy_own_seconds(d, evaluations) for evaluations in proxy_rounds)
-        proxy_seconds = proxy_evals * seconds_per_eval + own  # refitted after each round
+        proxy_seconds = _proxy_seconds(proxy_rounds, d, seconds_per_eval)
         target = f"tol={tol:g} within the budget of {limit:,} evaluations"
     kernel_seconds = kernel_evals * (seconds_per_eval + KERNEL_SECONDS_PER_EVAL)
     method = "proxy" if proxy_seconds < kernel_seconds else "kernel"
@@ -412,6 +409,13 @@ def _rounds(needed: int, first_share: float, n_players: int, limit: int) -> list
     while rounds[-1] < min(needed, limit):
         rounds.append(min(limit, 2 * rounds[-1]))
     return rounds
+
+
+def _proxy_seconds(rounds: list[int], n_players: int, seconds_per_eval: float) -> float:
+    """The proxy's predicted time over its ``rounds`` (evaluations after each): the game's
+    evaluations and its own work, refitted after every round."""
+    own = sum(proxy_own_seconds(n_players, evaluations) for evaluations in rounds)
+    return rounds[-1] * seconds_per_eval + own
 
 
 def _kernel_equivalent(evaluations: int, n_players: int) -> int:
