@@ -559,45 +559,28 @@ def _read_xgboost(model: Any) -> TreeModel:
 
 
 def _xgboost_trees(tree_docs: list[dict[str, Any]], tree_info: Any, k: int) -> list[Tree]:
-    """The saved trees as :class:`Tree` s. Each node array is converted once for all
-    trees, and each tree gets views into it."""
-    for td in tree_docs:
+    """The saved trees as :class:`Tree` s."""
+    trees = []
+    for t, td in enumerate(tree_docs):
         if int(td["tree_param"].get("size_leaf_vector", "1")) > 1:
             raise TreeNotSupportedError(
                 "XGBoost vector-leaf trees (multi_strategy='multi_output_tree') are not "
                 "supported by the exact tree path."
             )
-    if not tree_docs:
-        return []
-    sizes = [len(td["left_children"]) for td in tree_docs]
-    cuts = np.cumsum(sizes)[:-1]
-
-    def column(key: str, dtype: Any) -> list[np.ndarray]:
-        whole = np.concatenate([np.asarray(td[key]) for td in tree_docs]).astype(dtype)
-        return np.split(whole, cuts)
-
-    lefts = column("left_children", np.int64)
-    rights = column("right_children", np.int64)
-    features = column("split_indices", np.int64)
-    conditions = column("split_conditions", np.float32)
-    default_left = column("default_left", bool)
-    covers = column("sum_hessian", np.float64)
-    trees = []
-    for t, td in enumerate(tree_docs):
-        left = lefts[t]
-        cond = conditions[t].astype(np.float64)
+        left = np.asarray(td["left_children"], dtype=np.int64)
+        cond = np.asarray(td["split_conditions"], dtype=np.float32).astype(np.float64)
         is_leaf = left < 0
         decision, cat_sets = _xgboost_categorical_splits(td, left.shape[0])
         trees.append(
             Tree(
-                feature=np.where(is_leaf, -1, features[t]),
+                feature=np.where(is_leaf, -1, np.asarray(td["split_indices"], dtype=np.int64)),
                 threshold=np.where(is_leaf, 0.0, cond),
                 left=left,
-                right=rights[t],
-                default_left=default_left[t],
+                right=np.asarray(td["right_children"], dtype=np.int64),
+                default_left=np.asarray(td["default_left"], dtype=bool),
                 decision=decision,
                 values=np.where(is_leaf, cond, 0.0)[:, None],
-                cover=covers[t],
+                cover=np.asarray(td["sum_hessian"], dtype=np.float64),
                 output=int(tree_info[t]) if k > 1 else 0,
                 cat_left=cat_sets,
             )
