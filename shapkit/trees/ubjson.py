@@ -9,7 +9,7 @@ numbers come back as NumPy arrays (big-endian, as stored).
 Only what the UBJSON specification (draft 12) defines is read: null, no-op, booleans,
 the integer and float types, high-precision numbers (as strings), chars, strings, and
 arrays and objects in their plain and optimised (``$type``/``#count``) forms. Anything
-else raises ``ValueError`` naming the byte offset.
+else raises ``ValueError`` (an unknown type marker with its byte offset).
 """
 
 from __future__ import annotations
