@@ -96,3 +96,34 @@ def test_unknown_algorithm_is_refused():
     model, X = deep_tree(4)
     with pytest.raises(ValueError, match="algorithm must be one of"):
         tree_shapley(read_tree_model(model), X[:2], X[:5], algorithm="fast")
+
+
+@pytest.mark.parametrize("kind", ["forest-3-class", "boosting-3-class", "nan", "one-leaf"])
+def test_the_base_value_read_from_the_patterns_is_the_backgrounds_mean_prediction(
+    kind, monkeypatch
+):
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(600, 6))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
+    if kind == "forest-3-class":
+        model = RandomForestClassifier(n_estimators=8, max_depth=5, random_state=0).fit(X, y)
+    elif kind == "boosting-3-class":
+        model = GradientBoostingClassifier(n_estimators=6, random_state=0).fit(X, y)
+    elif kind == "nan":  # missing values in the background take the default way
+        X[rng.random(X.shape) < 0.1] = np.nan
+        model = deep_tree(6, seed=3)[0]
+    else:  # a tree of one leaf: no player, every background row reaches it
+        model = DecisionTreeRegressor().fit(X, np.full(600, 2.5))
+    tm = read_tree_model(model)
+    Xe, bg = X[:5], X[100:400]
+    expected = tm.ensemble.predict(bg).mean(axis=0)
+    for tables in ("auto", "never"):  # histograms, and pattern lists
+        monkeypatch.setattr(leaf_tables, "MAX_TABLE_SLOTS", 16 if tables == "auto" else 1)
+        values, base, pred = tree_shapley(tm, Xe, bg)
+        np.testing.assert_allclose(base, np.broadcast_to(expected, base.shape), rtol=0,
+                                   atol=1e-12)  # fmt: skip
+        np.testing.assert_allclose(base + values.sum(1), pred, rtol=0, atol=1e-12)
+    _, walked, _ = tree_shapley(tm, Xe, bg, algorithm="walk")  # the walk predicts instead
+    np.testing.assert_allclose(walked, base, rtol=0, atol=1e-12)

@@ -150,6 +150,8 @@ def leaf_outputs(tree_output: np.ndarray, tree: int, k_out: int) -> tuple[int, i
 
 #: Rows a kernel holds at once: their directions at the block's nodes, one leaf's patterns.
 ROW_CHUNK = 256
+#: Leaves of at most this many players count their background patterns in four lanes.
+SPLIT_COUNT_SLOTS = 6
 
 
 @njit(cache=True)
@@ -213,6 +215,7 @@ def background_patterns(
     marks the nodes ``n0 + u`` on the block's paths."""
     dirs = np.empty((used.shape[0], ROW_CHUNK), dtype=np.bool_)
     pat = np.empty(ROW_CHUNK, dtype=np.int64)
+    lanes = np.zeros(4 << SPLIT_COUNT_SLOTS, dtype=np.int64)
     for r0 in range(start, stop, ROW_CHUNK):
         nr = min(ROW_CHUNK, stop - r0)
         _chunk_directions(B, r0, nr, n0, used, dirs, feature, threshold, default_left,
@@ -224,7 +227,18 @@ def background_patterns(
                 continue
             _chunk_patterns(dirs, nr, n0, path_start[leaf], path_start[leaf + 1], n_slots,
                             path_node, path_left, path_slot, pat)  # fmt: skip
-            if hist_off[j] >= 0:
+            if hist_off[j] >= 0 and n_slots <= SPLIT_COUNT_SLOTS:
+                # four counters per pattern, by row mod 4: consecutive rows of the same
+                # pattern do not wait on each other's increment
+                size = np.int64(1) << n_slots
+                for r in range(nr):
+                    lanes[((r & 3) << n_slots) + pat[r]] += 1
+                h0 = hist_off[j]
+                for u in range(size):
+                    hist[h0 + u] += (lanes[u] + lanes[size + u]) + (
+                        lanes[2 * size + u] + lanes[3 * size + u])
+                    lanes[u] = lanes[size + u] = lanes[2 * size + u] = lanes[3 * size + u] = 0
+            elif hist_off[j] >= 0:
                 h0 = hist_off[j]
                 for r in range(nr):
                     hist[h0 + pat[r]] += 1.0
@@ -280,6 +294,33 @@ def distinct_counts(
                 r = q
         start[j + 1] = pos
     return start, masks[:pos].copy(), counts[:pos].copy()
+
+
+@njit(cache=True)
+def reached_sums(
+    leaf0: int, leaf1: int, starts: np.ndarray, masks: np.ndarray, counts: np.ndarray,
+    player_start: np.ndarray, leaf_node: np.ndarray, leaf_tree: np.ndarray,
+    values: np.ndarray, tree_output: np.ndarray, n_background: int, out: np.ndarray,
+) -> None:  # fmt: skip
+    """Add ``sum over the block's leaves of value x (background rows that reach the
+    leaf)`` into ``out (k,)``: a row reaches a leaf when its pattern is full (it meets
+    every condition of the path), and a leaf with no players is reached by every row."""
+    k_out = values.shape[1]
+    for leaf in range(leaf0, leaf1):
+        j = leaf - leaf0
+        n_slots = player_start[leaf + 1] - player_start[leaf]
+        reached = 0.0
+        if n_slots == 0:
+            reached = float(n_background)
+        elif starts[j + 1] > starts[j]:  # masks ascend: the full one is last, if any
+            if masks[starts[j + 1] - 1] == (np.int64(1) << n_slots) - 1:
+                reached = counts[starts[j + 1] - 1]
+        if reached == 0.0:
+            continue
+        node = leaf_node[leaf]
+        c0, c1 = leaf_outputs(tree_output, leaf_tree[leaf], k_out)
+        for c in range(c0, c1):
+            out[c] += values[node, c] * reached
 
 
 @njit(cache=True, nogil=True)

@@ -22,6 +22,7 @@ from .._kernels.leaf_tables import (
     distinct_counts,
     explain_rows,
     leaf_paths,
+    reached_sums,
     slot_cover_shares,
 )
 from .._kernels.treeshap import shapley_weights
@@ -60,6 +61,7 @@ def leaf_pattern_shapley(
     n_players: int,
     out: np.ndarray,
     tables: str = "auto",
+    base: np.ndarray | None = None,
 ) -> bool:
     """Add the exact interventional Shapley values of ``ens`` on rows ``x`` against the
     background ``b`` into ``out (n, n_players, k)``.
@@ -67,16 +69,21 @@ def leaf_pattern_shapley(
     ``x`` and ``b`` are prepared (:meth:`TreeEnsemble.prepare`); ``players[f]`` is column
     f's player. ``tables``: ``"auto"`` (per leaf, the cheaper of a table and the pattern
     list), ``"always"`` (a table for every leaf of at most :data:`MAX_TABLE_SLOTS`
-    players) or ``"never"`` (pattern lists only). Returns False, with ``out`` untouched,
-    when a path tests more than :data:`MAX_PATTERN_SLOTS` players.
+    players) or ``"never"`` (pattern lists only). ``base`` (``(k,)``), when given, gets
+    the background's mean sum of leaf values added, read from the same patterns (the
+    rows whose pattern at a leaf is full reach it). Returns False, with ``out`` and
+    ``base`` untouched, when a path tests more than :data:`MAX_PATTERN_SLOTS` players.
     """
     paths = leaf_paths(ens.feature, ens.left, ens.right, ens.roots, players, n_players)
     if int(paths[-1]) > MAX_PATTERN_SLOTS:
         return False
     n_slots = np.diff(paths[6])
     dense = n_slots <= MAX_TABLE_SLOTS
+    reached = np.zeros(ens.n_outputs)
     for leaf0, leaf1 in _blocks(n_slots, dense, b.shape[0]):
-        _explain_block(ens, x, b, paths, leaf0, leaf1, out, tables)
+        _explain_block(ens, x, b, paths, leaf0, leaf1, out, tables, reached)
+    if base is not None:
+        base += reached / b.shape[0]
     return True
 
 
@@ -132,10 +139,11 @@ def read_background(
 
 def _explain_block(
     ens: Any, x: np.ndarray, b: np.ndarray, paths: tuple, leaf0: int, leaf1: int,
-    out: np.ndarray, tables: str,
+    out: np.ndarray, tables: str, reached: np.ndarray,
 ) -> None:  # fmt: skip
     """Leaves ``leaf0..leaf1-1``: read the background, build the tables that pay, add the
-    leaves' values of every row of x to ``out``."""
+    leaves' values of every row of x to ``out``, and each leaf's value times the
+    background rows that reach it to ``reached``."""
     (leaf_node, leaf_tree, path_start, path_node, path_left, path_slot, player_start,
      slot_player, max_slots) = paths  # fmt: skip
     node_args = _split_arrays(ens)
@@ -144,6 +152,8 @@ def _explain_block(
     n0, used, ks, dense, hist_off, hist, starts, masks, counts = read_background(
         ens, b, paths, leaf0, leaf1
     )
+    reached_sums(leaf0, leaf1, starts, masks, counts, player_start, leaf_node, leaf_tree,
+                 ens.values, ens.tree_output, m, reached)  # fmt: skip
     path_length = float(path_start[leaf1] - path_start[leaf0])
     table_size = np.where(dense, 2**ks * ks, 0)
     if tables == "never":

@@ -173,10 +173,11 @@ def tree_shapley(
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}.")
     values = np.zeros((x.shape[0], n_players, ens.n_outputs))
+    base = ens.base_offset.astype(np.float64)  # a copy: the patterns' mean is added to it
     done = False
     if algorithm != "walk":
         tables = {"auto": "auto", "table": "always", "leaf": "never"}[algorithm]
-        done = leaf_pattern_shapley(ens, x, b, players, n_players, values, tables)
+        done = leaf_pattern_shapley(ens, x, b, players, n_players, values, tables, base)
         if not done and algorithm != "auto":
             raise ValueError(
                 f"algorithm={algorithm!r} reads at most {MAX_PATTERN_SLOTS} distinct "
@@ -196,7 +197,8 @@ def tree_shapley(
         )
     predictions = ens.predict(x, prepared=True)
     check_reproduces(tm, X, predictions)
-    base = ens.predict(b, prepared=True).mean(axis=0)
+    if not done:
+        base = ens.predict(b, prepared=True).mean(axis=0)
     return values, np.broadcast_to(base, predictions.shape).copy(), predictions
 
 
