@@ -146,11 +146,11 @@ def _array(buf: bytes, pos: int) -> tuple[Any, int]:
     if buf[pos] == _TYPE and buf[pos + 2] == _COUNT:  # the common case, typed numbers
         dtype = _DTYPES.get(buf[pos + 1])
         if dtype is not None:
-            count, pos = _length(buf, pos + 3)
-            end = pos + count * dtype.itemsize
+            n, start = _length(buf, pos + 3)
+            end = start + n * dtype.itemsize
             if end > len(buf):
                 raise IndexError(end)
-            return np.frombuffer(buf, dtype=dtype, count=count, offset=pos), end
+            return np.frombuffer(buf, dtype=dtype, count=n, offset=start), end
     kind, count, pos = _header(buf, pos)
     items = []
     if count is None:
