@@ -143,15 +143,13 @@ def _header(buf: bytes, pos: int) -> tuple[int | None, int | None, int]:
 
 
 def _array(buf: bytes, pos: int) -> tuple[Any, int]:
-    if buf[pos] == _TYPE and buf[pos + 2] == _COUNT:  # the common case, typed numbers
-        dtype = _DTYPES.get(buf[pos + 1])
-        if dtype is not None:
-            n, start = _length(buf, pos + 3)
-            end = start + n * dtype.itemsize
-            if end > len(buf):
-                raise IndexError(end)
-            return np.frombuffer(buf, dtype=dtype, count=n, offset=start), end
     kind, count, pos = _header(buf, pos)
+    dtype = _DTYPES.get(kind) if kind is not None else None
+    if dtype is not None and count is not None:  # typed numbers: one block
+        end = pos + count * dtype.itemsize
+        if end > len(buf):
+            raise IndexError(end)
+        return np.frombuffer(buf, dtype=dtype, count=count, offset=pos), end
     items = []
     if count is None:
         m, pos = _marker(buf, pos)
