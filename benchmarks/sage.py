@@ -9,7 +9,11 @@ the share of values within 3 of their standard errors. Every estimator runs once
 before it is timed (Numba's compilation stays out). Both use the same background rows,
 the same loss and every row of X; sage-importance's ``PermutationEstimator`` runs with
 its defaults (convergence at a standard deviation of 2.5 % of the value range),
-shapkit with its own (``tol=0.01``, 1 % of the range).
+shapkit with its own (``tol=0.01``, 1 % of the range). The models are tree ensembles,
+which shapkit evaluates on their compiled trees: "shapkit auto" is the default call,
+"shapkit permutation" forces the sampled estimator on the trees, and "shapkit auto,
+model calls" passes the model's ``predict_proba`` (``predict``) as a plain callable,
+which shapkit can only call, as for a model without readable trees.
 
 Prints a markdown table; ``--docs`` writes it into the marked blocks of docs/sage.md and
 docs/benchmarks.md.
@@ -83,9 +87,15 @@ def measure(seeds: int) -> list[dict]:
     for name, model, X, y, background, loss in datasets():
         exact = shapkit.sage(model, X, y, background=background, loss=loss, method="exact")
         spread = float(exact.values.max() - exact.values.min())
+        # the model's own output method: shapkit can only call it (no compiled trees)
+        called = model.predict_proba if loss == "cross_entropy" else model.predict
         runners = {
             "shapkit auto": lambda s, m=model, X=X, y=y, b=background, lo=loss: run_shapkit(
                 m, X, y, b, lo, s, "auto"),
+            "shapkit permutation": lambda s, m=model, X=X, y=y, b=background, lo=loss: (
+                run_shapkit(m, X, y, b, lo, s, "permutation")),
+            "shapkit auto, model calls": lambda s, m=called, X=X, y=y, b=background, lo=loss: (
+                run_shapkit(m, X, y, b, lo, s, "auto")),
         }
         try:
             import sage  # noqa: F401

@@ -3,6 +3,7 @@ against exact ones within their standard errors, losses, groups and bad input.""
 
 from __future__ import annotations
 
+import html
 import itertools
 import math
 
@@ -324,6 +325,9 @@ def test_report_has_a_sage_section(diabetes, tmp_path):
         section.index(f"<td>{name}</td>") for name in g.feature_names if name != top
     )
     assert f"{g.loss_empty:.4g}" in section and "exact: every coalition on every row" in section
+    assert g.evaluated_on == "compiled trees (the trees' averaged probabilities)" or (
+        g.evaluated_on.startswith("compiled trees"))
+    assert f"evaluated by {html.escape(g.evaluated_on)}" in section
 
 
 def test_relabelled_row_games_give_each_rows_own_values(diabetes):
@@ -400,3 +404,89 @@ def test_row_games_too_large_for_one_model_call_are_sliced():
     sliced = RowLossGame(adapter, masker, np.arange(5), loss, players, 5000)
     np.testing.assert_allclose(sliced(masks), whole(masks), rtol=1e-12)
     assert sliced.n_model_rows == whole.n_model_rows == 5 * 64 * 100
+
+
+def _trees_and_callable(model, X):
+    """The model (read as compiled trees) and its output method as a plain callable
+    (which shapkit can only call)."""
+    return model, (model.predict_proba if hasattr(model, "predict_proba") else model.predict)
+
+
+@pytest.mark.parametrize("kind", ["gbc-multiclass", "gbc-binary", "forest-classifier",
+                                  "gbr", "pipeline"])  # fmt: skip
+def test_tree_models_are_evaluated_on_their_trees_with_the_models_values(kind):
+    """Compiled trees give the values that calling the model gives (the same seed draws
+    the same rows and coalitions), exact and sampled, for every link the loss reads."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import (
+        GradientBoostingClassifier,
+        GradientBoostingRegressor,
+        RandomForestClassifier,
+    )
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    X = X.iloc[:, :6]
+    if kind == "gbc-binary":
+        y = (y == 1).astype(int)
+    if kind == "gbr":
+        y = X.pop("alcohol")
+        model = GradientBoostingRegressor(n_estimators=30, max_depth=3, random_state=0)
+    elif kind == "forest-classifier":
+        model = RandomForestClassifier(n_estimators=20, max_depth=4, random_state=0)
+    elif kind == "pipeline":
+        X = X.assign(band=pd.cut(X["alcohol"], 3, labels=["low", "mid", "high"]).astype(str))
+        encode = ColumnTransformer([("band", OneHotEncoder(), ["band"])],
+                                   remainder="passthrough")  # fmt: skip
+        model = make_pipeline(encode, GradientBoostingClassifier(n_estimators=20,
+                                                                 random_state=0))  # fmt: skip
+    else:
+        model = GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=0)
+    model.fit(X, y)
+    rows, bg = X.iloc[::3], X.iloc[1::9]
+    target = y.iloc[::3].to_numpy()
+    trees, called = _trees_and_callable(model, X)
+    loss = "mse" if kind == "gbr" else "cross_entropy"  # labels 0..k-1: positions too
+    for method, kwargs in (("exact", {}), ("permutation", {"tol": 0.05, "seed": 4})):
+        a = shapkit.sage(trees, rows, target, background=bg, loss=loss, method=method, **kwargs)
+        b = shapkit.sage(called, rows, target, background=bg, loss=loss, method=method,
+                         **kwargs)  # fmt: skip
+        assert a.evaluated_on.startswith("compiled trees (") and b.evaluated_on == "model calls"
+        np.testing.assert_allclose(a.values, b.values, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(a.std_errors, b.std_errors, rtol=1e-9, atol=1e-12)
+        assert a.n_evals == b.n_evals and a.n_rows == b.n_rows
+        assert a.loss_empty == pytest.approx(b.loss_empty, rel=1e-12)
+        assert a.loss_full == pytest.approx(b.loss_full, rel=1e-12)
+
+
+def test_auto_enumerates_on_trees_where_model_calls_would_sample(diabetes, monkeypatch):
+    """Compiled trees make a masked row cheap, so ``auto`` enumerates up to a larger
+    cost: here above the model-call limit and below the trees' one."""
+    from shapkit.global_importance import api
+
+    X, y, bg = diabetes
+    model = RandomForestRegressor(n_estimators=10, max_depth=4, random_state=0).fit(X, y)
+    cost = (2**6 + 2) * 60 * 12
+    monkeypatch.setattr(api, "EXACT_MAX_MODEL_ROWS", cost - 1)
+    monkeypatch.setattr(api, "EXACT_MAX_TREE_ROWS", cost)
+    on_trees = shapkit.sage(model, X, y, background=bg, seed=0)
+    called = shapkit.sage(model.predict, X, y, background=bg, seed=0)
+    assert on_trees.method == "exact" and called.method == "permutation"
+    np.testing.assert_allclose(called.values, on_trees.values,
+                               atol=4 * float(called.std_errors.max()))  # fmt: skip
+    monkeypatch.setattr(api, "EXACT_MAX_TREE_ROWS", cost - 1)
+    assert shapkit.sage(model, X, y, background=bg, seed=0).method == "permutation"
+
+
+@pytest.mark.slow  # two worker processes
+def test_n_jobs_on_compiled_trees_gives_the_same_values(diabetes):
+    X, y, bg = diabetes
+    model = RandomForestRegressor(n_estimators=10, max_depth=4, random_state=0).fit(X, y)
+    one = shapkit.sage(model, X, y, background=bg, method="permutation", seed=1, tol=0.1)
+    two = shapkit.sage(model, X, y, background=bg, method="permutation", seed=1, tol=0.1,
+                       n_jobs=2)  # fmt: skip
+    assert two.evaluated_on.startswith("compiled trees")
+    np.testing.assert_array_equal(one.values, two.values)
+    np.testing.assert_array_equal(one.std_errors, two.std_errors)

@@ -33,6 +33,9 @@ class GlobalExplanation:
         replacement, pass after pass, so this exceeds the rows of X after a pass).
     converged : bool
         Sampled values: whether ``tol`` was met (False when the budget ran out first).
+    evaluated_on : str
+        Where ``f_S`` came from: ``"model calls"``, or ``"compiled trees (...)"`` for a
+        tree model whose output its trees reproduce (the same values, to rounding).
     """
 
     values: np.ndarray
@@ -45,6 +48,7 @@ class GlobalExplanation:
     method: str
     n_rows: int
     converged: bool = True
+    evaluated_on: str = "model calls"
 
     def interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Normal intervals ``values -/+ z std_errors`` at ``level`` (infinite where the

@@ -370,7 +370,8 @@ def _sage_section(sage: GlobalExplanation, level: float, max_features: int) -> s
         f'<p class="note">How much knowing each player lowers the model\'s mean '
         f"{_e(sage.loss)}: from {_number(sage.loss_empty, 4)} with none known to "
         f"{_number(sage.loss_full, 4)} with all, shared fairly (Shapley values of the "
-        f"loss; {how}, {sage.n_evals:,} model rows). Unlike the mean |Shapley value|, a "
+        f"loss; {how}, {sage.n_evals:,} masked rows evaluated by "
+        f"{_e(sage.evaluated_on)}). Unlike the mean |Shapley value|, a "
         f"player that moves predictions without improving them gets little.</p>"
         + table
         + figure_html(ax, f"SAGE values with {level:.0%} intervals.")
