@@ -252,8 +252,8 @@ METHODS = {
 #: shap-select's recursive ablation (a regression per dropped feature) took 0.3 s per run
 #: at p = 20 and 367 s at p = 100: it runs where p is at most this.
 SHAP_SELECT_MAX_FEATURES = 20
-#: Methods run only when named in ``--methods``: SAGE-based selection costs 40-240 s per
-#: run at n = 1000, p = 20 (a SAGE estimate per fit, 25 fits).
+#: Methods run only when named in ``--methods``: SAGE-based selection costs 3-13 s per
+#: run at n = 1000, p = 20 (a SAGE estimate per fit, 25 fits; docs/sage.md).
 OPT_IN = ("shapkit probe (SAGE)",)
 
 
