@@ -490,3 +490,31 @@ def test_n_jobs_on_compiled_trees_gives_the_same_values(diabetes):
     assert two.evaluated_on.startswith("compiled trees")
     np.testing.assert_array_equal(one.values, two.values)
     np.testing.assert_array_equal(one.std_errors, two.std_errors)
+
+
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm"])
+def test_boosting_libraries_with_groups_on_their_trees(library):
+    """XGBoost and LightGBM classifiers (softmax of their margins), players made of
+    several columns: the compiled trees give the model calls' values."""
+    lib = pytest.importorskip(library)
+    from sklearn.datasets import load_wine
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    X = X.iloc[:, :7]
+    if library == "xgboost":
+        model = lib.XGBClassifier(n_estimators=20, max_depth=3, random_state=0, n_jobs=1)
+    else:
+        model = lib.LGBMClassifier(n_estimators=20, num_leaves=7, random_state=0, n_jobs=1,
+                                   verbose=-1)  # fmt: skip
+    model.fit(X, y)
+    groups = {"acids": ["malic_acid", "ash", "alcalinity_of_ash"], "alcohol": "alcohol",
+              "magnesium": "magnesium", "phenols": ["total_phenols", "flavanoids"]}  # fmt: skip
+    rows, bg, target = X.iloc[::4], X.iloc[2::10], y.iloc[::4].to_numpy()
+    a = shapkit.sage(model, rows, target, background=bg, groups=groups)
+    b = shapkit.sage(model.predict_proba, rows, target, background=bg, groups=groups,
+                     loss="cross_entropy")  # fmt: skip
+    assert a.method == b.method == "exact" and a.feature_names == b.feature_names
+    assert a.evaluated_on == "compiled trees (the softmax of the trees' margins)"
+    # XGBoost predicts in float32: its trees and its predict_proba agree to ~1e-7
+    np.testing.assert_allclose(a.values, b.values, rtol=1e-6, atol=1e-7)
+    assert a.values.sum() == pytest.approx(a.loss_empty - a.loss_full, rel=1e-9)
