@@ -518,3 +518,24 @@ def test_boosting_libraries_with_groups_on_their_trees(library):
     # XGBoost predicts in float32: its trees and its predict_proba agree to ~1e-7
     np.testing.assert_allclose(a.values, b.values, rtol=1e-6, atol=1e-7)
     assert a.values.sum() == pytest.approx(a.loss_empty - a.loss_full, rel=1e-9)
+
+
+def test_trees_that_do_not_reproduce_the_rows_of_X_are_not_used(diabetes, monkeypatch):
+    """The trees are checked on X's rows too, not only the background's: where they
+    differ from the model there (here: made to), the model is called."""
+    from shapkit.trees.links import LinkedTrees
+
+    X, y, bg = diabetes
+    model = RandomForestRegressor(n_estimators=10, max_depth=4, random_state=0).fit(X, y)
+    checked = LinkedTrees.reproduces
+
+    def only_the_background(self, adapter, rows):
+        return len(rows) == len(bg) and checked(self, adapter, rows)
+
+    monkeypatch.setattr(LinkedTrees, "reproduces", only_the_background)
+    g = shapkit.sage(model, X, y, background=bg, method="exact")
+    assert g.evaluated_on == "model calls"
+    monkeypatch.setattr(LinkedTrees, "reproduces", checked)
+    on_trees = shapkit.sage(model, X, y, background=bg, method="exact")
+    assert on_trees.evaluated_on.startswith("compiled trees")
+    np.testing.assert_allclose(g.values, on_trees.values, rtol=1e-9, atol=1e-9)

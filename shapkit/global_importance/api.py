@@ -187,7 +187,7 @@ def sage(
     adapter = as_model(model, target.output)
     n, n_background = X.shape[0], background.shape[0]
     masker = RowMasker(X, background, column_player)
-    linked = read_sage_trees(model, adapter, target.output, background, d)
+    linked = read_sage_trees(model, adapter, target.output, X, background, d)
     trees = None if linked is None else TreeRows(linked, X, background, column_player, d)
     if method == "auto":
         exact_cost = (2**d + 2) * n * n_background

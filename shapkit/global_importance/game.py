@@ -31,12 +31,13 @@ from .losses import Loss, check_prediction
 
 
 def read_sage_trees(
-    model: Any, adapter: Model, output: str, background: Any, n_players: int
+    model: Any, adapter: Model, output: str, X: Any, background: Any, n_players: int
 ) -> LinkedTrees | None:
     """The compiled trees of ``model`` with the link that gives the output the loss
-    reads (``adapter``'s), checked on background rows; None for a model without
-    readable trees, more than :data:`~shapkit.trees.links.MAX_PLAYERS` players, or an
-    output the trees do not reproduce (the model is then called)."""
+    reads (``adapter``'s), checked on the first rows of the background and of X; None
+    for a model without readable trees, more than
+    :data:`~shapkit.trees.links.MAX_PLAYERS` players, or an output the trees do not
+    reproduce on those rows (the model is then called)."""
     if n_players > MAX_PLAYERS:
         return None
     tm = read_or_none(model)
@@ -46,7 +47,7 @@ def read_sage_trees(
     if linked is None:  # a regressor's prediction, a forest's averaged probabilities
         additive = additive_trees(tm)
         linked = additive if additive.reproduces(adapter, background) else None
-    return linked
+    return linked if linked is not None and linked.reproduces(adapter, X) else None
 
 
 class TreeRows:
