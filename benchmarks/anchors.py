@@ -66,7 +66,10 @@ MULTIPLES = (10, 20, 50, 100, 200, 500, 1000)
 PER_EVAL = (10, 20, 50)
 TARGETS = (0.01, 0.001)
 #: ``shapkit auto`` with a tolerance: the tolerances walked, the budget (a cap) per player.
-TOLS = (0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 0.0005, 0.0002)
+#: Steps of 1.4-1.6x in tol are 2-2.5x in evaluations (errors shrink as one over their
+#: root), the resolution of the budget grid the other methods walk (:data:`MULTIPLES`).
+TOLS = (0.05, 0.035, 0.02, 0.014, 0.01, 0.007, 0.005, 0.0035, 0.002, 0.0014, 0.001, 0.0007,
+        0.0005, 0.00035, 0.0002)  # fmt: skip
 TOL_CAP_PER_PLAYER = 1000
 AUTO_TOL = "shapkit auto (tol)"
 #: shapkit's methods; the anchors come from benchmarks.methods.

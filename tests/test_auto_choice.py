@@ -109,15 +109,17 @@ def test_with_tol_the_rule_follows_the_pilots_prediction_and_the_rounds():
     d, seconds = 30, 3e-4
     few = choose_estimator(d, None, 0.01, seconds, kernel_evals=300)
     many = choose_estimator(d, None, 0.01, seconds, kernel_evals=3000)
-    # sized rounds: the kernel estimator starts at half the prediction, then doubles
+    # sized rounds: the kernel estimator starts at half the prediction, then grows to
+    # 1.2 times it (round_growth), at most doubling
     assert few.method == "kernel" and "kernel estimator 300 evaluations" in few.reason
     assert "kernel estimator 3,000 evaluations" in many.reason
     # with a dear game the proxy's fewer evaluations win: sqrt(10 d 1000) = 547
     dear = choose_estimator(d, None, 0.01, 1e-2, kernel_evals=1000)
     assert dear.method == "proxy" and "proxy is predicted to need 547 evaluations" in dear.reason
-    # no pilot: the budget, in the estimators' default rounds (the proxy's from 750)
+    # no pilot: the budget, in the estimators' default rounds (the proxy's from 750 to
+    # 1.2 sqrt(10 d 3000) = 1,138)
     unknown = choose_estimator(d, None, 0.01, 1e-2)
-    assert "kernel estimator 3,000" in unknown.reason and "need 1,500" in unknown.reason
+    assert "kernel estimator 3,000" in unknown.reason and "need 1,138" in unknown.reason
 
 
 def _triples(masks: np.ndarray) -> np.ndarray:

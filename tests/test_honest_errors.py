@@ -173,3 +173,28 @@ def test_dummy_players_do_not_make_a_row_look_converged():
     seen = achieved_tolerance(expl.values[0, :12, None], expl.std_errors[0, :12, None])
     assert expl.achieved_tol[0] == pytest.approx(seen)
     assert expl.converged.tolist() == [seen <= 0.004]
+
+
+def test_rounds_grow_toward_the_samples_the_errors_predict():
+    """With errors that shrink as 1 / sqrt(samples), each round after the first aims at
+    1.2 times the samples predicted for tol (at least 1.25x, at most 2x the samples so
+    far), so the last round overshoots by about 1.2x instead of up to 2x."""
+    from shapkit.estimators.base import round_growth, sample_in_rounds
+
+    spent: list[int] = []
+
+    def draw(n: int) -> int:
+        spent.append(n)
+        return n
+
+    def solve() -> tuple[np.ndarray, np.ndarray]:
+        errors = np.full((3, 1), 2.0 / np.sqrt(sum(spent)))  # tol 0.01 at 10,000 samples
+        return np.array([[0.0], [1.0], [2.0]]), errors  # spread 2
+
+    _, errors, used = sample_in_rounds(1_000_000, 1000, draw, solve, tol=0.01)
+    # 1,000 -> 2,000 (the errors ask for 12x) -> 4,000 -> 8,000 -> 12,000 (1.5x, aiming
+    # at 1.2 x 10,000), converged
+    assert np.cumsum(spent).tolist() == [1000, 2000, 4000, 8000, 12000]
+    assert used == 12000 and errors.max() <= 0.01 * 2
+    assert round_growth(0.0105, 0.01) == 1.323 and round_growth(0.0101, 0.01) == 1.25
+    assert round_growth(float("inf"), 0.01) == 2.0 and round_growth(0.05, None) == 2.0

@@ -30,6 +30,7 @@ from .base import (
     Estimator,
     achieved_tolerance,
     default_budget,
+    round_growth,
 )
 from .exact import MAX_EXACT_PLAYERS, ExactEstimator
 from .kernel import KernelEstimator
@@ -58,7 +59,8 @@ PILOT_EVALS_PER_PLAYER, PILOT_BUDGET_SHARE, PILOT_SEED = 4, 0.25, 0
 #: a small sample's t-corrected, noisiest errors overstate how many are needed.
 PILOT_CALIBRATION = 0.2
 #: With a pilot's prediction: the kernel estimator's first round spends this share of
-#: the predicted evaluations (then doubles: its refits are cheap), the proxy's all of it.
+#: the predicted evaluations (then grows toward it: its refits are cheap), the proxy's all
+#: of it.
 KERNEL_FIRST_SHARE, PROXY_FIRST_SHARE = 0.5, 1.0
 #: Where only the proxy is predicted to reach ``tol`` within the budget, it runs if its
 #: predicted time is at most this many times the kernel estimator's time to ``tol``
@@ -168,7 +170,7 @@ def choose_estimator(
     - with ``tol``: the kernel estimator is predicted to need ``kernel_evals``
       evaluations (a pilot's prediction, :func:`kernel_evaluations_to_tol`; the budget
       when None), the proxy about ``sqrt(10 d kernel_evals)``; each stops at the end of
-      the first of its rounds (a first share of the budget, then doubling) that gets
+      the first of its rounds (a first share of the budget, then growing) that gets
       there, and the proxy's own work is counted for every round's refit. Where only
       the proxy is predicted to reach ``tol`` within the budget (and within its Gaussian
       process's range, :data:`PROXY_PROCESS_EVALS`), the proxy, unless its predicted
@@ -408,13 +410,15 @@ def _enumerates(n_players: int, limit: int) -> bool:
 def _rounds(needed: int, first_share: float, n_players: int, limit: int) -> list[int]:
     """Evaluations after each round of an estimator with ``tol`` (as
     :func:`~shapkit.estimators.base.sample_in_rounds` spends them: a first share of the
-    budget, at least what finite errors need, then doubling) until ``needed`` or the
-    budget ``limit`` is reached."""
+    budget, at least what finite errors need, then rounds that grow by
+    :func:`~shapkit.estimators.base.round_growth`, its errors taken to follow
+    ``needed``) until ``needed`` or the budget ``limit`` is reached."""
     smallest = 2 * (n_players + MIN_ERROR_DF) + 2
     first = max(smallest, min(math.ceil(first_share * limit), FIRST_ROUND_MAX_EVALUATIONS))
     rounds = [min(limit, first)]
     while rounds[-1] < min(needed, limit):
-        rounds.append(min(limit, 2 * rounds[-1]))
+        growth = round_growth(math.sqrt(needed / rounds[-1]), 1.0)
+        rounds.append(min(limit, math.ceil(growth * rounds[-1])))
     return rounds
 
 

@@ -171,7 +171,7 @@ def check_finite(result: ShapleyResult) -> ShapleyResult:
 
 
 #: With ``tol``, the first round spends at most this many game evaluations (later
-#: rounds double what was spent): a huge budget is a cap, not a first step.
+#: rounds at most double what was spent): a huge budget is a cap, not a first step.
 FIRST_ROUND_MAX_EVALUATIONS = 100_000
 
 
@@ -196,10 +196,11 @@ def sample_in_rounds(
     ``draw(n)`` samples and evaluates ``n`` more samples (units, pairs) and returns how
     many it drew; ``solve()`` returns the values and standard errors ``(d, k)`` from all
     samples so far. Without ``tol`` everything (``total``) is drawn at once; with it,
-    ``first`` (:func:`first_round`) first, then rounds that double the samples drawn,
-    until :func:`has_converged` holds, ``total`` is spent or ``exhausted()`` (every
-    sample drawn). The first round always draws. Returns the last values, errors and
-    the samples drawn.
+    ``first`` (:func:`first_round`) first, then rounds that grow the samples drawn
+    (:func:`round_growth`: to where the errors are predicted to reach ``tol``, between
+    1.25 and 2 times), until :func:`has_converged` holds, ``total`` is spent or
+    ``exhausted()`` (every sample drawn). The first round always draws. Returns the last
+    values, errors and the samples drawn.
     """
     target = total if tol is None else min(first, total)
     used = 0
@@ -212,7 +213,32 @@ def sample_in_rounds(
         values, errors = solve()
         if used >= total or exhausted() or has_converged(values, errors, tol):
             return values, errors, used
-        target = min(total, 2 * max(target, used))
+        growth = round_growth(achieved_tolerance(values, errors), tol)
+        target = min(total, math.ceil(growth * max(target, used)))
+
+
+#: Rounds after the first grow the samples by a factor in this range (:func:`round_growth`).
+MIN_ROUND_GROWTH, MAX_ROUND_GROWTH = 1.25, 2.0
+#: A round aims this much past the samples predicted to reach ``tol`` (errors shrink as
+#: ``1 / sqrt(samples)``, but their estimate is noisy: aiming at the prediction itself
+#: would often need one more round).
+ROUND_MARGIN = 1.2
+
+
+def round_growth(achieved: float, tol: float | None) -> float:
+    """The factor by which the next round grows the samples: ``ROUND_MARGIN (achieved /
+    tol)^2`` (errors shrink as ``1 / sqrt(samples)``), between :data:`MIN_ROUND_GROWTH`
+    and :data:`MAX_ROUND_GROWTH`; doubling where the errors say nothing yet (``inf``).
+
+    Examples
+    --------
+    >>> round_growth(0.011, 0.01), round_growth(0.05, 0.01), round_growth(float("inf"), 0.01)
+    (1.452, 2.0, 2.0)
+    """
+    if tol is None or not math.isfinite(achieved) or achieved <= 0:
+        return MAX_ROUND_GROWTH
+    wanted = ROUND_MARGIN * (achieved / tol) ** 2
+    return round(min(MAX_ROUND_GROWTH, max(MIN_ROUND_GROWTH, wanted)), 6)
 
 
 #: Relative accuracy targeted when neither budget nor tol is given (Covert & Lee 2021).

@@ -46,7 +46,8 @@ class KernelEstimator(Estimator):
         scores, the default) or by the Shapley kernel's mass per size.
     first_round : float
         With ``tol``, the share of the budget spent before the first convergence check;
-        later rounds double the evaluations used.
+        later rounds grow toward the evaluations the errors predict for ``tol``
+        (1.25 to 2 times, :func:`~shapkit.estimators.base.round_growth`).
     balanced : bool
         Balance each size stratum's sample over players (default; see
         :mod:`~shapkit.estimators.coalition_design`), or sample strata uniformly.

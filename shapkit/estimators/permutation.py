@@ -23,7 +23,7 @@ COALITIONS_PER_CALL = 1 << 15
 MASK_BYTES_PER_CALL = 1 << 25
 
 #: With ``tol``, the first round spends this fraction of the budget's pairs (at least 2);
-#: each later round doubles the pairs drawn so far.
+#: each later round grows the pairs drawn so far 1.25 to 2 times (``round_growth``).
 FIRST_ROUND_FRACTION = 0.1
 
 #: Pseudo-pairs of the mean variance over players added to each player's own sample
@@ -98,9 +98,10 @@ class PermutationEstimator(Estimator):
     interactions have order <= 2 (additive plus pairwise terms), where the reverse gives
     each pair term to each player once.
 
-    With ``tol``, pairs are drawn in rounds (10% of the budget's pairs, then doubling the
-    total) and sampling stops once :func:`has_converged` holds; ``n_evals`` reports what
-    was spent. ``d = 1`` and ``d = 2`` are solved exactly from all ``2^d`` coalitions.
+    With ``tol``, pairs are drawn in rounds (10% of the budget's pairs, then growing the
+    total toward what the errors predict, at most doubling it) and sampling stops once
+    :func:`has_converged` holds; ``n_evals`` reports what was spent. ``d = 1`` and
+    ``d = 2`` are solved exactly from all ``2^d`` coalitions.
 
     Parameters
     ----------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 from .._kernels.exact import enumerate_masks
 from .._kernels.moebius import moebius_transform, superset_sums
 from .._validation import check_budget, check_positive_int, check_seed, check_tol
-from ..estimators.base import DEFAULT_TOL, default_budget
+from ..estimators.base import DEFAULT_TOL, achieved_tolerance, default_budget, round_growth
 from ..estimators.exact import COALITIONS_PER_CALL, MAX_EXACT_PLAYERS
 from ..exceptions import GameOutputError, TooManyPlayersError
 from ..games import CheckedGame
@@ -67,10 +68,11 @@ def interaction_values(
         and at most 8,192. Default for the proxy: ``max(2048, 100 d)``, a cap with
         ``tol=0.01``.
     tol : float, optional
-        The proxy starts at ``10 d`` evaluations and doubles them until its largest
-        standard error is below ``tol`` times the spread of the terms (``max - min``);
-        ``.converged`` says whether that happened within the budget. Without ``tol`` and
-        with a budget it spends the budget in one round.
+        The proxy starts at ``10 d`` evaluations and grows them (1.25 to 2 times per
+        round, toward what its errors predict) until its largest standard error is
+        below ``tol`` times the spread of the terms (``max - min``); ``.converged`` says
+        whether that happened within the budget. Without ``tol`` and with a budget it
+        spends the budget in one round.
     seed : int, SeedSequence or Generator, optional
         The proxy's coalitions; same seed, same values (enumeration draws nothing).
 
@@ -227,8 +229,10 @@ def _proxy(
     seed: Any,
 ) -> InteractionValues:
     """Kriging rounds (:mod:`~shapkit.interactions.proxy`): one round at the budget
-    without ``tol``; with it, from ``10 d`` evaluations doubling until the largest
-    standard error is below ``tol`` times the spread of the terms or the budget is spent."""
+    without ``tol``; with it, from ``10 d`` evaluations growing 1.25 to 2 times per
+    round toward what the errors predict
+    (:func:`~shapkit.estimators.base.round_growth`) until the largest standard error is
+    below ``tol`` times the spread of the terms or the budget is spent."""
     d = n_players
     if tol is None and budget is None:
         tol = DEFAULT_TOL
@@ -254,7 +258,8 @@ def _proxy(
         converged = None if tol is None else bool(
             np.all(errors.max(axis=0) <= tol * np.maximum(spread, 1e-300))
         )
-        room = min(cap, 2 * inside.shape[0]) - inside.shape[0]
+        growth = round_growth(achieved_tolerance(terms, errors), tol)
+        room = min(cap, math.ceil(growth * inside.shape[0])) - inside.shape[0]
         if converged is not False or room < 2:
             break
         more = sampler.draw(room)

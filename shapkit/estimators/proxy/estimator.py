@@ -84,7 +84,8 @@ class ProxyEstimator(Estimator):
         :class:`~shapkit.estimators.KernelEstimator`.
     first_round : float
         With ``tol``, the share of the budget spent before the first convergence check;
-        later rounds double the evaluations (the proxy is refitted each round).
+        later rounds grow the evaluations 1.25 to 2 times, toward what the errors
+        predict for ``tol`` (the proxy is refitted each round).
     booster : {"auto", "lightgbm", "xgboost", "sklearn"}
         The library of the interaction trees. ``"auto"``: LightGBM when importable,
         else scikit-learn's HistGradientBoostingRegressor (the same trees here).
