@@ -96,3 +96,36 @@ def test_interactions_found_on_a_game_with_two_triples(booster):
     found = interactions(rows, target, 2, booster, np.random.default_rng(1))
     assert sorted(found) == [(0, 1, 2), (3, 4, 5)]
     assert interactions(rows, np.full(400, 2.0), 5, booster, rng) == []  # constant: none
+
+
+def test_greedy_coalitions_tell_more_about_the_terms_than_drawn_ones():
+    """The coalitions the greedy design picks leave a smaller summed posterior variance
+    of the index terms (under the prior they were picked for) than the same number of
+    drawn pairs, and are new, distinct coalitions."""
+    from scipy.linalg import cho_factor, cho_solve
+
+    from shapkit.interactions import design as D
+    from shapkit.interactions.indices import index_weights
+
+    d, eta = 9, np.linspace(0.05, 0.6, 9)
+    single_w, pair_w = index_weights("k-SII", 2, d)
+
+    def leftover(inside: np.ndarray) -> float:
+        K = D._prior(inside, inside, eta)
+        K[np.diag_indices_from(K)] += 1e-12 * K.diagonal().max()
+        C = D._term_prior(inside, eta, single_w, pair_w)
+        full = np.ones((1, d), dtype=bool)
+        s2, p2 = D.interaction_covariances(full, eta, single_w**2, pair_w**2)
+        flat_part = D.FLAT_VARIANCE * single_w[1] ** 2 * np.r_[np.ones(d), np.zeros(p2.shape[1])]
+        prior = np.r_[s2[0], p2[0]] + flat_part
+        return float((prior - (C * cho_solve(cho_factor(K), C)).sum(axis=0)).sum())
+
+    sampler = D.CoalitionSampler(d, np.random.default_rng(0))
+    start = np.concatenate([sampler.borders(), sampler.draw(10)])
+    chosen = sampler.choose(30, start, eta, single_w, pair_w)
+    drawn = D.CoalitionSampler(d, np.random.default_rng(0))
+    drawn.borders(), drawn.draw(10)
+    assert len({r.tobytes() for r in np.concatenate([start, chosen])}) == start.shape[0] + 30
+    greedy_left = leftover(np.concatenate([start, chosen]))
+    drawn_left = leftover(np.concatenate([start, drawn.draw(30)]))
+    assert greedy_left < 0.8 * drawn_left

@@ -22,6 +22,10 @@ from .result import InteractionValues
 
 #: The methods of :func:`interaction_values`.
 METHODS = ("auto", "exact", "proxy")
+#: The proxy's first round: this share of its coalitions beyond the borders is drawn
+#: (complementary pairs), the rest chosen in this many stages, each under a fit of the
+#: values so far (:func:`~shapkit.interactions.design.greedy_coalitions`).
+DRAWN_SHARE, DESIGN_STAGES = 0.25, 2
 #: The proxy's range of players and its largest budget (a dense solve in the budget).
 PROXY_MIN_PLAYERS = 4
 PROXY_MAX_PLAYERS = 100
@@ -240,10 +244,23 @@ def _proxy(
               1 << d)  # fmt: skip
     size = cap if tol is None else min(cap, max(proxy_min_budget(d), 10 * d))
     sampler = CoalitionSampler(d, np.random.default_rng(seed))
-    inside = sampler.borders()
-    inside = np.concatenate([inside, sampler.draw(size - inside.shape[0])])
-    values = checked(inside)
     single_w, pair_w = index_weights(index, max_order, d)
+    inside = sampler.borders()
+    every = size >= 1 << d  # nothing to choose: every coalition
+    drawn = size - inside.shape[0] if every else int(DRAWN_SHARE * (size - inside.shape[0]))
+    inside = np.concatenate([inside, sampler.draw(max(2, drawn // 2 * 2))])
+    values = checked(inside)
+    # the rest of the first round in stages, each chosen under a fit of the values so far
+    for stage in range(0 if every else DESIGN_STAGES):
+        count = (size - inside.shape[0]) // (DESIGN_STAGES - stage)
+        if count <= 0:
+            continue
+        more = _more(sampler, count, inside, _design_eta(inside, values, single_w, pair_w),
+                     single_w, pair_w)  # fmt: skip
+        if more.shape[0] == 0:
+            break
+        inside = np.concatenate([inside, more])
+        values = np.concatenate([values, checked(more)])
     iu = np.triu_indices(d, 1)
     while True:
         fits = [fit_proxy(inside, np.ascontiguousarray(values[:, o]), single_w, pair_w)
@@ -262,7 +279,8 @@ def _proxy(
         room = min(cap, math.ceil(growth * inside.shape[0])) - inside.shape[0]
         if converged is not False or room < 2:
             break
-        more = sampler.draw(room)
+        more = _more(sampler, room, inside, _design_eta(inside, values, single_w, pair_w),
+                     single_w, pair_w)  # fmt: skip
         if more.shape[0] == 0:
             break
         inside = np.concatenate([inside, more])
@@ -285,6 +303,40 @@ def _proxy(
         index=index, max_order=max_order, n_evals=int(inside.shape[0]), method="proxy",
         empty_value=empty, full_value=full, converged=converged,
     )  # fmt: skip
+
+
+def _design_eta(
+    inside: np.ndarray, values: np.ndarray, single_w: np.ndarray, pair_w: np.ndarray
+) -> np.ndarray | None:
+    """The prior's ``eta`` fitted to the values so far (the mean over outputs), for the
+    design of the next coalitions; None where no fit is usable (they are then drawn).
+    The values are rounded to 10 significant digits first: a fit on a small design can
+    turn rounding differences (the same game through the model or its compiled trees)
+    into different coalitions."""
+    scale = np.abs(values).max(axis=0, keepdims=True)
+    scale = np.where(scale > 0, scale, 1.0)
+    rounded = np.round(values / scale, 10) * scale
+    try:
+        fits = [fit_proxy(inside, np.ascontiguousarray(rounded[:, o]), single_w, pair_w)
+                for o in range(values.shape[1])]  # fmt: skip
+    except ValueError:
+        return None
+    return np.mean([f.eta for f in fits], axis=0)
+
+
+def _more(
+    sampler: CoalitionSampler,
+    count: int,
+    inside: np.ndarray,
+    eta: np.ndarray | None,
+    single_w: np.ndarray,
+    pair_w: np.ndarray,
+) -> np.ndarray:
+    """``count`` more coalitions: chosen for the index terms under ``eta``
+    (:meth:`~shapkit.interactions.design.CoalitionSampler.choose`), drawn without it."""
+    if eta is None:
+        return sampler.draw(count)
+    return sampler.choose(count, inside, eta, single_w, pair_w)
 
 
 def _make_efficient(

@@ -40,6 +40,8 @@ GAMMA_GRID = (0.0, 0.5, 1.0, 2.0)
 JITTER = 1e-10
 #: Fewest values beyond the flat terms for finite standard errors.
 MIN_DOF = 15
+#: Relative REML differences below this are ties (the earlier grid point stays).
+REML_TIE = 1e-9
 #: ``eta`` is kept below this (no covariance overflows for d up to a few hundred).
 ETA_MAX = 4.0
 
@@ -47,7 +49,9 @@ ETA_MAX = 4.0
 @dataclass
 class ProxyFit:
     """One output's estimate: order-1 ``main`` ``(d,)``, order-2 ``pairs`` ``(d (d-1)/2,)``
-    (``i < j`` row-major), their standard errors, and the chosen ``rho`` and ``gamma``."""
+    (``i < j`` row-major), their standard errors, the chosen ``rho`` and ``gamma`` and
+    the prior's ``eta`` ``(d,)`` they give (what the design of further coalitions
+    uses, :func:`~shapkit.interactions.design.greedy_coalitions`)."""
 
     main: np.ndarray
     pairs: np.ndarray
@@ -55,6 +59,7 @@ class ProxyFit:
     pair_std_errors: np.ndarray
     rho: float
     gamma: float
+    eta: np.ndarray
 
 
 def _prior(inside: np.ndarray, eta: np.ndarray) -> np.ndarray:
@@ -119,10 +124,15 @@ def _fit(inside: np.ndarray, y: np.ndarray, eta: np.ndarray) -> _Kriging | None:
 
 
 def _best(inside: np.ndarray, y: np.ndarray, etas: list[tuple[np.ndarray, float, float]]):
+    """The fit of the largest REML; one beats an earlier one only by more than
+    :data:`REML_TIE` (so values equal up to rounding, e.g. a game through its model or
+    its compiled trees, choose alike)."""
     best, chosen = None, (np.nan, np.nan)
     for eta, rho, gamma in etas:
         fit = _fit(inside, y, eta)
-        if fit is not None and np.isfinite(fit.reml) and (best is None or fit.reml > best.reml):
+        if fit is None or not np.isfinite(fit.reml):
+            continue
+        if best is None or fit.reml > best.reml + REML_TIE * max(1.0, abs(best.reml)):
             best, chosen = fit, (rho, gamma)
     return best, chosen
 
@@ -174,7 +184,7 @@ def fit_proxy(
             shaped = [(np.minimum(r * relevance**g, ETA_MAX), r, g)
                       for g in GAMMA_GRID if g > 0 for r in RHO_GRID]  # fmt: skip
             other, chosen = _best(inside, y_scaled, shaped)
-            if other is not None and other.reml > best.reml:
+            if other is not None and other.reml > best.reml + REML_TIE * max(1.0, abs(best.reml)):
                 best, (rho, gamma) = other, chosen
     with_errors = inside.shape[0] - (d + 1) >= MIN_DOF
     values, errors = _estimate(best, single_w, pair_w, with_errors)
@@ -183,7 +193,7 @@ def fit_proxy(
     # the flat part's mean shift is a constant: it adds nothing to any index term
     return ProxyFit(
         main=values[:d], pairs=values[d:], main_std_errors=errors[:d],
-        pair_std_errors=errors[d:], rho=rho, gamma=gamma,
+        pair_std_errors=errors[d:], rho=rho, gamma=gamma, eta=best.eta,
     )  # fmt: skip
 
 
