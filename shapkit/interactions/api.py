@@ -279,8 +279,9 @@ def _proxy(
         room = min(cap, math.ceil(growth * inside.shape[0])) - inside.shape[0]
         if converged is not False or room < 2:
             break
-        more = _more(sampler, room, inside, _design_eta(inside, values, single_w, pair_w),
-                     single_w, pair_w)  # fmt: skip
+        # this round's fits choose the next one's coalitions
+        eta = np.mean([f.eta for f in fits], axis=0)
+        more = _more(sampler, room, inside, eta, single_w, pair_w)
         if more.shape[0] == 0:
             break
         inside = np.concatenate([inside, more])
@@ -309,7 +310,7 @@ def _design_eta(
     inside: np.ndarray, values: np.ndarray, single_w: np.ndarray, pair_w: np.ndarray
 ) -> np.ndarray | None:
     """The prior's ``eta`` fitted to the values so far (the mean over outputs), for the
-    design of the next coalitions; None where no fit is usable (they are then drawn).
+    first round's design stages; None where no fit is usable (they are then drawn).
     The values are rounded to 10 significant digits first: a fit on a small design can
     turn rounding differences (the same game through the model or its compiled trees)
     into different coalitions."""
