@@ -23,6 +23,7 @@ from scipy.linalg import cholesky, solve_triangular
 
 from .._kernels.exact import enumerate_masks
 from .._kernels.interaction_kriging import interaction_covariances
+from .proxy import interaction_prior
 
 #: Candidates the greedy design scores: every unseen coalition up to this many, else a
 #: random sample of them.
@@ -186,9 +187,8 @@ def _prior(a: np.ndarray, b: np.ndarray, eta: np.ndarray) -> np.ndarray:
     """Prior covariances of the game's values at the coalitions ``a`` and ``b``: the
     interactions' (:mod:`shapkit.interactions.proxy`) plus the flat terms' at
     :data:`FLAT_VARIANCE`."""
-    za, zb = a.astype(np.float64), b.astype(np.float64)
-    inter = np.expm1((za * np.log1p(eta)) @ zb.T) - (za * eta) @ zb.T
-    return inter + FLAT_VARIANCE * (1.0 + za @ zb.T)
+    flat = 1.0 + a.astype(np.float64) @ b.astype(np.float64).T
+    return interaction_prior(a, b, eta) + FLAT_VARIANCE * flat
 
 
 def _term_prior(z: np.ndarray, eta: np.ndarray, single_w: np.ndarray,
@@ -236,7 +236,7 @@ def greedy_coalitions(
     A[:n] = solve_triangular(L, _prior(inside, candidates, eta), lower=True)
     B = solve_triangular(L, _term_prior(inside, eta, single_w, pair_w), lower=True)
     z = candidates.astype(np.float64)
-    interaction_diag = np.expm1(z @ np.log1p(eta)) - z @ eta
+    interaction_diag = np.expm1(z @ np.log1p(eta)) - z @ eta  # interaction_prior's diagonal
     prior_diag = interaction_diag + FLAT_VARIANCE * (1.0 + z.sum(axis=1))
     var = prior_diag - (A[:n] ** 2).sum(axis=0)  # of each candidate's value, given the design
     cov = _term_prior(candidates, eta, single_w, pair_w) - A[:n].T @ B  # with each term
@@ -249,7 +249,9 @@ def greedy_coalitions(
         # near-ties (symmetric candidates) go to the first candidate: gains that differ
         # by rounding (the same game through the model or its compiled trees) pick alike
         top = float(gain.max())
-        j = int(np.argmax(np.floor(gain / top * TIE_RESOLUTION))) if top > 0 else 0
+        if top <= 0:  # no candidate left tells anything
+            break
+        j = int(np.argmax(np.floor(gain / top * TIE_RESOLUTION)))
         if var[j] <= floor:
             break
         rows = A[: n + step]

@@ -62,9 +62,16 @@ class ProxyFit:
     eta: np.ndarray
 
 
+def interaction_prior(a: np.ndarray, b: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """Prior covariances ``(len(a), len(b))`` of the game's interaction part (Moebius
+    coefficients of two or more players) at the coalitions ``a`` and ``b`` (bool rows):
+    ``prod_{j in S n S'} (1 + eta_j) - 1 - sum_{j in S n S'} eta_j``."""
+    za, zb = a.astype(np.float64), b.astype(np.float64)
+    return np.expm1((za * np.log1p(eta)) @ zb.T) - (za * eta) @ zb.T
+
+
 def _prior(inside: np.ndarray, eta: np.ndarray) -> np.ndarray:
-    z = inside.astype(np.float64)
-    K = np.expm1((z * np.log1p(eta)) @ z.T) - (z * eta) @ z.T
+    K = interaction_prior(inside, inside, eta)
     K[np.diag_indices_from(K)] += JITTER * max(float(K.diagonal().max()), 1e-300)
     return K
 
