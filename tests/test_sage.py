@@ -325,8 +325,7 @@ def test_report_has_a_sage_section(diabetes, tmp_path):
         section.index(f"<td>{name}</td>") for name in g.feature_names if name != top
     )
     assert f"{g.loss_empty:.4g}" in section and "exact: every coalition on every row" in section
-    assert g.evaluated_on == "compiled trees (the trees' averaged probabilities)" or (
-        g.evaluated_on.startswith("compiled trees"))
+    assert g.evaluated_on == "compiled trees (the trees' sum)"
     assert f"evaluated by {html.escape(g.evaluated_on)}" in section
 
 
@@ -406,12 +405,6 @@ def test_row_games_too_large_for_one_model_call_are_sliced():
     assert sliced.n_model_rows == whole.n_model_rows == 5 * 64 * 100
 
 
-def _trees_and_callable(model, X):
-    """The model (read as compiled trees) and its output method as a plain callable
-    (which shapkit can only call)."""
-    return model, (model.predict_proba if hasattr(model, "predict_proba") else model.predict)
-
-
 @pytest.mark.parametrize("kind", ["gbc-multiclass", "gbc-binary", "forest-classifier",
                                   "gbr", "pipeline"])  # fmt: skip
 def test_tree_models_are_evaluated_on_their_trees_with_the_models_values(kind):
@@ -447,7 +440,10 @@ def test_tree_models_are_evaluated_on_their_trees_with_the_models_values(kind):
     model.fit(X, y)
     rows, bg = X.iloc[::3], X.iloc[1::9]
     target = y.iloc[::3].to_numpy()
-    trees, called = _trees_and_callable(model, X)
+    # the model (read as compiled trees) and its output method as a plain callable,
+    # which shapkit can only call
+    trees = model
+    called = model.predict_proba if hasattr(model, "predict_proba") else model.predict
     loss = "mse" if kind == "gbr" else "cross_entropy"  # labels 0..k-1: positions too
     for method, kwargs in (("exact", {}), ("permutation", {"tol": 0.05, "seed": 4})):
         a = shapkit.sage(trees, rows, target, background=bg, loss=loss, method=method, **kwargs)
